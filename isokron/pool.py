@@ -1,0 +1,123 @@
+"""Open asyncpg pools the one way isokron uses them, and translate driver failures.
+
+Every pool isokron opens comes from :func:`create_pool`: JSON and JSONB are
+decoded once by the driver, ``statement_timeout`` and ``application_name``
+are set per connection, and connection-level failures surface as
+:class:`~isokron.errors.SubstrateUnavailableError` raised ``from`` the
+driver's exception (see :func:`translate_errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from .errors import SubstrateUnavailableError
+
+__all__ = [
+    "DB",
+    "create_pool",
+    "init_connection",
+    "is_unavailable",
+    "redact_dsn",
+    "translate_errors",
+]
+
+#: A pool or a single connection: every reader and store accepts either.
+DB = asyncpg.Pool | asyncpg.Connection
+
+T = TypeVar("T")
+
+# SQLSTATE classes/codes that mean "the database is not there right now".
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
+
+
+def redact_dsn(dsn: str) -> str:
+    """Return ``dsn`` with any password replaced by ``***`` (safe to log)."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Tell whether ``exc`` means the database is unreachable or too slow."""
+    if isinstance(exc, SubstrateUnavailableError):
+        return True
+    if isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncio.TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.PostgresConnectionError,
+    ):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return getattr(exc, "sqlstate", None) in _UNAVAILABLE_SQLSTATES
+    return False
+
+
+@asynccontextmanager
+async def translate_errors(what: str) -> AsyncIterator[None]:
+    """Re-raise connection failures and timeouts inside the block as SubstrateUnavailableError."""
+    try:
+        yield
+    except SubstrateUnavailableError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise SubstrateUnavailableError(
+                f"{what}: database unavailable ({type(exc).__name__}: {exc})"
+            ) from exc
+        raise
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Register JSON/JSONB codecs so values arrive decoded exactly once."""
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 4,
+    statement_timeout_ms: int = 5000,
+    application_name: str = "isokron",
+    connect_timeout_s: float = 5.0,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """Open a pool with isokron's codecs and session settings; raise SubstrateUnavailableError."""
+
+    async def _init(conn: asyncpg.Connection) -> None:
+        await init_connection(conn)
+        if init is not None:
+            await init(conn)
+
+    settings: dict[str, Any] = {
+        "statement_timeout": str(statement_timeout_ms),
+        "application_name": application_name,
+    }
+    async with translate_errors(f"connecting to {redact_dsn(dsn)}"):
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init,
+            server_settings=settings,
+            timeout=connect_timeout_s,
+        )
+    assert pool is not None
+    return pool

@@ -1,0 +1,61 @@
+"""Pin `isokron doctor` and `isokron migrate` against a real database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from isokron.cli import main
+from isokron.testing.seed import seed_demo_workspace
+
+
+async def test_doctor_passes_on_the_demo_database(owner, db, capsys):
+    """A seeded, migrated database is healthy: exit 0."""
+    await seed_demo_workspace(owner, "org_demo")
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", db.dsn])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "doctor: healthy" in out
+
+
+async def test_doctor_fails_when_rls_is_disabled_on_one_table(owner, db, capsys):
+    """Disabling RLS on one table makes doctor exit 1 and name the table."""
+    await seed_demo_workspace(owner, "org_demo")
+    await owner.execute("ALTER TABLE public.kora_policy_registry DISABLE ROW LEVEL SECURITY")
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", db.dsn])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[FAIL] rls public.kora_policy_registry: row-level security not enabled" in out
+
+
+async def test_doctor_fails_when_rls_is_not_forced(owner, db, capsys):
+    """NO FORCE on one table is reported as a failure too."""
+    await owner.execute("ALTER TABLE isokron.agent_messages NO FORCE ROW LEVEL SECURITY")
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", db.dsn])
+    assert code == 1
+    assert "isokron.agent_messages: row-level security not forced" in capsys.readouterr().out
+
+
+async def test_doctor_reports_a_broken_chain(owner, db, capsys):
+    """A tampered event makes doctor fail with the workspace and seq."""
+    await seed_demo_workspace(owner, "org_demo")
+    await owner.execute("ALTER TABLE hivex_foundation.event_log DISABLE TRIGGER event_log_append_only")
+    await owner.execute("UPDATE hivex_foundation.event_log SET event_type = 'kora.forged' WHERE seq = 4")
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", db.dsn])
+    assert code == 1
+    assert "org_demo at seq 4" in capsys.readouterr().out
+
+
+async def test_doctor_fails_on_an_unmigrated_database(empty_db, capsys):
+    """An empty database is reported as not migrated."""
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", empty_db.dsn])
+    assert code == 1
+    assert "not migrated" in capsys.readouterr().out
+
+
+async def test_migrate_command_reads_isokron_dsn(empty_db, monkeypatch, capsys):
+    """`isokron migrate` takes its DSN from ISOKRON_DSN and is idempotent."""
+    monkeypatch.setenv("ISOKRON_DSN", empty_db.dsn)
+    assert await asyncio.to_thread(main, ["migrate"]) == 0
+    assert "applied: 0001_substrate, 0002_isokron_stores" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["migrate"]) == 0
+    assert "schema is up to date" in capsys.readouterr().out
