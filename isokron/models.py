@@ -1,0 +1,411 @@
+"""Define the frozen records isokron returns; each is built from a row by ``from_row``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import attrs
+
+__all__ = [
+    "AgentMessage",
+    "AgentSession",
+    "CapabilityRow",
+    "ChainEvent",
+    "ConstitutionRevision",
+    "Delegation",
+    "EpisodicEvent",
+    "MemoryRecord",
+    "PolicyEntry",
+    "RoleCharter",
+    "RoleCharterSections",
+    "ScratchpadEntry",
+    "SessionContext",
+    "hex_digest",
+]
+
+#: A database row, or any mapping with the same keys (the fake uses dicts).
+Row = Mapping[str, Any] | asyncpg.Record
+_HEX = re.compile(r"^[0-9a-f]*$")
+
+
+def _tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(item) for item in value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def hex_digest(value: Any) -> str:
+    """Return bytes-like ``value`` as lower-case hex; reject anything else with TypeError."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    raise TypeError(f"expected bytes, bytearray or memoryview, got {type(value).__name__}")
+
+
+def decode_json(value: Any) -> Any:
+    """Decode ``value`` when the driver handed JSON over as text; pass decoded values through."""
+    if isinstance(value, str | bytes | bytearray):
+        return json.loads(value)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class RoleCharterSections:
+    """Hold the nine sections of a role charter (list sections as tuples)."""
+
+    identity: str
+    authority_can_do: tuple[str, ...]
+    authority_cannot_do: tuple[str, ...]
+    override_preconditions: tuple[str, ...]
+    escalation_triggers: tuple[str, ...]
+    per_session_discipline: tuple[str, ...]
+    audit_attribution: str
+    charter_modification: str
+    effective_date_clause: str
+
+    @classmethod
+    def from_json(cls, sections: Mapping[str, Any]) -> RoleCharterSections:
+        """Build from the ``sections`` object of ``content_jsonb`` (missing keys are empty)."""
+        return cls(
+            identity=_text(sections.get("identity")),
+            authority_can_do=_tuple(sections.get("authority_can_do")),
+            authority_cannot_do=_tuple(sections.get("authority_cannot_do")),
+            override_preconditions=_tuple(sections.get("override_preconditions")),
+            escalation_triggers=_tuple(sections.get("escalation_triggers")),
+            per_session_discipline=_tuple(sections.get("per_session_discipline")),
+            audit_attribution=_text(sections.get("audit_attribution")),
+            charter_modification=_text(sections.get("charter_modification")),
+            effective_date_clause=_text(sections.get("effective_date_clause")),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RoleCharter:
+    """Hold a verified, active role charter."""
+
+    id: str
+    workspace_id: str
+    schema_version: str
+    charter_version: str
+    content_md: str
+    content_hash: str
+    sections: RoleCharterSections
+    created_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> RoleCharter:
+        """Build from a ``kora_role_charter`` row (``content_jsonb`` as object or text)."""
+        content = decode_json(row["content_jsonb"]) or {}
+        if not isinstance(content, Mapping):
+            raise TypeError(f"content_jsonb must be a JSON object, got {type(content).__name__}")
+        return cls(
+            id=str(row["id"]),
+            workspace_id=row["workspace_id"],
+            schema_version=row["schema_version"],
+            charter_version=_text(content.get("charter_version")),
+            content_md=row["content_md"],
+            content_hash=row["content_hash"],
+            sections=RoleCharterSections.from_json(content.get("sections") or {}),
+            created_at=row["created_at"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class PolicyEntry:
+    """Hold one policy path and its decoded JSON value."""
+
+    path: str
+    value: Any
+
+    @classmethod
+    def from_row(cls, row: Row) -> PolicyEntry:
+        """Build from a ``kora_policy_registry`` row whose value the driver already decoded."""
+        return cls(path=row["policy_path"], value=row["policy_value"])
+
+
+@attrs.frozen(kw_only=True)
+class CapabilityRow:
+    """Hold one actor kind's granted and denied capabilities."""
+
+    actor_kind: str
+    granted: frozenset[str]
+    denied: frozenset[str]
+
+    def has(self, cap: str) -> bool:
+        """Tell whether ``cap`` is granted; unknown capabilities are not (fail-closed)."""
+        return cap in self.granted and cap not in self.denied
+
+    @property
+    def total(self) -> int:
+        """Count every capability known for the actor kind."""
+        return len(self.granted | self.denied)
+
+    @classmethod
+    def from_rows(cls, actor_kind: str, rows: Iterable[Row]) -> CapabilityRow:
+        """Build from ``(cap_name, granted)`` rows of ``actor_capability_matrix``."""
+        granted: set[str] = set()
+        denied: set[str] = set()
+        for row in rows:
+            (granted if row["granted"] else denied).add(row["cap_name"])
+        return cls(actor_kind=actor_kind, granted=frozenset(granted), denied=frozenset(denied))
+
+
+@attrs.frozen(kw_only=True)
+class ScratchpadEntry:
+    """Hold one active scratchpad entry (actor kind resolved through actor_registry)."""
+
+    id: str
+    actor_kind: str
+    actor_label: str
+    kind: str
+    visibility_scope: str
+    content_inline: str | None
+    content_uri: str | None
+    content_hash: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> ScratchpadEntry:
+        """Build from the scratchpad join row."""
+        return cls(
+            id=str(row["scratchpad_entry_id"]),
+            actor_kind=row["actor_kind"],
+            actor_label=row["display_name"],
+            kind=str(row["scratchpad_kind"]),
+            visibility_scope=str(row["visibility_scope"]),
+            content_inline=row["content_inline"],
+            content_uri=row["content_uri"],
+            content_hash=row["content_hash"],
+            created_at=row["created_at"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ChainEvent:
+    """Hold one recent chain event with a short, pretty payload summary."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    payload_summary: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> ChainEvent:
+        """Build from an ``event_log`` row carrying ``payload_summary``."""
+        return cls(
+            event_id=str(row["event_id"]),
+            event_type=row["event_type"],
+            occurred_at=row["occurred_at"],
+            payload_summary=row["payload_summary"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ConstitutionRevision:
+    """Hold the active constitution revision; ``rules_hash`` is lower-case hex."""
+
+    revision_id: str
+    revision_number: int
+    rules_hash: str = attrs.field(validator=attrs.validators.matches_re(_HEX))
+
+    @classmethod
+    def from_row(cls, row: Row) -> ConstitutionRevision:
+        """Build from a revision row whose ``rules_hash`` is bytes-like."""
+        return cls(
+            revision_id=str(row["revision_id"]),
+            revision_number=int(row["revision_number"]),
+            rules_hash=hex_digest(row["rules_hash"]),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class SessionContext:
+    """Hold one immutable snapshot of an agent's governed identity."""
+
+    workspace_id: str
+    assembled_at: datetime
+    role_charter: RoleCharter
+    policies: tuple[PolicyEntry, ...]
+    capability_row: CapabilityRow
+    own_scratchpad: tuple[ScratchpadEntry, ...]
+    cross_agent_scratchpad: tuple[ScratchpadEntry, ...]
+    recent_events: tuple[ChainEvent, ...]
+    constitution: ConstitutionRevision | None
+
+    @property
+    def actor_kind(self) -> str:
+        """Return the actor kind this context was assembled for."""
+        return self.capability_row.actor_kind
+
+    def policy(self, path: str) -> PolicyEntry | None:
+        """Return the policy at ``path`` or None."""
+        return next((p for p in self.policies if p.path == path), None)
+
+
+# -- isokron's own stores ------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class EpisodicEvent:
+    """Hold one per-agent episodic event."""
+
+    id: str
+    agent_id: str
+    created_at: datetime
+    event_type: str
+    sender: str | None
+    recipient: str | None
+    body: dict[str, Any]
+    inference_receipt_id: str | None
+    audit_event_hash: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> EpisodicEvent:
+        """Build from an ``agent_episodic_events`` row."""
+        return cls(
+            id=str(row["id"]),
+            agent_id=str(row["agent_id"]),
+            created_at=row["created_at"],
+            event_type=row["event_type"],
+            sender=row["sender"],
+            recipient=row["recipient"],
+            body=dict(row["body"]),
+            inference_receipt_id=row["inference_receipt_id"],
+            audit_event_hash=row["audit_event_hash"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Delegation:
+    """Hold one delegation ledger row."""
+
+    delegation_id: str
+    workspace_id: str
+    caller_id: str
+    callee_id: str
+    task_preview: str
+    status: str
+    last_heartbeat: datetime | None
+    deadline: datetime
+    result_preview: str | None
+    error_detail: str | None
+    retry_count: int
+    idempotency_key: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Delegation:
+        """Build from an ``isokron.delegations`` row."""
+        return cls(
+            delegation_id=row["delegation_id"],
+            workspace_id=row["workspace_id"],
+            caller_id=str(row["caller_id"]),
+            callee_id=str(row["callee_id"]),
+            task_preview=row["task_preview"],
+            status=row["status"],
+            last_heartbeat=row["last_heartbeat"],
+            deadline=row["deadline"],
+            result_preview=row["result_preview"],
+            error_detail=row["error_detail"],
+            retry_count=row["retry_count"],
+            idempotency_key=row["idempotency_key"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class MemoryRecord:
+    """Hold one namespaced memory."""
+
+    id: str
+    namespace: str
+    content: str
+    kind: str
+    source: str
+    pin: bool
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> MemoryRecord:
+        """Build from an ``isokron.memory_records`` row."""
+        return cls(
+            id=str(row["id"]),
+            namespace=row["namespace"],
+            content=row["content"],
+            kind=row["kind"],
+            source=row["source"],
+            pin=row["pin"],
+            expires_at=row["expires_at"],
+            created_at=row["created_at"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AgentSession:
+    """Hold one agent session."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    agent_name: str
+    title: str | None
+    state: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> AgentSession:
+        """Build from an ``isokron.agent_sessions`` row."""
+        return cls(
+            id=str(row["id"]),
+            tenant_id=row["tenant_id"],
+            user_id=row["user_id"],
+            agent_name=row["agent_name"],
+            title=row["title"],
+            state=dict(row["state"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AgentMessage:
+    """Hold one message of an agent session."""
+
+    id: str
+    session_id: str
+    seq: int
+    role: str
+    content: str | None
+    tool_calls: Any
+    tenant_id: str
+    user_id: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> AgentMessage:
+        """Build from an ``isokron.agent_messages`` row."""
+        return cls(
+            id=str(row["id"]),
+            session_id=str(row["session_id"]),
+            seq=row["seq"],
+            role=row["role"],
+            content=row["content"],
+            tool_calls=row["tool_calls"],
+            tenant_id=row["tenant_id"],
+            user_id=row["user_id"],
+            created_at=row["created_at"],
+        )
