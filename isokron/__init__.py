@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from .base import MemoryProvider
+from .config import IsoKronConfig, load_config
+from .core import AsyncIsoKron
 from .errors import (
     ChainEventEmitNotAvailableError,
     ConfigError,
@@ -27,10 +30,13 @@ from .models import (
     ScratchpadEntry,
     SessionContext,
 )
+from .provider import IsoKronMemoryProvider
+from .registry import load_provider
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncIsoKron",
     "CapabilityRow",
     "ChainEvent",
     "ChainEventEmitNotAvailableError",
@@ -39,7 +45,10 @@ __all__ = [
     "DeferredWriteError",
     "InvalidInputError",
     "InvalidTransitionError",
+    "IsoKronConfig",
     "IsoKronError",
+    "IsoKronMemoryProvider",
+    "MemoryProvider",
     "NoActiveRoleCharterError",
     "NotFoundError",
     "NotOwnedError",
@@ -52,4 +61,6 @@ __all__ = [
     "SessionContext",
     "SubstrateUnavailableError",
     "WorkspaceNotResolvedError",
+    "load_config",
+    "load_provider",
 ]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from .doctor import run_doctor
+from .errors import IsoKronError
 from .pool import redact_dsn
 from .schema import migrate
 
@@ -50,6 +51,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(workspace_id=args.workspace, data_dir=args.data_dir)
 
 
+def _cmd_hermes_install(args: argparse.Namespace) -> int:
+    from .integrations.hermes import install_plugin
+
+    folder = install_plugin(args.home)
+    print(f"installed the isokron plugin in {folder}")
+    print("enable it with `memory: {provider: isokron}` and an `isokron:` section "
+          f"(dsn, workspace_id) in {folder.parent.parent / 'config.yaml'}")
+    return 0
+
+
+async def _prompt(args: argparse.Namespace) -> int:
+    from .core import AsyncIsoKron
+
+    async with AsyncIsoKron({"dsn": _dsn(args), "actor_kind": args.actor_kind}) as kron:
+        print(await kron.system_prompt_block(args.workspace))
+    return 0
+
+
+def _cmd_prompt(args: argparse.Namespace) -> int:
+    return asyncio.run(_prompt(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="isokron", description=__doc__)
@@ -65,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     with_dsn(sub.add_parser("doctor", help="check schema, roles, RLS and chains")).set_defaults(
         func=_cmd_doctor
     )
+    prompt = with_dsn(sub.add_parser("prompt", help="print a workspace's identity block"))
+    prompt.add_argument("--workspace", required=True)
+    prompt.add_argument("--actor-kind", default="kora")
+    prompt.set_defaults(func=_cmd_prompt)
+    hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
+    hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")
+    hermes.set_defaults(func=_cmd_hermes_install)
     demo = sub.add_parser("demo", help="run isokron end to end on an embedded PostgreSQL")
     demo.add_argument("--workspace", default="org_demo")
     demo.add_argument("--data-dir", default=None, help="reuse this cluster directory")
@@ -77,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+    except IsoKronError as exc:
+        print(f"isokron {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (OSError, asyncpg.PostgresError) as exc:
         target = redact_dsn(args.dsn) if getattr(args, "dsn", None) else "the database"
         print(f"isokron {args.command}: {type(exc).__name__} on {target}: {exc}", file=sys.stderr)

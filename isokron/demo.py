@@ -1,4 +1,4 @@
-"""Run the ``isokron demo``: an embedded PostgreSQL, migrated, seeded and shown."""
+"""Run the ``isokron demo``: an embedded PostgreSQL, seeded, driven through the provider."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import time
 import asyncpg
 
 from .embedded import EmbeddedPostgres
+from .provider import IsoKronMemoryProvider
+from .readers import verify_event_chain
 from .testing.seed import seed_demo_workspace
 
 __all__ = ["run_demo"]
 
 
-async def _seed_and_show(pg: EmbeddedPostgres, workspace_id: str) -> None:
+async def _seed(pg: EmbeddedPostgres, workspace_id: str) -> None:
     conn = await asyncpg.connect(pg.dsn)
     try:
         exists = await conn.fetchval(
@@ -21,23 +23,56 @@ async def _seed_and_show(pg: EmbeddedPostgres, workspace_id: str) -> None:
         )
         if exists:
             print(f"workspace {workspace_id} already seeded; reusing it")
-        else:
-            summary = await seed_demo_workspace(conn, workspace_id)
-            print(f"seeded workspace {summary.workspace_id}:")
-            print(f"  actors: {', '.join(sorted(summary.actors))}")
-            print(f"  role charter sha256: {summary.charter_hash}")
-            print(f"  policies: {summary.policies}   capability rows: {summary.capabilities}")
-            print(f"  scratchpad entries: {summary.scratchpad_entries}   "
-                  f"chain events: {summary.chain_events}   "
-                  f"constitution revisions: {summary.constitution_revisions}")
+            return
+        summary = await seed_demo_workspace(conn, workspace_id)
+        print(f"seeded workspace {summary.workspace_id}: actors {', '.join(sorted(summary.actors))}"
+              f"; {summary.policies} policies; {summary.capabilities} capability rows; "
+              f"{summary.scratchpad_entries} scratchpad entries; {summary.chain_events} chain "
+              f"events; {summary.constitution_revisions} constitution revisions")
     finally:
         await conn.close()
 
 
+async def _chain_report(pg: EmbeddedPostgres, workspace_id: str) -> str:
+    conn = await asyncpg.connect(pg.runtime_dsn)
+    try:
+        broken = await verify_event_chain(conn, workspace_id)
+        total = await conn.fetchval(
+            "SELECT count(*) FROM hivex_foundation.event_log e JOIN hivex_foundation.tenant t "
+            "USING (tenant_id) WHERE t.clerk_org_id = $1", workspace_id)
+    finally:
+        await conn.close()
+    return f"{total} events, chain {'intact' if broken is None else f'BROKEN at seq {broken}'}"
+
+
 def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> int:
-    """Start the embedded server, seed a workspace and print what isokron sees."""
+    """Start the embedded server, seed a workspace and run one agent session through isokron."""
     started = time.perf_counter()
     with EmbeddedPostgres(data_dir) as pg:
         print(f"embedded PostgreSQL up and migrated in {time.perf_counter() - started:.2f}s")
-        asyncio.run(_seed_and_show(pg, workspace_id))
+        asyncio.run(_seed(pg, workspace_id))
+        provider = IsoKronMemoryProvider({
+            "dsn": pg.runtime_dsn, "workspace_id": workspace_id, "write_transport": "substrate",
+        })
+        provider.initialize("demo-session-1", user_id="demo-user")
+        try:
+            t0 = time.perf_counter()
+            provider.on_turn_start(1, "What can you do for me today?")
+            cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            block = provider.system_prompt_block()
+            warm = time.perf_counter() - t0
+            print("\n" + "=" * 72 + "\n" + block + "\n" + "=" * 72 + "\n")
+            print(f"cold warm-up (7 reads, one fan-out): {cold * 1000:.1f} ms; "
+                  f"warm system_prompt_block: {warm * 1e6:.1f} µs; block {len(block)} chars")
+            provider.sync_turn(
+                "What can you do for me today?",
+                "I can open tickets (cap_create_ticket) and delegate to SEA (cap_delegate_to_sea).",
+            )
+            provider.on_delegation("Fix flaky CI on the billing service", "PR 312 merged",
+                                   child_session_id="demo-child-1")
+            provider.on_session_end([])
+        finally:
+            provider.shutdown()
+        print("after the session: " + asyncio.run(_chain_report(pg, workspace_id)))
     return 0

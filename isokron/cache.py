@@ -1,0 +1,118 @@
+"""Cache each workspace's context and prompt block with a TTL, plus single-flight loads.
+
+Fresh entries live in a ``cachetools.TTLCache`` (injectable clock; a TTL of 0
+disables caching). The last verified entry of each workspace is also kept for
+stale-if-error serving. ``peek`` is thread-safe and does no I/O, so the sync
+provider can serve a warm block from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+import attrs
+from cachetools import LRUCache, TTLCache
+
+from .models import SessionContext
+
+__all__ = ["CachedContext", "Clock", "ContextCache"]
+
+#: A monotonic clock in seconds (``time.monotonic`` unless a test injects one).
+Clock = Callable[[], float]
+
+
+@attrs.frozen(kw_only=True)
+class CachedContext:
+    """Hold one assembled context, its rendered block and when it was stored."""
+
+    context: SessionContext
+    block: str
+    stored_at: float
+
+
+class ContextCache:
+    """Keep fresh and last-good contexts per workspace; deduplicate concurrent loads."""
+
+    def __init__(self, ttl_seconds: float, *, clock: Clock = time.monotonic,
+                 maxsize: int = 1024) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._fresh: TTLCache[str, CachedContext] | None = (
+            TTLCache(maxsize=maxsize, ttl=ttl_seconds, timer=clock) if ttl_seconds > 0 else None
+        )
+        self._last_good: LRUCache[str, CachedContext] = LRUCache(maxsize=maxsize)
+        self._dirty: dict[str, set[str]] = {}
+        self._inflight: dict[str, asyncio.Future[CachedContext]] = {}
+
+    def peek(self, workspace_id: str) -> CachedContext | None:
+        """Return the fresh entry for ``workspace_id`` or None (thread-safe, no I/O)."""
+        with self._lock:
+            if self._fresh is None:
+                return None
+            return self._fresh.get(workspace_id)
+
+    def last_good(self, workspace_id: str) -> CachedContext | None:
+        """Return the last verified entry (possibly expired) or None."""
+        with self._lock:
+            return self._last_good.get(workspace_id)
+
+    def put(self, workspace_id: str, context: SessionContext, block: str) -> CachedContext:
+        """Store a verified context and its block; clear the workspace's dirty parts."""
+        entry = CachedContext(context=context, block=block, stored_at=self.clock())
+        with self._lock:
+            if self._fresh is not None:
+                self._fresh[workspace_id] = entry
+            self._last_good[workspace_id] = entry
+            self._dirty.pop(workspace_id, None)
+        return entry
+
+    def mark_dirty(self, workspace_id: str, part: str) -> None:
+        """Record that one part (e.g. ``own_scratchpad``) of a cached context is out of date."""
+        with self._lock:
+            self._dirty.setdefault(workspace_id, set()).add(part)
+
+    def dirty_parts(self, workspace_id: str) -> frozenset[str]:
+        """Return the parts of ``workspace_id``'s context that need re-reading."""
+        with self._lock:
+            return frozenset(self._dirty.get(workspace_id, ()))
+
+    def invalidate(self, workspace_id: str | None = None, *, forget: bool = False) -> None:
+        """Drop fresh entries (one workspace or all); ``forget`` drops last-good ones too."""
+        with self._lock:
+            if workspace_id is None:
+                if self._fresh is not None:
+                    self._fresh.clear()
+                self._dirty.clear()
+                if forget:
+                    self._last_good.clear()
+                return
+            if self._fresh is not None:
+                self._fresh.pop(workspace_id, None)
+            self._dirty.pop(workspace_id, None)
+            if forget:
+                self._last_good.pop(workspace_id, None)
+
+    async def single_flight(
+        self, workspace_id: str, load: Callable[[], Awaitable[CachedContext]]
+    ) -> CachedContext:
+        """Run ``load`` once for concurrent callers of the same workspace; share its result."""
+        pending = self._inflight.get(workspace_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[CachedContext] = asyncio.get_running_loop().create_future()
+        self._inflight[workspace_id] = future
+        try:
+            result = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved when nobody else was waiting
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            self._inflight.pop(workspace_id, None)

@@ -1,0 +1,230 @@
+"""Load and validate isokron's configuration (YAML file or mapping, ``${VAR}`` expanded)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from .errors import ConfigError
+from .pool import redact_dsn
+
+__all__ = ["PROVIDER_NAME", "IsoKronConfig", "config_document", "load_config", "settings_of"]
+
+PROVIDER_NAME = "isokron"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TRANSPORTS = ("deferred", "substrate")
+
+
+def _check_dsn(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not value.startswith(("postgres://", "postgresql://")):
+        shown = redact_dsn(value) if isinstance(value, str) else repr(value)
+        raise ConfigError(
+            f"dsn must start with postgres:// or postgresql://, got {shown!r}", key="dsn"
+        )
+
+
+def _at_least(minimum: float, *, strict: bool = False, integer: bool = False) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        is_number = isinstance(value, int) or (not integer and isinstance(value, float))
+        if isinstance(value, bool) or not is_number:
+            what = "an integer" if integer else "a number"
+            raise ConfigError(
+                f"{attribute.name} must be {what}, got {value!r}", key=attribute.name
+            )
+        number = float(value)
+        if number < minimum or (strict and number == minimum):
+            relation = ">" if strict else ">="
+            raise ConfigError(
+                f"{attribute.name} must be {relation} {minimum}, got {value!r}", key=attribute.name
+            )
+
+    return check
+
+
+def _one_of(*choices: str) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise ConfigError(
+                f"{attribute.name} must be one of {', '.join(choices)}; got {value!r}",
+                key=attribute.name,
+            )
+
+    return check
+
+
+def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(
+            f"{attribute.name} must be a non-empty string, got {value!r}", key=attribute.name
+        )
+
+
+def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ConfigError(
+            f"{attribute.name} must be a lower-case identifier, got {value!r}", key=attribute.name
+        )
+
+
+@attrs.frozen(kw_only=True)
+class IsoKronConfig:
+    """Hold validated settings; YAML keys are the field names."""
+
+    dsn: str = attrs.field(validator=_check_dsn, repr=redact_dsn)
+    workspace_id: str | None = attrs.field(default=None, validator=_optional_text)
+    actor_kind: str = attrs.field(default="kora", validator=_text)
+    cache_ttl_seconds: float = attrs.field(default=60.0, validator=_at_least(0))
+    pool_min_size: int = attrs.field(default=1, validator=_at_least(0, integer=True))
+    pool_max_size: int = attrs.field(default=4, validator=_at_least(1, integer=True))
+    statement_timeout_ms: int = attrs.field(default=5000, validator=_at_least(1, integer=True))
+    prefetch_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0, strict=True))
+    stale_if_error_seconds: float = attrs.field(default=300.0, validator=_at_least(0))
+    write_transport: str = attrs.field(default="deferred", validator=_one_of(*_TRANSPORTS))
+    scratchpad_limit: int = attrs.field(default=100, validator=_at_least(1, integer=True))
+    recent_event_limit: int = attrs.field(default=50, validator=_at_least(1, integer=True))
+    prompt_max_chars: int = attrs.field(default=12000, validator=_at_least(500, integer=True))
+    user_id: str = attrs.field(default="default", validator=_optional_text)
+    outbox_capacity: int = attrs.field(default=1000, validator=_at_least(1, integer=True))
+    shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.pool_min_size > self.pool_max_size:
+            raise ConfigError(
+                f"pool_min_size ({self.pool_min_size}) must not exceed pool_max_size "
+                f"({self.pool_max_size})",
+                key="pool_min_size",
+            )
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Return every accepted key."""
+        return tuple(f.name for f in attrs.fields(cls))
+
+
+_INT_FIELDS = {
+    f.name for f in attrs.fields(IsoKronConfig) if f.type in ("int", int)
+}
+_FLOAT_FIELDS = {
+    f.name for f in attrs.fields(IsoKronConfig) if f.type in ("float", float)
+}
+
+
+def _expand(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"{key}: environment variable {name} is not set", key=key
+                )
+            return os.environ[name]
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, Mapping):
+        return {k: _expand(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Turn numeric strings (typically from ${VAR}) into numbers for numeric fields."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if key in _INT_FIELDS:
+            return int(value)
+        if key in _FLOAT_FIELDS:
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {value!r}", key=key) from None
+    return value
+
+
+def config_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Read ``source`` (a YAML path or a mapping) and expand ``${VAR}`` everywhere."""
+    if isinstance(source, Mapping):
+        raw: Any = dict(source)
+    else:
+        path = Path(source).expanduser()
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist", key=None) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("the configuration must be a mapping at the top level")
+    expanded: dict[str, Any] = _expand(raw, "")
+    return expanded
+
+
+def provider_name(document: Mapping[str, Any]) -> str | None:
+    """Return ``memory.provider`` of a config document, or None when absent."""
+    memory = document.get("memory")
+    if memory is None:
+        return None
+    if not isinstance(memory, Mapping) or not isinstance(memory.get("provider"), str):
+        raise ConfigError("memory.provider must be a string", key="memory.provider")
+    name: str = memory["provider"]
+    return name
+
+
+def settings_of(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Pick isokron's settings out of a document (``isokron:``, plugin entry, or flat)."""
+    plugin = (
+        document.get("plugins", {}).get("entries", {}).get(PROVIDER_NAME)
+        if isinstance(document.get("plugins"), Mapping)
+        and isinstance(document["plugins"].get("entries"), Mapping)
+        else None
+    )
+    if PROVIDER_NAME in document or plugin is not None or "memory" in document:
+        merged: dict[str, Any] = {}
+        for section, key in ((plugin, "plugins.entries.isokron"),
+                             (document.get(PROVIDER_NAME), PROVIDER_NAME)):
+            if section is None:
+                continue
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{key} must be a mapping", key=key)
+            merged.update(section)
+        return merged
+    return dict(document)
+
+
+def load_config(
+    source: IsoKronConfig | str | os.PathLike[str] | Mapping[str, Any],
+) -> IsoKronConfig:
+    """Build a validated IsoKronConfig; raise ConfigError naming any bad key."""
+    if isinstance(source, IsoKronConfig):
+        return source
+    document = config_document(source)
+    name = provider_name(document)
+    if name is not None and name != PROVIDER_NAME:
+        raise ConfigError(
+            f"memory.provider is {name!r}; this configuration is for {PROVIDER_NAME!r}",
+            key="memory.provider",
+        )
+    settings = settings_of(document)
+    known = set(IsoKronConfig.field_names())
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown isokron setting(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})",
+            key=unknown[0],
+        )
+    if "dsn" not in settings or settings["dsn"] in (None, ""):
+        raise ConfigError("dsn is required", key="dsn")
+    values = {key: _coerce(key, value) for key, value in settings.items()}
+    try:
+        return IsoKronConfig(**values)
+    except TypeError as exc:  # pragma: no cover - attrs reports bad keyword types this way
+        raise ConfigError(str(exc)) from exc

@@ -1,0 +1,311 @@
+"""AsyncIsoKron: the asyncio core — fan-out reads, caches, the prompt block, write hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+import attrs
+
+from .cache import CachedContext, Clock, ContextCache
+from .config import IsoKronConfig, load_config
+from .errors import (
+    NoActiveRoleCharterError,
+    RoleCharterIntegrityError,
+    SubstrateUnavailableError,
+)
+from .models import SessionContext
+from .outbox import Outbox, WriteJob
+from .pool import create_pool, redact_dsn
+from .prompt import render_prompt_block
+from .readers.substrate import PostgresSubstrate, Substrate
+from .transports import DeferredTransport, SubstrateTransport, WriteTransport
+
+__all__ = ["AsyncIsoKron", "cut_with_marker"]
+
+log = logging.getLogger("isokron.core")
+
+CAPABILITY_MENTION = re.compile(r"\bcap_[a-z0-9_]+\b")
+PREVIEW_CHARS = 200
+TURN_TEXT_CHARS = 2000
+
+PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
+
+
+def cut_with_marker(text: str, limit: int) -> str:
+    """Return ``text`` cut to ``limit`` characters, ending in a visible marker when cut."""
+    if len(text) <= limit:
+        return text
+    marker = f" …[cut {len(text) - limit} chars]"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+class AsyncIsoKron:
+    """Serve an agent's governed identity from PostgreSQL and queue its writes.
+
+    Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an
+    existing asyncpg pool (never closed here), ``substrate=`` / ``transport=``
+    to replace the seams (tests use ``InMemorySubstrate``), and ``clock=`` to
+    drive the TTL cache.
+    """
+
+    def __init__(
+        self,
+        config: IsoKronConfig | Mapping[str, Any] | str,
+        *,
+        pool: asyncpg.Pool | None = None,
+        pool_opener: PoolOpener | None = None,
+        substrate: Substrate | None = None,
+        transport: WriteTransport | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config: IsoKronConfig = load_config(config)
+        self._pool = pool
+        self._owns_pool = pool is None and pool_opener is None
+        self._pool_opener = pool_opener
+        self._pool_lock: asyncio.Lock | None = None
+        self._substrate = substrate
+        self._transport = transport
+        self.cache = (
+            ContextCache(self.config.cache_ttl_seconds, clock=clock)
+            if clock is not None
+            else ContextCache(self.config.cache_ttl_seconds)
+        )
+        self.outbox = Outbox(capacity=self.config.outbox_capacity)
+        self._stale_warned: set[str] = set()
+        self.fan_outs = 0
+
+    # -- lifecycle -------------------------------------------------------------
+    async def __aenter__(self) -> AsyncIsoKron:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self, timeout: float | None = None) -> int:
+        """Drain queued writes (bounded) and close an owned pool; return writes lost."""
+        lost = await self.outbox.drain(
+            self.config.shutdown_timeout_s if timeout is None else timeout
+        )
+        if self._owns_pool and self._pool is not None:
+            await self._pool.close()
+        self._pool = None
+        return lost
+
+    async def pool(self) -> asyncpg.Pool:
+        """Return the pool, opening it on first use (a failed open is retried next time)."""
+        if self._pool is not None:
+            return self._pool
+        if self._pool_lock is None:
+            self._pool_lock = asyncio.Lock()
+        async with self._pool_lock:
+            if self._pool is None:
+                if self._pool_opener is not None:
+                    self._pool = await self._pool_opener()
+                else:
+                    cfg = self.config
+                    self._pool = await create_pool(
+                        cfg.dsn, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
+                        statement_timeout_ms=cfg.statement_timeout_ms,
+                    )
+            return self._pool
+
+    async def substrate(self) -> Substrate:
+        """Return the read seam (PostgreSQL unless one was injected)."""
+        if self._substrate is None:
+            self._substrate = PostgresSubstrate(await self.pool())
+        return self._substrate
+
+    async def transport(self) -> WriteTransport:
+        """Return the write transport chosen by ``write_transport``."""
+        if self._transport is None:
+            if self.config.write_transport == "substrate":
+                self._transport = SubstrateTransport(await self.pool())
+            else:
+                self._transport = DeferredTransport()
+        return self._transport
+
+    # -- reads -------------------------------------------------------------------
+    def cached(self, workspace_id: str) -> CachedContext | None:
+        """Return the fresh cached entry without I/O (thread-safe)."""
+        if self.cache.dirty_parts(workspace_id):
+            return None
+        return self.cache.peek(workspace_id)
+
+    async def warm(self, workspace_id: str) -> SessionContext:
+        """Return the workspace's context: cached if fresh, else one single-flight fan-out."""
+        return (await self._entry(workspace_id)).context
+
+    async def session_context(self, workspace_id: str) -> SessionContext:
+        """Return the context, cache first."""
+        return await self.warm(workspace_id)
+
+    async def system_prompt_block(self, workspace_id: str) -> str:
+        """Return the rendered identity block (no I/O when warm)."""
+        return (await self._entry(workspace_id)).block
+
+    def invalidate(self, workspace_id: str | None = None) -> None:
+        """Drop cached contexts for one workspace or all of them."""
+        self.cache.invalidate(workspace_id)
+
+    async def _entry(self, workspace_id: str) -> CachedContext:
+        entry = self.cached(workspace_id)
+        if entry is not None:
+            return entry
+        return await self.cache.single_flight(workspace_id, lambda: self._load(workspace_id))
+
+    async def _load(self, workspace_id: str) -> CachedContext:
+        budget = self.config.prefetch_timeout_s * 0.9
+        try:
+            async with asyncio.timeout(budget):
+                context = await self._read_with_retry(workspace_id)
+        except (NoActiveRoleCharterError, RoleCharterIntegrityError):
+            self.cache.invalidate(workspace_id, forget=True)  # never serve an unverified identity
+            raise
+        except (SubstrateUnavailableError, TimeoutError) as exc:
+            return self._serve_stale(workspace_id, exc)
+        self._stale_warned.discard(workspace_id)
+        block = render_prompt_block(context, max_chars=self.config.prompt_max_chars)
+        return self.cache.put(workspace_id, context, block)
+
+    async def _read_with_retry(self, workspace_id: str) -> SessionContext:
+        try:
+            return await self._read(workspace_id)
+        except SubstrateUnavailableError:
+            # After a server restart the pool may hold dead connections: drop them, try once more.
+            if self._pool is None:
+                raise
+            await self._pool.expire_connections()
+            return await self._read(workspace_id)
+
+    async def _read(self, workspace_id: str) -> SessionContext:
+        cfg = self.config
+        substrate = await self.substrate()
+        previous = self.cache.last_good(workspace_id)
+        dirty = self.cache.dirty_parts(workspace_id)
+        if previous is not None and dirty and self.cache.peek(workspace_id) is not None:
+            return await self._refresh_parts(substrate, previous.context, dirty)
+        self.fan_outs += 1
+        return await substrate.read_context(
+            workspace_id, actor_kind=cfg.actor_kind, scratchpad_limit=cfg.scratchpad_limit,
+            event_limit=cfg.recent_event_limit,
+        )
+
+    async def _refresh_parts(
+        self, substrate: Substrate, context: SessionContext, parts: frozenset[str]
+    ) -> SessionContext:
+        """Re-read only the parts a write made stale (own scratchpad and/or events)."""
+        cfg = self.config
+        ws = context.workspace_id
+        changes: dict[str, Any] = {}
+        if "own_scratchpad" in parts:
+            changes["own_scratchpad"] = await substrate.read_own_scratchpad(
+                ws, actor_kind=cfg.actor_kind, limit=cfg.scratchpad_limit)
+        if "recent_events" in parts:
+            changes["recent_events"] = await substrate.read_recent_events(
+                ws, actor_kind=cfg.actor_kind, limit=cfg.recent_event_limit)
+        return attrs.evolve(context, **changes)
+
+    def _serve_stale(self, workspace_id: str, exc: BaseException) -> CachedContext:
+        previous = self.cache.last_good(workspace_id)
+        max_age = self.config.stale_if_error_seconds
+        if previous is not None and self.cache.clock() - previous.stored_at <= max_age:
+            if workspace_id not in self._stale_warned:
+                self._stale_warned.add(workspace_id)
+                log.warning(
+                    "substrate unavailable for workspace %s (%s); serving the context verified "
+                    "%.0fs ago (stale-if-error up to %.0fs)", workspace_id, type(exc).__name__,
+                    self.cache.clock() - previous.stored_at, max_age,
+                )
+            return previous
+        if isinstance(exc, SubstrateUnavailableError):
+            raise exc
+        raise SubstrateUnavailableError(
+            f"reading workspace {workspace_id} from {redact_dsn(self.config.dsn)} took longer "
+            f"than {self.config.prefetch_timeout_s:.3g}s"
+        ) from exc
+
+    # -- writes (queued; return at once) -------------------------------------------
+    def enqueue(self, name: str, run: Callable[[], Awaitable[object]]) -> bool:
+        """Queue one write on the outbox (call on the core's loop)."""
+        return self.outbox.submit(WriteJob(name=name, run=run))
+
+    def _scratchpad_job(self, workspace_id: str, kind: str, content: str,
+                        scope: str = "agent_private") -> None:
+        async def run() -> None:
+            transport = await self.transport()
+            await transport.write_scratchpad(
+                workspace_id, actor_kind=self.config.actor_kind, kind=kind, scope=scope,
+                content=content,
+            )
+            # The write function also appends an approval event: both parts changed.
+            self.cache.mark_dirty(workspace_id, "own_scratchpad")
+            self.cache.mark_dirty(workspace_id, "recent_events")
+
+        self.enqueue(f"scratchpad.{kind}", run)
+
+    def _event_job(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
+        async def run() -> None:
+            transport = await self.transport()
+            await transport.emit_event(workspace_id, event_type=event_type, payload=payload)
+            self.cache.mark_dirty(workspace_id, "recent_events")
+
+        self.enqueue(f"event.{event_type}", run)
+
+    async def sync_turn(
+        self, workspace_id: str, user_content: str, assistant_content: str, *,
+        session_id: str = "", turn_number: int = 0,
+    ) -> None:
+        """Queue a reasoning_trail entry when the assistant names a capability."""
+        caps = sorted(set(CAPABILITY_MENTION.findall(assistant_content)))
+        if caps:
+            text = (f"[turn {turn_number} · session {session_id or '-'}] capabilities named: "
+                    f"{', '.join(caps)}\n{assistant_content}")
+            self._scratchpad_job(workspace_id, "reasoning_trail",
+                                 cut_with_marker(text, TURN_TEXT_CHARS))
+
+    async def on_memory_write(
+        self, workspace_id: str, action: str, target: str, content: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a scratchpad mirror of a loop-side memory write."""
+        text = cut_with_marker(f"[memory.{action} → {target}] {content}", TURN_TEXT_CHARS)
+        self._scratchpad_job(workspace_id, "reasoning_trail", text)
+
+    async def on_delegation(
+        self, workspace_id: str, task: str, result: str, *, child_session_id: str = "",
+    ) -> None:
+        """Queue a route_decision entry and a ``<actor_kind>.handoff.delegated`` event."""
+        task_preview = task[:PREVIEW_CHARS]
+        result_preview = result[:PREVIEW_CHARS]
+        self._scratchpad_job(
+            workspace_id, "route_decision",
+            f"Delegated to child session {child_session_id or '-'}: {task_preview}\n"
+            f"Result: {result_preview}",
+        )
+        self._event_job(workspace_id, f"{self.config.actor_kind}.handoff.delegated", {
+            "child_session_id": child_session_id,
+            "task_preview": task_preview,
+            "result_preview": result_preview,
+        })
+
+    async def on_session_end(self, workspace_id: str, *, session_id: str, turn_count: int) -> None:
+        """Queue a ``<actor_kind>.session.ended`` event."""
+        self._event_job(workspace_id, f"{self.config.actor_kind}.session.ended",
+                        {"session_id": session_id, "turn_count": turn_count})
+
+    async def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued write is handled; return False on timeout."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.outbox):
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True

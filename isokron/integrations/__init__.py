@@ -1,0 +1,1 @@
+"""Plug isokron into agent frameworks."""

@@ -1,0 +1,164 @@
+"""Queue hook writes: bounded, in order, retried on transient errors, drained on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from .errors import DeferredWriteError
+from .pool import is_unavailable
+
+__all__ = ["Outbox", "OutboxStats", "WriteJob"]
+
+log = logging.getLogger("isokron.outbox")
+
+
+@attrs.frozen(kw_only=True)
+class WriteJob:
+    """Describe one write: a name for logs and the coroutine factory that performs it.
+
+    The factory is called again on every retry, so it must be idempotent (own
+    tables use a client-generated id with ON CONFLICT DO NOTHING).
+    """
+
+    name: str
+    run: Callable[[], Awaitable[object]]
+
+
+@attrs.define
+class OutboxStats:
+    """Count what happened to submitted writes."""
+
+    delivered: int = 0
+    deferred: int = 0
+    failed: int = 0
+    retried: int = 0
+    overflowed: int = 0
+
+
+class Outbox:
+    """Run writes one at a time, in submission order, on the loop it was started on."""
+
+    def __init__(
+        self,
+        *,
+        capacity: int = 1000,
+        base_backoff_s: float = 0.05,
+        max_backoff_s: float = 2.0,
+        deferred_log_interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.capacity = capacity
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.deferred_log_interval_s = deferred_log_interval_s
+        self.clock = clock
+        self.stats = OutboxStats()
+        self._queue: deque[WriteJob] = deque()
+        self._wake: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._closing = False
+        self._deferred_seen: dict[str, tuple[float, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def submit(self, job: WriteJob) -> bool:
+        """Queue ``job`` (call on the outbox's loop); return False and log when full."""
+        if len(self._queue) >= self.capacity:
+            self.stats.overflowed += 1
+            log.error("isokron outbox full (%d queued): dropped write %s", len(self._queue),
+                      job.name)
+            return False
+        self._queue.append(job)
+        self._ensure_worker()
+        assert self._wake is not None and self._idle is not None
+        self._idle.clear()
+        self._wake.set()
+        return True
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._wake = asyncio.Event()
+            self._idle = asyncio.Event()
+            self._idle.set()
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name="isokron-outbox")
+
+    async def _run(self) -> None:
+        assert self._wake is not None and self._idle is not None
+        while True:
+            if not self._queue:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            job = self._queue[0]
+            await self._deliver(job)
+            self._queue.popleft()
+
+    async def _deliver(self, job: WriteJob) -> None:
+        attempt = 0
+        while True:
+            try:
+                await job.run()
+            except DeferredWriteError as exc:
+                self.stats.deferred += 1
+                self._log_deferred(exc)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc) and not self._closing:
+                    attempt += 1
+                    self.stats.retried += 1
+                    delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
+                    if attempt == 1 or attempt % 20 == 0:
+                        log.warning("isokron write %s: database unavailable (%s); retrying "
+                                    "(attempt %d)", job.name, type(exc).__name__, attempt)
+                    await asyncio.sleep(delay)
+                    continue
+                self.stats.failed += 1
+                log.error("isokron write %s failed and was dropped: %s: %s", job.name,
+                          type(exc).__name__, exc)
+                return
+            self.stats.delivered += 1
+            return
+
+    def _log_deferred(self, exc: DeferredWriteError) -> None:
+        """Log one WARNING per surface per interval, with how many were dropped meanwhile."""
+        now = self.clock()
+        first, count = self._deferred_seen.get(exc.deviation_id, (float("-inf"), 0))
+        count += 1
+        if now - first >= self.deferred_log_interval_s:
+            log.warning("%s (%d write(s) dropped on this surface so far)", exc, count)
+            self._deferred_seen[exc.deviation_id] = (now, count)
+        else:
+            self._deferred_seen[exc.deviation_id] = (first, count)
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` for queued writes; stop the worker; return how many were lost."""
+        if self._worker is not None and self._idle is not None and self._queue:
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                pass
+        self._closing = True
+        lost = len(self._queue)
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+        if lost:
+            log.warning("isokron outbox shut down with %d undelivered write(s)", lost)
+            self._queue.clear()
+        self._closing = False
+        return lost

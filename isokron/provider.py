@@ -1,0 +1,312 @@
+"""IsoKronMemoryProvider: the sync provider agent loops plug in (a facade over AsyncIsoKron)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import loop
+from .base import MemoryProvider
+from .config import PROVIDER_NAME, IsoKronConfig, load_config
+from .core import AsyncIsoKron
+from .errors import (
+    ConfigError,
+    NoActiveRoleCharterError,
+    RoleCharterIntegrityError,
+    SubstrateUnavailableError,
+)
+from .models import SessionContext
+
+__all__ = ["IsoKronMemoryProvider", "default_config_path"]
+
+log = logging.getLogger("isokron.provider")
+_FAIL_CLOSED = (NoActiveRoleCharterError, RoleCharterIntegrityError)
+
+
+def default_config_path() -> Path:
+    """Return ``$ISOKRON_CONFIG``, else ``$HERMES_HOME/config.yaml`` (default ``~/.hermes``)."""
+    explicit = os.environ.get("ISOKRON_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("HERMES_HOME") or "~/.hermes"
+    return Path(home).expanduser() / "config.yaml"
+
+
+class IsoKronMemoryProvider(MemoryProvider):
+    """Give a sync agent loop isokron's governed memory; hooks never crash the loop.
+
+    Only :class:`NoActiveRoleCharterError` and :class:`RoleCharterIntegrityError`
+    (fail-closed), and :class:`SubstrateUnavailableError` from ``on_turn_start``
+    on a cold workspace, reach the caller.
+    """
+
+    def __init__(
+        self,
+        config: IsoKronConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        **core_options: Any,
+    ) -> None:
+        self._config_error: ConfigError | None = None
+        self.config: IsoKronConfig | None = None
+        try:
+            if config is None:
+                path = default_config_path()
+                if path.exists():
+                    self.config = load_config(path)
+                else:
+                    self._config_error = ConfigError(f"no configuration given and {path} is absent")
+            else:
+                self.config = load_config(config)
+        except ConfigError as exc:
+            self._config_error = exc
+            log.error("isokron is not configured: %s", exc)
+        self._core_options = core_options
+        self._core: AsyncIsoKron | None = None
+        self._pool_key: tuple[Any, ...] | None = None
+        self.session_id = ""
+        self._workspace_id: str | None = None
+        self.user_id: str | None = None
+        self._turns = 0
+
+    # -- identity ----------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Return ``isokron``."""
+        return PROVIDER_NAME
+
+    def is_available(self) -> bool:
+        """Tell whether the configuration loaded and asyncpg imports (no network)."""
+        if self.config is None:
+            return False
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:  # pragma: no cover - a hard dependency
+            return False
+        return True
+
+    @property
+    def core(self) -> AsyncIsoKron:
+        """Return the async core (created by ``initialize``)."""
+        if self._core is None:
+            raise RuntimeError("IsoKronMemoryProvider.initialize() has not been called")
+        return self._core
+
+    def workspace_for(self, kwargs: Mapping[str, Any] | None = None) -> str | None:
+        """Resolve the workspace: hook kwargs, then initialize(), then config."""
+        if kwargs and kwargs.get("workspace_id"):
+            return str(kwargs["workspace_id"])
+        if self._workspace_id:
+            return self._workspace_id
+        return self.config.workspace_id if self.config is not None else None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def initialize(self, session_id: str, **kwargs: Any) -> None:
+        """Bind the session; start nothing slow (the pool opens lazily on first use)."""
+        self.session_id = session_id
+        if kwargs.get("workspace_id"):
+            self._workspace_id = str(kwargs["workspace_id"])
+        if kwargs.get("user_id"):
+            self.user_id = str(kwargs["user_id"])
+        if self.config is None:
+            log.error("isokron cannot initialize: %s", self._config_error)
+            return
+        if self._core is None:
+            cfg = self.config
+            key = (cfg.dsn, cfg.pool_min_size, cfg.pool_max_size, cfg.statement_timeout_ms)
+            self._pool_key = key
+
+            async def open_pool() -> Any:
+                return await loop.pools.acquire(
+                    key, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
+                    statement_timeout_ms=cfg.statement_timeout_ms,
+                )
+
+            self._core = AsyncIsoKron(cfg, pool_opener=open_pool, **self._core_options)
+        loop.get_loop()  # start the shared loop thread now; it costs nothing later
+
+    def shutdown(self) -> None:
+        """Drain queued writes within ``shutdown_timeout_s`` and release the shared pool."""
+        core, self._core = self._core, None
+        if core is None or self.config is None:
+            return
+        timeout = self.config.shutdown_timeout_s
+
+        async def close() -> int:
+            opened = core._pool is not None
+            lost = await core.close(timeout)
+            if opened and self._pool_key is not None:
+                await loop.pools.release(self._pool_key)
+            return lost
+
+        try:
+            lost = loop.submit_and_wait(close(), timeout + 5)
+        except Exception as exc:
+            log.error("isokron shutdown did not complete: %s: %s", type(exc).__name__, exc)
+            return
+        if lost:
+            log.warning("isokron shutdown: %d write(s) were not delivered", lost)
+
+    # -- reads -------------------------------------------------------------------------
+    def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        assert self.config is not None
+        return loop.submit_and_wait(coro, self.config.prefetch_timeout_s)
+
+    def on_turn_start(self, turn_number: int, message: str, **kwargs: Any) -> None:
+        """Warm the workspace's context (bounded by prefetch_timeout_s).
+
+        Raises the fail-closed charter errors, and SubstrateUnavailableError when the
+        database is unreachable and no verified context is recent enough to serve.
+        """
+        self._turns = max(self._turns, int(turn_number))
+        workspace = self.workspace_for(kwargs)
+        if workspace is None or self._core is None:
+            log.warning("isokron on_turn_start: no workspace or not initialized; skipping")
+            return
+        if self.core.cached(workspace) is not None:
+            return
+        try:
+            self._wait(self.core.warm(workspace))
+        except (*_FAIL_CLOSED, SubstrateUnavailableError):
+            raise
+        except TimeoutError as exc:
+            raise SubstrateUnavailableError(
+                f"warming workspace {workspace} took longer than "
+                f"{self.config.prefetch_timeout_s if self.config else 0:.3g}s"
+            ) from exc
+        except Exception as exc:
+            log.error("isokron on_turn_start failed: %s: %s", type(exc).__name__, exc)
+
+    def system_prompt_block(self) -> str:
+        """Return the cached identity block (warming only when cold); "" when unavailable."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None:
+            return ""
+        entry = self.core.cached(workspace)
+        if entry is not None:
+            return entry.block
+        try:
+            block: str = self._wait(self.core.system_prompt_block(workspace))
+            return block
+        except _FAIL_CLOSED:
+            raise
+        except Exception as exc:
+            log.warning("isokron system_prompt_block unavailable: %s: %s",
+                        type(exc).__name__, exc)
+            return ""
+
+    def session_context(self, *, workspace_id: str | None = None) -> SessionContext | None:
+        """Return the warm context for the workspace, or None (never does I/O)."""
+        workspace = workspace_id or self.workspace_for()
+        if workspace is None or self._core is None:
+            return None
+        entry = self.core.cached(workspace)
+        return entry.context if entry is not None else None
+
+    def get_tool_schemas(self) -> list[dict[str, Any]]:
+        """Return the memory tools (OpenAI function format)."""
+        return []
+
+    # -- writes (return at once) ------------------------------------------------------------
+    def _fire(self, hook: str, coro: Coroutine[Any, Any, Any]) -> None:
+        try:
+            loop.submit(coro)
+        except Exception as exc:  # never into the agent loop
+            coro.close()
+            log.error("isokron %s could not be queued: %s: %s", hook, type(exc).__name__, exc)
+
+    def sync_turn(
+        self,
+        user_content: str,
+        assistant_content: str,
+        *,
+        session_id: str = "",
+        messages: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Queue the turn's writes."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None:
+            return
+        self._turns += 1
+        self._fire("sync_turn", self.core.sync_turn(
+            workspace, user_content, assistant_content,
+            session_id=session_id or self.session_id, turn_number=self._turns,
+        ))
+
+    def on_memory_write(
+        self, action: str, target: str, content: str, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Queue a scratchpad mirror of the loop's memory write."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None:
+            return
+        self._fire("on_memory_write",
+                   self.core.on_memory_write(workspace, action, target, content, metadata))
+
+    def on_delegation(
+        self, task: str, result: str, *, child_session_id: str = "", **kwargs: Any
+    ) -> None:
+        """Queue the delegation's scratchpad entry and chain event."""
+        workspace = self.workspace_for(kwargs)
+        if workspace is None or self._core is None:
+            return
+        self._fire("on_delegation", self.core.on_delegation(
+            workspace, task, result, child_session_id=child_session_id))
+
+    def on_session_end(self, messages: list[dict[str, Any]]) -> None:
+        """Queue the ``<actor_kind>.session.ended`` event."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None:
+            return
+        self._fire("on_session_end", self.core.on_session_end(
+            workspace, session_id=self.session_id, turn_count=self._turns))
+
+    def on_session_switch(
+        self,
+        new_session_id: str,
+        *,
+        parent_session_id: str = "",
+        reset: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Move to ``new_session_id``; ``reset=True`` flushes the caches."""
+        self.session_id = new_session_id
+        self._turns = 0
+        if kwargs.get("workspace_id"):
+            self._workspace_id = str(kwargs["workspace_id"])
+        if reset and self._core is not None:
+            self.core.cache.invalidate(None)
+
+    def on_pre_compress(self, messages: list[dict[str, Any]]) -> str:
+        """Return "" (the identity block is re-served after compression anyway)."""
+        return ""
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_config_schema(self) -> list[dict[str, Any]]:
+        """Describe every setting (the DSN is marked secret)."""
+        from .integrations.hermes import config_schema
+
+        return config_schema()
+
+    def save_config(self, values: dict[str, Any], home: str) -> None:
+        """Write ``values`` as the ``isokron:`` section of ``<home>/config.yaml``, keeping the rest."""
+        path = Path(home).expanduser() / "config.yaml"
+        document: dict[str, Any] = {}
+        if path.exists():
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                document = loaded
+        section = dict(document.get(PROVIDER_NAME) or {})
+        section.update(values)
+        known = set(IsoKronConfig.field_names())
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"unknown isokron setting(s): {', '.join(unknown)}", key=unknown[0])
+        document[PROVIDER_NAME] = section
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        tmp.replace(path)
