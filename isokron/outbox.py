@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -88,7 +89,8 @@ class Outbox:
             self._wake = asyncio.Event()
             self._idle = asyncio.Event()
             self._idle.set()
-            self._worker = asyncio.get_running_loop().create_task(self._run(), name="isokron-outbox")
+            loop = asyncio.get_running_loop()
+            self._worker = loop.create_task(self._run(), name="isokron-outbox")
 
     async def _run(self) -> None:
         assert self._wake is not None and self._idle is not None
@@ -144,18 +146,14 @@ class Outbox:
     async def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` for queued writes; stop the worker; return how many were lost."""
         if self._worker is not None and self._idle is not None and self._queue:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout)
-            except TimeoutError:
-                pass
         self._closing = True
         lost = len(self._queue)
         if self._worker is not None:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
             self._worker = None
         if lost:
             log.warning("isokron outbox shut down with %d undelivered write(s)", lost)

@@ -292,7 +292,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         return config_schema()
 
     def save_config(self, values: dict[str, Any], home: str) -> None:
-        """Write ``values`` as the ``isokron:`` section of ``<home>/config.yaml``, keeping the rest."""
+        """Write ``values`` as the ``isokron:`` section of ``<home>/config.yaml`` (rest kept)."""
         path = Path(home).expanduser() / "config.yaml"
         document: dict[str, Any] = {}
         if path.exists():

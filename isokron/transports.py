@@ -1,4 +1,4 @@
-"""Write to the substrate only through a transport: deferred (raises) or substrate (SQL functions)."""
+"""Write to the substrate only through a transport: deferred (raises) or substrate (SQL)."""
 
 from __future__ import annotations
 
