@@ -1,0 +1,118 @@
+"""Pin configuration loading and its errors."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from isokron import ConfigError, IsoKronConfig, load_config, load_provider
+from isokron.provider import IsoKronMemoryProvider
+from tests.unit.helpers import DSN
+
+
+def test_defaults_match_the_contract():
+    """Every default is the one API.md documents."""
+    cfg = load_config({"dsn": DSN})
+    assert (cfg.actor_kind, cfg.cache_ttl_seconds, cfg.pool_min_size, cfg.pool_max_size) == (
+        "kora", 60, 1, 4)
+    assert (cfg.statement_timeout_ms, cfg.prefetch_timeout_s, cfg.stale_if_error_seconds) == (
+        5000, 10.0, 300)
+    assert (cfg.write_transport, cfg.scratchpad_limit, cfg.recent_event_limit) == (
+        "deferred", 100, 50)
+    assert cfg.workspace_id is None
+
+
+def test_yaml_file_with_isokron_section_and_env_vars(tmp_path, monkeypatch):
+    """A config.yaml selects the provider and ${VAR} is expanded (numbers coerced)."""
+    monkeypatch.setenv("KR_DSN", DSN)
+    monkeypatch.setenv("KR_POOL", "8")
+    path = tmp_path / "config.yaml"
+    path.write_text("memory: {provider: isokron}\nisokron:\n  dsn: ${KR_DSN}\n"
+                    "  pool_max_size: ${KR_POOL}\n  workspace_id: org_demo\n")
+    cfg = load_config(path)
+    assert cfg.dsn == DSN and cfg.pool_max_size == 8 and cfg.workspace_id == "org_demo"
+
+
+def test_plugin_entries_section_is_read(tmp_path):
+    """Settings under plugins.entries.isokron are accepted."""
+    cfg = load_config({"memory": {"provider": "isokron"},
+                       "plugins": {"entries": {"isokron": {"dsn": DSN, "actor_kind": "sea"}}}})
+    assert cfg.actor_kind == "sea"
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "fragment"),
+    [
+        ({"dsn": "${KR_UNSET_VAR}"}, "dsn", "KR_UNSET_VAR is not set"),
+        ({"dsn": DSN, "pool_size": 3}, "pool_size", "unknown isokron setting"),
+        ({"dsn": DSN, "pool_max_size": 0}, "pool_max_size", ">= 1"),
+        ({"dsn": DSN, "cache_ttl_seconds": -1}, "cache_ttl_seconds", ">= 0"),
+        ({"dsn": DSN, "prefetch_timeout_s": 0}, "prefetch_timeout_s", "> 0"),
+        ({"dsn": DSN, "write_transport": "carrier-pigeon"}, "write_transport", "one of"),
+        ({"dsn": DSN, "pool_min_size": 9}, "pool_min_size", "must not exceed"),
+        ({"dsn": DSN, "pool_max_size": "many"}, "pool_max_size", "must be a number"),
+        ({"dsn": DSN, "scratchpad_limit": True}, "scratchpad_limit", "integer"),
+        ({"dsn": "mysql://u:pw@h/db"}, "dsn", "postgres://"),
+        ({}, "dsn", "required"),
+    ],
+)
+def test_bad_settings_raise_config_error_naming_the_key(settings, key, fragment):
+    """Each bad input is a ConfigError whose key names the setting."""
+    with pytest.raises(ConfigError, match=fragment) as info:
+        load_config(settings)
+    assert info.value.key == key
+
+
+def test_wrong_provider_is_rejected():
+    """A config whose memory.provider is not isokron is a ConfigError."""
+    with pytest.raises(ConfigError, match="memory.provider"):
+        load_config({"memory": {"provider": "mem0"}, "isokron": {"dsn": DSN}})
+
+
+def test_dsn_password_never_appears_in_repr_or_errors(caplog):
+    """The config repr and a bad-scheme error redact the password."""
+    assert "s3cret" not in repr(load_config({"dsn": DSN}))
+    with pytest.raises(ConfigError) as info:
+        load_config({"dsn": "mysql://u:s3cret@h/db"})
+    assert "s3cret" not in str(info.value)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    """A path that does not exist names itself."""
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_load_provider_uses_the_entry_point():
+    """memory.provider: isokron instantiates IsoKronMemoryProvider via entry points."""
+    provider = load_provider({"memory": {"provider": "isokron"}, "isokron": {"dsn": DSN}})
+    assert isinstance(provider, IsoKronMemoryProvider)
+    assert provider.name == "isokron" and provider.is_available()
+
+
+def test_load_provider_unknown_name_lists_known_ones():
+    """An unregistered provider name is a ConfigError listing the registered names."""
+    with pytest.raises(ConfigError, match="known: isokron"):
+        load_provider({"memory": {"provider": "honcho"}})
+
+
+def test_provider_without_config_is_unavailable_and_quiet(tmp_path, monkeypatch, caplog):
+    """No config anywhere: is_available() is False and hooks do nothing."""
+    monkeypatch.setenv("HERMES_HOME", str(tmp_path))
+    monkeypatch.delenv("ISOKRON_CONFIG", raising=False)
+    with caplog.at_level(logging.ERROR):
+        provider = IsoKronMemoryProvider()
+        provider.initialize("s1")
+    assert not provider.is_available()
+    assert provider.system_prompt_block() == ""
+    provider.on_turn_start(1, "hi")
+    provider.sync_turn("a", "b")
+    provider.shutdown()
+
+
+def test_config_is_frozen():
+    """IsoKronConfig cannot be mutated."""
+    cfg = IsoKronConfig(dsn=DSN)
+    with pytest.raises(AttributeError):
+        cfg.dsn = "postgresql://x"  # type: ignore[misc]

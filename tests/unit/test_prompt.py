@@ -1,0 +1,71 @@
+"""Pin the identity block: section order, value formats, size bound, honest label last."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+
+from isokron.prompt import HONEST_LABEL, format_policy_value, render_prompt_block
+from isokron.testing import InMemorySubstrate
+
+
+def _context(**changes):
+    ctx = asyncio.run(InMemorySubstrate.with_demo_workspace().read_context("org_demo"))
+    return attrs.evolve(ctx, **changes) if changes else ctx
+
+
+def test_sections_come_in_order_and_the_label_is_last():
+    """§1..§7 appear in order and the honest label is the very last line."""
+    block = render_prompt_block(_context())
+    positions = [block.index(h) for h in (
+        "§1 Identity (Kora Role Charter v2.1.0)", "§2 You CAN:", "§3 You CANNOT:",
+        "§4 Active policy values", "§5 Granted capabilities (32 of 52):",
+        "§6 Recent kora.* activity (15 cached):", "§7 Constitution: revision 2")]
+    assert positions == sorted(positions)
+    assert block.splitlines()[-1] == HONEST_LABEL
+
+
+def test_policy_values_are_rendered_per_type():
+    """Booleans lower-case, objects compact sorted JSON, missing paths <not seeded>."""
+    assert format_policy_value(True) == "true" and format_policy_value(False) == "false"
+    assert format_policy_value({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
+    ctx = _context()
+    ctx = attrs.evolve(ctx, policies=tuple(
+        p for p in ctx.policies if p.path != "policy.kora_rate_limit_per_minute"))
+    block = render_prompt_block(ctx)
+    assert "  - policy.kora_disabled = false" in block
+    assert "  - policy.kora_rate_limit_per_minute = <not seeded>" in block
+
+
+def test_events_show_five_then_count_the_older_ones():
+    """At most five event bullets, then "…N older event(s) in event_log"."""
+    block = render_prompt_block(_context())
+    section = block.split("§6")[1].split("§7")[0]
+    assert section.count("\n  - ") == 5
+    assert "…10 older event(s) in event_log" in section
+
+
+def test_no_events_and_no_constitution_are_said_plainly():
+    """An empty event list and a missing constitution are rendered as such."""
+    block = render_prompt_block(_context(recent_events=(), constitution=None))
+    assert "<no recent chain events>" in block
+    assert "§7 Constitution: no active revision" in block
+
+
+def test_size_bound_trims_bullets_with_a_marker_not_mid_line():
+    """A small limit trims whole bullets, says so, and keeps the label last."""
+    full = render_prompt_block(_context())
+    small = render_prompt_block(_context(), max_chars=1500)
+    assert len(full) > 1500 >= len(small)
+    assert "more trimmed to fit the prompt size limit]" in small
+    assert small.splitlines()[-1] == HONEST_LABEL
+    full_lines = set(full.splitlines())
+    for line in small.splitlines():
+        assert line in full_lines or "trimmed" in line
+
+
+def test_render_is_pure():
+    """The same context renders to the same text."""
+    ctx = _context()
+    assert render_prompt_block(ctx) == render_prompt_block(ctx)
