@@ -70,7 +70,8 @@ class IsoKronMemoryProvider(MemoryProvider):
         self.session_id = ""
         self._workspace_id: str | None = None
         self.user_id: str | None = None
-        self._turns = 0
+        self._turns = 0  # turns completed (sync_turn calls) in this session
+        self._turn_number = 0  # the latest turn number on_turn_start reported
 
     # -- identity ----------------------------------------------------------------
     @property
@@ -161,7 +162,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         Raises the fail-closed charter errors, and SubstrateUnavailableError when the
         database is unreachable and no verified context is recent enough to serve.
         """
-        self._turns = max(self._turns, int(turn_number))
+        self._turn_number = int(turn_number)
         workspace = self.workspace_for(kwargs)
         if workspace is None or self._core is None:
             log.warning("isokron on_turn_start: no workspace or not initialized; skipping")
@@ -233,7 +234,8 @@ class IsoKronMemoryProvider(MemoryProvider):
         self._turns += 1
         self._fire("sync_turn", self.core.sync_turn(
             workspace, user_content, assistant_content,
-            session_id=session_id or self.session_id, turn_number=self._turns,
+            session_id=session_id or self.session_id,
+            turn_number=max(self._turns, self._turn_number),
         ))
 
     def on_memory_write(
@@ -262,7 +264,8 @@ class IsoKronMemoryProvider(MemoryProvider):
         if workspace is None or self._core is None:
             return
         self._fire("on_session_end", self.core.on_session_end(
-            workspace, session_id=self.session_id, turn_count=self._turns))
+            workspace, session_id=self.session_id,
+            turn_count=max(self._turns, self._turn_number)))
 
     def on_session_switch(
         self,
@@ -274,7 +277,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     ) -> None:
         """Move to ``new_session_id``; ``reset=True`` flushes the caches."""
         self.session_id = new_session_id
-        self._turns = 0
+        self._turns = self._turn_number = 0
         if kwargs.get("workspace_id"):
             self._workspace_id = str(kwargs["workspace_id"])
         if reset and self._core is not None:

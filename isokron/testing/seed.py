@@ -140,7 +140,8 @@ class SeedSummary:
 
 def render_charter_md(sections: dict[str, Any], charter_version: str) -> str:
     """Render charter sections as the markdown whose SHA-256 is ``content_hash``."""
-    lines = [f"# Kora Role Charter v{charter_version}", "", "## Identity", sections["identity"]]
+    lines = [f"# Kora Role Charter v{charter_version}", "", "## Identity",
+             str(sections.get("identity", ""))]
     for key, title in (
         ("authority_can_do", "Authority: can do"),
         ("authority_cannot_do", "Authority: cannot do"),
@@ -148,13 +149,13 @@ def render_charter_md(sections: dict[str, Any], charter_version: str) -> str:
         ("escalation_triggers", "Escalation triggers"),
         ("per_session_discipline", "Per-session discipline"),
     ):
-        lines += ["", f"## {title}", *(f"- {item}" for item in sections[key])]
+        lines += ["", f"## {title}", *(f"- {item}" for item in sections.get(key, ()))]
     for key, title in (
         ("audit_attribution", "Audit attribution"),
         ("charter_modification", "Charter modification"),
         ("effective_date_clause", "Effective date"),
     ):
-        lines += ["", f"## {title}", sections[key]]
+        lines += ["", f"## {title}", str(sections.get(key, ""))]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,140 @@
+"""Pin IsoKronMemoryProvider's hooks on the in-memory substrate (sync, as a loop calls them)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+
+from isokron import (
+    IsoKronMemoryProvider,
+    NoActiveRoleCharterError,
+    RoleCharterIntegrityError,
+    SubstrateUnavailableError,
+)
+from isokron.testing import InMemorySubstrate
+from tests.unit.helpers import DSN, RecordingTransport
+
+
+def provider(fake=None, transport=None, **settings):
+    p = IsoKronMemoryProvider({"dsn": DSN, **settings},
+                              substrate=fake or InMemorySubstrate.with_demo_workspace(),
+                              transport=transport or RecordingTransport())
+    p.initialize("s1", workspace_id="org_demo")
+    return p
+
+
+def test_turn_start_warms_and_the_block_is_served_without_reads():
+    """After on_turn_start the block comes from cache: no further substrate calls."""
+    fake = InMemorySubstrate.with_demo_workspace()
+    p = provider(fake)
+    p.on_turn_start(1, "hello")
+    calls = len(fake.calls)
+    block = p.system_prompt_block()
+    assert block.startswith("§1 Identity")
+    assert len(fake.calls) == calls
+    assert p.session_context().workspace_id == "org_demo"
+    p.shutdown()
+
+
+def test_workspace_resolution_order():
+    """kwargs beat initialize(), which beats config; none -> hooks do nothing."""
+    fake = InMemorySubstrate.with_demo_workspace("org_demo")
+    fake.put_charter("org_other", {"identity": "Other"}, charter_version="9")
+    p = IsoKronMemoryProvider({"dsn": DSN, "workspace_id": "org_cfg"}, substrate=fake)
+    p.initialize("s1")
+    assert p.workspace_for() == "org_cfg"
+    p.initialize("s1", workspace_id="org_demo")
+    assert p.workspace_for() == "org_demo"
+    assert p.workspace_for({"workspace_id": "org_other"}) == "org_other"
+    p.on_turn_start(1, "x", workspace_id="org_other")
+    assert p.session_context(workspace_id="org_other").role_charter.charter_version == "9"
+    p.shutdown()
+    bare = IsoKronMemoryProvider({"dsn": DSN}, substrate=fake)
+    bare.initialize("s2")
+    bare.on_turn_start(1, "x")
+    assert bare.system_prompt_block() == "" and bare.session_context() is None
+    bare.shutdown()
+
+
+def test_fail_closed_errors_reach_the_agent_loop():
+    """NoActiveRoleCharterError and RoleCharterIntegrityError propagate from both hooks."""
+    fake = InMemorySubstrate.with_demo_workspace()
+    fake.charters["org_demo"]["content_hash"] = "0" * 64
+    p = provider(fake)
+    with pytest.raises(RoleCharterIntegrityError):
+        p.on_turn_start(1, "x")
+    with pytest.raises(RoleCharterIntegrityError):
+        p.system_prompt_block()
+    del fake.charters["org_demo"]
+    with pytest.raises(NoActiveRoleCharterError):
+        p.on_turn_start(2, "x")
+    p.shutdown()
+
+
+def test_unavailable_cold_workspace_raises_within_the_bound():
+    """A hanging substrate makes on_turn_start raise within prefetch_timeout_s."""
+    fake = InMemorySubstrate.with_demo_workspace()
+    fake.delay_s = 5
+    p = provider(fake, prefetch_timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(SubstrateUnavailableError):
+        p.on_turn_start(1, "x")
+    assert time.monotonic() - started <= 0.35
+    assert p.system_prompt_block() == ""  # not fail-closed: logged, empty
+    p.shutdown()
+
+
+def test_write_hooks_return_at_once_and_never_raise():
+    """Write hooks enqueue; a failing transport never reaches the caller."""
+    transport = RecordingTransport()
+    transport.fail_times = 10**6
+    transport.error = ValueError("boom")
+    p = provider(transport=transport)
+    started = time.monotonic()
+    p.sync_turn("u", "uses cap_create_ticket")
+    p.on_memory_write("add", "notes", "x")
+    p.on_delegation("task", "result", child_session_id="c1")
+    p.on_session_end([])
+    assert time.monotonic() - started < 0.1
+    p.shutdown()
+
+
+def test_session_end_counts_turns_and_switch_reset_flushes_caches():
+    """session.ended carries the turn count; on_session_switch(reset=True) empties the cache."""
+    transport = RecordingTransport()
+    fake = InMemorySubstrate.with_demo_workspace()
+    p = provider(fake, transport=transport)
+    p.on_turn_start(1, "a")
+    p.sync_turn("a", "b")
+    p.sync_turn("c", "d")
+    p.on_session_end([])
+    p.shutdown()
+    assert transport.events[-1]["payload"] == {"session_id": "s1", "turn_count": 2}
+    p2 = provider(fake)
+    p2.on_turn_start(1, "a")
+    assert p2.session_context() is not None
+    p2.on_session_switch("s2", reset=True)
+    assert p2.session_context() is None and p2.session_id == "s2"
+    assert p2.on_pre_compress([{"role": "user", "content": "x"}]) == ""
+    p2.shutdown()
+
+
+def test_config_schema_marks_the_dsn_secret():
+    """get_config_schema describes every field; only the DSN is secret."""
+    schema = provider().get_config_schema()
+    keys = {item["key"] for item in schema}
+    assert {"dsn", "workspace_id", "write_transport", "stale_if_error_seconds"} <= keys
+    assert [item["key"] for item in schema if item["secret"]] == ["dsn"]
+
+
+def test_save_config_writes_only_the_isokron_section(tmp_path):
+    """save_config keeps every other key of config.yaml."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"model": "opus", "memory": {"provider": "isokron"},
+                                    "isokron": {"dsn": DSN}}))
+    provider().save_config({"workspace_id": "org_demo"}, str(tmp_path))
+    saved = yaml.safe_load(path.read_text())
+    assert saved["model"] == "opus" and saved["memory"] == {"provider": "isokron"}
+    assert saved["isokron"] == {"dsn": DSN, "workspace_id": "org_demo"}
