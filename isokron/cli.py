@@ -73,6 +73,35 @@ def _cmd_prompt(args: argparse.Namespace) -> int:
     return asyncio.run(_prompt(args))
 
 
+async def _sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from .pool import create_pool
+    from .stores.sweeper import DelegationSweeper
+
+    pool = await create_pool(_dsn(args))
+    try:
+        sweeper = DelegationSweeper(pool, interval_s=args.interval,
+                                    stuck_threshold_s=args.stuck_threshold)
+        while True:
+            result = await sweeper.sweep()
+            print(json.dumps({"deadline_failures": result.deadline_failures,
+                              "stuck_marked": result.stuck_marked,
+                              "errors": list(result.errors)}), flush=True)
+            if args.once:
+                return 1 if result.errors else 0
+            await asyncio.sleep(sweeper.interval_s)
+    finally:
+        await pool.close()
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_sweep(args))
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="isokron", description=__doc__)
@@ -92,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("--workspace", required=True)
     prompt.add_argument("--actor-kind", default="kora")
     prompt.set_defaults(func=_cmd_prompt)
+    sweep = with_dsn(sub.add_parser("sweep", help="run the delegation sweeper"))
+    sweep.add_argument("--once", action="store_true", help="run one pass and exit")
+    sweep.add_argument("--interval", type=float, default=None, help="seconds between passes")
+    sweep.add_argument("--stuck-threshold", type=float, default=None,
+                       help="seconds without a heartbeat before a row is stuck")
+    sweep.set_defaults(func=_cmd_sweep)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")
     hermes.set_defaults(func=_cmd_hermes_install)

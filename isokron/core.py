@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -21,9 +22,11 @@ from .errors import (
 )
 from .models import SessionContext
 from .outbox import Outbox, WriteJob
-from .pool import create_pool, redact_dsn
+from .pool import create_pool, redact_dsn, translate_errors
 from .prompt import render_prompt_block
 from .readers.substrate import PostgresSubstrate, Substrate
+from .stores.delegations import DelegationLedger
+from .stores.episodic import EpisodicEventStore
 from .transports import DeferredTransport, SubstrateTransport, WriteTransport
 
 __all__ = ["AsyncIsoKron", "cut_with_marker"]
@@ -63,6 +66,7 @@ class AsyncIsoKron:
         substrate: Substrate | None = None,
         transport: WriteTransport | None = None,
         clock: Clock | None = None,
+        own_stores: bool | None = None,
     ) -> None:
         self.config: IsoKronConfig = load_config(config)
         self._pool = pool
@@ -79,6 +83,10 @@ class AsyncIsoKron:
         self.outbox = Outbox(capacity=self.config.outbox_capacity)
         self._stale_warned: set[str] = set()
         self.fan_outs = 0
+        # isokron's own stores need PostgreSQL; with an injected (fake) substrate they are
+        # off unless asked for, so unit tests never try to reach a database.
+        self.own_stores = own_stores if own_stores is not None else substrate is None
+        self._actor_ids: dict[str, uuid.UUID] = {}
 
     # -- lifecycle -------------------------------------------------------------
     async def __aenter__(self) -> AsyncIsoKron:
@@ -122,6 +130,68 @@ class AsyncIsoKron:
         if self._substrate is None:
             self._substrate = PostgresSubstrate(await self.pool())
         return self._substrate
+
+    async def episodic(self) -> EpisodicEventStore:
+        """Return the episodic event store on the pool."""
+        return EpisodicEventStore(await self.pool())
+
+    async def ledger(self) -> DelegationLedger:
+        """Return the delegation ledger on the pool."""
+        return DelegationLedger(await self.pool())
+
+    async def actor_id(self, workspace_id: str) -> uuid.UUID | None:
+        """Return the configured actor kind's actor id in ``workspace_id`` (cached), or None."""
+        cached = self._actor_ids.get(workspace_id)
+        if cached is not None:
+            return cached
+        pool = await self.pool()
+        async with translate_errors("resolving the agent's actor id"):
+            found = await pool.fetchval(
+                "SELECT actor_id FROM public.actor_registry WHERE workspace_id = $1 "
+                "AND actor_kind = $2 ORDER BY created_at, actor_id LIMIT 1",
+                workspace_id, self.config.actor_kind,
+            )
+        if found is None:
+            return None
+        actor = uuid.UUID(str(found))
+        self._actor_ids[workspace_id] = actor
+        return actor
+
+    def _episode_job(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
+        event_id = uuid.uuid4()  # chosen now, so a retry after an ambiguous failure is a no-op
+
+        async def run() -> None:
+            agent = await self.actor_id(workspace_id)
+            if agent is None:
+                log.warning("no %s actor in workspace %s: episodic %s event not recorded",
+                            self.config.actor_kind, workspace_id, event_type)
+                return
+            store = await self.episodic()
+            await store.append(workspace_id, agent, event_type=event_type, body=body,
+                               sender=self.config.actor_kind, id=event_id)
+
+        if self.own_stores:
+            self.enqueue(f"episodic.{event_type}", run)
+
+    def _ledger_job(self, workspace_id: str, child_session_id: str, task: str,
+                    result: str) -> None:
+        delegation_id = f"{child_session_id or 'child'}:{uuid.uuid4()}"
+        callee = uuid.uuid5(uuid.NAMESPACE_URL, f"isokron:session:{child_session_id}")
+
+        async def run() -> None:
+            agent = await self.actor_id(workspace_id)
+            if agent is None:
+                log.warning("no %s actor in workspace %s: delegation not recorded",
+                            self.config.actor_kind, workspace_id)
+                return
+            ledger = await self.ledger()
+            await ledger.record_completed(
+                delegation_id, workspace_id=workspace_id, caller_id=agent, callee_id=callee,
+                task_preview=task, result_preview=result,
+            )
+
+        if self.own_stores:
+            self.enqueue("delegation.record", run)
 
     async def transport(self) -> WriteTransport:
         """Return the write transport chosen by ``write_transport``."""
@@ -263,7 +333,13 @@ class AsyncIsoKron:
         self, workspace_id: str, user_content: str, assistant_content: str, *,
         session_id: str = "", turn_number: int = 0,
     ) -> None:
-        """Queue a reasoning_trail entry when the assistant names a capability."""
+        """Queue a ``turn`` episodic event, and a reasoning_trail entry when a cap_* is named."""
+        self._episode_job(workspace_id, "turn", {
+            "session_id": session_id,
+            "turn_number": turn_number,
+            "user": cut_with_marker(user_content, TURN_TEXT_CHARS),
+            "assistant": cut_with_marker(assistant_content, TURN_TEXT_CHARS),
+        })
         caps = sorted(set(CAPABILITY_MENTION.findall(assistant_content)))
         if caps:
             text = (f"[turn {turn_number} · session {session_id or '-'}] capabilities named: "
@@ -282,9 +358,15 @@ class AsyncIsoKron:
     async def on_delegation(
         self, workspace_id: str, task: str, result: str, *, child_session_id: str = "",
     ) -> None:
-        """Queue a route_decision entry and a ``<actor_kind>.handoff.delegated`` event."""
+        """Queue the ledger row, a ``delegation`` episode, a scratchpad entry and a chain event."""
         task_preview = task[:PREVIEW_CHARS]
         result_preview = result[:PREVIEW_CHARS]
+        self._ledger_job(workspace_id, child_session_id, task, result)
+        self._episode_job(workspace_id, "delegation", {
+            "child_session_id": child_session_id,
+            "task_preview": task_preview,
+            "result_preview": result_preview,
+        })
         self._scratchpad_job(
             workspace_id, "route_decision",
             f"Delegated to child session {child_session_id or '-'}: {task_preview}\n"

@@ -1,0 +1,193 @@
+"""The delegation ledger: idempotent inserts, compare-and-set transitions, heartbeats."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from ..errors import InvalidInputError, InvalidTransitionError
+from ..models import Delegation
+from ..pool import DB, acquire, translate_errors
+from ..readers._common import check_workspace
+from ._validate import check_aware, check_text, check_uuid, cut_text
+
+__all__ = [
+    "IN_FLIGHT",
+    "PREVIEW_CHARS",
+    "STATUSES",
+    "TERMINAL",
+    "TRANSITIONS",
+    "DelegationLedger",
+]
+
+log = logging.getLogger("isokron.stores.delegations")
+
+PREVIEW_CHARS = 4096
+STATUSES = ("queued", "dispatched", "in_progress", "completed", "failed", "stuck")
+IN_FLIGHT = ("queued", "dispatched", "in_progress", "stuck")
+TERMINAL = ("completed", "failed")
+
+#: status -> the statuses it may move to. A stuck agent may still report its result.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"dispatched", "in_progress", "failed", "stuck"}),
+    "dispatched": frozenset({"in_progress", "completed", "failed", "stuck"}),
+    "in_progress": frozenset({"completed", "failed", "stuck"}),
+    "stuck": frozenset({"in_progress", "completed", "failed"}),
+    "completed": frozenset(),
+    "failed": frozenset(),
+}
+_PREDECESSORS = {
+    target: sorted(s for s, nexts in TRANSITIONS.items() if target in nexts) for target in STATUSES
+}
+
+_COLUMNS = ("delegation_id, workspace_id, caller_id, callee_id, task_preview, status, "
+            "last_heartbeat, deadline, result_preview, error_detail, retry_count, "
+            "idempotency_key, created_at, updated_at")
+
+_INSERT = """
+INSERT INTO isokron.delegations
+    (delegation_id, workspace_id, caller_id, callee_id, task_preview, idempotency_key, deadline)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now() + interval '6 hours'))
+ON CONFLICT DO NOTHING
+RETURNING true
+"""
+
+_RECORD_COMPLETED = """
+INSERT INTO isokron.delegations
+    (delegation_id, workspace_id, caller_id, callee_id, task_preview, status, result_preview)
+VALUES ($1, $2, $3, $4, $5, 'completed', $6)
+ON CONFLICT DO NOTHING
+RETURNING true
+"""
+
+# One compare-and-set: the row moves only from a legal predecessor.
+_SET_STATUS = """
+UPDATE isokron.delegations
+   SET status = $2,
+       error_detail = coalesce($3, error_detail),
+       result_preview = coalesce($4, result_preview),
+       updated_at = now()
+ WHERE delegation_id = $1 AND status = ANY($5::text[])
+RETURNING status
+"""
+
+_HEARTBEAT = """
+UPDATE isokron.delegations
+   SET last_heartbeat = now(),
+       status = CASE WHEN status = 'stuck' THEN 'in_progress' ELSE status END,
+       updated_at = now()
+ WHERE delegation_id = $1 AND status IN ('queued', 'dispatched', 'in_progress', 'stuck')
+RETURNING true
+"""
+
+
+def _check_id(delegation_id: str) -> str:
+    checked = check_text(delegation_id, "delegation_id", max_len=256)
+    assert checked is not None
+    return checked
+
+
+class DelegationLedger:
+    """Record delegations and move them through their lifecycle safely under concurrency."""
+
+    def __init__(self, pool: DB) -> None:
+        self.pool = pool
+
+    async def insert(
+        self,
+        delegation_id: str,
+        *,
+        workspace_id: str,
+        caller_id: str | uuid.UUID,
+        callee_id: str | uuid.UUID,
+        task_preview: str,
+        idempotency_key: str | None = None,
+        deadline: datetime | None = None,
+    ) -> bool:
+        """Insert a queued delegation; return False on a replay (same id, or caller+key)."""
+        _check_id(delegation_id)
+        check_workspace(workspace_id)
+        caller = check_uuid(caller_id, "caller_id")
+        callee = check_uuid(callee_id, "callee_id")
+        check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
+        check_text(idempotency_key, "idempotency_key", max_len=256, optional=True)
+        check_aware(deadline, "deadline")
+        async with translate_errors("inserting a delegation"), acquire(self.pool) as conn:
+            inserted = await conn.fetchval(
+                _INSERT, delegation_id, workspace_id, caller, callee,
+                cut_text(task_preview, PREVIEW_CHARS), idempotency_key, deadline,
+            )
+        return bool(inserted)
+
+    async def record_completed(
+        self,
+        delegation_id: str,
+        *,
+        workspace_id: str,
+        caller_id: str | uuid.UUID,
+        callee_id: str | uuid.UUID,
+        task_preview: str,
+        result_preview: str,
+    ) -> bool:
+        """Record a delegation that already finished (idempotent; False on a replay)."""
+        _check_id(delegation_id)
+        check_workspace(workspace_id)
+        caller = check_uuid(caller_id, "caller_id")
+        callee = check_uuid(callee_id, "callee_id")
+        check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
+        check_text(result_preview, "result_preview", max_len=10**7, min_len=0)
+        async with translate_errors("recording a delegation"), acquire(self.pool) as conn:
+            inserted = await conn.fetchval(
+                _RECORD_COMPLETED, delegation_id, workspace_id, caller, callee,
+                cut_text(task_preview, PREVIEW_CHARS), cut_text(result_preview, PREVIEW_CHARS),
+            )
+        return bool(inserted)
+
+    async def set_status(
+        self,
+        delegation_id: str,
+        status: str,
+        *,
+        error_detail: str | None = None,
+        result_preview: str | None = None,
+    ) -> None:
+        """Move to ``status`` if legal; the current status again is a no-op."""
+        _check_id(delegation_id)
+        if status not in STATUSES:
+            raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        check_text(error_detail, "error_detail", max_len=10**6, min_len=0, optional=True)
+        check_text(result_preview, "result_preview", max_len=10**7, min_len=0, optional=True)
+        preview = cut_text(result_preview, PREVIEW_CHARS) if result_preview is not None else None
+        async with translate_errors("updating a delegation"), acquire(self.pool) as conn:
+            moved = await conn.fetchval(
+                _SET_STATUS, delegation_id, status, error_detail, preview, _PREDECESSORS[status]
+            )
+            if moved is not None:
+                return
+            current = await conn.fetchval(
+                "SELECT status FROM isokron.delegations WHERE delegation_id = $1", delegation_id
+            )
+        if current is None:
+            log.warning("set_status(%r, %r): no such delegation; nothing changed",
+                        delegation_id, status)
+            return
+        if current == status:
+            return
+        raise InvalidTransitionError(delegation_id, current, status)
+
+    async def heartbeat(self, delegation_id: str) -> bool:
+        """Stamp an in-flight row (stuck -> in_progress); False for terminal or unknown rows."""
+        _check_id(delegation_id)
+        async with translate_errors("heartbeating a delegation"), acquire(self.pool) as conn:
+            return bool(await conn.fetchval(_HEARTBEAT, delegation_id))
+
+    async def get(self, delegation_id: str) -> Delegation | None:
+        """Return the delegation or None."""
+        _check_id(delegation_id)
+        async with translate_errors("reading a delegation"), acquire(self.pool) as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM isokron.delegations WHERE delegation_id = $1",
+                delegation_id,
+            )
+        return None if row is None else Delegation.from_row(row)

@@ -1,0 +1,150 @@
+"""Sweep the delegation ledger: fail rows past their deadline, mark silent ones stuck."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+import attrs
+
+from ..pool import DB, acquire, translate_errors
+
+__all__ = [
+    "DEFAULT_INTERVAL_S",
+    "DEFAULT_STUCK_THRESHOLD_S",
+    "DEADLINE_SQL",
+    "STUCK_SQL",
+    "DelegationSweeper",
+    "SweepResult",
+    "env_seconds",
+]
+
+log = logging.getLogger("isokron.stores.sweeper")
+
+DEFAULT_INTERVAL_S = 300.0
+DEFAULT_STUCK_THRESHOLD_S = 600.0
+INTERVAL_ENV = "ISOKRON_DELEGATION_SWEEPER_INTERVAL_S"
+THRESHOLD_ENV = "ISOKRON_DELEGATION_STUCK_THRESHOLD_S"
+
+# Deadline first, so a row that is both late and silent ends failed (deadline wins).
+DEADLINE_SQL = """
+UPDATE isokron.delegations
+   SET status = 'failed', error_detail = 'deadline exceeded by sweeper', updated_at = now()
+ WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') AND deadline < now()
+"""
+
+# A NULL heartbeat is a free pass: only the deadline can catch such a row.
+STUCK_SQL = """
+UPDATE isokron.delegations
+   SET status = 'stuck',
+       error_detail = 'no heartbeat for '
+                      || round(extract(epoch FROM now() - last_heartbeat))::bigint || 's',
+       updated_at = now()
+ WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck')
+   AND status <> 'stuck'
+   AND last_heartbeat < now() - make_interval(secs => $1)
+"""
+
+
+@attrs.frozen(kw_only=True)
+class SweepResult:
+    """Count what one pass changed; ``errors`` holds messages of failed statements."""
+
+    deadline_failures: int
+    stuck_marked: int
+    errors: tuple[str, ...] = ()
+
+
+def env_seconds(name: str, default: float) -> float:
+    """Read a positive number of seconds from ``name``; fall back (logged) on anything else."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        log.warning("%s=%r is not a positive number of seconds; using %g", name, raw, default)
+        return default
+    return value
+
+
+def _count(status: str) -> int:
+    # asyncpg returns e.g. "UPDATE 3"
+    return int(status.rsplit(" ", 1)[-1])
+
+
+class DelegationSweeper:
+    """Run :meth:`sweep` every ``interval_s`` in an asyncio task; stop it with :meth:`stop`."""
+
+    def __init__(
+        self, pool: DB, *, interval_s: float | None = None, stuck_threshold_s: float | None = None
+    ) -> None:
+        self.pool = pool
+        self.interval_s = (
+            interval_s if interval_s is not None and interval_s > 0
+            else env_seconds(INTERVAL_ENV, DEFAULT_INTERVAL_S)
+        )
+        self.stuck_threshold_s = (
+            stuck_threshold_s if stuck_threshold_s is not None and stuck_threshold_s > 0
+            else env_seconds(THRESHOLD_ENV, DEFAULT_STUCK_THRESHOLD_S)
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Event | None = None
+        self.passes = 0
+
+    async def sweep(self) -> SweepResult:
+        """Run one set-based pass: deadline failures first, then stuck marking."""
+        errors: list[str] = []
+        failed = stuck = 0
+        try:
+            async with translate_errors("sweeping deadlines"), acquire(self.pool) as conn:
+                failed = _count(await conn.execute(DEADLINE_SQL))
+        except Exception as exc:
+            errors.append(f"deadline pass: {type(exc).__name__}: {exc}")
+        try:
+            async with translate_errors("sweeping heartbeats"), acquire(self.pool) as conn:
+                stuck = _count(await conn.execute(STUCK_SQL, self.stuck_threshold_s))
+        except Exception as exc:
+            errors.append(f"stuck pass: {type(exc).__name__}: {exc}")
+        self.passes += 1
+        return SweepResult(deadline_failures=failed, stuck_marked=stuck, errors=tuple(errors))
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the background loop (idempotent) and return its task."""
+        if self._task is not None and not self._task.done():
+            return self._task
+        self._stopping = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="isokron-sweeper")
+        return self._task
+
+    async def _run(self) -> None:
+        assert self._stopping is not None
+        while not self._stopping.is_set():
+            try:
+                result = await self.sweep()
+                if result.errors:
+                    log.error("delegation sweep had errors: %s", "; ".join(result.errors))
+                elif result.deadline_failures or result.stuck_marked:
+                    log.info("delegation sweep: %d failed by deadline, %d marked stuck",
+                             result.deadline_failures, result.stuck_marked)
+            except Exception:  # one failed pass never ends the loop
+                log.exception("delegation sweep pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+
+    async def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the loop to stop; return True when it ended within ``timeout``."""
+        task = self._task
+        if task is None or task.done():
+            return True
+        assert self._stopping is not None
+        self._stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            return False
+        return True
