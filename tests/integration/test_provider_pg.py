@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import sys
 import time
+import uuid
 
 import asyncpg
 import pytest
@@ -176,3 +178,35 @@ def test_hermes_style_loader_runs_the_hooks(seeded_db, tmp_path, monkeypatch, ca
     assert "Kora Role Charter" in provider.system_prompt_block()
     provider.sync_turn("hi", "hello")
     provider.shutdown()
+
+
+def test_hooks_write_episodes_and_the_ledger(seeded_db):
+    """sync_turn appends a turn episode; on_delegation an episode and a completed ledger row."""
+    p = IsoKronMemoryProvider({"dsn": seeded_db.runtime_dsn, "workspace_id": "org_demo"})
+    p.initialize("sess-7")
+    p.sync_turn("U" * 2500, "short answer")
+    p.on_delegation("Fix flaky CI", "PR 312 merged", child_session_id="child-42")
+    p.shutdown()
+
+    async def read():
+        conn = await asyncpg.connect(seeded_db.dsn)
+        try:
+            episodes = await conn.fetch(
+                "SELECT event_type, body::text AS body FROM isokron.agent_episodic_events "
+                "ORDER BY created_at")
+            ledger = await conn.fetch("SELECT * FROM isokron.delegations")
+            kora = await conn.fetchval(
+                "SELECT actor_id FROM public.actor_registry WHERE actor_kind = 'kora'")
+            return episodes, ledger, kora
+        finally:
+            await conn.close()
+
+    episodes, ledger, kora = run_coro_sync(read())
+    assert [e["event_type"] for e in episodes] == ["turn", "delegation"]
+    turn = json.loads(episodes[0]["body"])
+    assert turn["session_id"] == "sess-7" and turn["turn_number"] == 1
+    assert len(turn["user"]) == 2000 and turn["assistant"] == "short answer"
+    (row,) = ledger
+    assert row["status"] == "completed" and row["caller_id"] == kora
+    assert row["callee_id"] == uuid.uuid5(uuid.NAMESPACE_URL, "isokron:session:child-42")
+    assert row["result_preview"] == "PR 312 merged"

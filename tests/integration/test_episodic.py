@@ -1,0 +1,169 @@
+"""Pin the episodic event store against PostgreSQL as the runtime role."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from isokron.errors import InvalidInputError, NotOwnedError
+from isokron.stores import EpisodicEventStore
+from isokron.testing.seed import seed_demo_workspace
+
+
+class CountingConn:
+    """Wrap a connection and count statements sent (one call = one round trip)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.calls = 0
+
+    async def fetch(self, *args):
+        self.calls += 1
+        return await self.conn.fetch(*args)
+
+
+@pytest.fixture
+async def agents(owner):
+    """Seed two workspaces; return their kora actor ids."""
+    a = await seed_demo_workspace(owner, "org_a")
+    b = await seed_demo_workspace(owner, "org_b")
+    return a.actors["kora"], b.actors["kora"]
+
+
+async def test_append_and_list_newest_first(runtime_pool, agents):
+    """Appended events come back newest first with their fields."""
+    store = EpisodicEventStore(runtime_pool)
+    first = await store.append("org_a", agents[0], event_type="turn", body={"n": 1},
+                               sender="kora", recipient="user")
+    second = await store.append("org_a", agents[0], event_type="tool", body={"n": 2})
+    listed = await store.list("org_a", agents[0])
+    assert [e.id for e in listed] == [second.id, first.id]
+    assert listed[1].body == {"n": 1} and listed[1].sender == "kora"
+    assert listed[0].created_at.tzinfo is not None
+
+
+async def test_filters_by_type_and_since(runtime_pool, owner, agents):
+    """event_type and since narrow the list."""
+    store = EpisodicEventStore(runtime_pool)
+    await store.append("org_a", agents[0], event_type="turn")
+    old = await store.append("org_a", agents[0], event_type="tool")
+    await owner.execute(
+        "UPDATE isokron.agent_episodic_events SET created_at = now() - interval '2 days' "
+        "WHERE id = $1", uuid.UUID(old.id))
+    await store.append("org_a", agents[0], event_type="tool")
+    assert [e.event_type for e in await store.list("org_a", agents[0], event_type="turn")] == [
+        "turn"]
+    since = datetime.now(UTC) - timedelta(days=1)
+    recent_tools = await store.list("org_a", agents[0], event_type="tool", since=since)
+    assert len(recent_tools) == 1 and recent_tools[0].id != old.id
+    assert len(await store.list("org_a", agents[0], since=since)) == 2
+
+
+async def test_limit_is_clamped_not_rejected(runtime_pool, agents):
+    """limit 0 gives one row; 10,000 gives at most 500."""
+    store = EpisodicEventStore(runtime_pool)
+    await store.append_many("org_a", agents[0], [{"event_type": "bulk"} for _ in range(501)])
+    assert len(await store.list("org_a", agents[0], limit=0)) == 1
+    assert len(await store.list("org_a", agents[0], limit=10_000)) == 500
+
+
+async def test_append_many_is_one_round_trip(runtime_pool, agents):
+    """A batch of 25 events is written by a single statement."""
+    store = EpisodicEventStore(runtime_pool)
+    async with runtime_pool.acquire() as conn:
+        counting = CountingConn(conn)
+        events = await EpisodicEventStore(counting).append_many(
+            "org_a", agents[0], [{"event_type": "batch", "body": {"i": i}} for i in range(25)])
+    assert counting.calls == 1
+    assert [e.body["i"] for e in events] == list(range(25))
+    assert len(await store.list("org_a", agents[0], event_type="batch", limit=100)) == 25
+
+
+async def test_another_workspace_gets_not_owned(runtime_pool, agents):
+    """Workspace B cannot append to or list A's agent, and learns nothing about existence."""
+    store = EpisodicEventStore(runtime_pool)
+    await store.append("org_a", agents[0], event_type="turn")
+    with pytest.raises(NotOwnedError) as foreign:
+        await store.append("org_b", agents[0], event_type="turn")
+    with pytest.raises(NotOwnedError) as missing:
+        await store.append("org_b", uuid.uuid4(), event_type="turn")
+    assert str(foreign.value).split(" is not")[1] == str(missing.value).split(" is not")[1]
+    with pytest.raises(NotOwnedError):
+        await store.list("org_b", agents[0])
+    assert len(await store.list("org_a", agents[0])) == 1
+
+
+async def test_replayed_id_is_stored_once(runtime_pool, agents):
+    """Appending the same client id twice returns the stored event and writes one row."""
+    store = EpisodicEventStore(runtime_pool)
+    event_id = uuid.uuid4()
+    first = await store.append("org_a", agents[0], event_type="turn", id=event_id)
+    again = await store.append("org_a", agents[0], event_type="turn", id=event_id)
+    assert first.id == again.id == str(event_id)
+    assert len(await store.list("org_a", agents[0])) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"event_type": ""}, "event_type must be 1..64"),
+        ({"event_type": "x" * 65}, "event_type must be 1..64"),
+        ({"event_type": "bad\x00type"}, "NUL"),
+        ({"event_type": "t", "sender": "s" * 129}, "sender must be 0..128"),
+        ({"event_type": "t", "recipient": "r" * 129}, "recipient must be 0..128"),
+        ({"event_type": "t", "body": ["not", "an", "object"]}, "JSON object"),
+        ({"event_type": "t", "body": {"big": "x" * 70_000}}, "limit is 65536"),
+        ({"event_type": "t", "body": {"nul": "a\x00b"}}, "NUL"),
+        ({"event_type": "t", "inference_receipt_id": "i" * 65}, "inference_receipt_id"),
+        ({"event_type": "t", "audit_event_hash": "h" * 65}, "audit_event_hash"),
+    ],
+)
+async def test_bad_input_is_rejected_before_sql(runtime_pool, agents, kwargs, fragment):
+    """Each bad field is an InvalidInputError naming it, and nothing is stored."""
+    store = EpisodicEventStore(runtime_pool)
+    with pytest.raises(InvalidInputError, match=fragment):
+        await store.append("org_a", agents[0], **kwargs)
+    assert await runtime_pool.fetchval(
+        "SELECT count(*) FROM isokron.agent_episodic_events") == 0
+
+
+async def test_bad_batch_writes_nothing(runtime_pool, agents):
+    """One bad event in a batch rejects the whole batch."""
+    store = EpisodicEventStore(runtime_pool)
+    with pytest.raises(InvalidInputError):
+        await store.append_many("org_a", agents[0], [{"event_type": "ok"}, {"event_type": ""}])
+    assert await runtime_pool.fetchval(
+        "SELECT count(*) FROM isokron.agent_episodic_events") == 0
+
+
+async def test_runtime_role_cannot_update_or_delete(runtime_pool, agents):
+    """The table is append-only for the runtime role."""
+    await EpisodicEventStore(runtime_pool).append("org_a", agents[0], event_type="turn")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await runtime_pool.execute("UPDATE isokron.agent_episodic_events SET event_type = 'x'")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await runtime_pool.execute("DELETE FROM isokron.agent_episodic_events")
+    assert not hasattr(EpisodicEventStore, "delete") and not hasattr(EpisodicEventStore, "update")
+
+
+async def test_list_queries_use_the_two_indexes(runtime_pool, owner, agents):
+    """EXPLAIN on 20,000+ rows: each list variant is served by its index."""
+    await owner.execute(
+        "INSERT INTO isokron.agent_episodic_events (agent_id, event_type, created_at) "
+        "SELECT a.actor_id, (ARRAY['turn','tool','delegation','note'])[1 + g % 4], "
+        "       now() - make_interval(secs => g) "
+        "  FROM generate_series(1, 12000) g CROSS JOIN public.actor_registry a "
+        " WHERE a.actor_kind IN ('kora', 'sea')")
+    await owner.execute("ANALYZE isokron.agent_episodic_events")
+    assert await owner.fetchval("SELECT count(*) FROM isokron.agent_episodic_events") >= 20_000
+    agent = uuid.UUID(agents[0])
+    plain = await owner.fetch("EXPLAIN " + EpisodicEventStore.list_sql(), "org_a", agent, 50)
+    typed = await owner.fetch("EXPLAIN " + EpisodicEventStore.list_sql(event_type=True),
+                              "org_a", agent, 50, "turn")
+    plain_text = "\n".join(r[0] for r in plain)
+    typed_text = "\n".join(r[0] for r in typed)
+    assert "agent_episodic_events_agent_created_idx" in plain_text, plain_text
+    assert "agent_episodic_events_agent_type_created_idx" in typed_text, typed_text
