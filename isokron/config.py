@@ -92,6 +92,8 @@ class IsoKronConfig:
     user_id: str = attrs.field(default="default", validator=_optional_text)
     outbox_capacity: int = attrs.field(default=1000, validator=_at_least(1, integer=True))
     shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
+    recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
+    recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))
 
     def __attrs_post_init__(self) -> None:
         if self.pool_min_size > self.pool_max_size:

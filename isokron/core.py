@@ -25,8 +25,12 @@ from .outbox import Outbox, WriteJob
 from .pool import create_pool, redact_dsn, translate_errors
 from .prompt import render_prompt_block
 from .readers.substrate import PostgresSubstrate, Substrate
+from .recall import render_recall_block
 from .stores.delegations import DelegationLedger
 from .stores.episodic import EpisodicEventStore
+from .stores.memory import NamespaceMemory
+from .stores.sessions import AgentSessionStore, RequestContext
+from .tools import run_tool
 from .transports import DeferredTransport, SubstrateTransport, WriteTransport
 
 __all__ = ["AsyncIsoKron", "cut_with_marker"]
@@ -130,6 +134,41 @@ class AsyncIsoKron:
         if self._substrate is None:
             self._substrate = PostgresSubstrate(await self.pool())
         return self._substrate
+
+    async def memory(self) -> NamespaceMemory:
+        """Return the namespaced memory store on the pool."""
+        return NamespaceMemory(await self.pool())
+
+    async def sessions(self) -> AgentSessionStore:
+        """Return the session store on the pool."""
+        return AgentSessionStore(await self.pool())
+
+    async def recall(self, workspace_id: str, query: str) -> str:
+        """Search the readable namespaces for ``query`` and render the recall block."""
+        store = await self.memory()
+        found = await store.search(workspace_id, query, limit=self.config.recall_limit)
+        return render_recall_block(found, max_chars=self.config.recall_max_chars)
+
+    async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
+        """Run one memory tool and return its JSON envelope."""
+        return await run_tool(self, workspace_id, name, args)
+
+    def _messages_job(self, workspace_id: str, user_id: str, session_id: str,
+                      messages: list[dict[str, Any]]) -> None:
+        session = uuid.uuid5(uuid.NAMESPACE_URL,
+                             f"isokron:agent-session:{workspace_id}:{user_id}:{session_id}")
+        # Ids chosen now: a retry after an ambiguous failure adds nothing twice.
+        payload = [{**m, "id": uuid.uuid4()} for m in messages]
+        ctx = RequestContext(workspace_id, user_id)
+
+        async def run() -> None:
+            store = await self.sessions()
+            await store.create_session(ctx, agent_name=self.config.actor_kind, id=session,
+                                       title=session_id or None)
+            await store.append_messages(ctx, session, payload)
+
+        if self.own_stores:
+            self.enqueue("session.messages", run)
 
     async def episodic(self) -> EpisodicEventStore:
         """Return the episodic event store on the pool."""
@@ -331,9 +370,14 @@ class AsyncIsoKron:
 
     async def sync_turn(
         self, workspace_id: str, user_content: str, assistant_content: str, *,
-        session_id: str = "", turn_number: int = 0,
+        session_id: str = "", turn_number: int = 0, user_id: str | None = None,
     ) -> None:
-        """Queue a ``turn`` episodic event, and a reasoning_trail entry when a cap_* is named."""
+        """Queue the session messages, a ``turn`` episode, and a reasoning_trail entry when a
+        cap_* is named."""
+        self._messages_job(workspace_id, user_id or self.config.user_id, session_id, [
+            {"role": "user", "content": user_content},
+            {"role": "assistant", "content": assistant_content},
+        ])
         self._episode_job(workspace_id, "turn", {
             "session_id": session_id,
             "turn_number": turn_number,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import copy
 import logging
 import os
 from collections.abc import Coroutine, Mapping
@@ -21,6 +23,7 @@ from .errors import (
     SubstrateUnavailableError,
 )
 from .models import SessionContext
+from .tools import TOOL_SCHEMAS, error_envelope
 
 __all__ = ["IsoKronMemoryProvider", "default_config_path"]
 
@@ -70,6 +73,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         self.session_id = ""
         self._workspace_id: str | None = None
         self.user_id: str | None = None
+        self._queued: dict[tuple[str, str], concurrent.futures.Future[str]] = {}
         self._turns = 0  # turns completed (sync_turn calls) in this session
         self._turn_number = 0  # the latest turn number on_turn_start reported
 
@@ -207,9 +211,54 @@ class IsoKronMemoryProvider(MemoryProvider):
         entry = self.core.cached(workspace)
         return entry.context if entry is not None else None
 
+    def prefetch(self, query: str, *, session_id: str = "") -> str:
+        """Return recalled memories for ``query`` as an untrusted-data block ("" for none)."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None or not query or not query.strip():
+            return ""
+        assert self.config is not None
+        queued = self._queued.pop((workspace, query), None)
+        try:
+            if queued is not None:
+                block: str = queued.result(timeout=self.config.prefetch_timeout_s)
+            else:
+                block = self._wait(self.core.recall(workspace, query))
+            return block
+        except Exception as exc:  # recall must never break a turn
+            log.warning("isokron prefetch failed: %s: %s", type(exc).__name__, exc)
+            return ""
+
+    def queue_prefetch(self, query: str, *, session_id: str = "") -> None:
+        """Start recalling ``query`` now; the next ``prefetch(query)`` picks up the result."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None or not query or not query.strip():
+            return
+        while len(self._queued) >= 8:  # bounded: forget the oldest unclaimed recall
+            self._queued.pop(next(iter(self._queued))).cancel()
+        try:
+            self._queued[(workspace, query)] = loop.submit(self.core.recall(workspace, query))
+        except Exception as exc:
+            log.warning("isokron queue_prefetch failed: %s: %s", type(exc).__name__, exc)
+
     def get_tool_schemas(self) -> list[dict[str, Any]]:
         """Return the memory tools (OpenAI function format)."""
-        return []
+        return copy.deepcopy(TOOL_SCHEMAS)
+
+    def handle_tool_call(self, tool_name: str, args: dict[str, Any], **kwargs: Any) -> str:
+        """Run a memory tool; always return a JSON envelope, never raise."""
+        workspace = self.workspace_for(kwargs)
+        if workspace is None or self._core is None or self.config is None:
+            return error_envelope("WorkspaceNotResolvedError",
+                                  "isokron has no workspace for this call (or is not initialized)")
+        try:
+            result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
+            return result
+        except TimeoutError:
+            return error_envelope("SubstrateUnavailableError",
+                                  f"{tool_name} did not finish within "
+                                  f"{self.config.prefetch_timeout_s:.3g}s")
+        except Exception as exc:
+            return error_envelope(type(exc).__name__, str(exc))
 
     # -- writes (return at once) ------------------------------------------------------------
     def _fire(self, hook: str, coro: Coroutine[Any, Any, Any]) -> None:
@@ -236,6 +285,7 @@ class IsoKronMemoryProvider(MemoryProvider):
             workspace, user_content, assistant_content,
             session_id=session_id or self.session_id,
             turn_number=max(self._turns, self._turn_number),
+            user_id=self.user_id,
         ))
 
     def on_memory_write(

@@ -29,6 +29,8 @@ _DESCRIPTIONS = {
     "user_id": "user id for sessions when the loop passes none",
     "outbox_capacity": "queued writes before new ones are dropped",
     "shutdown_timeout_s": "how long shutdown waits for queued writes",
+    "recall_limit": "memories recalled by prefetch",
+    "recall_max_chars": "upper bound on the recall block's size",
 }
 
 PLUGIN_INIT = '''"""isokron memory provider plugin (written by `isokron hermes-install`)."""

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
+from .memory import NamespaceAccess, NamespaceMemory
+from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
 
-__all__ = ["DelegationLedger", "DelegationSweeper", "EpisodicEventStore", "SweepResult"]
+__all__ = [
+    "AgentSessionStore",
+    "DelegationLedger",
+    "DelegationSweeper",
+    "EpisodicEventStore",
+    "NamespaceAccess",
+    "NamespaceMemory",
+    "RequestContext",
+    "SweepResult",
+]

@@ -1,0 +1,267 @@
+"""Namespaced long-term memory: workspace / team / org namespaces, search, TTL, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import attrs
+
+from ..errors import InvalidInputError, NotFoundError, NotOwnedError
+from ..models import MemoryRecord
+from ..pool import DB, Conn, acquire, in_transaction, translate_errors
+from ..readers._common import check_workspace, escape_like
+from ._validate import check_aware, check_uuid
+from .redact import redact_secrets
+
+__all__ = ["KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory"]
+
+log = logging.getLogger("isokron.stores.memory")
+
+KINDS = ("fact", "summary", "checkpoint")
+SOURCES = ("agent", "runtime", "user")
+MAX_DEPTH = 50
+MAX_LIMIT = 100
+_NAME = re.compile(r"^[a-z]+:[A-Za-z0-9_:.\-]+$")
+_COLUMNS = "r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at, r.created_at"
+
+# Walk up parent_id; the depth cap means a cycle ends instead of hanging.
+_CHAIN = f"""
+WITH RECURSIVE chain AS (
+    SELECT workspace_id, parent_id, 0 AS depth
+      FROM isokron.workspaces WHERE workspace_id = $1
+    UNION ALL
+    SELECT w.workspace_id, w.parent_id, c.depth + 1
+      FROM isokron.workspaces w JOIN chain c ON w.workspace_id = c.parent_id
+     WHERE c.depth < {MAX_DEPTH}
+)
+SELECT workspace_id, parent_id FROM chain ORDER BY depth
+"""
+
+_LIVE = """
+    r.namespace = ANY($1::text[])
+    AND (r.expires_at IS NULL OR r.expires_at > now())
+    AND (n.expires_at IS NULL OR n.expires_at > now())
+    AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
+"""
+_SEARCH_FTS = f"""
+SELECT {_COLUMNS} FROM isokron.memory_records r
+  JOIN isokron.memory_namespaces n ON n.name = r.namespace
+ WHERE {_LIVE} AND r.search_tsv @@ websearch_to_tsquery('english', $4)
+ ORDER BY r.pin DESC, ts_rank_cd(r.search_tsv, websearch_to_tsquery('english', $4)) DESC,
+          r.created_at DESC
+ LIMIT $3
+"""
+_SEARCH_LIKE = f"""
+SELECT {_COLUMNS} FROM isokron.memory_records r
+  JOIN isokron.memory_namespaces n ON n.name = r.namespace
+ WHERE {_LIVE} AND r.content ILIKE '%' || $4 || '%' ESCAPE '\\'
+ ORDER BY r.pin DESC, r.created_at DESC
+ LIMIT $3
+"""
+_SEARCH_RECENT = f"""
+SELECT {_COLUMNS} FROM isokron.memory_records r
+  JOIN isokron.memory_namespaces n ON n.name = r.namespace
+ WHERE {_LIVE}
+ ORDER BY r.pin DESC, r.created_at DESC
+ LIMIT $3
+"""
+
+_UPSERT_NAMESPACE = """
+INSERT INTO isokron.memory_namespaces (name, kind) VALUES ($1, $2)
+ON CONFLICT (name) DO NOTHING
+"""
+# With a caller-chosen id a re-run updates in place (never duplicates), and only in the
+# namespace the row already lives in.
+_UPSERT_RECORD = f"""
+INSERT INTO isokron.memory_records AS r (id, namespace, content, kind, source, pin, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO UPDATE
+   SET content = EXCLUDED.content, kind = EXCLUDED.kind, source = EXCLUDED.source,
+       pin = EXCLUDED.pin, expires_at = EXCLUDED.expires_at, updated_at = now()
+ WHERE r.namespace = EXCLUDED.namespace
+RETURNING {_COLUMNS}
+"""
+_AUDIT = """
+INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256)
+VALUES ($1, $2, $3, $4, $5)
+"""
+
+
+@attrs.frozen(kw_only=True)
+class NamespaceAccess:
+    """Hold the namespaces a workspace may read and write."""
+
+    workspace_id: str
+    readable: tuple[str, ...]
+    writable: tuple[str, ...]
+
+
+def _namespace_kind(name: str) -> str:
+    prefix = name.split(":", 1)[0]
+    return prefix if prefix in ("workspace", "team", "org") else "custom"
+
+
+def _check_names(names: Iterable[str], what: str) -> list[str]:
+    checked = []
+    for name in names:
+        if not isinstance(name, str) or not _NAME.match(name) or len(name) > 256:
+            raise InvalidInputError(f"{what}: {name!r} is not a valid namespace name")
+        checked.append(name)
+    return checked
+
+
+class NamespaceMemory:
+    """Commit, search and forget memories in the namespaces a workspace may use."""
+
+    def __init__(self, pool: DB) -> None:
+        self.pool = pool
+
+    async def _access(self, conn: Conn, workspace_id: str) -> NamespaceAccess:
+        rows = await conn.fetch(_CHAIN, workspace_id)
+        if not rows:
+            raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
+        parent = rows[0]["parent_id"]
+        root = rows[-1]["workspace_id"]
+        team = f"team:{parent if parent is not None else workspace_id}"
+        readable = (f"workspace:{workspace_id}", team, f"org:{root}")
+        writable = readable[:2] + ((f"org:{root}",) if parent is None else ())
+        _check_names(readable, f"workspace {workspace_id!r}")
+        return NamespaceAccess(
+            workspace_id=workspace_id,
+            readable=tuple(dict.fromkeys(readable)),
+            writable=tuple(dict.fromkeys(writable)),
+        )
+
+    async def access(self, workspace_id: str) -> NamespaceAccess:
+        """Resolve the workspace's namespaces from the tree (nothing cached)."""
+        check_workspace(workspace_id)
+        async with translate_errors("resolving namespaces"), acquire(self.pool) as conn:
+            return await self._access(conn, workspace_id)
+
+    async def readable_namespaces(self, workspace_id: str) -> list[str]:
+        """Return workspace:<id>, team:<parent or self>, org:<root>."""
+        return list((await self.access(workspace_id)).readable)
+
+    async def writable_namespaces(self, workspace_id: str) -> list[str]:
+        """Return workspace and team namespaces, plus org:<root> for the root itself."""
+        return list((await self.access(workspace_id)).writable)
+
+    async def commit(
+        self,
+        workspace_id: str,
+        content: str,
+        *,
+        namespace: str | None = None,
+        kind: str = "fact",
+        source: str = "agent",
+        expires_at: datetime | None = None,
+        id: str | uuid.UUID | None = None,
+        pin: bool = False,
+    ) -> MemoryRecord:
+        """Store a memory (secrets redacted first); ``id=`` makes it an idempotent upsert."""
+        check_workspace(workspace_id)
+        if not isinstance(content, str) or not content.strip():
+            raise InvalidInputError("content must be a non-blank string")
+        if "\x00" in content:
+            raise InvalidInputError("content must not contain NUL characters")
+        if kind not in KINDS:
+            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        if source not in SOURCES:
+            raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+        check_aware(expires_at, "expires_at")
+        if not isinstance(pin, bool):
+            raise InvalidInputError(f"pin must be a bool, got {pin!r}")
+        record_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
+        target = namespace if namespace is not None else f"workspace:{workspace_id}"
+        _check_names([target], "namespace")
+        stored, labels = redact_secrets(content)
+        if labels:
+            log.warning("redacted %d secret(s) before storing a memory: %s", len(labels),
+                        ", ".join(sorted(set(labels))))
+        async with translate_errors("committing a memory"), in_transaction(self.pool) as conn:
+            access = await self._access(conn, workspace_id)  # re-checked on every call
+            if target not in access.writable:
+                raise NotOwnedError(
+                    f"workspace {workspace_id!r} may not write namespace {target!r} "
+                    f"(writable: {', '.join(access.writable)})"
+                )
+            await conn.execute(_UPSERT_NAMESPACE, target, _namespace_kind(target))
+            row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind, source,
+                                      pin, expires_at)
+            if row is None:
+                raise NotOwnedError(f"memory {record_id} already exists in another namespace")
+            if target.startswith("org:"):
+                digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
+                await conn.execute(_AUDIT, record_id, target, workspace_id, "commit", digest)
+        return MemoryRecord.from_row(row)
+
+    async def search(
+        self,
+        workspace_id: str,
+        query: str | None = None,
+        *,
+        namespaces: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int = 20,
+    ) -> list[MemoryRecord]:
+        """Search readable namespaces: pinned first; FTS for 2+ chars, LIKE for 1, else recent."""
+        check_workspace(workspace_id)
+        if kinds is not None:
+            bad = [k for k in kinds if k not in KINDS]
+            if bad:
+                raise InvalidInputError(f"kinds must be among {', '.join(KINDS)}; got {bad}")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidInputError(f"limit must be an integer, got {limit!r}")
+        limit = max(1, min(MAX_LIMIT, limit))
+        text = query.strip() if isinstance(query, str) else None
+        if query is not None and not isinstance(query, str):
+            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        async with translate_errors("searching memory"), acquire(self.pool) as conn:
+            access = await self._access(conn, workspace_id)
+            wanted = access.readable if namespaces is None else [
+                n for n in namespaces if n in access.readable]  # exact names: no prefix leaks
+            if not wanted:
+                return []
+            kind_list = list(kinds) if kinds is not None else None
+            if text and len(text) >= 2:
+                rows = await conn.fetch(_SEARCH_FTS, list(wanted), kind_list, limit, text)
+            elif text:
+                rows = await conn.fetch(_SEARCH_LIKE, list(wanted), kind_list, limit,
+                                        escape_like(text))
+            else:
+                rows = await conn.fetch(_SEARCH_RECENT, list(wanted), kind_list, limit)
+        return [MemoryRecord.from_row(r) for r in rows]
+
+    async def forget(
+        self, workspace_id: str, memory_id: str | uuid.UUID, *, namespace: str | None = None
+    ) -> None:
+        """Delete a memory in a namespace the workspace can write; audit org deletions."""
+        check_workspace(workspace_id)
+        target = check_uuid(memory_id, "memory_id")
+        async with translate_errors("forgetting a memory"), in_transaction(self.pool) as conn:
+            access = await self._access(conn, workspace_id)
+            allowed = [n for n in access.writable if namespace is None or n == namespace]
+            deleted = await conn.fetchrow(
+                "DELETE FROM isokron.memory_records WHERE id = $1 AND namespace = ANY($2::text[]) "
+                "RETURNING namespace, content", target, allowed,
+            )
+            if deleted is None:
+                existing = await conn.fetchval(
+                    "SELECT namespace FROM isokron.memory_records WHERE id = $1", target)
+                if existing is None or (namespace is not None and existing != namespace
+                                        and existing in access.writable):
+                    raise NotFoundError(f"memory {target} does not exist"
+                                        + (f" in namespace {namespace!r}" if namespace else ""))
+                raise NotOwnedError(
+                    f"workspace {workspace_id!r} may not forget memory {target} "
+                    f"in namespace {existing!r}"
+                )
+            if deleted["namespace"].startswith("org:"):
+                digest = hashlib.sha256(deleted["content"].encode("utf-8")).hexdigest()
+                await conn.execute(_AUDIT, target, deleted["namespace"], workspace_id, "forget",
+                                   digest)

@@ -1,0 +1,205 @@
+"""Agent sessions and messages, isolated per tenant and user by PostgreSQL row-level security."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+
+from ..errors import InvalidInputError, NotFoundError
+from ..models import AgentMessage, AgentSession
+from ..pool import DB, Conn, in_transaction, translate_errors
+from ._validate import check_text, check_uuid, json_object_text
+
+__all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
+
+ROLES = ("system", "user", "assistant", "tool")
+_SESSION_COLUMNS = "id, tenant_id, user_id, agent_name, title, state, created_at, updated_at"
+_MESSAGE_COLUMNS = ("id, session_id, seq, role, content, tool_calls, tenant_id, user_id, "
+                    "created_at")
+_MESSAGE_KEYS = {"role", "content", "tool_calls", "id", "tenant_id", "user_id"}
+
+
+def _check_identity(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_text(value, attribute.name, max_len=256)
+
+
+@attrs.frozen
+class RequestContext:
+    """Say who is asking: every store call is scoped to this tenant and user by RLS."""
+
+    tenant_id: str = attrs.field(validator=_check_identity)
+    user_id: str = attrs.field(validator=_check_identity)
+
+
+class AgentSessionStore:
+    """Create sessions and append/list messages; the request context always wins."""
+
+    def __init__(self, pool: DB) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def _scoped(self, ctx: RequestContext, what: str) -> AsyncIterator[Conn]:
+        if not isinstance(ctx, RequestContext):
+            raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
+        settings = {"app.current_tenant_id": ctx.tenant_id, "app.current_user_id": ctx.user_id}
+        async with translate_errors(what), in_transaction(self.pool, settings) as conn:
+            yield conn
+
+    async def create_session(
+        self,
+        ctx: RequestContext,
+        *,
+        agent_name: str,
+        title: str | None = None,
+        state: dict[str, Any] | None = None,
+        id: str | uuid.UUID | None = None,
+    ) -> AgentSession:
+        """Create a session owned by ``ctx`` (with ``id=``, an existing one is returned)."""
+        check_text(agent_name, "agent_name", max_len=256)
+        check_text(title, "title", max_len=1000, min_len=0, optional=True)
+        state_text = json_object_text(state, "state", max_bytes=1 << 20)
+        session_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
+        async with self._scoped(ctx, "creating a session") as conn:
+            row = await conn.fetchrow(
+                f"INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, agent_name, title, "
+                f"state) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb) "
+                f"ON CONFLICT (id) DO NOTHING RETURNING {_SESSION_COLUMNS}",
+                session_id, ctx.tenant_id, ctx.user_id, agent_name, title, state_text,
+            )
+            if row is None:
+                row = await conn.fetchrow(
+                    f"SELECT {_SESSION_COLUMNS} FROM isokron.agent_sessions WHERE id = $1",
+                    session_id,
+                )
+        if row is None:  # the id belongs to someone else: behave as not found
+            raise NotFoundError(f"session {session_id} cannot be created: id is taken")
+        return AgentSession.from_row(row)
+
+    async def get_session(
+        self, ctx: RequestContext, session_id: str | uuid.UUID
+    ) -> AgentSession | None:
+        """Return the session if ``ctx`` may see it, else None."""
+        target = check_uuid(session_id, "session_id")
+        async with self._scoped(ctx, "reading a session") as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_SESSION_COLUMNS} FROM isokron.agent_sessions WHERE id = $1", target)
+        return None if row is None else AgentSession.from_row(row)
+
+    async def list_sessions(self, ctx: RequestContext, *, limit: int = 50) -> list[AgentSession]:
+        """Return ``ctx``'s sessions, most recently updated first (limit 1..500)."""
+        limit = _clamp(limit, 500)
+        async with self._scoped(ctx, "listing sessions") as conn:
+            rows = await conn.fetch(
+                f"SELECT {_SESSION_COLUMNS} FROM isokron.agent_sessions "
+                "ORDER BY updated_at DESC, id LIMIT $1", limit)
+        return [AgentSession.from_row(r) for r in rows]
+
+    async def append_messages(
+        self,
+        ctx: RequestContext,
+        session_id: str | uuid.UUID,
+        messages: Iterable[Mapping[str, Any]],
+    ) -> list[AgentMessage]:
+        """Append messages atomically with gap-free seq; tenant and user come from the session."""
+        target = check_uuid(session_id, "session_id")
+        prepared = [_prepare_message(m, i) for i, m in enumerate(messages)]
+        if not prepared:
+            return []
+        if len({p[0] for p in prepared}) != len(prepared):
+            raise InvalidInputError("messages carry duplicate ids")
+        async with self._scoped(ctx, "appending messages") as conn:
+            # The row lock serialises appends to one session, so seq has no gaps.
+            session = await conn.fetchrow(
+                "SELECT tenant_id, user_id FROM isokron.agent_sessions WHERE id = $1 FOR UPDATE",
+                target,
+            )
+            if session is None:
+                raise NotFoundError(f"session {target} not found")
+            ids = [p[0] for p in prepared]
+            existing = {
+                r["id"] for r in await conn.fetch(
+                    "SELECT id FROM isokron.agent_messages WHERE id = ANY($1::uuid[])", ids)
+            }
+            fresh = [p for p in prepared if p[0] not in existing]  # replays are not re-added
+            if fresh:
+                await conn.execute(
+                    "INSERT INTO isokron.agent_messages (id, session_id, seq, role, content, "
+                    "tool_calls, tenant_id, user_id) "
+                    "SELECT u.id, $1, base.seq + u.ord, u.role, u.content, u.tool_calls::jsonb, "
+                    "       $2, $3 "
+                    "  FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) "
+                    "       WITH ORDINALITY AS u(id, role, content, tool_calls, ord) "
+                    " CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq "
+                    "               FROM isokron.agent_messages WHERE session_id = $1) base",
+                    target, session["tenant_id"], session["user_id"],
+                    [p[0] for p in fresh], [p[1] for p in fresh], [p[2] for p in fresh],
+                    [p[3] for p in fresh],
+                )
+                await conn.execute(
+                    "UPDATE isokron.agent_sessions SET updated_at = now() WHERE id = $1", target)
+            rows = await conn.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM isokron.agent_messages "
+                "WHERE id = ANY($1::uuid[]) ORDER BY seq", ids)
+        return [AgentMessage.from_row(r) for r in rows]
+
+    async def list_messages(
+        self,
+        ctx: RequestContext,
+        session_id: str | uuid.UUID,
+        *,
+        after_seq: int = 0,
+        limit: int = 200,
+    ) -> list[AgentMessage]:
+        """Return messages with seq > after_seq in order; another owner's session is not found."""
+        target = check_uuid(session_id, "session_id")
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+            raise InvalidInputError(f"after_seq must be a non-negative integer, got {after_seq!r}")
+        limit = _clamp(limit, 1000)
+        async with self._scoped(ctx, "listing messages") as conn:
+            visible = await conn.fetchval(
+                "SELECT 1 FROM isokron.agent_sessions WHERE id = $1", target)
+            if visible is None:
+                raise NotFoundError(f"session {target} not found")
+            rows = await conn.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM isokron.agent_messages "
+                "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                target, after_seq, limit)
+        return [AgentMessage.from_row(r) for r in rows]
+
+
+def _clamp(limit: int, maximum: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInputError(f"limit must be an integer, got {limit!r}")
+    return max(1, min(maximum, limit))
+
+
+def _prepare_message(message: Mapping[str, Any], index: int) -> tuple[uuid.UUID, str, str | None,
+                                                                      str | None]:
+    """Validate one message; tenant_id/user_id in the payload are ignored (no impersonation)."""
+    if not isinstance(message, Mapping):
+        raise InvalidInputError(f"messages[{index}] must be a mapping")
+    unknown = set(message) - _MESSAGE_KEYS
+    if unknown:
+        raise InvalidInputError(f"messages[{index}] has unknown field(s): {sorted(unknown)}")
+    role = message.get("role")
+    if role not in ROLES:
+        raise InvalidInputError(f"messages[{index}].role must be one of {ROLES}; got {role!r}")
+    content = message.get("content")
+    check_text(content, f"messages[{index}].content", max_len=10**7, min_len=0, optional=True)
+    tool_calls = message.get("tool_calls")
+    tool_text = None
+    if tool_calls is not None:
+        try:
+            tool_text = json.dumps(tool_calls, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"messages[{index}].tool_calls is not JSON: {exc}") from None
+        if "\\u0000" in tool_text:
+            raise InvalidInputError(f"messages[{index}].tool_calls must not contain NUL")
+    message_id = (check_uuid(message["id"], f"messages[{index}].id")
+                  if message.get("id") is not None else uuid.uuid4())
+    return message_id, str(role), content, tool_text

@@ -1,0 +1,138 @@
+"""Offer the agent's memory tools (OpenAI function format) and run them into JSON envelopes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import InvalidInputError, IsoKronError
+
+if TYPE_CHECKING:
+    from .core import AsyncIsoKron
+
+__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "error_envelope", "ok_envelope", "run_tool"]
+
+
+def _fn(name: str, description: str, properties: dict[str, Any],
+        required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": properties,
+                           "required": required or [], "additionalProperties": False},
+        },
+    }
+
+
+_NS = {"type": "string", "description": "namespace, e.g. workspace:org_2abc or team:org_root"}
+TOOL_SCHEMAS: list[dict[str, Any]] = [
+    _fn("isokron_memory_commit", "Store a durable memory (secrets are redacted before storage).",
+        {"content": {"type": "string", "description": "what to remember"},
+         "namespace": _NS,
+         "kind": {"type": "string", "enum": ["fact", "summary", "checkpoint"]},
+         "expires_at": {"type": "string", "description": "ISO 8601 time with a timezone"},
+         "pin": {"type": "boolean", "description": "rank above unpinned memories"}},
+        ["content"]),
+    _fn("isokron_memory_search", "Search memories in the namespaces this workspace can read.",
+        {"query": {"type": "string"},
+         "namespaces": {"type": "array", "items": _NS},
+         "kinds": {"type": "array",
+                   "items": {"type": "string", "enum": ["fact", "summary", "checkpoint"]}},
+         "limit": {"type": "integer", "minimum": 1, "maximum": 100}}),
+    _fn("isokron_memory_forget", "Delete a memory in a namespace this workspace can write.",
+        {"memory_id": {"type": "string"}, "namespace": _NS}, ["memory_id"]),
+    _fn("isokron_memory_namespaces", "List the namespaces this workspace can read and write.", {}),
+    _fn("isokron_episodes_recent", "List this agent's recent episodic events, newest first.",
+        {"event_type": {"type": "string"},
+         "limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
+]
+TOOL_NAMES = tuple(t["function"]["name"] for t in TOOL_SCHEMAS)
+_PARAMS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOL_SCHEMAS}
+
+
+def _plain(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return {k: _plain(v) for k, v in attrs.asdict(value, recurse=False).items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def ok_envelope(**data: Any) -> str:
+    """Return ``{"ok": true, ...data}`` as JSON."""
+    return json.dumps({"ok": True, **_plain(data)}, ensure_ascii=False)
+
+
+def error_envelope(kind: str, message: str) -> str:
+    """Return ``{"ok": false, "error": {"type", "message"}}`` as JSON."""
+    return json.dumps({"ok": False, "error": {"type": kind, "message": message}},
+                      ensure_ascii=False)
+
+
+def _check_args(name: str, args: Any) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        raise InvalidInputError(f"{name}: arguments must be a JSON object")
+    params = _PARAMS[name]
+    unknown = sorted(set(args) - set(params["properties"]))
+    if unknown:
+        raise InvalidInputError(f"{name}: unknown argument(s) {unknown}")
+    missing = [key for key in params["required"] if args.get(key) in (None, "")]
+    if missing:
+        raise InvalidInputError(f"{name}: missing required argument(s) {missing}")
+    return args
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInputError(f"expires_at is not an ISO 8601 time: {value!r}") from None
+
+
+async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) -> str:
+    """Run tool ``name`` and return its JSON envelope; isokron errors become error envelopes."""
+    if name not in TOOL_NAMES:
+        return error_envelope("UnknownTool", f"no tool named {name!r}; known: {list(TOOL_NAMES)}")
+    try:
+        args = _check_args(name, args)
+        if name == "isokron_memory_commit":
+            memory = await (await kron.memory()).commit(
+                workspace_id, args["content"], namespace=args.get("namespace"),
+                kind=args.get("kind", "fact"), source="agent",
+                expires_at=_when(args.get("expires_at")), pin=bool(args.get("pin", False)))
+            return ok_envelope(memory=memory)
+        if name == "isokron_memory_search":
+            found = await (await kron.memory()).search(
+                workspace_id, args.get("query"), namespaces=args.get("namespaces"),
+                kinds=args.get("kinds"), limit=args.get("limit", 20))
+            return ok_envelope(memories=found)
+        if name == "isokron_memory_forget":
+            await (await kron.memory()).forget(workspace_id, args["memory_id"],
+                                              namespace=args.get("namespace"))
+            return ok_envelope(forgotten=args["memory_id"])
+        if name == "isokron_memory_namespaces":
+            access = await (await kron.memory()).access(workspace_id)
+            return ok_envelope(readable=access.readable, writable=access.writable)
+        agent = await kron.actor_id(workspace_id)
+        if agent is None:
+            raise InvalidInputError(
+                f"no {kron.config.actor_kind} actor is registered in workspace {workspace_id!r}")
+        episodes = await (await kron.episodic()).list(
+            workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
+        return ok_envelope(episodes=episodes)
+    except (IsoKronError, ValueError, TypeError) as exc:
+        return error_envelope(type(exc).__name__, str(exc))
