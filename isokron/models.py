@@ -53,7 +53,7 @@ def hex_digest(value: Any) -> str:
 
 
 def decode_json(value: Any) -> Any:
-    """Decode ``value`` when the driver handed JSON over as text; pass decoded values through."""
+    """Decode JSON text (stores select JSON columns ``::text``); pass other values through."""
     if isinstance(value, str | bytes | bytearray):
         return json.loads(value)
     return value
@@ -279,7 +279,7 @@ class EpisodicEvent:
             event_type=row["event_type"],
             sender=row["sender"],
             recipient=row["recipient"],
-            body=dict(row["body"]),
+            body=dict(decode_json(row["body"])),
             inference_receipt_id=row["inference_receipt_id"],
             audit_event_hash=row["audit_event_hash"],
         )
@@ -375,7 +375,7 @@ class AgentSession:
             user_id=row["user_id"],
             agent_name=row["agent_name"],
             title=row["title"],
-            state=dict(row["state"]),
+            state=dict(decode_json(row["state"])),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -404,7 +404,7 @@ class AgentMessage:
             seq=row["seq"],
             role=row["role"],
             content=row["content"],
-            tool_calls=row["tool_calls"],
+            tool_calls=decode_json(row["tool_calls"]),
             tenant_id=row["tenant_id"],
             user_id=row["user_id"],
             created_at=row["created_at"],

@@ -16,7 +16,8 @@ from ._validate import check_aware, check_text, check_uuid, json_object_text
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-_COLUMNS = ("id, agent_id, created_at, event_type, sender, recipient, body, "
+# body as text: decoded once in Python, whatever codecs the connection has.
+_COLUMNS = ("id, agent_id, created_at, event_type, sender, recipient, body::text AS body, "
             "inference_receipt_id, audit_event_hash")
 
 # Ownership is checked in the same statement that writes: no owner row, no insert.
@@ -41,7 +42,7 @@ SELECT (SELECT count(*) FROM owner) AS owned, NULL::uuid AS replay_id, i.*
   FROM inserted i
 UNION ALL
 -- Replays (ids that already existed) come back as stored, still only for the owner.
-SELECT (SELECT count(*) FROM owner), e.id, e.*
+SELECT (SELECT count(*) FROM owner), e.id, {_COLUMNS}
   FROM isokron.agent_episodic_events e
  WHERE e.id = ANY($3::uuid[]) AND e.agent_id IN (SELECT actor_id FROM owner)
    AND e.id NOT IN (SELECT id FROM inserted)

@@ -18,9 +18,11 @@ from ._validate import check_text, check_uuid, json_object_text
 __all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
 
 ROLES = ("system", "user", "assistant", "tool")
-_SESSION_COLUMNS = "id, tenant_id, user_id, agent_name, title, state, created_at, updated_at"
-_MESSAGE_COLUMNS = ("id, session_id, seq, role, content, tool_calls, tenant_id, user_id, "
-                    "created_at")
+# JSON columns as text: decoded once in Python, whatever codecs the connection has.
+_SESSION_COLUMNS = ("id, tenant_id, user_id, agent_name, title, state::text AS state, "
+                    "created_at, updated_at")
+_MESSAGE_COLUMNS = ("id, session_id, seq, role, content, tool_calls::text AS tool_calls, "
+                    "tenant_id, user_id, created_at")
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "id", "tenant_id", "user_id"}
 
 
