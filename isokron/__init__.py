@@ -21,9 +21,14 @@ from .errors import (
     WorkspaceNotResolvedError,
 )
 from .models import (
+    AgentMessage,
+    AgentSession,
     CapabilityRow,
     ChainEvent,
     ConstitutionRevision,
+    Delegation,
+    EpisodicEvent,
+    MemoryRecord,
     PolicyEntry,
     RoleCharter,
     RoleCharterSections,
@@ -36,6 +41,8 @@ from .registry import load_provider
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentMessage",
+    "AgentSession",
     "AsyncIsoKron",
     "CapabilityRow",
     "ChainEvent",
@@ -43,12 +50,15 @@ __all__ = [
     "ConfigError",
     "ConstitutionRevision",
     "DeferredWriteError",
+    "Delegation",
+    "EpisodicEvent",
     "InvalidInputError",
     "InvalidTransitionError",
     "IsoKronConfig",
     "IsoKronError",
     "IsoKronMemoryProvider",
     "MemoryProvider",
+    "MemoryRecord",
     "NoActiveRoleCharterError",
     "NotFoundError",
     "NotOwnedError",

@@ -102,6 +102,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from .bench import run_prompt_bench
+
+    print(json.dumps(run_prompt_bench(workspaces=args.workspaces, warm_calls=args.warm_calls)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="isokron", description=__doc__)
@@ -127,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--stuck-threshold", type=float, default=None,
                        help="seconds without a heartbeat before a row is stuck")
     sweep.set_defaults(func=_cmd_sweep)
+    bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
+    bench.add_argument("--workspaces", type=int, default=20)
+    bench.add_argument("--warm-calls", type=int, default=10_000)
+    bench.set_defaults(func=_cmd_bench)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")
     hermes.set_defaults(func=_cmd_hermes_install)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import asyncpg
@@ -33,16 +34,21 @@ async def _seed(pg: EmbeddedPostgres, workspace_id: str) -> None:
         await conn.close()
 
 
-async def _chain_report(pg: EmbeddedPostgres, workspace_id: str) -> str:
-    conn = await asyncpg.connect(pg.runtime_dsn)
+async def _report(pg: EmbeddedPostgres, workspace_id: str) -> str:
+    conn = await asyncpg.connect(pg.dsn)
     try:
         broken = await verify_event_chain(conn, workspace_id)
         total = await conn.fetchval(
             "SELECT count(*) FROM hivex_foundation.event_log e JOIN hivex_foundation.tenant t "
             "USING (tenant_id) WHERE t.clerk_org_id = $1", workspace_id)
+        episodes = await conn.fetchval("SELECT count(*) FROM isokron.agent_episodic_events")
+        delegations = await conn.fetchval("SELECT count(*) FROM isokron.delegations")
+        messages = await conn.fetchval("SELECT count(*) FROM isokron.agent_messages")
     finally:
         await conn.close()
-    return f"{total} events, chain {'intact' if broken is None else f'BROKEN at seq {broken}'}"
+    chain = "intact" if broken is None else f"BROKEN at seq {broken}"
+    return (f"{total} chain events (chain {chain}); {episodes} episodic events; "
+            f"{delegations} delegation(s) in the ledger; {messages} session messages")
 
 
 def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> int:
@@ -69,10 +75,17 @@ def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> 
                 "What can you do for me today?",
                 "I can open tickets (cap_create_ticket) and delegate to SEA (cap_delegate_to_sea).",
             )
+            committed = json.loads(provider.handle_tool_call("isokron_memory_commit", {
+                "content": "Deploys freeze on Fridays after 14:00 UTC "
+                           "(ops lead, DEPLOY_TOKEN=abc123 must never be stored)",
+            }))
+            print(f"tool isokron_memory_commit -> ok={committed['ok']}, stored: "
+                  f"{committed.get('memory', {}).get('content')!r}")
+            print("prefetch('friday deploys'):\n" + provider.prefetch("friday deploys"))
             provider.on_delegation("Fix flaky CI on the billing service", "PR 312 merged",
                                    child_session_id="demo-child-1")
             provider.on_session_end([])
         finally:
             provider.shutdown()
-        print("after the session: " + asyncio.run(_chain_report(pg, workspace_id)))
+        print("after the session: " + asyncio.run(_report(pg, workspace_id)))
     return 0
