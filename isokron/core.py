@@ -29,9 +29,10 @@ from .recall import render_recall_block
 from .stores.delegations import DelegationLedger
 from .stores.episodic import EpisodicEventStore
 from .stores.memory import NamespaceMemory
-from .stores.sessions import AgentSessionStore, RequestContext
+from .stores.sessions import AgentSessionStore
 from .tools import run_tool
 from .transports import DeferredTransport, SubstrateTransport, WriteTransport
+from .writes import HookWrites
 
 __all__ = ["AsyncIsoKron", "cut_with_marker"]
 
@@ -91,6 +92,7 @@ class AsyncIsoKron:
         # off unless asked for, so unit tests never try to reach a database.
         self.own_stores = own_stores if own_stores is not None else substrate is None
         self._actor_ids: dict[str, uuid.UUID] = {}
+        self.writes = HookWrites(self)
 
     # -- lifecycle -------------------------------------------------------------
     async def __aenter__(self) -> AsyncIsoKron:
@@ -153,23 +155,6 @@ class AsyncIsoKron:
         """Run one memory tool and return its JSON envelope."""
         return await run_tool(self, workspace_id, name, args)
 
-    def _messages_job(self, workspace_id: str, user_id: str, session_id: str,
-                      messages: list[dict[str, Any]]) -> None:
-        session = uuid.uuid5(uuid.NAMESPACE_URL,
-                             f"isokron:agent-session:{workspace_id}:{user_id}:{session_id}")
-        # Ids chosen now: a retry after an ambiguous failure adds nothing twice.
-        payload = [{**m, "id": uuid.uuid4()} for m in messages]
-        ctx = RequestContext(workspace_id, user_id)
-
-        async def run() -> None:
-            store = await self.sessions()
-            await store.create_session(ctx, agent_name=self.config.actor_kind, id=session,
-                                       title=session_id or None)
-            await store.append_messages(ctx, session, payload)
-
-        if self.own_stores:
-            self.enqueue("session.messages", run)
-
     async def episodic(self) -> EpisodicEventStore:
         """Return the episodic event store on the pool."""
         return EpisodicEventStore(await self.pool())
@@ -195,42 +180,6 @@ class AsyncIsoKron:
         actor = uuid.UUID(str(found))
         self._actor_ids[workspace_id] = actor
         return actor
-
-    def _episode_job(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
-        event_id = uuid.uuid4()  # chosen now, so a retry after an ambiguous failure is a no-op
-
-        async def run() -> None:
-            agent = await self.actor_id(workspace_id)
-            if agent is None:
-                log.warning("no %s actor in workspace %s: episodic %s event not recorded",
-                            self.config.actor_kind, workspace_id, event_type)
-                return
-            store = await self.episodic()
-            await store.append(workspace_id, agent, event_type=event_type, body=body,
-                               sender=self.config.actor_kind, id=event_id)
-
-        if self.own_stores:
-            self.enqueue(f"episodic.{event_type}", run)
-
-    def _ledger_job(self, workspace_id: str, child_session_id: str, task: str,
-                    result: str) -> None:
-        delegation_id = f"{child_session_id or 'child'}:{uuid.uuid4()}"
-        callee = uuid.uuid5(uuid.NAMESPACE_URL, f"isokron:session:{child_session_id}")
-
-        async def run() -> None:
-            agent = await self.actor_id(workspace_id)
-            if agent is None:
-                log.warning("no %s actor in workspace %s: delegation not recorded",
-                            self.config.actor_kind, workspace_id)
-                return
-            ledger = await self.ledger()
-            await ledger.record_completed(
-                delegation_id, workspace_id=workspace_id, caller_id=agent, callee_id=callee,
-                task_preview=task, result_preview=result,
-            )
-
-        if self.own_stores:
-            self.enqueue("delegation.record", run)
 
     async def transport(self) -> WriteTransport:
         """Return the write transport chosen by ``write_transport``."""
@@ -346,39 +295,17 @@ class AsyncIsoKron:
         """Queue one write on the outbox (call on the core's loop)."""
         return self.outbox.submit(WriteJob(name=name, run=run))
 
-    def _scratchpad_job(self, workspace_id: str, kind: str, content: str,
-                        scope: str = "agent_private") -> None:
-        async def run() -> None:
-            transport = await self.transport()
-            await transport.write_scratchpad(
-                workspace_id, actor_kind=self.config.actor_kind, kind=kind, scope=scope,
-                content=content,
-            )
-            # The write function also appends an approval event: both parts changed.
-            self.cache.mark_dirty(workspace_id, "own_scratchpad")
-            self.cache.mark_dirty(workspace_id, "recent_events")
-
-        self.enqueue(f"scratchpad.{kind}", run)
-
-    def _event_job(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
-        async def run() -> None:
-            transport = await self.transport()
-            await transport.emit_event(workspace_id, event_type=event_type, payload=payload)
-            self.cache.mark_dirty(workspace_id, "recent_events")
-
-        self.enqueue(f"event.{event_type}", run)
-
     async def sync_turn(
         self, workspace_id: str, user_content: str, assistant_content: str, *,
         session_id: str = "", turn_number: int = 0, user_id: str | None = None,
     ) -> None:
         """Queue the session messages, a ``turn`` episode, and a reasoning_trail entry when a
         cap_* is named."""
-        self._messages_job(workspace_id, user_id or self.config.user_id, session_id, [
+        self.writes.messages(workspace_id, user_id or self.config.user_id, session_id, [
             {"role": "user", "content": user_content},
             {"role": "assistant", "content": assistant_content},
         ])
-        self._episode_job(workspace_id, "turn", {
+        self.writes.episode(workspace_id, "turn", {
             "session_id": session_id,
             "turn_number": turn_number,
             "user": cut_with_marker(user_content, TURN_TEXT_CHARS),
@@ -388,7 +315,7 @@ class AsyncIsoKron:
         if caps:
             text = (f"[turn {turn_number} · session {session_id or '-'}] capabilities named: "
                     f"{', '.join(caps)}\n{assistant_content}")
-            self._scratchpad_job(workspace_id, "reasoning_trail",
+            self.writes.scratchpad(workspace_id, "reasoning_trail",
                                  cut_with_marker(text, TURN_TEXT_CHARS))
 
     async def on_memory_write(
@@ -397,7 +324,7 @@ class AsyncIsoKron:
     ) -> None:
         """Queue a scratchpad mirror of a loop-side memory write."""
         text = cut_with_marker(f"[memory.{action} → {target}] {content}", TURN_TEXT_CHARS)
-        self._scratchpad_job(workspace_id, "reasoning_trail", text)
+        self.writes.scratchpad(workspace_id, "reasoning_trail", text)
 
     async def on_delegation(
         self, workspace_id: str, task: str, result: str, *, child_session_id: str = "",
@@ -405,18 +332,18 @@ class AsyncIsoKron:
         """Queue the ledger row, a ``delegation`` episode, a scratchpad entry and a chain event."""
         task_preview = task[:PREVIEW_CHARS]
         result_preview = result[:PREVIEW_CHARS]
-        self._ledger_job(workspace_id, child_session_id, task, result)
-        self._episode_job(workspace_id, "delegation", {
+        self.writes.delegation_record(workspace_id, child_session_id, task, result)
+        self.writes.episode(workspace_id, "delegation", {
             "child_session_id": child_session_id,
             "task_preview": task_preview,
             "result_preview": result_preview,
         })
-        self._scratchpad_job(
+        self.writes.scratchpad(
             workspace_id, "route_decision",
             f"Delegated to child session {child_session_id or '-'}: {task_preview}\n"
             f"Result: {result_preview}",
         )
-        self._event_job(workspace_id, f"{self.config.actor_kind}.handoff.delegated", {
+        self.writes.event(workspace_id, f"{self.config.actor_kind}.handoff.delegated", {
             "child_session_id": child_session_id,
             "task_preview": task_preview,
             "result_preview": result_preview,
@@ -424,7 +351,7 @@ class AsyncIsoKron:
 
     async def on_session_end(self, workspace_id: str, *, session_id: str, turn_count: int) -> None:
         """Queue a ``<actor_kind>.session.ended`` event."""
-        self._event_job(workspace_id, f"{self.config.actor_kind}.session.ended",
+        self.writes.event(workspace_id, f"{self.config.actor_kind}.session.ended",
                         {"session_id": session_id, "turn_count": turn_count})
 
     async def flush(self, timeout: float = 10.0) -> bool:

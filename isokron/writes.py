@@ -1,0 +1,118 @@
+"""Build the outbox jobs behind AsyncIsoKron's write hooks (one job per write).
+
+Every job chooses its ids when it is queued, so a retry after an ambiguous failure
+(committed, but the reply was lost) writes nothing twice in isokron's own tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from .stores.sessions import RequestContext
+
+if TYPE_CHECKING:
+    from .core import AsyncIsoKron
+
+__all__ = ["HookWrites"]
+
+log = logging.getLogger("isokron.core")
+
+
+class HookWrites:
+    """Queue the substrate and store writes the hooks make, on ``kron``'s outbox."""
+
+    def __init__(self, kron: AsyncIsoKron) -> None:
+        self.kron = kron
+
+    # -- substrate writes (through the transport) -----------------------------------
+    def scratchpad(self, workspace_id: str, kind: str, content: str,
+                   scope: str = "agent_private") -> None:
+        """Queue one scratchpad entry; on success re-read the parts it changed."""
+        kron = self.kron
+
+        async def run() -> None:
+            transport = await kron.transport()
+            await transport.write_scratchpad(
+                workspace_id, actor_kind=kron.config.actor_kind, kind=kind, scope=scope,
+                content=content,
+            )
+            # The write function also appends an approval event: both parts changed.
+            kron.cache.mark_dirty(workspace_id, "own_scratchpad")
+            kron.cache.mark_dirty(workspace_id, "recent_events")
+
+        kron.enqueue(f"scratchpad.{kind}", run)
+
+    def event(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
+        """Queue one chain event; on success re-read recent events."""
+        kron = self.kron
+
+        async def run() -> None:
+            transport = await kron.transport()
+            await transport.emit_event(workspace_id, event_type=event_type, payload=payload)
+            kron.cache.mark_dirty(workspace_id, "recent_events")
+
+        kron.enqueue(f"event.{event_type}", run)
+
+    # -- isokron's own stores (idempotent by client-chosen ids) ---------------------------
+    def episode(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
+        """Queue one episodic event for the configured actor."""
+        kron = self.kron
+        if not kron.own_stores:
+            return
+        event_id = uuid.uuid4()
+
+        async def run() -> None:
+            agent = await kron.actor_id(workspace_id)
+            if agent is None:
+                log.warning("no %s actor in workspace %s: episodic %s event not recorded",
+                            kron.config.actor_kind, workspace_id, event_type)
+                return
+            store = await kron.episodic()
+            await store.append(workspace_id, agent, event_type=event_type, body=body,
+                               sender=kron.config.actor_kind, id=event_id)
+
+        kron.enqueue(f"episodic.{event_type}", run)
+
+    def delegation_record(self, workspace_id: str, child_session_id: str, task: str,
+                          result: str) -> None:
+        """Queue a completed ledger row (callee derived from the child session id)."""
+        kron = self.kron
+        if not kron.own_stores:
+            return
+        delegation_id = f"{child_session_id or 'child'}:{uuid.uuid4()}"
+        callee = uuid.uuid5(uuid.NAMESPACE_URL, f"isokron:session:{child_session_id}")
+
+        async def run() -> None:
+            agent = await kron.actor_id(workspace_id)
+            if agent is None:
+                log.warning("no %s actor in workspace %s: delegation not recorded",
+                            kron.config.actor_kind, workspace_id)
+                return
+            ledger = await kron.ledger()
+            await ledger.record_completed(
+                delegation_id, workspace_id=workspace_id, caller_id=agent, callee_id=callee,
+                task_preview=task, result_preview=result,
+            )
+
+        kron.enqueue("delegation.record", run)
+
+    def messages(self, workspace_id: str, user_id: str, session_id: str,
+                 messages: list[dict[str, Any]]) -> None:
+        """Queue messages for the loop's session, creating the session on first use."""
+        kron = self.kron
+        if not kron.own_stores:
+            return
+        session = uuid.uuid5(uuid.NAMESPACE_URL,
+                             f"isokron:agent-session:{workspace_id}:{user_id}:{session_id}")
+        payload = [{**m, "id": uuid.uuid4()} for m in messages]
+        ctx = RequestContext(workspace_id, user_id)
+
+        async def run() -> None:
+            store = await kron.sessions()
+            await store.create_session(ctx, agent_name=kron.config.actor_kind, id=session,
+                                       title=session_id or None)
+            await store.append_messages(ctx, session, payload)
+
+        kron.enqueue("session.messages", run)
