@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import attrs
 from cachetools import LRUCache, TTLCache
@@ -46,7 +47,7 @@ class ContextCache:
         )
         self._last_good: LRUCache[str, CachedContext] = LRUCache(maxsize=maxsize)
         self._dirty: dict[str, set[str]] = {}
-        self._inflight: dict[str, asyncio.Future[CachedContext]] = {}
+        self._inflight: dict[str, asyncio.Task[CachedContext]] = {}
 
     def peek(self, workspace_id: str) -> CachedContext | None:
         """Return the fresh entry for ``workspace_id`` or None (thread-safe, no I/O)."""
@@ -97,22 +98,22 @@ class ContextCache:
                 self._last_good.pop(workspace_id, None)
 
     async def single_flight(
-        self, workspace_id: str, load: Callable[[], Awaitable[CachedContext]]
+        self, workspace_id: str, load: Callable[[], Coroutine[Any, Any, CachedContext]]
     ) -> CachedContext:
-        """Run ``load`` once for concurrent callers of the same workspace; share its result."""
-        pending = self._inflight.get(workspace_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[CachedContext] = asyncio.get_running_loop().create_future()
-        self._inflight[workspace_id] = future
-        try:
-            result = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved when nobody else was waiting
-            raise
-        else:
-            future.set_result(result)
-            return result
-        finally:
-            self._inflight.pop(workspace_id, None)
+        """Run ``load`` once for concurrent callers of the same workspace; share its result.
+
+        The load runs as its own task: a caller that gives up (a timeout cancels it)
+        does not cancel the load the others are waiting for.
+        """
+        task = self._inflight.get(workspace_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(load())
+            self._inflight[workspace_id] = task
+            task.add_done_callback(lambda done: self._finish(workspace_id, done))
+        return await asyncio.shield(task)
+
+    def _finish(self, workspace_id: str, task: asyncio.Task[CachedContext]) -> None:
+        if self._inflight.get(workspace_id) is task:
+            del self._inflight[workspace_id]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an unobserved failure is not reported twice

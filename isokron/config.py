@@ -150,7 +150,7 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def config_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
-    """Read ``source`` (a YAML path or a mapping) and expand ``${VAR}`` everywhere."""
+    """Read ``source`` (a YAML path or a mapping); ``${VAR}`` is expanded later, per section."""
     if isinstance(source, Mapping):
         raw: Any = dict(source)
     else:
@@ -165,8 +165,7 @@ def config_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[
         raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError("the configuration must be a mapping at the top level")
-    expanded: dict[str, Any] = _expand(raw, "")
-    return expanded
+    return dict(raw)
 
 
 def provider_name(document: Mapping[str, Any]) -> str | None:
@@ -176,7 +175,7 @@ def provider_name(document: Mapping[str, Any]) -> str | None:
         return None
     if not isinstance(memory, Mapping) or not isinstance(memory.get("provider"), str):
         raise ConfigError("memory.provider must be a string", key="memory.provider")
-    name: str = memory["provider"]
+    name: str = _expand(memory["provider"], "memory.provider")
     return name
 
 
@@ -214,7 +213,8 @@ def load_config(
             f"memory.provider is {name!r}; this configuration is for {PROVIDER_NAME!r}",
             key="memory.provider",
         )
-    settings = settings_of(document)
+    # Only isokron's own settings are expanded: another section's unset ${VAR} is not ours.
+    settings: dict[str, Any] = _expand(settings_of(document), "")
     known = set(IsoKronConfig.field_names())
     unknown = sorted(set(settings) - known)
     if unknown:

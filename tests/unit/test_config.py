@@ -116,3 +116,12 @@ def test_config_is_frozen():
     cfg = IsoKronConfig(dsn=DSN)
     with pytest.raises(AttributeError):
         cfg.dsn = "postgresql://x"  # type: ignore[misc]
+
+
+def test_other_sections_variables_are_not_expanded(tmp_path, monkeypatch):
+    """An unset ${VAR} in another tool's section of config.yaml is none of isokron's business."""
+    monkeypatch.delenv("SOME_OTHER_TOOL_KEY", raising=False)
+    path = tmp_path / "config.yaml"
+    path.write_text("model: {api_key: '${SOME_OTHER_TOOL_KEY}'}\nmemory: {provider: isokron}\n"
+                    f"isokron: {{dsn: '{DSN}'}}\n")
+    assert load_config(path).dsn == DSN

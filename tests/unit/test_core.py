@@ -233,3 +233,18 @@ async def test_shutdown_drains_within_its_timeout_and_counts_the_rest(caplog):
         lost = await outbox.drain(0.1)
     assert done == [1] and lost == 2
     assert "2 undelivered" in caplog.text
+
+
+async def test_a_caller_giving_up_does_not_cancel_the_shared_load():
+    """Cancelling the first warm leaves the single-flight load running for the others."""
+    fake = InMemorySubstrate.with_demo_workspace()
+    fake.delay_s = 0.05
+    kron = make(fake)
+    first = asyncio.ensure_future(kron.warm("org_demo"))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(kron.warm("org_demo"))
+    first.cancel()
+    context = await second
+    assert context.workspace_id == "org_demo"
+    assert fake.count_calls("read_context") == 1
+    assert kron.cached("org_demo") is not None
