@@ -14,11 +14,16 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import attrs
 import pytest
+from hypothesis import settings
 
 from isokron.embedded import EmbeddedPostgres, create_runtime_login, dsn_with, run_coro_sync
 from isokron.pool import create_pool
 from isokron.schema import migrate
 from isokron.testing.seed import SeedSummary, seed_demo_workspace
+
+# Property tests must be deterministic: a fixed derivation of examples, no example database.
+settings.register_profile("isokron", derandomize=True, database=None, deadline=None)
+settings.load_profile("isokron")
 
 
 @attrs.frozen

@@ -1,0 +1,118 @@
+"""Faults and load against real PostgreSQL: ambiguous commits, concurrent turns, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+
+import asyncpg
+import pytest
+
+from isokron import AsyncIsoKron, IsoKronMemoryProvider, loop
+from isokron.embedded import EmbeddedPostgres, run_coro_sync
+from isokron.errors import SubstrateUnavailableError
+from isokron.stores import EpisodicEventStore
+from isokron.testing.seed import seed_demo_workspace
+
+
+async def _seed(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await seed_demo_workspace(conn, "org_demo")
+    finally:
+        await conn.close()
+
+
+class LosesTheFirstReply(EpisodicEventStore):
+    """Commit the first append for real, then fail as if the connection dropped before the reply."""
+
+    failed = False
+
+    async def append(self, *args, **kwargs):
+        event = await super().append(*args, **kwargs)
+        if not LosesTheFirstReply.failed:
+            LosesTheFirstReply.failed = True
+            raise ConnectionResetError("connection lost after commit")
+        return event
+
+
+async def test_a_retry_after_an_ambiguous_commit_writes_once(db, owner):
+    """The outbox retries a write whose commit was not acknowledged; the row exists once."""
+    await seed_demo_workspace(owner, "org_demo")
+    kron = AsyncIsoKron({"dsn": db.runtime_dsn})
+    kron.outbox.base_backoff_s = 0.001
+
+    async def flaky_store():
+        return LosesTheFirstReply(await kron.pool())
+
+    kron.episodic = flaky_store  # type: ignore[method-assign]
+    await kron.sync_turn("org_demo", "hello", "hi", session_id="s1", turn_number=1)
+    assert await kron.flush(5)
+    await kron.close()
+    assert LosesTheFirstReply.failed and kron.outbox.stats.retried >= 1
+    assert await owner.fetchval(
+        "SELECT count(*) FROM isokron.agent_episodic_events WHERE event_type = 'turn'") == 1
+    assert await owner.fetchval("SELECT count(*) FROM isokron.agent_messages") == 2
+
+
+def test_twenty_threads_starting_turns_share_one_fan_out(db):
+    """20 agent threads hitting a cold workspace at once cause exactly one fan-out."""
+    run_coro_sync(_seed(db.dsn))
+    provider = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo"})
+    provider.initialize("load")
+    barrier = threading.Barrier(20)
+
+    def turn(n: int) -> str:
+        barrier.wait()
+        provider.on_turn_start(n, "go")
+        return provider.system_prompt_block()
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        blocks = list(pool.map(turn, range(20)))
+    assert len(set(blocks)) == 1 and blocks[0].startswith("§1 Identity")
+    assert provider.core.fan_outs == 1
+    provider.shutdown()
+
+
+def test_writes_while_the_database_is_down_never_block_and_overflow_is_logged(tmp_path, caplog):
+    """With the server stopped, hooks return at once; past capacity writes are dropped and logged."""
+    with EmbeddedPostgres(tmp_path / "pg", durable=False) as pg:
+        run_coro_sync(_seed(pg.dsn))
+        provider = IsoKronMemoryProvider({"dsn": pg.runtime_dsn, "workspace_id": "org_demo",
+                                          "outbox_capacity": 5, "shutdown_timeout_s": 0.5})
+        provider.initialize("s1")
+        provider.on_turn_start(1, "warm")
+        pg.stop()
+        with caplog.at_level(logging.WARNING):
+            started = time.monotonic()
+            for n in range(20):
+                provider.sync_turn(f"q{n}", f"a{n}")
+            assert time.monotonic() - started < 0.5
+            loop.submit_and_wait(_idle(), 1)
+            stats = provider.core.outbox.stats
+            assert stats.overflowed > 0
+            provider.shutdown()
+        assert "outbox full" in caplog.text
+        assert "undelivered" in caplog.text
+
+
+async def _idle() -> None:
+    await asyncio.sleep(0.2)
+
+
+async def test_a_hung_query_surfaces_as_unavailable_not_a_hang(db, owner):
+    """A lock held elsewhere makes a read hit statement_timeout -> SubstrateUnavailableError."""
+    await seed_demo_workspace(owner, "org_demo")
+    kron = AsyncIsoKron({"dsn": db.runtime_dsn, "statement_timeout_ms": 50,
+                         "prefetch_timeout_s": 2})
+    blocker = await asyncpg.connect(db.dsn)
+    try:
+        await blocker.execute("BEGIN; LOCK TABLE public.kora_role_charter IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(SubstrateUnavailableError):
+            await kron.warm("org_demo")
+    finally:
+        await blocker.close()
+        await kron.close()

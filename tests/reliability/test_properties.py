@@ -1,0 +1,86 @@
+"""Property tests: redaction, recall escaping, prompt size and config parsing hold for any input."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import attrs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from isokron.config import load_config
+from isokron.errors import ConfigError
+from isokron.models import MemoryRecord
+from isokron.prompt import HONEST_LABEL, render_prompt_block
+from isokron.recall import render_recall_block
+from isokron.stores.redact import redact_secrets
+from isokron.testing import InMemorySubstrate
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+SECRETS = st.one_of(
+    st.text(_ALNUM, min_size=36, max_size=40).map(lambda s: "ghp_" + s),
+    st.text(_ALNUM + "_-", min_size=20, max_size=40).map(lambda s: "sk-" + s),
+    st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=16).map(lambda s: "AKIA" + s),
+    st.text(_ALNUM, min_size=8, max_size=30).map(lambda s: "MY_API_KEY=" + s),
+)
+FILLER = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                 max_size=80).map(lambda s: s.replace("_", " ").replace("-", " "))
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=FILLER, secret=SECRETS, after=FILLER)
+def test_a_secret_never_survives_redaction(before, secret, after):
+    """Whatever surrounds it, a known secret shape is replaced and reported."""
+    text, labels = redact_secrets(f"{before} {secret} {after}")
+    body = secret.split("=", 1)[-1]
+    assert text.count(body) <= before.count(body) + after.count(body)
+    assert labels and "[REDACTED:" in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(contents=st.lists(st.text(max_size=300), min_size=1, max_size=12),
+       limit=st.integers(min_value=500, max_value=6000))
+def test_recall_block_is_bounded_and_unforgeable(contents, limit):
+    """Any contents: at most `limit` chars, and every [MEMORY line is one of ours."""
+    records = [MemoryRecord(id=f"id-{i}", namespace="workspace:w", content=c, kind="fact",
+                            source="agent", pin=False, expires_at=None,
+                            created_at=datetime(2026, 1, 1, tzinfo=UTC))
+               for i, c in enumerate(contents)]
+    block = render_recall_block(records, max_chars=limit)
+    assert len(block) <= limit
+    memory_lines = [line for line in block.splitlines() if line.startswith("[MEMORY ")]
+    assert all(line.startswith(f"[MEMORY id=id-{i} ") for i, line in enumerate(memory_lines))
+    assert block.count("</recalled-memory>") == 1
+
+
+_CONTEXT = asyncio.run(InMemorySubstrate.with_demo_workspace().read_context("org_demo"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(limit=st.integers(min_value=900, max_value=20000),
+       identity=st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000))
+def test_prompt_block_never_exceeds_its_limit(limit, identity):
+    """Any size limit >= 900 and any identity text: the block fits and ends with the label."""
+    charter = attrs.evolve(_CONTEXT.role_charter, sections=attrs.evolve(
+        _CONTEXT.role_charter.sections, identity=identity))
+    block = render_prompt_block(attrs.evolve(_CONTEXT, role_charter=charter), max_chars=limit)
+    assert len(block) <= limit
+    assert block.endswith(HONEST_LABEL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["dsn", "pool_max_size", "cache_ttl_seconds", "write_transport",
+                     "actor_kind", "bogus", "prefetch_timeout_s", "scratchpad_limit"]),
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 50), st.floats(allow_nan=True),
+              st.text(max_size=20), st.just("postgresql://u:p@h/db"), st.lists(st.integers())),
+))
+def test_config_either_loads_or_raises_config_error(settings_map):
+    """No input makes load_config raise anything but ConfigError."""
+    try:
+        cfg = load_config(settings_map)
+    except ConfigError as exc:
+        assert exc.key is None or isinstance(exc.key, str)
+    else:
+        assert cfg.dsn.startswith(("postgres://", "postgresql://"))
