@@ -1,9 +1,11 @@
 """Cache each workspace's context and prompt block with a TTL, plus single-flight loads.
 
-Fresh entries live in a ``cachetools.TTLCache`` (injectable clock; a TTL of 0
-disables caching). The last verified entry of each workspace is also kept for
-stale-if-error serving. ``peek`` is thread-safe and does no I/O, so the sync
-provider can serve a warm block from any thread.
+Fresh entries live in a ``cachetools.TLRUCache`` (injectable clock; a TTL of 0
+disables caching) whose expiry is fixed by when the entry was first verified, so a
+partial refresh after a write never extends the life of the parts it did not
+re-read. The last verified entry of each workspace is also kept for stale-if-error
+serving. ``peek`` is thread-safe and does no I/O, so the sync provider can serve a
+warm block from any thread.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import attrs
-from cachetools import LRUCache, TTLCache
+from cachetools import LRUCache, TLRUCache
 
 from .models import SessionContext
 
@@ -42,12 +44,16 @@ class ContextCache:
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self._lock = threading.Lock()
-        self._fresh: TTLCache[str, CachedContext] | None = (
-            TTLCache(maxsize=maxsize, ttl=ttl_seconds, timer=clock) if ttl_seconds > 0 else None
+        self._fresh: TLRUCache[str, CachedContext] | None = (
+            TLRUCache(maxsize=maxsize, ttu=self._expires_at, timer=clock)
+            if ttl_seconds > 0 else None
         )
         self._last_good: LRUCache[str, CachedContext] = LRUCache(maxsize=maxsize)
         self._dirty: dict[str, set[str]] = {}
         self._inflight: dict[str, asyncio.Task[CachedContext]] = {}
+
+    def _expires_at(self, key: str, entry: CachedContext, now: float) -> float:
+        return entry.stored_at + self.ttl_seconds
 
     def peek(self, workspace_id: str) -> CachedContext | None:
         """Return the fresh entry for ``workspace_id`` or None (thread-safe, no I/O)."""
@@ -61,9 +67,17 @@ class ContextCache:
         with self._lock:
             return self._last_good.get(workspace_id)
 
-    def put(self, workspace_id: str, context: SessionContext, block: str) -> CachedContext:
-        """Store a verified context and its block; clear the workspace's dirty parts."""
-        entry = CachedContext(context=context, block=block, stored_at=self.clock())
+    def put(
+        self, workspace_id: str, context: SessionContext, block: str,
+        *, stored_at: float | None = None,
+    ) -> CachedContext:
+        """Store a verified context and its block; clear the workspace's dirty parts.
+
+        ``stored_at`` keeps an earlier verification time (a partial refresh), so the
+        entry expires when the full read it came from would have.
+        """
+        entry = CachedContext(context=context, block=block,
+                              stored_at=self.clock() if stored_at is None else stored_at)
         with self._lock:
             if self._fresh is not None:
                 self._fresh[workspace_id] = entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -80,11 +81,7 @@ class AsyncIsoKron:
         self._pool_lock: asyncio.Lock | None = None
         self._substrate = substrate
         self._transport = transport
-        self.cache = (
-            ContextCache(self.config.cache_ttl_seconds, clock=clock)
-            if clock is not None
-            else ContextCache(self.config.cache_ttl_seconds)
-        )
+        self.cache = ContextCache(self.config.cache_ttl_seconds, clock=clock or time.monotonic)
         self.outbox = Outbox(capacity=self.config.outbox_capacity)
         self._stale_warned: set[str] = set()
         self.fan_outs = 0
@@ -223,7 +220,7 @@ class AsyncIsoKron:
         budget = self.config.prefetch_timeout_s * 0.9
         try:
             async with asyncio.timeout(budget):
-                context = await self._read_with_retry(workspace_id)
+                context, verified_at = await self._read_with_retry(workspace_id)
         except (NoActiveRoleCharterError, RoleCharterIntegrityError):
             self.cache.invalidate(workspace_id, forget=True)  # never serve an unverified identity
             raise
@@ -231,9 +228,9 @@ class AsyncIsoKron:
             return self._serve_stale(workspace_id, exc)
         self._stale_warned.discard(workspace_id)
         block = render_prompt_block(context, max_chars=self.config.prompt_max_chars)
-        return self.cache.put(workspace_id, context, block)
+        return self.cache.put(workspace_id, context, block, stored_at=verified_at)
 
-    async def _read_with_retry(self, workspace_id: str) -> SessionContext:
+    async def _read_with_retry(self, workspace_id: str) -> tuple[SessionContext, float | None]:
         try:
             return await self._read(workspace_id)
         except SubstrateUnavailableError:
@@ -243,18 +240,21 @@ class AsyncIsoKron:
             await self._pool.expire_connections()
             return await self._read(workspace_id)
 
-    async def _read(self, workspace_id: str) -> SessionContext:
+    async def _read(self, workspace_id: str) -> tuple[SessionContext, float | None]:
+        """Read the context; a partial refresh also returns the original verification time."""
         cfg = self.config
         substrate = await self.substrate()
-        previous = self.cache.last_good(workspace_id)
+        fresh = self.cache.peek(workspace_id)
         dirty = self.cache.dirty_parts(workspace_id)
-        if previous is not None and dirty and self.cache.peek(workspace_id) is not None:
-            return await self._refresh_parts(substrate, previous.context, dirty)
+        if fresh is not None and dirty:
+            refreshed = await self._refresh_parts(substrate, fresh.context, dirty)
+            return refreshed, fresh.stored_at
         self.fan_outs += 1
-        return await substrate.read_context(
+        context = await substrate.read_context(
             workspace_id, actor_kind=cfg.actor_kind, scratchpad_limit=cfg.scratchpad_limit,
             event_limit=cfg.recent_event_limit,
         )
+        return context, None
 
     async def _refresh_parts(
         self, substrate: Substrate, context: SessionContext, parts: frozenset[str]

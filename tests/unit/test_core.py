@@ -248,3 +248,20 @@ async def test_a_caller_giving_up_does_not_cancel_the_shared_load():
     assert context.workspace_id == "org_demo"
     assert fake.count_calls("read_context") == 1
     assert kron.cached("org_demo") is not None
+
+
+async def test_partial_refreshes_never_extend_the_ttl_of_the_rest():
+    """Writes every turn re-read their parts only; the charter is still re-verified on time."""
+    fake, clock = InMemorySubstrate.with_demo_workspace(), FakeClock()
+    kron = make(fake, clock, cache_ttl_seconds=60)
+    await kron.warm("org_demo")
+    for _ in range(5):
+        clock.advance(11)
+        await kron.on_session_end("org_demo", session_id="s", turn_count=1)
+        await kron.flush()
+        await kron.warm("org_demo")
+    assert fake.count_calls("read_context") == 1 and fake.count_calls("read_recent_events") == 6
+    fake.charters["org_demo"]["content_md"] += "tampered"
+    clock.advance(6)  # 61 s after the full read
+    with pytest.raises(RoleCharterIntegrityError):
+        await kron.warm("org_demo")
