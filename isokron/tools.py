@@ -47,7 +47,9 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
          "limit": {"type": "integer", "minimum": 1, "maximum": 100}}),
     _fn("isokron_memory_forget", "Delete a memory in a namespace this workspace can write.",
         {"memory_id": {"type": "string"}, "namespace": _NS}, ["memory_id"]),
-    _fn("isokron_memory_namespaces", "List the namespaces this workspace can read and write.", {}),
+    _fn("isokron_memory_namespaces",
+        "List the namespaces this workspace can read and write, and whether vector search "
+        "is available.", {}),
     _fn("isokron_episodes_recent", "List this agent's recent episodic events, newest first.",
         {"event_type": {"type": "string"},
          "limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
@@ -125,8 +127,10 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
                                               namespace=args.get("namespace"))
             return ok_envelope(forgotten=args["memory_id"])
         if name == "isokron_memory_namespaces":
-            access = await (await kron.memory()).access(workspace_id)
-            return ok_envelope(readable=access.readable, writable=access.writable)
+            store = await kron.memory()
+            access = await store.access(workspace_id)
+            return ok_envelope(readable=access.readable, writable=access.writable,
+                               vector_search=await store.supports_vectors())
         agent = await kron.actor_id(workspace_id)
         if agent is None:
             raise InvalidInputError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -63,6 +64,13 @@ SELECT {_COLUMNS} FROM isokron.memory_records r
  ORDER BY r.pin DESC, r.created_at DESC
  LIMIT $3
 """
+_SEARCH_VECTOR = f"""
+SELECT {_COLUMNS} FROM isokron.memory_records r
+  JOIN isokron.memory_namespaces n ON n.name = r.namespace
+ WHERE {_LIVE} AND r.embedding IS NOT NULL AND vector_dims(r.embedding) = $5
+ ORDER BY r.pin DESC, r.embedding <=> $4::text::vector, r.created_at DESC
+ LIMIT $3
+"""
 _SEARCH_RECENT = f"""
 SELECT {_COLUMNS} FROM isokron.memory_records r
   JOIN isokron.memory_namespaces n ON n.name = r.namespace
@@ -115,11 +123,40 @@ def _check_names(names: Iterable[str], what: str) -> list[str]:
     return checked
 
 
+def _vector_text(embedding: Sequence[float]) -> str:
+    """Validate an embedding and render it as pgvector's text form."""
+    if isinstance(embedding, str | bytes) or not isinstance(embedding, Sequence) or not embedding:
+        raise InvalidInputError("embedding must be a non-empty sequence of numbers")
+    values = []
+    for value in embedding:
+        number_like = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number_like or not math.isfinite(value):
+            raise InvalidInputError(f"embedding values must be finite numbers, got {value!r}")
+        values.append(repr(float(value)))
+    return "[" + ",".join(values) + "]"
+
+
 class NamespaceMemory:
     """Commit, search and forget memories in the namespaces a workspace may use."""
 
     def __init__(self, pool: DB) -> None:
         self.pool = pool
+        self._vectors: bool | None = None
+
+    async def supports_vectors(self) -> bool:
+        """Tell whether cosine search over embeddings is available (pgvector installed)."""
+        if self._vectors is None:
+            async with translate_errors("checking for pgvector"), acquire(self.pool) as conn:
+                self._vectors = bool(await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+                    "'isokron.memory_records'::regclass AND attname = 'embedding' "
+                    "AND NOT attisdropped)"))
+        return self._vectors
+
+    async def _require_vectors(self) -> None:
+        if not await self.supports_vectors():
+            raise InvalidInputError(
+                "embeddings need pgvector on the server (see isokron.enable_vectors_v1())")
 
     async def _access(self, conn: Conn, workspace_id: str) -> NamespaceAccess:
         rows = await conn.fetch(_CHAIN, workspace_id)
@@ -162,8 +199,12 @@ class NamespaceMemory:
         expires_at: datetime | None = None,
         id: str | uuid.UUID | None = None,
         pin: bool = False,
+        embedding: Sequence[float] | None = None,
     ) -> MemoryRecord:
-        """Store a memory (secrets redacted first); ``id=`` makes it an idempotent upsert."""
+        """Store a memory (secrets redacted first); ``id=`` makes it an idempotent upsert.
+
+        ``embedding`` (with pgvector) makes the memory findable by cosine search.
+        """
         check_workspace(workspace_id)
         if not isinstance(content, str) or not content.strip():
             raise InvalidInputError("content must be a non-blank string")
@@ -177,6 +218,9 @@ class NamespaceMemory:
         if not isinstance(pin, bool):
             raise InvalidInputError(f"pin must be a bool, got {pin!r}")
         record_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
+        vector = _vector_text(embedding) if embedding is not None else None
+        if vector is not None:
+            await self._require_vectors()
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
         _check_names([target], "namespace")
         stored, labels = redact_secrets(content)
@@ -195,6 +239,9 @@ class NamespaceMemory:
                                       pin, expires_at)
             if row is None:
                 raise NotOwnedError(f"memory {record_id} already exists in another namespace")
+            if vector is not None:
+                await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
+                                   "WHERE id = $1", record_id, vector)
             if target.startswith("org:"):
                 digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
                 await conn.execute(_AUDIT, record_id, target, workspace_id, "commit", digest)
@@ -208,8 +255,14 @@ class NamespaceMemory:
         namespaces: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
         limit: int = 20,
+        embedding: Sequence[float] | None = None,
     ) -> list[MemoryRecord]:
-        """Search readable namespaces: pinned first; FTS for 2+ chars, LIKE for 1, else recent."""
+        """Search readable namespaces, pinned first.
+
+        With ``embedding`` (pgvector): nearest by cosine distance among memories of the
+        same dimension. Otherwise a query of 2+ characters uses full-text search, a
+        1-character query a literal LIKE match, and no query the most recent.
+        """
         check_workspace(workspace_id)
         if kinds is not None:
             bad = [k for k in kinds if k not in KINDS]
@@ -221,6 +274,9 @@ class NamespaceMemory:
         text = query.strip() if isinstance(query, str) else None
         if query is not None and not isinstance(query, str):
             raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        vector = _vector_text(embedding) if embedding is not None else None
+        if vector is not None:
+            await self._require_vectors()
         async with translate_errors("searching memory"), acquire(self.pool) as conn:
             access = await self._access(conn, workspace_id)
             wanted = access.readable if namespaces is None else [
@@ -228,7 +284,10 @@ class NamespaceMemory:
             if not wanted:
                 return []
             kind_list = list(kinds) if kinds is not None else None
-            if text and len(text) >= 2:
+            if vector is not None:
+                rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kind_list, limit, vector,
+                                        len(embedding or ()))
+            elif text and len(text) >= 2:
                 rows = await conn.fetch(_SEARCH_FTS, list(wanted), kind_list, limit, text)
             elif text:
                 rows = await conn.fetch(_SEARCH_LIKE, list(wanted), kind_list, limit,

@@ -56,6 +56,6 @@ async def test_migrate_command_reads_isokron_dsn(empty_db, monkeypatch, capsys):
     """`isokron migrate` takes its DSN from ISOKRON_DSN and is idempotent."""
     monkeypatch.setenv("ISOKRON_DSN", empty_db.dsn)
     assert await asyncio.to_thread(main, ["migrate"]) == 0
-    assert "applied: 0001_substrate, 0002_isokron_stores" in capsys.readouterr().out
+    assert "applied: 0001_substrate, 0002_isokron_stores, 0003_memory_embeddings" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["migrate"]) == 0
     assert "schema is up to date" in capsys.readouterr().out

@@ -42,7 +42,7 @@ async def test_embedded_works_as_an_async_context_manager():
         data_dir = pg.data_dir
         conn = await asyncpg.connect(pg.runtime_dsn)
         try:
-            assert await conn.fetchval("SELECT count(*) FROM isokron.schema_migrations") == 2
+            assert await conn.fetchval("SELECT count(*) FROM isokron.schema_migrations") == 3
         finally:
             await conn.close()
     assert not data_dir.exists()

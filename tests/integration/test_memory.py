@@ -250,3 +250,26 @@ async def test_forget_only_in_a_writable_namespace(memory, owner):
         await memory.forget("ws_a1", missing)
     await memory.forget("ws_a1", mine.id)
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 1
+
+
+async def test_cosine_search_when_pgvector_is_installed(memory, owner):
+    """With pgvector: nearest memories by cosine distance; without it: a clear error."""
+    available = await owner.fetchval(
+        "SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'vector'")
+    assert await memory.supports_vectors() is available
+    if not available:
+        with pytest.raises(InvalidInputError, match="pgvector"):
+            await memory.commit("ws_a1", "x", embedding=[1.0, 0.0])
+        return
+    east = await memory.commit("ws_a1", "points east", embedding=[1.0, 0.0, 0.0])
+    north = await memory.commit("ws_a1", "points north", embedding=[0.0, 1.0, 0.0])
+    mostly_east = await memory.commit("ws_a1", "mostly east", embedding=[0.9, 0.2, 0.0])
+    await memory.commit("ws_a1", "no embedding at all")
+    await memory.commit("ws_a1", "other model", embedding=[1.0, 0.0])  # other dimension
+    found = await memory.search("ws_a1", embedding=[1.0, 0.05, 0.0])
+    assert [m.id for m in found] == [east.id, mostly_east.id, north.id]
+    assert await memory.search("ws_b1", embedding=[1.0, 0.0, 0.0]) == []  # ACL still applies
+    with pytest.raises(InvalidInputError, match="finite"):
+        await memory.search("ws_a1", embedding=[float("nan"), 1.0, 0.0])
+    with pytest.raises(InvalidInputError, match="non-empty"):
+        await memory.commit("ws_a1", "x", embedding=[])

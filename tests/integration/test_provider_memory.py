@@ -81,7 +81,9 @@ def test_every_tool_succeeds(provider):
     spaces = call(provider, "isokron_memory_namespaces")
     assert spaces == {"ok": True, "readable": ["workspace:org_demo", "team:org_demo",
                                                "org:org_demo"],
-                      "writable": ["workspace:org_demo", "team:org_demo", "org:org_demo"]}
+                      "writable": ["workspace:org_demo", "team:org_demo", "org:org_demo"],
+                      "vector_search": spaces["vector_search"]}
+    assert isinstance(spaces["vector_search"], bool)
     provider.sync_turn("hello", "hi there")
     loop.submit_and_wait(provider.core.flush(), 5)
     episodes = call(provider, "isokron_episodes_recent", event_type="turn")
