@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import attrs
@@ -253,36 +253,40 @@ class SessionContext:
 
 
 # -- isokron's own stores ------------------------------------------------------
+# Field names are the tables' column names; converters normalise driver values
+# (UUIDs to str, JSON selected as text to Python), so one ``from_row`` serves all.
+
+R = TypeVar("R")
+
+
+def _from_columns(cls: type[R], row: Row) -> R:
+    """Build an attrs record whose fields are named after its table's columns."""
+    names = [field.name for field in attrs.fields(cast(Any, cls))]
+    return cls(**{name: row[name] for name in names})
+
+
+def _json_dict(value: Any) -> dict[str, Any]:
+    return dict(decode_json(value))
 
 
 @attrs.frozen(kw_only=True)
 class EpisodicEvent:
     """Hold one per-agent episodic event."""
 
-    id: str
-    agent_id: str
+    id: str = attrs.field(converter=str)
+    agent_id: str = attrs.field(converter=str)
     created_at: datetime
     event_type: str
     sender: str | None
     recipient: str | None
-    body: dict[str, Any]
+    body: dict[str, Any] = attrs.field(converter=_json_dict)
     inference_receipt_id: str | None
     audit_event_hash: str | None
 
     @classmethod
     def from_row(cls, row: Row) -> EpisodicEvent:
         """Build from an ``agent_episodic_events`` row."""
-        return cls(
-            id=str(row["id"]),
-            agent_id=str(row["agent_id"]),
-            created_at=row["created_at"],
-            event_type=row["event_type"],
-            sender=row["sender"],
-            recipient=row["recipient"],
-            body=dict(decode_json(row["body"])),
-            inference_receipt_id=row["inference_receipt_id"],
-            audit_event_hash=row["audit_event_hash"],
-        )
+        return _from_columns(cls, row)
 
 
 @attrs.frozen(kw_only=True)
@@ -291,8 +295,8 @@ class Delegation:
 
     delegation_id: str
     workspace_id: str
-    caller_id: str
-    callee_id: str
+    caller_id: str = attrs.field(converter=str)
+    callee_id: str = attrs.field(converter=str)
     task_preview: str
     status: str
     last_heartbeat: datetime | None
@@ -307,29 +311,14 @@ class Delegation:
     @classmethod
     def from_row(cls, row: Row) -> Delegation:
         """Build from an ``isokron.delegations`` row."""
-        return cls(
-            delegation_id=row["delegation_id"],
-            workspace_id=row["workspace_id"],
-            caller_id=str(row["caller_id"]),
-            callee_id=str(row["callee_id"]),
-            task_preview=row["task_preview"],
-            status=row["status"],
-            last_heartbeat=row["last_heartbeat"],
-            deadline=row["deadline"],
-            result_preview=row["result_preview"],
-            error_detail=row["error_detail"],
-            retry_count=row["retry_count"],
-            idempotency_key=row["idempotency_key"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return _from_columns(cls, row)
 
 
 @attrs.frozen(kw_only=True)
 class MemoryRecord:
     """Hold one namespaced memory."""
 
-    id: str
+    id: str = attrs.field(converter=str)
     namespace: str
     content: str
     kind: str
@@ -341,56 +330,38 @@ class MemoryRecord:
     @classmethod
     def from_row(cls, row: Row) -> MemoryRecord:
         """Build from an ``isokron.memory_records`` row."""
-        return cls(
-            id=str(row["id"]),
-            namespace=row["namespace"],
-            content=row["content"],
-            kind=row["kind"],
-            source=row["source"],
-            pin=row["pin"],
-            expires_at=row["expires_at"],
-            created_at=row["created_at"],
-        )
+        return _from_columns(cls, row)
 
 
 @attrs.frozen(kw_only=True)
 class AgentSession:
     """Hold one agent session."""
 
-    id: str
+    id: str = attrs.field(converter=str)
     tenant_id: str
     user_id: str
     agent_name: str
     title: str | None
-    state: dict[str, Any]
+    state: dict[str, Any] = attrs.field(converter=_json_dict)
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def from_row(cls, row: Row) -> AgentSession:
         """Build from an ``isokron.agent_sessions`` row."""
-        return cls(
-            id=str(row["id"]),
-            tenant_id=row["tenant_id"],
-            user_id=row["user_id"],
-            agent_name=row["agent_name"],
-            title=row["title"],
-            state=dict(decode_json(row["state"])),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return _from_columns(cls, row)
 
 
 @attrs.frozen(kw_only=True)
 class AgentMessage:
     """Hold one message of an agent session."""
 
-    id: str
-    session_id: str
+    id: str = attrs.field(converter=str)
+    session_id: str = attrs.field(converter=str)
     seq: int
     role: str
     content: str | None
-    tool_calls: Any
+    tool_calls: Any = attrs.field(converter=decode_json)
     tenant_id: str
     user_id: str
     created_at: datetime
@@ -398,14 +369,4 @@ class AgentMessage:
     @classmethod
     def from_row(cls, row: Row) -> AgentMessage:
         """Build from an ``isokron.agent_messages`` row."""
-        return cls(
-            id=str(row["id"]),
-            session_id=str(row["session_id"]),
-            seq=row["seq"],
-            role=row["role"],
-            content=row["content"],
-            tool_calls=decode_json(row["tool_calls"]),
-            tenant_id=row["tenant_id"],
-            user_id=row["user_id"],
-            created_at=row["created_at"],
-        )
+        return _from_columns(cls, row)

@@ -88,6 +88,19 @@ def _check_id(delegation_id: str) -> str:
     return checked
 
 
+def _check_new(
+    delegation_id: str, workspace_id: str, caller_id: str | uuid.UUID,
+    callee_id: str | uuid.UUID, task_preview: str,
+) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """Validate a new row's shared fields; return (caller, callee, cut task preview)."""
+    _check_id(delegation_id)
+    check_workspace(workspace_id)
+    caller = check_uuid(caller_id, "caller_id")
+    callee = check_uuid(callee_id, "callee_id")
+    check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
+    return caller, callee, cut_text(task_preview, PREVIEW_CHARS)
+
+
 class DelegationLedger:
     """Record delegations and move them through their lifecycle safely under concurrency."""
 
@@ -106,17 +119,14 @@ class DelegationLedger:
         deadline: datetime | None = None,
     ) -> bool:
         """Insert a queued delegation; return False on a replay (same id, or caller+key)."""
-        _check_id(delegation_id)
-        check_workspace(workspace_id)
-        caller = check_uuid(caller_id, "caller_id")
-        callee = check_uuid(callee_id, "callee_id")
-        check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
+        caller, callee, preview = _check_new(
+            delegation_id, workspace_id, caller_id, callee_id, task_preview)
         check_text(idempotency_key, "idempotency_key", max_len=256, optional=True)
         check_aware(deadline, "deadline")
         async with translate_errors("inserting a delegation"), acquire(self.pool) as conn:
             inserted = await conn.fetchval(
-                _INSERT, delegation_id, workspace_id, caller, callee,
-                cut_text(task_preview, PREVIEW_CHARS), idempotency_key, deadline,
+                _INSERT, delegation_id, workspace_id, caller, callee, preview, idempotency_key,
+                deadline,
             )
         return bool(inserted)
 
@@ -131,16 +141,13 @@ class DelegationLedger:
         result_preview: str,
     ) -> bool:
         """Record a delegation that already finished (idempotent; False on a replay)."""
-        _check_id(delegation_id)
-        check_workspace(workspace_id)
-        caller = check_uuid(caller_id, "caller_id")
-        callee = check_uuid(callee_id, "callee_id")
-        check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
+        caller, callee, preview = _check_new(
+            delegation_id, workspace_id, caller_id, callee_id, task_preview)
         check_text(result_preview, "result_preview", max_len=10**7, min_len=0)
         async with translate_errors("recording a delegation"), acquire(self.pool) as conn:
             inserted = await conn.fetchval(
-                _RECORD_COMPLETED, delegation_id, workspace_id, caller, callee,
-                cut_text(task_preview, PREVIEW_CHARS), cut_text(result_preview, PREVIEW_CHARS),
+                _RECORD_COMPLETED, delegation_id, workspace_id, caller, callee, preview,
+                cut_text(result_preview, PREVIEW_CHARS),
             )
         return bool(inserted)
 
