@@ -210,3 +210,36 @@ def test_hooks_write_episodes_and_the_ledger(seeded_db):
     assert row["status"] == "completed" and row["caller_id"] == kora
     assert row["callee_id"] == uuid.uuid5(uuid.NAMESPACE_URL, "isokron:session:child-42")
     assert row["result_preview"] == "PR 312 merged"
+
+
+async def test_an_external_pool_is_never_closed(db):
+    """AsyncIsoKron(cfg, pool=pool) uses the caller's pool and leaves it open."""
+    from isokron import AsyncIsoKron
+    from isokron.pool import create_pool
+
+    await _seed(db.dsn, "org_demo")
+    pool = await create_pool(db.runtime_dsn)
+    try:
+        async with AsyncIsoKron({"dsn": db.runtime_dsn}, pool=pool) as kron:
+            assert (await kron.warm("org_demo")).workspace_id == "org_demo"
+            assert await kron.pool() is pool
+        assert not pool.is_closing()
+        assert await pool.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
+
+
+def test_unreachable_database_never_breaks_initialize(tmp_path):
+    """initialize() does no I/O; a cold turn raises SubstrateUnavailableError; writes are quiet."""
+    p = IsoKronMemoryProvider({"dsn": f"postgresql://nobody@/none?host={tmp_path}",
+                               "workspace_id": "org_demo", "prefetch_timeout_s": 2,
+                               "shutdown_timeout_s": 0.2})
+    started = time.monotonic()
+    p.initialize("s1")
+    assert time.monotonic() - started < 0.5
+    with pytest.raises(SubstrateUnavailableError):
+        p.on_turn_start(1, "hi")
+    assert p.system_prompt_block() == ""
+    assert p.prefetch("anything") == ""
+    p.sync_turn("a", "b")
+    p.shutdown()
