@@ -356,9 +356,4 @@ class AsyncIsoKron:
 
     async def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued write is handled; return False on timeout."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.outbox):
-            if asyncio.get_running_loop().time() > deadline:
-                return False
-            await asyncio.sleep(0.01)
-        return True
+        return await self.outbox.wait_idle(timeout)

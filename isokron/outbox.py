@@ -74,8 +74,10 @@ class Outbox:
         """Queue ``job`` (call on the outbox's loop); return False and log when full."""
         if len(self._queue) >= self.capacity:
             self.stats.overflowed += 1
-            log.error("isokron outbox full (%d queued): dropped write %s", len(self._queue),
-                      job.name)
+            if self.stats.overflowed == 1 or self.stats.overflowed % 100 == 0:
+                log.error("isokron outbox full (%d queued): dropped write %s "
+                          "(%d dropped so far)", len(self._queue), job.name,
+                          self.stats.overflowed)
             return False
         self._queue.append(job)
         self._ensure_worker()
@@ -143,11 +145,19 @@ class Outbox:
         else:
             self._deferred_seen[exc.deviation_id] = (first, count)
 
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued write has been handled; return False on timeout."""
+        if not self._queue or self._idle is None:
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` for queued writes; stop the worker; return how many were lost."""
-        if self._worker is not None and self._idle is not None and self._queue:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout)
+        await self.wait_idle(timeout)
         self._closing = True
         lost = len(self._queue)
         if self._worker is not None:

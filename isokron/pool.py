@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -24,8 +24,8 @@ __all__ = [
     "DB",
     "Conn",
     "acquire",
-    "in_transaction",
     "create_pool",
+    "in_transaction",
     "init_connection",
     "is_unavailable",
     "redact_dsn",
@@ -34,8 +34,6 @@ __all__ = [
 
 #: A pool or a single connection: every reader and store accepts either.
 DB = asyncpg.Pool | asyncpg.Connection
-
-T = TypeVar("T")
 
 # SQLSTATE classes/codes that mean "the database is not there right now".
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
