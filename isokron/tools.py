@@ -84,6 +84,13 @@ def error_envelope(kind: str, message: str) -> str:
 
 
 def _check_args(name: str, args: Any) -> dict[str, Any]:
+    if args is None:
+        args = {}
+    if isinstance(args, str):  # loops that pass OpenAI's raw "arguments" string
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except ValueError:
+            raise InvalidInputError(f"{name}: arguments are not valid JSON") from None
     if not isinstance(args, dict):
         raise InvalidInputError(f"{name}: arguments must be a JSON object")
     params = _PARAMS[name]

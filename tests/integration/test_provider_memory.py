@@ -115,6 +115,14 @@ def test_every_tool_error_is_an_envelope(provider, name, args, error_type):
     assert "Traceback" not in result["error"]["message"]
 
 
+def test_tool_arguments_may_arrive_as_a_json_string(provider):
+    """OpenAI-style raw argument strings are accepted; broken JSON is an error envelope."""
+    ok = json.loads(provider.handle_tool_call("isokron_memory_search", '{"query": "x"}'))
+    assert ok == {"ok": True, "memories": []}
+    bad = json.loads(provider.handle_tool_call("isokron_memory_search", '{"query": '))
+    assert bad["error"]["type"] == "InvalidInputError" and "not valid JSON" in bad["error"]["message"]
+
+
 def test_tool_call_without_workspace_is_an_envelope(db):
     """No workspace: an error envelope, not an exception."""
     p = IsoKronMemoryProvider({"dsn": db.runtime_dsn})
