@@ -10,8 +10,6 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import loop
 from .base import MemoryProvider
 from .config import PROVIDER_NAME, IsoKronConfig, load_config
@@ -346,20 +344,6 @@ class IsoKronMemoryProvider(MemoryProvider):
 
     def save_config(self, values: dict[str, Any], home: str) -> None:
         """Write ``values`` as the ``isokron:`` section of ``<home>/config.yaml`` (rest kept)."""
-        path = Path(home).expanduser() / "config.yaml"
-        document: dict[str, Any] = {}
-        if path.exists():
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                document = loaded
-        section = dict(document.get(PROVIDER_NAME) or {})
-        section.update(values)
-        known = set(IsoKronConfig.field_names())
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"unknown isokron setting(s): {', '.join(unknown)}", key=unknown[0])
-        document[PROVIDER_NAME] = section
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        tmp.replace(path)
+        from .integrations.hermes import save_isokron_section
+
+        save_isokron_section(values, home)

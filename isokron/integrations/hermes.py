@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import yaml
 
-from ..config import IsoKronConfig
+from ..config import PROVIDER_NAME, IsoKronConfig
+from ..errors import ConfigError
 
-__all__ = ["PLUGIN_INIT", "PLUGIN_YAML", "config_schema", "default_home", "install_plugin"]
+__all__ = [
+    "PLUGIN_INIT",
+    "PLUGIN_YAML",
+    "config_schema",
+    "default_home",
+    "install_plugin",
+    "save_isokron_section",
+]
 
 _DESCRIPTIONS = {
     "dsn": "PostgreSQL DSN (postgres:// or postgresql://)",
@@ -84,3 +93,27 @@ def install_plugin(home: str | os.PathLike[str] | None = None) -> Path:
     (folder / "__init__.py").write_text(PLUGIN_INIT, encoding="utf-8")
     (folder / "plugin.yaml").write_text(PLUGIN_YAML, encoding="utf-8")
     return folder
+
+
+def save_isokron_section(values: dict[str, Any], home: str | os.PathLike[str]) -> Path:
+    """Merge ``values`` into the ``isokron:`` section of ``<home>/config.yaml``, atomically.
+
+    Every other key of the file is kept; an unknown isokron setting is a ConfigError.
+    """
+    path = Path(home).expanduser() / "config.yaml"
+    document: dict[str, Any] = {}
+    if path.exists():
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            document = loaded
+    section = dict(document.get(PROVIDER_NAME) or {})
+    section.update(values)
+    unknown = sorted(set(section) - set(IsoKronConfig.field_names()))
+    if unknown:
+        raise ConfigError(f"unknown isokron setting(s): {', '.join(unknown)}", key=unknown[0])
+    document[PROVIDER_NAME] = section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -138,3 +138,15 @@ def test_save_config_writes_only_the_isokron_section(tmp_path):
     saved = yaml.safe_load(path.read_text())
     assert saved["model"] == "opus" and saved["memory"] == {"provider": "isokron"}
     assert saved["isokron"] == {"dsn": DSN, "workspace_id": "org_demo"}
+
+
+def test_save_config_rejects_unknown_keys_and_leaves_the_file_alone(tmp_path):
+    """An unknown setting is a ConfigError and config.yaml is unchanged."""
+    from isokron import ConfigError
+
+    path = tmp_path / "config.yaml"
+    original = yaml.safe_dump({"model": "opus", "isokron": {"dsn": DSN}})
+    path.write_text(original)
+    with pytest.raises(ConfigError, match="colour"):
+        provider().save_config({"colour": "blue"}, str(tmp_path))
+    assert path.read_text() == original
