@@ -56,19 +56,11 @@ def _pretty(value: Any) -> str:
 
 @attrs.define(kw_only=True)
 class FakeScratchpadRow:
-    """Hold one scratchpad row of the fake."""
+    """Hold one scratchpad row of the fake: the entry plus the columns readers filter on."""
 
-    id: str
     workspace_id: str
-    actor_kind: str
-    actor_label: str
-    kind: str
-    visibility_scope: str
-    content_inline: str | None
-    content_uri: str | None
-    content_hash: str
     status: str = "active"
-    created_at: datetime
+    entry: ScratchpadEntry
 
 
 @attrs.define(kw_only=True)
@@ -169,9 +161,8 @@ class InMemorySubstrate:
         """Add one scratchpad entry and return its id."""
         if (content is None) == (uri is None):
             raise ValueError("exactly one of content and uri must be given")
-        row = FakeScratchpadRow(
+        entry = ScratchpadEntry(
             id=str(uuid.uuid4()),
-            workspace_id=workspace_id,
             actor_kind=actor_kind,
             actor_label=actor_label or actor_kind,
             kind=kind,
@@ -179,11 +170,11 @@ class InMemorySubstrate:
             content_inline=content,
             content_uri=uri,
             content_hash=content_hash or _sha(content if content is not None else uri or ""),
-            status=status,
             created_at=self._tick(),
         )
-        self.scratchpad.append(row)
-        return row.id
+        self.scratchpad.append(FakeScratchpadRow(workspace_id=workspace_id, status=status,
+                                                 entry=entry))
+        return entry.id
 
     def append_event(
         self, workspace_id: str, event_type: str, payload: Mapping[str, Any] | None = None
@@ -268,23 +259,16 @@ class InMemorySubstrate:
     ) -> tuple[ScratchpadEntry, ...]:
         check_workspace(workspace_id)
         check_limit(limit)
-        rows = [
-            r for r in self.scratchpad
-            if r.workspace_id == workspace_id and r.status == "active"
-            and (r.actor_kind == actor_kind if own else (
-                r.actor_kind != actor_kind and r.visibility_scope == "cross_agent_dereferenceable"))
-        ]
-        rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-        entries = tuple(
-            ScratchpadEntry(
-                id=r.id, actor_kind=r.actor_kind, actor_label=r.actor_label, kind=r.kind,
-                visibility_scope=r.visibility_scope, content_inline=r.content_inline,
-                content_uri=r.content_uri, content_hash=r.content_hash, created_at=r.created_at,
-            )
-            for r in rows[:limit]
-        )
+        entries = sorted(
+            (r.entry for r in self.scratchpad
+             if r.workspace_id == workspace_id and r.status == "active"
+             and (r.entry.actor_kind == actor_kind if own else (
+                 r.entry.actor_kind != actor_kind
+                 and r.entry.visibility_scope == "cross_agent_dereferenceable"))),
+            key=lambda e: (e.created_at, e.id), reverse=True,
+        )[:limit]
         check_scratchpad_integrity(entries)
-        return entries
+        return tuple(entries)
 
     async def read_own_scratchpad(
         self, workspace_id: str, *, actor_kind: str = "kora", limit: int = 100
