@@ -10,16 +10,77 @@ import attrs
 from .readers.capability_mirror import KORA_CAPABILITY_MIRROR
 from .schema import available_migrations
 
-__all__ = ["RLS_TABLES", "Check", "DoctorReport", "capability_drift", "run_doctor"]
+__all__ = [
+    "NO_RLS_BY_DESIGN",
+    "RLS_TABLES",
+    "RUNTIME_GRANTS",
+    "Check",
+    "DoctorReport",
+    "capability_drift",
+    "run_doctor",
+]
 
-#: Every table that must have row-level security ENABLEd and FORCEd.
+#: Every table that must have row-level security ENABLEd and FORCEd. Besides these, the
+#: doctor requires it of every table it finds in the ``isokron`` schema (from the catalog),
+#: except ``schema_migrations``.
 RLS_TABLES: tuple[str, ...] = (
     "public.kora_policy_registry",
     "kronicle.agent_scratchpad_entries",
     "kronicle.workspace_constitution_revisions",
+    "isokron.agent_episodic_events",
+    "isokron.delegations",
+    "isokron.workspaces",
+    "isokron.memory_namespaces",
+    "isokron.memory_records",
+    "isokron.memory_audit",
     "isokron.agent_sessions",
     "isokron.agent_messages",
 )
+
+#: Tables without row-level security, by design (SUBSTRATE.md), and why.
+NO_RLS_BY_DESIGN: dict[str, str] = {
+    "public.actor_registry": "read-only to the runtime role; readers filter by workspace",
+    "public.kora_role_charter": "read-only to the runtime role; readers filter by workspace",
+    "public.actor_capability_matrix": "global (per actor kind, not per workspace)",
+    "hivex_foundation.tenant": "read-only to the runtime role; written by the operator",
+    "hivex_foundation.event_log": "append-only, written only through append_event_v1",
+    "isokron.schema_migrations": "no tenant data; the runtime role has no privilege on it",
+}
+
+#: The only table privileges isokron_runtime may hold; any other one is a doctor failure.
+RUNTIME_GRANTS: dict[str, frozenset[str]] = {
+    "public.actor_registry": frozenset({"SELECT"}),
+    "public.kora_role_charter": frozenset({"SELECT"}),
+    "public.kora_policy_registry": frozenset({"SELECT"}),
+    "public.actor_capability_matrix": frozenset({"SELECT"}),
+    "kronicle.agent_scratchpad_entries": frozenset({"SELECT"}),
+    "kronicle.workspace_constitution_revisions": frozenset({"SELECT"}),
+    "hivex_foundation.tenant": frozenset({"SELECT"}),
+    "hivex_foundation.event_log": frozenset({"SELECT"}),
+    "isokron.schema_migrations": frozenset(),
+    "isokron.agent_episodic_events": frozenset({"SELECT", "INSERT"}),
+    "isokron.delegations": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "isokron.workspaces": frozenset({"SELECT"}),
+    "isokron.memory_namespaces": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "isokron.memory_records": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
+    "isokron.memory_audit": frozenset({"SELECT", "INSERT"}),
+    "isokron.agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "isokron.agent_messages": frozenset({"SELECT", "INSERT"}),
+}
+
+_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
+# Every table of the isokron schema and of the substrate's schemas, from the catalog.
+_TABLES_SQL = """
+SELECT n.nspname || '.' || c.relname AS name, c.relrowsecurity, c.relforcerowsecurity,
+       ARRAY(SELECT p FROM unnest($1::text[]) p
+              WHERE has_table_privilege('isokron_runtime', c.oid, p)) AS runtime_privileges
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND (n.nspname IN ('isokron', 'kronicle', 'hivex_foundation')
+        OR n.nspname || '.' || c.relname = ANY($2::text[]))
+ ORDER BY 1
+"""
 
 
 @attrs.frozen(kw_only=True)
@@ -69,7 +130,12 @@ async def _check_schema(conn: asyncpg.Connection) -> Check:
     exists = await conn.fetchval("SELECT to_regclass('isokron.schema_migrations') IS NOT NULL")
     if not exists:
         return Check(name="schema", status="fail", detail="not migrated (run `isokron migrate`)")
-    applied = {r["name"] for r in await conn.fetch("SELECT name FROM isokron.schema_migrations")}
+    # The runtime role reads the names through the function (it has no table privilege).
+    via_function = await conn.fetchval(
+        "SELECT to_regprocedure('isokron.applied_migrations_v1()') IS NOT NULL")
+    sql = ("SELECT isokron.applied_migrations_v1() AS name" if via_function
+           else "SELECT name FROM isokron.schema_migrations")
+    applied = {r["name"] for r in await conn.fetch(sql)}
     names = [name for name, _ in available_migrations()]
     pending = [n for n in names if n not in applied]
     if pending:
@@ -88,26 +154,46 @@ async def _check_roles(conn: asyncpg.Connection) -> Check:
     return Check(name="roles", status="ok", detail="isokron_runtime present, subject to RLS")
 
 
-async def _check_rls(conn: asyncpg.Connection) -> list[Check]:
-    checks = []
-    for table in RLS_TABLES:
-        row = await conn.fetchrow(
-            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)",
-            table,
-        )
-        if row is None:
-            checks.append(Check(name=f"rls {table}", status="fail", detail="table is missing"))
-        elif not (row["relrowsecurity"] and row["relforcerowsecurity"]):
-            missing = [
-                word
-                for word, flag in (("enabled", row["relrowsecurity"]),
-                                   ("forced", row["relforcerowsecurity"]))
-                if not flag
-            ]
-            checks.append(Check(name=f"rls {table}", status="fail",
-                                detail=f"row-level security not {' and not '.join(missing)}"))
-        else:
-            checks.append(Check(name=f"rls {table}", status="ok", detail="enabled and forced"))
+def _rls_check(name: str, enabled: bool, forced: bool) -> Check:
+    if name in NO_RLS_BY_DESIGN:
+        return Check(name=f"rls {name}", status="ok",
+                     detail=f"no RLS by design: {NO_RLS_BY_DESIGN[name]}")
+    if name not in RLS_TABLES and not name.startswith("isokron."):
+        return Check(name=f"rls {name}", status="ok", detail="not an isokron table")
+    if enabled and forced:
+        return Check(name=f"rls {name}", status="ok", detail="enabled and forced")
+    missing = [word for word, flag in (("enabled", enabled), ("forced", forced)) if not flag]
+    return Check(name=f"rls {name}", status="fail",
+                 detail=f"row-level security not {' and not '.join(missing)}")
+
+
+async def _check_tables(conn: asyncpg.Connection) -> list[Check]:
+    """Check RLS on every table and that isokron_runtime holds no undocumented grant."""
+    wanted = sorted(set(RLS_TABLES) | set(RUNTIME_GRANTS))
+    rows = await conn.fetch(_TABLES_SQL, list(_PRIVILEGES), wanted)
+    found = {r["name"] for r in rows}
+    checks = [Check(name=f"rls {t}", status="fail", detail="table is missing")
+              for t in RLS_TABLES if t not in found]
+    extra: list[str] = []
+    missing: list[str] = []
+    for r in rows:
+        checks.append(_rls_check(r["name"], r["relrowsecurity"], r["relforcerowsecurity"]))
+        held = set(r["runtime_privileges"])
+        allowed = RUNTIME_GRANTS.get(r["name"], frozenset())
+        extra += [f"{p} on {r['name']}" for p in sorted(held - allowed)]
+        missing += [f"{p} on {r['name']}" for p in sorted(allowed - held)]
+    if extra:
+        checks.append(Check(name="runtime grants", status="fail",
+                            detail="isokron_runtime holds undocumented grants: "
+                                   + ", ".join(extra)))
+    elif missing:
+        checks.append(Check(name="runtime grants", status="fail",
+                            detail="isokron_runtime lacks grants the stores need: "
+                                   + ", ".join(missing)))
+    else:
+        checks.append(Check(name="runtime grants", status="ok",
+                            detail=f"isokron_runtime holds exactly the documented grants "
+                                   f"on {len(rows)} tables"))
     return checks
 
 
@@ -142,7 +228,7 @@ async def run_doctor(conn: asyncpg.Connection) -> DoctorReport:
     schema = await _check_schema(conn)
     checks = [schema, await _check_roles(conn)]
     if schema.status == "ok":
-        checks += await _check_rls(conn)
+        checks += await _check_tables(conn)
         checks.append(await _check_chains(conn))
         checks.append(await _check_capabilities(conn))
     return DoctorReport(checks=tuple(checks))

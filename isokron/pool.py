@@ -18,10 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from .errors import SubstrateUnavailableError
+from .errors import NotOwnedError, SubstrateUnavailableError
 
 __all__ = [
     "DB",
+    "TENANT_MISMATCH_SQLSTATE",
     "Conn",
     "acquire",
     "create_pool",
@@ -34,6 +35,9 @@ __all__ = [
 
 #: A pool or a single connection: every reader and store accepts either.
 DB = asyncpg.Pool | asyncpg.Connection
+
+#: SQLSTATE the schema's write functions raise for a foreign workspace or actor.
+TENANT_MISMATCH_SQLSTATE = "IKT01"
 
 # SQLSTATE classes/codes that mean "the database is not there right now".
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
@@ -69,12 +73,18 @@ def is_unavailable(exc: BaseException) -> bool:
 
 @asynccontextmanager
 async def translate_errors(what: str) -> AsyncIterator[None]:
-    """Re-raise connection failures and timeouts inside the block as SubstrateUnavailableError."""
+    """Re-raise driver failures inside the block as isokron's typed errors.
+
+    Connection failures and timeouts become SubstrateUnavailableError; a write function's
+    refusal of a foreign workspace or actor (SQLSTATE IKT01) becomes NotOwnedError.
+    """
     try:
         yield
     except SubstrateUnavailableError:
         raise
     except Exception as exc:
+        if getattr(exc, "sqlstate", None) == TENANT_MISMATCH_SQLSTATE:
+            raise NotOwnedError(f"{what}: {exc}") from exc
         if is_unavailable(exc):
             raise SubstrateUnavailableError(
                 f"{what}: database unavailable ({type(exc).__name__}: {exc})"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ChainEventEmitNotAvailableError, ScratchpadWriteNotAvailableError
-from .pool import DB, acquire, translate_errors
+from .pool import DB
+from .tenancy import workspace_scope
 
 __all__ = ["DeferredTransport", "SubstrateTransport", "WriteTransport", "make_transport"]
 
@@ -46,7 +47,11 @@ class DeferredTransport:
 
 
 class SubstrateTransport:
-    """Write through ``write_agent_scratchpad_v1`` and ``append_event_v1``."""
+    """Write through ``write_agent_scratchpad_v1`` and ``append_event_v1``.
+
+    Each call runs in a transaction scoped to its workspace; the functions refuse any
+    other workspace, and an actor not registered in it, with NotOwnedError.
+    """
 
     def __init__(self, pool: DB) -> None:
         self.pool = pool
@@ -55,7 +60,7 @@ class SubstrateTransport:
         self, workspace_id: str, *, actor_kind: str, kind: str, scope: str, content: str
     ) -> str:
         """Write one scratchpad entry (the function also appends its approval event)."""
-        async with translate_errors("writing the scratchpad"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "writing the scratchpad") as conn:
             row = await conn.fetchrow(
                 "SELECT scratchpad_entry_id FROM kronicle.write_agent_scratchpad_v1("
                 "$1, $2, $3::text::kronicle.scratchpad_kind, "
@@ -70,7 +75,7 @@ class SubstrateTransport:
         actor_id: str | None = None,
     ) -> str:
         """Append one chain event through append_event_v1."""
-        async with translate_errors("emitting a chain event"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "emitting a chain event") as conn:
             event_id = await conn.fetchval(
                 "SELECT hivex_foundation.append_event_v1($1, $2, $3::jsonb, $4::uuid)",
                 workspace_id, event_type, payload, actor_id,

@@ -1,21 +1,8 @@
-"""Share the helpers every reader uses: workspace transactions, LIKE escaping, limits."""
+"""Share the helpers every reader uses: LIKE escaping, limits, workspace ids."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from ..errors import InvalidInputError
-from ..pool import DB, Conn, in_transaction, translate_errors
-
-WORKSPACE_GUC = "app.current_workspace_id"
-
-
-@asynccontextmanager
-async def workspace_conn(db: DB | Conn, workspace_id: str, what: str) -> AsyncIterator[Conn]:
-    """Yield a connection in a transaction scoped to ``workspace_id`` (for RLS reads)."""
-    async with translate_errors(what), in_transaction(db, {WORKSPACE_GUC: workspace_id}) as conn:
-        yield conn
 
 
 def escape_like(value: str) -> str:

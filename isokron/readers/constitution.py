@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..models import ConstitutionRevision
 from ..pool import DB, Conn
-from ._common import check_workspace, workspace_conn
+from ..tenancy import workspace_scope
+from ._common import check_workspace
 
 __all__ = ["read_active_constitution"]
 
@@ -22,6 +23,6 @@ async def read_active_constitution(
 ) -> ConstitutionRevision | None:
     """Return the active revision, or None for a workspace that has none."""
     check_workspace(workspace_id)
-    async with workspace_conn(db, workspace_id, "reading the constitution") as conn:
+    async with workspace_scope(db, workspace_id, "reading the constitution") as conn:
         row = await conn.fetchrow(_SQL, workspace_id)
     return None if row is None else ConstitutionRevision.from_row(row)

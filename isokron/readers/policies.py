@@ -7,7 +7,8 @@ import logging
 
 from ..models import PolicyEntry
 from ..pool import DB, Conn
-from ._common import check_workspace, workspace_conn
+from ..tenancy import workspace_scope
+from ._common import check_workspace
 
 __all__ = ["EXPECTED_POLICY_COUNT", "read_policy_registry", "warn_policy_drift"]
 
@@ -36,7 +37,7 @@ def warn_policy_drift(workspace_id: str, count: int) -> None:
 async def read_policy_registry(db: DB | Conn, workspace_id: str) -> tuple[PolicyEntry, ...]:
     """Return the workspace's policies ordered by path (values decoded exactly once)."""
     check_workspace(workspace_id)
-    async with workspace_conn(db, workspace_id, "reading the policy registry") as conn:
+    async with workspace_scope(db, workspace_id, "reading the policy registry") as conn:
         rows = await conn.fetch(_SQL, workspace_id)
     # Selected as text and decoded here, so decoding happens once whatever codecs are set.
     entries = tuple(

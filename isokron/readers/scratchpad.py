@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from ..models import ScratchpadEntry
 from ..pool import DB, Conn
-from ._common import check_limit, check_workspace, workspace_conn
+from ..tenancy import workspace_scope
+from ._common import check_limit, check_workspace
 
 __all__ = ["check_scratchpad_integrity", "read_cross_agent_scratchpad", "read_own_scratchpad"]
 
@@ -48,7 +49,7 @@ async def _read(
 ) -> tuple[ScratchpadEntry, ...]:
     check_workspace(workspace_id)
     check_limit(limit)
-    async with workspace_conn(db, workspace_id, what) as conn:
+    async with workspace_scope(db, workspace_id, what) as conn:
         rows = await conn.fetch(sql, workspace_id, actor_kind, limit)
     entries = tuple(ScratchpadEntry.from_row(r) for r in rows)
     check_scratchpad_integrity(entries)

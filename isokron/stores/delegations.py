@@ -1,4 +1,9 @@
-"""The delegation ledger: idempotent inserts, compare-and-set transitions, heartbeats."""
+"""The delegation ledger: idempotent inserts, compare-and-set transitions, heartbeats.
+
+Rows are keyed by ``(workspace_id, delegation_id)`` and every call runs in a transaction
+scoped to its workspace, so row-level security keeps one workspace's ledger out of
+another's reach: the same id in two workspaces is two independent rows.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from datetime import datetime
 
 from ..errors import InvalidInputError, InvalidTransitionError
 from ..models import Delegation
-from ..pool import DB, acquire, translate_errors
+from ..pool import DB
 from ..readers._common import check_workspace
+from ..tenancy import workspace_scope
 from ._validate import check_aware, check_text, check_uuid, cut_text
 
 __all__ = [
@@ -68,7 +74,7 @@ UPDATE isokron.delegations
        error_detail = coalesce($3, error_detail),
        result_preview = coalesce($4, result_preview),
        updated_at = now()
- WHERE delegation_id = $1 AND status = ANY($5::text[])
+ WHERE workspace_id = $6 AND delegation_id = $1 AND status = ANY($5::text[])
 RETURNING status
 """
 
@@ -77,7 +83,8 @@ UPDATE isokron.delegations
    SET last_heartbeat = now(),
        status = CASE WHEN status = 'stuck' THEN 'in_progress' ELSE status END,
        updated_at = now()
- WHERE delegation_id = $1 AND status IN ('queued', 'dispatched', 'in_progress', 'stuck')
+ WHERE workspace_id = $2 AND delegation_id = $1
+   AND status IN ('queued', 'dispatched', 'in_progress', 'stuck')
 RETURNING true
 """
 
@@ -123,7 +130,7 @@ class DelegationLedger:
             delegation_id, workspace_id, caller_id, callee_id, task_preview)
         check_text(idempotency_key, "idempotency_key", max_len=256, optional=True)
         check_aware(deadline, "deadline")
-        async with translate_errors("inserting a delegation"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "inserting a delegation") as conn:
             inserted = await conn.fetchval(
                 _INSERT, delegation_id, workspace_id, caller, callee, preview, idempotency_key,
                 deadline,
@@ -144,7 +151,7 @@ class DelegationLedger:
         caller, callee, preview = _check_new(
             delegation_id, workspace_id, caller_id, callee_id, task_preview)
         check_text(result_preview, "result_preview", max_len=10**7, min_len=0)
-        async with translate_errors("recording a delegation"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "recording a delegation") as conn:
             inserted = await conn.fetchval(
                 _RECORD_COMPLETED, delegation_id, workspace_id, caller, callee, preview,
                 cut_text(result_preview, PREVIEW_CHARS),
@@ -153,48 +160,55 @@ class DelegationLedger:
 
     async def set_status(
         self,
+        workspace_id: str,
         delegation_id: str,
         status: str,
         *,
         error_detail: str | None = None,
         result_preview: str | None = None,
     ) -> None:
-        """Move to ``status`` if legal; the current status again is a no-op."""
+        """Move the workspace's row to ``status`` if legal; the current status again is a no-op."""
+        check_workspace(workspace_id)
         _check_id(delegation_id)
         if status not in STATUSES:
             raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
         check_text(error_detail, "error_detail", max_len=10**6, min_len=0, optional=True)
         check_text(result_preview, "result_preview", max_len=10**7, min_len=0, optional=True)
         preview = cut_text(result_preview, PREVIEW_CHARS) if result_preview is not None else None
-        async with translate_errors("updating a delegation"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "updating a delegation") as conn:
             moved = await conn.fetchval(
-                _SET_STATUS, delegation_id, status, error_detail, preview, _PREDECESSORS[status]
+                _SET_STATUS, delegation_id, status, error_detail, preview, _PREDECESSORS[status],
+                workspace_id,
             )
             if moved is not None:
                 return
             current = await conn.fetchval(
-                "SELECT status FROM isokron.delegations WHERE delegation_id = $1", delegation_id
+                "SELECT status FROM isokron.delegations "
+                "WHERE workspace_id = $1 AND delegation_id = $2", workspace_id, delegation_id
             )
         if current is None:
-            log.warning("set_status(%r, %r): no such delegation; nothing changed",
-                        delegation_id, status)
+            log.warning("set_status(%r, %r, %r): no such delegation; nothing changed",
+                        workspace_id, delegation_id, status)
             return
         if current == status:
             return
         raise InvalidTransitionError(delegation_id, current, status)
 
-    async def heartbeat(self, delegation_id: str) -> bool:
+    async def heartbeat(self, workspace_id: str, delegation_id: str) -> bool:
         """Stamp an in-flight row (stuck -> in_progress); False for terminal or unknown rows."""
+        check_workspace(workspace_id)
         _check_id(delegation_id)
-        async with translate_errors("heartbeating a delegation"), acquire(self.pool) as conn:
-            return bool(await conn.fetchval(_HEARTBEAT, delegation_id))
+        async with workspace_scope(self.pool, workspace_id, "heartbeating a delegation") as conn:
+            return bool(await conn.fetchval(_HEARTBEAT, delegation_id, workspace_id))
 
-    async def get(self, delegation_id: str) -> Delegation | None:
-        """Return the delegation or None."""
+    async def get(self, workspace_id: str, delegation_id: str) -> Delegation | None:
+        """Return the workspace's delegation with that id, or None."""
+        check_workspace(workspace_id)
         _check_id(delegation_id)
-        async with translate_errors("reading a delegation"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "reading a delegation") as conn:
             row = await conn.fetchrow(
-                f"SELECT {_COLUMNS} FROM isokron.delegations WHERE delegation_id = $1",
-                delegation_id,
+                f"SELECT {_COLUMNS} FROM isokron.delegations "
+                "WHERE workspace_id = $1 AND delegation_id = $2",
+                workspace_id, delegation_id,
             )
         return None if row is None else Delegation.from_row(row)

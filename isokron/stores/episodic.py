@@ -1,4 +1,9 @@
-"""Append-only, per-agent episodic events; the workspace must own the agent."""
+"""Append-only, per-agent episodic events; the workspace must own the agent.
+
+Rows carry ``workspace_id``; PostgreSQL itself enforces ownership (a composite foreign
+key to ``actor_registry (workspace_id, actor_id)``) and row-level security keeps each
+workspace's events to itself.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Any
 
 from ..errors import InvalidInputError, NotOwnedError
 from ..models import EpisodicEvent
-from ..pool import DB, acquire, translate_errors
+from ..pool import DB
 from ..readers._common import check_workspace
+from ..tenancy import workspace_scope
 from ._validate import check_aware, check_text, check_uuid, json_object_text
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
@@ -30,9 +36,9 @@ WITH owner AS (
         AS u(id, event_type, sender, recipient, body, inference_receipt_id, audit_event_hash)
 ), inserted AS (
     INSERT INTO isokron.agent_episodic_events
-        (id, agent_id, event_type, sender, recipient, body, inference_receipt_id,
+        (id, workspace_id, agent_id, event_type, sender, recipient, body, inference_receipt_id,
          audit_event_hash)
-    SELECT r.id, o.actor_id, r.event_type, r.sender, r.recipient, r.body::jsonb,
+    SELECT r.id, $1, o.actor_id, r.event_type, r.sender, r.recipient, r.body::jsonb,
            r.inference_receipt_id, r.audit_event_hash
       FROM rows r CROSS JOIN owner o
     ON CONFLICT (id) DO NOTHING
@@ -54,7 +60,7 @@ SELECT (SELECT count(*) FROM owner), NULL, NULL, NULL, NULL, NULL, NULL, NULL, N
 
 def _list_sql(*, by_type: bool, since: bool) -> str:
     """Build the list query for one filter combination (each served by an index)."""
-    filters = ["e.agent_id = $2"]
+    filters = ["e.workspace_id = $1", "e.agent_id = $2"]
     if by_type:
         filters.append("e.event_type = $4")
     if since:
@@ -134,7 +140,7 @@ class EpisodicEventStore:
         if not rows:
             return []
         columns = list(zip(*rows, strict=True))
-        async with translate_errors("appending episodic events"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "appending episodic events") as conn:
             result = await conn.fetch(_INSERT, workspace_id, agent, *[list(c) for c in columns])
         if not result or result[0]["owned"] == 0:
             raise NotOwnedError(
@@ -167,7 +173,7 @@ class EpisodicEventStore:
         if since is not None:
             args.append(since)
         sql = _list_sql(by_type=event_type is not None, since=since is not None)
-        async with translate_errors("listing episodic events"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "listing episodic events") as conn:
             rows = await conn.fetch(sql, *args)
         if not rows or rows[0]["owned"] == 0:
             raise NotOwnedError(f"agent {agent} is not an agent of workspace {workspace_id!r}")

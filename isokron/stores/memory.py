@@ -1,4 +1,10 @@
-"""Namespaced long-term memory: workspace / team / org namespaces, search, TTL, audit."""
+"""Namespaced long-term memory: workspace / team / org namespaces, search, TTL, audit.
+
+The ACL lives in PostgreSQL: ``isokron.namespace_access_v1()`` walks the workspace tree
+for the transaction's workspace, and the row-level security policies of
+``memory_namespaces``, ``memory_records`` and ``memory_audit`` use the same function,
+so what Python reports as readable or writable is exactly what the database allows.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import asyncpg
 import attrs
 
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
 from ..models import MemoryRecord
-from ..pool import DB, Conn, acquire, in_transaction, translate_errors
+from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
+from ..tenancy import workspace_scope
 from ._validate import check_aware, check_uuid
 from .redact import redact_secrets
 
@@ -30,18 +38,8 @@ MAX_LIMIT = 100
 _NAME = re.compile(r"^[a-z]+:[A-Za-z0-9_:.\-]+$")
 _COLUMNS = "r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at, r.created_at"
 
-# Walk up parent_id; the depth cap means a cycle ends instead of hanging.
-_CHAIN = f"""
-WITH RECURSIVE chain AS (
-    SELECT workspace_id, parent_id, 0 AS depth
-      FROM isokron.workspaces WHERE workspace_id = $1
-    UNION ALL
-    SELECT w.workspace_id, w.parent_id, c.depth + 1
-      FROM isokron.workspaces w JOIN chain c ON w.workspace_id = c.parent_id
-     WHERE c.depth < {MAX_DEPTH}
-)
-SELECT workspace_id, parent_id FROM chain ORDER BY depth
-"""
+# The tree walk (depth-capped at MAX_DEPTH) is the SQL function the RLS policies use.
+_ACCESS = "SELECT readable, writable FROM isokron.namespace_access_v1()"
 
 _LIVE = """
     r.namespace = ANY($1::text[])
@@ -159,25 +157,18 @@ class NamespaceMemory:
                 "embeddings need pgvector on the server (see isokron.enable_vectors_v1())")
 
     async def _access(self, conn: Conn, workspace_id: str) -> NamespaceAccess:
-        rows = await conn.fetch(_CHAIN, workspace_id)
-        if not rows:
+        """Ask the database's ACL function (``conn`` is scoped to ``workspace_id``)."""
+        row = await conn.fetchrow(_ACCESS)
+        if row is None:
             raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
-        parent = rows[0]["parent_id"]
-        root = rows[-1]["workspace_id"]
-        team = f"team:{parent if parent is not None else workspace_id}"
-        readable = (f"workspace:{workspace_id}", team, f"org:{root}")
-        writable = readable[:2] + ((f"org:{root}",) if parent is None else ())
+        readable, writable = tuple(row["readable"]), tuple(row["writable"])
         _check_names(readable, f"workspace {workspace_id!r}")
-        return NamespaceAccess(
-            workspace_id=workspace_id,
-            readable=tuple(dict.fromkeys(readable)),
-            writable=tuple(dict.fromkeys(writable)),
-        )
+        return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable)
 
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
         check_workspace(workspace_id)
-        async with translate_errors("resolving namespaces"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "resolving namespaces") as conn:
             return await self._access(conn, workspace_id)
 
     async def readable_namespaces(self, workspace_id: str) -> list[str]:
@@ -227,7 +218,7 @@ class NamespaceMemory:
         if labels:
             log.warning("redacted %d secret(s) before storing a memory: %s", len(labels),
                         ", ".join(sorted(set(labels))))
-        async with translate_errors("committing a memory"), in_transaction(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
             access = await self._access(conn, workspace_id)  # re-checked on every call
             if target not in access.writable:
                 raise NotOwnedError(
@@ -235,8 +226,16 @@ class NamespaceMemory:
                     f"(writable: {', '.join(access.writable)})"
                 )
             await conn.execute(_UPSERT_NAMESPACE, target, _namespace_kind(target))
-            row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind, source,
-                                      pin, expires_at)
+            try:
+                row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind,
+                                          source, pin, expires_at)
+            except asyncpg.InsufficientPrivilegeError:
+                # The id is taken by a memory this workspace may not change (RLS refused the
+                # upsert's UPDATE): to this workspace that memory does not exist.
+                raise NotFoundError(
+                    f"memory id {record_id} cannot be used by workspace {workspace_id!r}; "
+                    "choose another id"
+                ) from None
             if row is None:
                 raise NotOwnedError(f"memory {record_id} already exists in another namespace")
             if vector is not None:
@@ -277,7 +276,7 @@ class NamespaceMemory:
         vector = _vector_text(embedding) if embedding is not None else None
         if vector is not None:
             await self._require_vectors()
-        async with translate_errors("searching memory"), acquire(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "searching memory") as conn:
             access = await self._access(conn, workspace_id)
             wanted = access.readable if namespaces is None else [
                 n for n in namespaces if n in access.readable]  # exact names: no prefix leaks
@@ -302,7 +301,7 @@ class NamespaceMemory:
         """Delete a memory in a namespace the workspace can write; audit org deletions."""
         check_workspace(workspace_id)
         target = check_uuid(memory_id, "memory_id")
-        async with translate_errors("forgetting a memory"), in_transaction(self.pool) as conn:
+        async with workspace_scope(self.pool, workspace_id, "forgetting a memory") as conn:
             access = await self._access(conn, workspace_id)
             allowed = [n for n in access.writable if namespace is None or n == namespace]
             deleted = await conn.fetchrow(

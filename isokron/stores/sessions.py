@@ -1,4 +1,9 @@
-"""Agent sessions and messages, isolated per tenant and user by PostgreSQL row-level security."""
+"""Agent sessions and messages, isolated per tenant and user by PostgreSQL row-level security.
+
+Keys include the tenant and the user (``(tenant_id, user_id, id)``; a message references
+its session by all three), so the same session id under two tenants or two users is two
+sessions, and nothing one caller does can block or reveal another's.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ import attrs
 
 from ..errors import InvalidInputError, NotFoundError
 from ..models import AgentMessage, AgentSession
-from ..pool import DB, Conn, in_transaction, translate_errors
+from ..pool import DB, Conn
+from ..tenancy import tenant_scope
 from ._validate import check_text, check_uuid, json_object_text
 
 __all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
@@ -48,8 +54,7 @@ class AgentSessionStore:
     async def _scoped(self, ctx: RequestContext, what: str) -> AsyncIterator[Conn]:
         if not isinstance(ctx, RequestContext):
             raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
-        settings = {"app.current_tenant_id": ctx.tenant_id, "app.current_user_id": ctx.user_id}
-        async with translate_errors(what), in_transaction(self.pool, settings) as conn:
+        async with tenant_scope(self.pool, ctx.tenant_id, ctx.user_id, what) as conn:
             yield conn
 
     async def create_session(
@@ -70,7 +75,7 @@ class AgentSessionStore:
             row = await conn.fetchrow(
                 f"INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, agent_name, title, "
                 f"state) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb) "
-                f"ON CONFLICT (id) DO NOTHING RETURNING {_SESSION_COLUMNS}",
+                f"ON CONFLICT (tenant_id, user_id, id) DO NOTHING RETURNING {_SESSION_COLUMNS}",
                 session_id, ctx.tenant_id, ctx.user_id, agent_name, title, state_text,
             )
             if row is None:
@@ -78,8 +83,7 @@ class AgentSessionStore:
                     f"SELECT {_SESSION_COLUMNS} FROM isokron.agent_sessions WHERE id = $1",
                     session_id,
                 )
-        if row is None:  # the id belongs to someone else: behave as not found
-            raise NotFoundError(f"session {session_id} cannot be created: id is taken")
+        assert row is not None  # the key includes ctx: only ctx's own row can conflict
         return AgentSession.from_row(row)
 
     async def get_session(
@@ -137,7 +141,8 @@ class AgentSessionStore:
                     "  FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) "
                     "       WITH ORDINALITY AS u(id, role, content, tool_calls, ord) "
                     " CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq "
-                    "               FROM isokron.agent_messages WHERE session_id = $1) base",
+                    "               FROM isokron.agent_messages "
+                    "              WHERE tenant_id = $2 AND user_id = $3 AND session_id = $1) base",
                     target, session["tenant_id"], session["user_id"],
                     [p[0] for p in fresh], [p[1] for p in fresh], [p[2] for p in fresh],
                     [p[3] for p in fresh],
@@ -169,8 +174,9 @@ class AgentSessionStore:
                 raise NotFoundError(f"session {target} not found")
             rows = await conn.fetch(
                 f"SELECT {_MESSAGE_COLUMNS} FROM isokron.agent_messages "
-                "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                target, after_seq, limit)
+                "WHERE tenant_id = $4 AND user_id = $5 AND session_id = $1 AND seq > $2 "
+                "ORDER BY seq LIMIT $3",
+                target, after_seq, limit, ctx.tenant_id, ctx.user_id)
         return [AgentMessage.from_row(r) for r in rows]
 
 
