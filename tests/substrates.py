@@ -41,9 +41,11 @@ class PostgresWorld:
                 "policy_path = $2", ws, path)
 
     async def add_event(self, ws: str, event_type: str, payload: dict[str, Any]) -> None:
-        await self.owner.execute(
-            "SELECT hivex_foundation.append_event_v1($1, $2, $3::text::jsonb, NULL)",
-            ws, event_type, json.dumps(payload))
+        async with self.owner.transaction():
+            await self.owner.execute("SELECT set_config('app.current_workspace_id', $1, true)", ws)
+            await self.owner.execute(
+                "SELECT hivex_foundation.append_event_v1($1, $2, $3::text::jsonb, NULL)",
+                ws, event_type, json.dumps(payload))
 
     async def add_tenant(self, ws: str) -> None:
         await self.owner.execute(

@@ -196,24 +196,24 @@ GRANT EXECUTE ON FUNCTION isokron.readable_namespaces_v1(), isokron.writable_nam
 ALTER TABLE isokron.memory_namespaces ENABLE ROW LEVEL SECURITY;
 ALTER TABLE isokron.memory_namespaces FORCE ROW LEVEL SECURITY;
 CREATE POLICY memory_namespaces_select ON isokron.memory_namespaces FOR SELECT
-    USING (name = ANY ((SELECT isokron.readable_namespaces_v1())));
+    USING (name = ANY ((SELECT isokron.readable_namespaces_v1())::text[]));
 CREATE POLICY memory_namespaces_insert ON isokron.memory_namespaces FOR INSERT
-    WITH CHECK (name = ANY ((SELECT isokron.writable_namespaces_v1())));
+    WITH CHECK (name = ANY ((SELECT isokron.writable_namespaces_v1())::text[]));
 CREATE POLICY memory_namespaces_update ON isokron.memory_namespaces FOR UPDATE
-    USING (name = ANY ((SELECT isokron.writable_namespaces_v1())))
-    WITH CHECK (name = ANY ((SELECT isokron.writable_namespaces_v1())));
+    USING (name = ANY ((SELECT isokron.writable_namespaces_v1())::text[]))
+    WITH CHECK (name = ANY ((SELECT isokron.writable_namespaces_v1())::text[]));
 
 ALTER TABLE isokron.memory_records ENABLE ROW LEVEL SECURITY;
 ALTER TABLE isokron.memory_records FORCE ROW LEVEL SECURITY;
 CREATE POLICY memory_records_select ON isokron.memory_records FOR SELECT
-    USING (namespace = ANY ((SELECT isokron.readable_namespaces_v1())));
+    USING (namespace = ANY ((SELECT isokron.readable_namespaces_v1())::text[]));
 CREATE POLICY memory_records_insert ON isokron.memory_records FOR INSERT
-    WITH CHECK (namespace = ANY ((SELECT isokron.writable_namespaces_v1())));
+    WITH CHECK (namespace = ANY ((SELECT isokron.writable_namespaces_v1())::text[]));
 CREATE POLICY memory_records_update ON isokron.memory_records FOR UPDATE
-    USING (namespace = ANY ((SELECT isokron.writable_namespaces_v1())))
-    WITH CHECK (namespace = ANY ((SELECT isokron.writable_namespaces_v1())));
+    USING (namespace = ANY ((SELECT isokron.writable_namespaces_v1())::text[]))
+    WITH CHECK (namespace = ANY ((SELECT isokron.writable_namespaces_v1())::text[]));
 CREATE POLICY memory_records_delete ON isokron.memory_records FOR DELETE
-    USING (namespace = ANY ((SELECT isokron.writable_namespaces_v1())));
+    USING (namespace = ANY ((SELECT isokron.writable_namespaces_v1())::text[]));
 
 ALTER TABLE isokron.memory_audit ENABLE ROW LEVEL SECURITY;
 ALTER TABLE isokron.memory_audit FORCE ROW LEVEL SECURITY;
@@ -221,7 +221,7 @@ CREATE POLICY memory_audit_select ON isokron.memory_audit FOR SELECT
     USING (workspace_id = current_setting('app.current_workspace_id', true));
 CREATE POLICY memory_audit_insert ON isokron.memory_audit FOR INSERT
     WITH CHECK (workspace_id = current_setting('app.current_workspace_id', true)
-                AND namespace = ANY ((SELECT isokron.writable_namespaces_v1())));
+                AND namespace = ANY ((SELECT isokron.writable_namespaces_v1())::text[]));
 
 -- sessions and messages: keys include the tenant and the user -----------------------------
 -- A message whose tenant/user differ from its session's was planted by another caller

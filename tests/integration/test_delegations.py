@@ -41,7 +41,7 @@ async def test_insert_is_idempotent(runtime_pool):
     ledger = DelegationLedger(runtime_pool)
     assert await _insert(ledger, "d1", task="first")
     assert not await _insert(ledger, "d1", task="second")
-    row = await ledger.get("d1")
+    row = await ledger.get("org_a", "d1")
     assert row.task_preview == "first" and row.status == "queued"
 
 
@@ -50,7 +50,7 @@ async def test_idempotency_key_is_unique_per_caller(runtime_pool):
     ledger = DelegationLedger(runtime_pool)
     assert await _insert(ledger, "d1", idempotency_key="k")
     assert not await _insert(ledger, "d2", idempotency_key="k")
-    assert await ledger.get("d2") is None
+    assert await ledger.get("org_a", "d2") is None
     assert await _insert(ledger, "d3", idempotency_key="k", caller=uuid.uuid4())
 
 
@@ -58,7 +58,7 @@ async def test_task_preview_is_cut_on_a_character_boundary(runtime_pool):
     """A 5,000-character multibyte task is stored as its first 4,096 characters."""
     ledger = DelegationLedger(runtime_pool)
     await _insert(ledger, "d1", task="é🙂" * 2500)
-    row = await ledger.get("d1")
+    row = await ledger.get("org_a", "d1")
     assert len(row.task_preview) == 4096 and row.task_preview == ("é🙂" * 2500)[:4096]
 
 
@@ -66,7 +66,7 @@ async def test_deadline_defaults_to_six_hours(runtime_pool):
     """Without a deadline the row gets now() + 6 h; an explicit naive deadline is refused."""
     ledger = DelegationLedger(runtime_pool)
     await _insert(ledger, "d1")
-    row = await ledger.get("d1")
+    row = await ledger.get("org_a", "d1")
     assert timedelta(hours=5, minutes=59) < row.deadline - row.created_at <= timedelta(hours=6)
     with pytest.raises(InvalidInputError, match="timezone-aware"):
         await _insert(ledger, "d2", deadline=datetime(2030, 1, 1))
@@ -83,8 +83,8 @@ async def test_every_legal_transition(runtime_pool, owner, start, target):
     ledger = DelegationLedger(runtime_pool)
     await _insert(ledger, "d1")
     await _force(owner, "d1", status=f"'{start}'")
-    await ledger.set_status("d1", target, result_preview="r" if target == "completed" else None)
-    assert (await ledger.get("d1")).status == target
+    await ledger.set_status("org_a", "d1", target, result_preview="r" if target == "completed" else None)
+    assert (await ledger.get("org_a", "d1")).status == target
 
 
 @pytest.mark.parametrize(("start", "target"), ILLEGAL)
@@ -94,46 +94,46 @@ async def test_every_illegal_transition_raises(runtime_pool, owner, start, targe
     await _insert(ledger, "d1")
     await _force(owner, "d1", status=f"'{start}'")
     with pytest.raises(InvalidTransitionError) as info:
-        await ledger.set_status("d1", target)
+        await ledger.set_status("org_a", "d1", target)
     assert (info.value.current, info.value.requested) == (start, target)
-    assert (await ledger.get("d1")).status == start
+    assert (await ledger.get("org_a", "d1")).status == start
 
 
 async def test_same_status_is_a_no_op_that_keeps_updated_at(runtime_pool):
     """Setting the current status again does not touch updated_at."""
     ledger = DelegationLedger(runtime_pool)
     await _insert(ledger, "d1")
-    await ledger.set_status("d1", "in_progress")
-    before = (await ledger.get("d1")).updated_at
-    await ledger.set_status("d1", "in_progress")
-    assert (await ledger.get("d1")).updated_at == before
+    await ledger.set_status("org_a", "d1", "in_progress")
+    before = (await ledger.get("org_a", "d1")).updated_at
+    await ledger.set_status("org_a", "d1", "in_progress")
+    assert (await ledger.get("org_a", "d1")).updated_at == before
 
 
 async def test_unknown_row_is_a_logged_no_op(runtime_pool, caplog):
     """set_status on an unknown id logs and returns."""
     with caplog.at_level(logging.WARNING, logger="isokron.stores.delegations"):
-        await DelegationLedger(runtime_pool).set_status("nope", "completed")
+        await DelegationLedger(runtime_pool).set_status("org_a", "nope", "completed")
     assert "no such delegation" in caplog.text
 
 
 async def test_unknown_status_is_invalid_input(runtime_pool):
     """A status outside the six is an InvalidInputError naming it."""
     with pytest.raises(InvalidInputError, match="'done'"):
-        await DelegationLedger(runtime_pool).set_status("d1", "done")
+        await DelegationLedger(runtime_pool).set_status("org_a", "d1", "done")
 
 
 async def test_heartbeat_stamps_in_flight_rows_and_revives_stuck_ones(runtime_pool, owner):
     """heartbeat: True for in-flight (stuck -> in_progress), False for terminal/unknown."""
     ledger = DelegationLedger(runtime_pool)
     await _insert(ledger, "d1")
-    assert await ledger.heartbeat("d1")
-    assert (await ledger.get("d1")).last_heartbeat is not None
+    assert await ledger.heartbeat("org_a", "d1")
+    assert (await ledger.get("org_a", "d1")).last_heartbeat is not None
     await _force(owner, "d1", status="'stuck'")
-    assert await ledger.heartbeat("d1")
-    assert (await ledger.get("d1")).status == "in_progress"
-    await ledger.set_status("d1", "completed", result_preview="ok")
-    assert not await ledger.heartbeat("d1")
-    assert not await ledger.heartbeat("unknown")
+    assert await ledger.heartbeat("org_a", "d1")
+    assert (await ledger.get("org_a", "d1")).status == "in_progress"
+    await ledger.set_status("org_a", "d1", "completed", result_preview="ok")
+    assert not await ledger.heartbeat("org_a", "d1")
+    assert not await ledger.heartbeat("org_a", "unknown")
 
 
 async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, owner):
@@ -149,7 +149,7 @@ async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, o
     await _force(owner, "fresh", last_heartbeat="now()")
     result = await DelegationSweeper(runtime_pool, stuck_threshold_s=600).sweep()
     assert (result.deadline_failures, result.stuck_marked, result.errors) == (2, 1, ())
-    rows = {d: await ledger.get(d) for d in ("late", "silent", "null_hb", "both", "done", "fresh")}
+    rows = {d: await ledger.get("org_a", d) for d in ("late", "silent", "null_hb", "both", "done", "fresh")}
     assert rows["late"].status == rows["both"].status == "failed"
     assert rows["late"].error_detail == "deadline exceeded by sweeper"
     assert rows["silent"].status == "stuck"
@@ -157,8 +157,8 @@ async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, o
     assert rows["null_hb"].status == "queued" and rows["fresh"].status == "queued"
     assert rows["done"].status == "completed"
     # A stuck agent that recovers can still report its result.
-    await ledger.set_status("silent", "completed", result_preview="late but done")
-    assert (await ledger.get("silent")).result_preview == "late but done"
+    await ledger.set_status("org_a", "silent", "completed", result_preview="late but done")
+    assert (await ledger.get("org_a", "silent")).result_preview == "late but done"
 
 
 async def test_completions_racing_a_sweep_end_in_exactly_one_terminal_state(runtime_pool, owner):
@@ -172,13 +172,13 @@ async def test_completions_racing_a_sweep_end_in_exactly_one_terminal_state(runt
         "deadline = now() - interval '1 second'")
     sweeper = DelegationSweeper(runtime_pool)
     outcomes = await asyncio.gather(
-        *(ledger.set_status(did, "completed", result_preview=f"result {did}") for did in ids),
+        *(ledger.set_status("org_a", did, "completed", result_preview=f"result {did}") for did in ids),
         sweeper.sweep(),
         return_exceptions=True,
     )
     assert all(o is None or isinstance(o, InvalidTransitionError) for o in outcomes[:-1])
     for did in ids:
-        row = await ledger.get(did)
+        row = await ledger.get("org_a", did)
         assert row.status in ("completed", "failed")
         if row.status == "completed":
             assert row.result_preview == f"result {did}"
@@ -223,6 +223,9 @@ class BrokenDB:
     async def execute(self, *args):
         raise RuntimeError("disk on fire")
 
+    async def fetchrow(self, *args):
+        raise RuntimeError("disk on fire")
+
 
 async def test_loop_survives_failed_passes_and_stops_in_time(caplog):
     """start() is idempotent; failing passes are logged; stop() returns True."""
@@ -253,6 +256,20 @@ async def test_sweep_query_uses_the_partial_in_flight_index(owner):
     for sql, args in ((DEADLINE_SQL, ()), (STUCK_SQL, (600.0,))):
         plan = "\n".join(r[0] for r in await owner.fetch("EXPLAIN " + sql, *args))
         assert "delegations_in_flight_heartbeat_idx" in plan, plan
+
+
+def _normalised(sql: str) -> str:
+    return " ".join(sql.replace("$1", "p_stuck_threshold_s").split())
+
+
+async def test_sweep_function_runs_exactly_the_documented_statements(owner):
+    """sweep_delegations_v1's body holds DEADLINE_SQL and STUCK_SQL, in that order."""
+    body = _normalised(await owner.fetchval(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'sweep_delegations_v1'"))
+    deadline, stuck = _normalised(DEADLINE_SQL), _normalised(STUCK_SQL)
+    assert deadline in body and stuck in body
+    assert body.index(deadline) < body.index(stuck)
+    assert body.count("UPDATE isokron.delegations") == 2
 
 
 async def test_sweep_command_prints_one_json_pass(db, owner, capsys):

@@ -238,12 +238,12 @@ async def test_team_members_share_team_memory(memory):
 
 
 async def test_forget_only_in_a_writable_namespace(memory, owner):
-    """Forgetting a foreign or org memory is NotOwnedError; an unknown id says so."""
+    """A readable org memory is NotOwnedError; another tree's memory is not found at all."""
     org = await memory.commit("org_root", "org fact", namespace="org:org_root")
     mine = await memory.commit("ws_a1", "my fact")
     with pytest.raises(NotOwnedError):
         await memory.forget("ws_a1", org.id)
-    with pytest.raises(NotOwnedError):
+    with pytest.raises(NotFoundError, match=str(mine.id)):
         await memory.forget("ws_b1", mine.id)
     missing = uuid.uuid4()
     with pytest.raises(NotFoundError, match=str(missing)):

@@ -50,7 +50,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, str]] = {
         "rules_jsonb": "jsonb", "rules_hash": "bytea", "created_at": "timestamp with time zone",
     },
     "isokron.agent_episodic_events": {
-        "id": "uuid", "agent_id": "uuid", "created_at": "timestamp with time zone",
+        "id": "uuid", "workspace_id": "text", "agent_id": "uuid", "created_at": "timestamp with time zone",
         "event_type": "character varying(64)", "sender": "character varying(128)",
         "recipient": "character varying(128)", "body": "jsonb",
         "inference_receipt_id": "character varying(64)",
@@ -101,11 +101,15 @@ EXPECTED_INDEXES: list[tuple[str, str]] = [
     ("isokron.agent_episodic_events", "(agent_id, created_at DESC)"),
     ("isokron.agent_episodic_events", "(agent_id, event_type, created_at DESC)"),
     ("isokron.delegations", "(last_heartbeat NULLS FIRST) WHERE"),
-    ("isokron.delegations", "(caller_id, idempotency_key) WHERE (idempotency_key IS NOT NULL)"),
+    ("isokron.delegations", "(workspace_id, delegation_id)"),
+    ("isokron.delegations",
+     "(workspace_id, caller_id, idempotency_key) WHERE (idempotency_key IS NOT NULL)"),
     ("isokron.delegations", "(caller_id, created_at DESC)"),
     ("isokron.delegations", "(callee_id, created_at DESC)"),
     ("isokron.memory_records", "USING gin (search_tsv)"),
-    ("isokron.agent_messages", "(session_id, seq)"),
+    ("isokron.agent_sessions", "(tenant_id, user_id, id)"),
+    ("isokron.agent_messages", "(tenant_id, user_id, id)"),
+    ("isokron.agent_messages", "(tenant_id, user_id, session_id, seq)"),
     ("kronicle.workspace_constitution_revisions", "(workspace_id, revision_number)"),
     ("public.actor_registry", "(workspace_id, actor_kind, display_name)"),
 ]
@@ -226,15 +230,16 @@ async def test_fifty_concurrent_appends_give_gap_free_chain(owner, db):
     )
     pool = await asyncpg.create_pool(db.runtime_dsn, min_size=10, max_size=10)
     assert pool is not None
-    try:
-        await asyncio.gather(*(
-            pool.execute(
+
+    async def append(n: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('app.current_workspace_id', 'org_chain', true)")
+            await conn.execute(
                 "SELECT hivex_foundation.append_event_v1('org_chain', 'kora.test.appended', "
-                "$1::text::jsonb, NULL)",
-                json.dumps({"n": i}),
-            )
-            for i in range(50)
-        ))
+                "$1::text::jsonb, NULL)", json.dumps({"n": n}))
+
+    try:
+        await asyncio.gather(*(append(i) for i in range(50)))
     finally:
         await pool.close()
     seqs = [r["seq"] for r in await owner.fetch(
@@ -255,9 +260,11 @@ async def test_append_event_rejects_a_malformed_event_type(owner):
     await owner.execute("INSERT INTO hivex_foundation.tenant (clerk_org_id) VALUES ('org_x')")
     for bad in ("kora", "Kora.x", "kora..x", "kora.x-y", ""):
         with pytest.raises(asyncpg.InvalidParameterValueError):
-            await owner.execute(
-                "SELECT hivex_foundation.append_event_v1('org_x', $1, '{}'::jsonb, NULL)", bad
-            )
+            async with owner.transaction():
+                await owner.execute("SELECT set_config('app.current_workspace_id', 'org_x', true)")
+                await owner.execute(
+                    "SELECT hivex_foundation.append_event_v1('org_x', $1, '{}'::jsonb, NULL)", bad
+                )
     assert await owner.fetchval("SELECT count(*) FROM hivex_foundation.event_log") == 0
 
 
