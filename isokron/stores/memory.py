@@ -15,8 +15,8 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NoReturn
 
-import asyncpg
 import attrs
 
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
@@ -165,6 +165,17 @@ class NamespaceMemory:
         _check_names(readable, f"workspace {workspace_id!r}")
         return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable)
 
+    @staticmethod
+    async def _id_taken(conn: Conn, workspace_id: str, record_id: uuid.UUID) -> NoReturn:
+        """Explain why an upsert by id changed nothing: the id lives in another namespace."""
+        seen = await conn.fetchval(
+            "SELECT namespace FROM isokron.memory_records WHERE id = $1", record_id)
+        if seen is None:  # another tree's memory: to this workspace it does not exist
+            raise NotFoundError(
+                f"memory id {record_id} cannot be used by workspace {workspace_id!r}; "
+                "choose another id")
+        raise NotOwnedError(f"memory {record_id} already exists in another namespace ({seen})")
+
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
         check_workspace(workspace_id)
@@ -226,18 +237,10 @@ class NamespaceMemory:
                     f"(writable: {', '.join(access.writable)})"
                 )
             await conn.execute(_UPSERT_NAMESPACE, target, _namespace_kind(target))
-            try:
-                row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind,
-                                          source, pin, expires_at)
-            except asyncpg.InsufficientPrivilegeError:
-                # The id is taken by a memory this workspace may not change (RLS refused the
-                # upsert's UPDATE): to this workspace that memory does not exist.
-                raise NotFoundError(
-                    f"memory id {record_id} cannot be used by workspace {workspace_id!r}; "
-                    "choose another id"
-                ) from None
+            row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind, source,
+                                      pin, expires_at)
             if row is None:
-                raise NotOwnedError(f"memory {record_id} already exists in another namespace")
+                await self._id_taken(conn, workspace_id, record_id)
             if vector is not None:
                 await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
                                    "WHERE id = $1", record_id, vector)
