@@ -1,0 +1,103 @@
+"""The memory ACL holds in PostgreSQL itself: raw SQL as the runtime login, plus EXPLAIN."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from isokron.stores import NamespaceMemory
+
+from .test_memory import TREE
+
+
+@pytest.fixture
+async def tree(owner, runtime_pool):
+    """The test_memory tree with one memory in every namespace it uses."""
+    for ws, parent in TREE:
+        await owner.execute(
+            "INSERT INTO isokron.workspaces (workspace_id, parent_id) VALUES ($1, $2)", ws, parent)
+    memory = NamespaceMemory(runtime_pool)
+    await memory.commit("org_root", "org rule", namespace="org:org_root")
+    for leaf in ("ws_ab1", "ws_abc1", "ws_a1"):
+        access = await memory.access(leaf)
+        for name in access.writable:
+            await memory.commit(leaf, f"{leaf} note in {name}", namespace=name)
+    return memory
+
+
+@pytest.fixture
+async def raw(db):
+    """A raw runtime connection that runs statements as a given workspace."""
+    conn = await asyncpg.connect(db.runtime_dsn)
+
+    async def run(ws: str, sql: str, *args):
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.current_workspace_id', $1, true)", ws)
+            if sql.lstrip().upper().startswith(("SELECT", "EXPLAIN")):
+                return await conn.fetch(sql, *args)
+            return await conn.execute(sql, *args)
+
+    try:
+        yield run
+    finally:
+        await conn.close()
+
+
+async def test_a_sibling_cannot_read_team_abc_from_team_ab(tree, raw):
+    """Exact names: ws_ab1 (team:team_ab) sees no row of team:team_abc, by raw SQL either."""
+    rows = await raw("ws_ab1", "SELECT DISTINCT namespace FROM isokron.memory_records")
+    assert {r["namespace"] for r in rows} == {"workspace:ws_ab1", "team:team_ab", "org:org_root"}
+    assert await raw("ws_ab1", "SELECT id FROM isokron.memory_records "
+                               "WHERE namespace = 'team:team_abc'") == []
+    assert await raw("ws_ab1", "SELECT name FROM isokron.memory_namespaces "
+                               "WHERE name LIKE 'team:team_ab%'") == [("team:team_ab",)]
+
+
+async def test_a_team_member_cannot_delete_change_or_forge_org_memory(tree, raw, owner):
+    """Readable is not writable: DELETE/UPDATE of org rows change 0; an INSERT is refused."""
+    assert len(await raw("ws_a1", "SELECT id FROM isokron.memory_records "
+                                  "WHERE namespace = 'org:org_root'")) == 1
+    assert await raw("ws_a1", "DELETE FROM isokron.memory_records "
+                              "WHERE namespace = 'org:org_root'") == "DELETE 0"
+    assert await raw("ws_a1", "UPDATE isokron.memory_records SET content = 'x' "
+                              "WHERE namespace = 'org:org_root'") == "UPDATE 0"
+    assert await raw("ws_a1", "UPDATE isokron.memory_namespaces SET expires_at = now() "
+                              "WHERE name = 'org:org_root'") == "UPDATE 0"
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await raw("ws_a1", "INSERT INTO isokron.memory_records (namespace, content) "
+                           "VALUES ('org:org_root', 'forged rule')")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await raw("ws_a1", "UPDATE isokron.memory_records SET namespace = 'org:org_root' "
+                           "WHERE namespace = 'workspace:ws_a1'")
+    assert await owner.fetchval(
+        "SELECT content FROM isokron.memory_records WHERE namespace = 'org:org_root'"
+    ) == "org rule"
+    assert await raw("org_root", "DELETE FROM isokron.memory_records "
+                                 "WHERE namespace = 'org:org_root'") == "DELETE 1"
+
+
+async def test_python_and_postgres_agree_on_the_acl(tree, raw):
+    """readable_namespaces()/writable_namespaces() are the SQL functions the policies use."""
+    for ws, _ in TREE:
+        readable = (await raw(ws, "SELECT isokron.readable_namespaces_v1() AS n"))[0]["n"]
+        writable = (await raw(ws, "SELECT isokron.writable_namespaces_v1() AS n"))[0]["n"]
+        assert await tree.readable_namespaces(ws) == readable
+        assert await tree.writable_namespaces(ws) == writable
+    assert (await raw("ws_ghost", "SELECT isokron.readable_namespaces_v1() AS n"))[0]["n"] == []
+
+
+async def test_the_acl_is_evaluated_once_per_statement_not_per_row(tree, raw, owner):
+    """EXPLAIN ANALYZE over 5,000 rows: the namespace function runs in an InitPlan, once."""
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (namespace, content) "
+        "SELECT 'workspace:ws_a1', 'filler ' || g FROM generate_series(1, 5000) g")
+    await owner.execute("ANALYZE isokron.memory_records")
+    plan = [r[0] for r in await raw(
+        "ws_a1", "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF) "
+                 "SELECT count(*) FROM isokron.memory_records")]
+    text = "\n".join(plan)
+    init = next(i for i, line in enumerate(plan) if line.strip() == "InitPlan 1")
+    assert "Result" in plan[init + 1] and "loops=1" in plan[init + 1], text
+    assert [line.strip() for line in plan if "readable_namespaces_v1" in line] == [
+        "Output: isokron.readable_namespaces_v1()"], text
+    assert "Filter: (memory_records.namespace = ANY ((InitPlan 1).col1))" in text, text
