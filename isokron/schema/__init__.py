@@ -7,6 +7,7 @@ from importlib import resources
 
 import asyncpg
 
+from ..errors import InvalidInputError
 from ..pool import Conn, acquire
 
 __all__ = ["MIGRATION_LOCK_KEY", "available_migrations", "migrate"]
@@ -37,8 +38,11 @@ def available_migrations() -> list[tuple[str, str]]:
     return sorted(items)
 
 
-async def _migrate_connection(conn: Conn) -> list[str]:
+async def _migrate_connection(conn: Conn, target: str | None) -> list[str]:
     applied: list[str] = []
+    known = [name for name, _ in available_migrations()]
+    if target is not None and target not in known:
+        raise InvalidInputError(f"unknown migration {target!r}; known: {', '.join(known)}")
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
         await conn.execute(_BOOTSTRAP)
@@ -46,6 +50,8 @@ async def _migrate_connection(conn: Conn) -> list[str]:
         for name, sql in available_migrations():
             if name in done:
                 continue
+            if target is not None and name > target:
+                break
             async with conn.transaction():
                 await conn.execute(sql)
                 await conn.execute(
@@ -59,13 +65,19 @@ async def _migrate_connection(conn: Conn) -> list[str]:
     return applied
 
 
-async def migrate(dsn_or_pool: str | asyncpg.Pool | asyncpg.Connection) -> list[str]:
-    """Apply pending migrations and return their names (empty when up to date)."""
+async def migrate(
+    dsn_or_pool: str | asyncpg.Pool | asyncpg.Connection, *, target: str | None = None
+) -> list[str]:
+    """Apply pending migrations (up to and including ``target``) and return their names.
+
+    Returns an empty list when the database is up to date. Each migration runs in its
+    own transaction, so an existing database upgrades in place with its rows kept.
+    """
     if isinstance(dsn_or_pool, str):
         conn = await asyncpg.connect(dsn_or_pool)
         try:
-            return await _migrate_connection(conn)
+            return await _migrate_connection(conn, target)
         finally:
             await conn.close()
     async with acquire(dsn_or_pool) as borrowed:
-        return await _migrate_connection(borrowed)
+        return await _migrate_connection(borrowed, target)
