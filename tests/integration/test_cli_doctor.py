@@ -59,3 +59,41 @@ async def test_migrate_command_reads_isokron_dsn(empty_db, monkeypatch, capsys):
     assert "applied: 0001_substrate, 0002_isokron_stores, 0003_memory_embeddings" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["migrate"]) == 0
     assert "schema is up to date" in capsys.readouterr().out
+
+
+async def test_doctor_as_the_runtime_role_checks_every_table_and_the_grants(owner, db, capsys):
+    """Run as the runtime login: RLS on every isokron table and exactly the documented grants."""
+    await seed_demo_workspace(owner, "org_demo")
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", db.runtime_dsn])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    tables = await owner.fetch(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'isokron'::regnamespace "
+        "AND relkind = 'r' AND relname <> 'schema_migrations'")
+    for t in tables:
+        assert f"[ok  ] rls isokron.{t['relname']}: enabled and forced" in out
+    assert "[ok  ] rls hivex_foundation.event_log: no RLS by design" in out
+    assert "[ok  ] runtime grants: isokron_runtime holds exactly the documented grants" in out
+
+
+async def test_doctor_fails_on_an_undocumented_runtime_grant(owner, db, capsys):
+    """DELETE on the append-only episodic table is reported, naming privilege and table."""
+    await owner.execute("GRANT DELETE ON isokron.agent_episodic_events TO isokron_runtime")
+    try:
+        code = await asyncio.to_thread(main, ["doctor", "--dsn", db.dsn])
+    finally:
+        # Roles are cluster-wide; the grant lives in this test's database only, but revoke
+        # it anyway so nothing leaks into a shared server.
+        await owner.execute("REVOKE DELETE ON isokron.agent_episodic_events FROM isokron_runtime")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "undocumented grants: DELETE on isokron.agent_episodic_events" in out
+
+
+async def test_doctor_fails_on_a_new_isokron_table_without_rls(owner, db, capsys):
+    """A table added to the isokron schema without RLS is found from the catalog."""
+    await owner.execute("CREATE TABLE isokron.rogue (x int)")
+    code = await asyncio.to_thread(main, ["doctor", "--dsn", db.dsn])
+    assert code == 1
+    assert "[FAIL] rls isokron.rogue: row-level security not enabled and not forced" in (
+        capsys.readouterr().out)
