@@ -13,7 +13,7 @@ from .embedded import EmbeddedPostgres
 from .provider import IsoKronMemoryProvider
 from .testing.seed import seed_demo_workspace
 
-__all__ = ["run_prompt_bench"]
+__all__ = ["run_prompt_bench", "run_rls_bench"]
 
 
 async def _seed(dsn: str, workspaces: int) -> None:
@@ -60,3 +60,61 @@ def run_prompt_bench(*, workspaces: int = 20, warm_calls: int = 10_000) -> dict[
         "warm_calls": warm_calls,
         "block_chars": len(block),
     }
+
+
+_RLS_TABLES = ("isokron.memory_records", "isokron.memory_namespaces")
+
+
+async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int) -> dict[str, Any]:
+    from .pool import create_pool
+    from .stores import NamespaceMemory
+
+    owner = await asyncpg.connect(pg.dsn)
+    pool = await create_pool(pg.runtime_dsn, min_size=1, max_size=2)
+    try:
+        await seed_demo_workspace(owner, "org_bench")
+        for kind in ("workspace", "team", "org"):
+            await owner.execute("INSERT INTO isokron.memory_namespaces (name, kind) "
+                                "VALUES ($1, $2)", f"{kind}:org_bench", kind)
+        await owner.execute(
+            "INSERT INTO isokron.memory_records (namespace, content, created_at) "
+            "SELECT (ARRAY['workspace:org_bench','team:org_bench','org:org_bench'])[1 + g % 3], "
+            "       'note ' || g || ' about deploys, invoices and the on-call rota', "
+            "       now() - make_interval(secs => g) FROM generate_series(1, $1) g", records)
+        await owner.execute("ANALYZE isokron.memory_records")
+        memory = NamespaceMemory(pool)
+        timings: dict[bool, dict[str, list[float]]] = {
+            True: {"recent": [], "fts": []}, False: {"recent": [], "fts": []}}
+        # Interleave blocks with RLS on and off so machine drift hits both sides alike.
+        for block in range(2 * rounds):
+            rls = block % 2 == 0
+            verb = "ENABLE" if rls else "DISABLE"
+            for table in _RLS_TABLES:
+                await owner.execute(f"ALTER TABLE {table} {verb} ROW LEVEL SECURITY")
+            for name, query in (("recent", None), ("fts", "invoices rota")):
+                for _ in range(25):
+                    started = time.perf_counter()
+                    await memory.search("org_bench", query, limit=20)
+                    timings[rls][name].append((time.perf_counter() - started) * 1000)
+        for table in _RLS_TABLES:
+            await owner.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    finally:
+        await pool.close()
+        await owner.close()
+    result: dict[str, Any] = {"benchmark": "rls_search", "records": records, "target_ratio": 1.2}
+    passed = True
+    for name in ("recent", "fts"):
+        with_rls = statistics.median(timings[True][name])
+        without = statistics.median(timings[False][name])
+        ratio = with_rls / without
+        passed = passed and ratio <= 1.2
+        result[name] = {"p50_ms_with_rls": round(with_rls, 3),
+                        "p50_ms_without_rls": round(without, 3), "ratio": round(ratio, 3)}
+    result["pass"] = passed
+    return result
+
+
+def run_rls_bench(*, records: int = 10_000, rounds: int = 8) -> dict[str, Any]:
+    """Time memory search at ``records`` rows with the memory tables' RLS on and off."""
+    with EmbeddedPostgres() as pg:
+        return asyncio.run(_rls_search_bench(pg, records, rounds))

@@ -69,10 +69,21 @@ SELECT {_COLUMNS} FROM isokron.memory_records r
  ORDER BY r.pin DESC, r.embedding <=> $4::text::vector, r.created_at DESC
  LIMIT $3
 """
+# Most recent first: one LIMITed, index-ordered lookup per namespace
+# (memory_records_namespace_created_idx), then the merge; never a scan of every row.
 _SEARCH_RECENT = f"""
-SELECT {_COLUMNS} FROM isokron.memory_records r
-  JOIN isokron.memory_namespaces n ON n.name = r.namespace
- WHERE {_LIVE}
+SELECT {_COLUMNS}
+  FROM unnest($1::text[]) AS ns(name)
+  JOIN isokron.memory_namespaces n
+    ON n.name = ns.name AND (n.expires_at IS NULL OR n.expires_at > now())
+ CROSS JOIN LATERAL (
+    SELECT * FROM isokron.memory_records r
+     WHERE r.namespace = ns.name
+       AND (r.expires_at IS NULL OR r.expires_at > now())
+       AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
+     ORDER BY r.pin DESC, r.created_at DESC
+     LIMIT $3
+ ) r
  ORDER BY r.pin DESC, r.created_at DESC
  LIMIT $3
 """

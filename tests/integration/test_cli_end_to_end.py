@@ -44,3 +44,15 @@ async def test_prompt_prints_the_block(db, capsys):
     code = await asyncio.to_thread(main, ["prompt", "--dsn", db.runtime_dsn,
                                           "--workspace", "org_none"])
     assert code == 1 and "no active role charter" in capsys.readouterr().err
+
+
+def test_bench_rls_suite_prints_both_sides_and_a_pass_flag(capsys):
+    """`isokron bench --suite rls` reports search p50 with RLS on and off, and a pass flag."""
+    assert main(["bench", "--suite", "rls", "--records", "300"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["benchmark"] == "rls_search" and result["records"] == 300
+    for name in ("recent", "fts"):
+        side = result[name]
+        assert side["p50_ms_with_rls"] > 0 and side["p50_ms_without_rls"] > 0
+        assert abs(side["ratio"] - side["p50_ms_with_rls"] / side["p50_ms_without_rls"]) < 0.02
+    assert isinstance(result["pass"], bool)

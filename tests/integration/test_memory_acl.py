@@ -101,3 +101,19 @@ async def test_the_acl_is_evaluated_once_per_statement_not_per_row(tree, raw, ow
     assert [line.strip() for line in plan if "readable_namespaces_v1" in line] == [
         "Output: isokron.readable_namespaces_v1()"], text
     assert "Filter: (memory_records.namespace = ANY ((InitPlan 1).col1))" in text, text
+
+
+async def test_recent_search_reads_each_namespace_through_its_index(tree, raw, owner):
+    """EXPLAIN at 5,000+ rows: one LIMITed index scan per namespace, no scan of every row."""
+    from isokron.stores.memory import _SEARCH_RECENT
+
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (namespace, content) "
+        "SELECT 'workspace:ws_a1', 'filler ' || g FROM generate_series(1, 5000) g")
+    await owner.execute("ANALYZE isokron.memory_records")
+    readable = await tree.readable_namespaces("ws_a1")
+    plan = "\n".join(r[0] for r in await raw(
+        "ws_a1", "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + _SEARCH_RECENT,
+        readable, None, 20))
+    assert "Index Scan using memory_records_namespace_created_idx" in plan, plan
+    assert "Seq Scan on memory_records" not in plan, plan
