@@ -67,18 +67,28 @@ class NoActiveRoleCharterError(IsoKronError):
 
 
 class RoleCharterIntegrityError(IsoKronError):
-    """Fail closed: the charter's SHA-256 does not match its stored hash."""
+    """Fail closed: the charter's hash, or a section shown from it, cannot be trusted.
+
+    ``section`` is None for a hash mismatch, else the section (or ``charter_version``)
+    whose ``content_jsonb`` value disagrees with the hashed ``content_md``.
+    """
 
     def __init__(
-        self, workspace_id: str, *, expected_hash: str | None, actual_hash: str | None
+        self, workspace_id: str, *, expected_hash: str | None, actual_hash: str | None,
+        section: str | None = None, detail: str = "",
     ) -> None:
-        super().__init__(
-            f"role charter integrity check failed for workspace {workspace_id!r}: "
-            f"expected content_hash {expected_hash!r}, computed {actual_hash!r}"
-        )
+        if section is None:
+            message = (f"role charter integrity check failed for workspace {workspace_id!r}: "
+                       f"expected content_hash {expected_hash!r}, computed {actual_hash!r}")
+        else:
+            message = (f"role charter integrity check failed for workspace {workspace_id!r}: "
+                       f"section {section!r} is not covered by content_hash"
+                       + (f" ({detail})" if detail else ""))
+        super().__init__(message)
         self.workspace_id = workspace_id
         self.expected_hash = expected_hash
         self.actual_hash = actual_hash
+        self.section = section
 
 
 class DeferredWriteError(IsoKronError):

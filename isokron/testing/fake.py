@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from ..charter_md import render_charter_md
 from ..errors import NoActiveRoleCharterError
 from ..models import (
     CapabilityRow,
@@ -26,7 +27,7 @@ from ..models import (
 from ..readers._common import check_limit, check_workspace
 from ..readers.capabilities import mirror_capability_row
 from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
-from ..readers.charter import verify_charter_row
+from ..readers.charter import verify_charter
 from ..readers.events import PAYLOAD_SUMMARY_CHARS
 from ..readers.policies import warn_policy_drift
 from ..readers.scratchpad import check_scratchpad_integrity
@@ -126,8 +127,6 @@ class InMemorySubstrate:
         schema_version: str = "kora-charter/2",
     ) -> None:
         """Store the active charter; the hash defaults to the correct SHA-256 of content_md."""
-        from .seed import render_charter_md
-
         md = content_md if content_md is not None else render_charter_md(
             dict(sections), charter_version
         )
@@ -232,8 +231,7 @@ class InMemorySubstrate:
         row = self.charters.get(workspace_id)
         if row is None:
             raise NoActiveRoleCharterError(workspace_id)
-        verify_charter_row(workspace_id, row["content_md"], row["content_hash"])
-        return RoleCharter.from_row(row)
+        return verify_charter(workspace_id, row)
 
     async def read_policy_registry(self, workspace_id: str) -> tuple[PolicyEntry, ...]:
         """Return the workspace's policies ordered by path."""

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import attrs
 
+from ..charter_md import render_charter_md
 from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
 
 __all__ = ["DEMO_CHARTER_SECTIONS", "DEMO_POLICIES", "SeedSummary", "render_charter_md",
@@ -136,27 +137,6 @@ class SeedSummary:
     scratchpad_entries: int
     chain_events: int
     constitution_revisions: int
-
-
-def render_charter_md(sections: dict[str, Any], charter_version: str) -> str:
-    """Render charter sections as the markdown whose SHA-256 is ``content_hash``."""
-    lines = [f"# Kora Role Charter v{charter_version}", "", "## Identity",
-             str(sections.get("identity", ""))]
-    for key, title in (
-        ("authority_can_do", "Authority: can do"),
-        ("authority_cannot_do", "Authority: cannot do"),
-        ("override_preconditions", "Override preconditions"),
-        ("escalation_triggers", "Escalation triggers"),
-        ("per_session_discipline", "Per-session discipline"),
-    ):
-        lines += ["", f"## {title}", *(f"- {item}" for item in sections.get(key, ()))]
-    for key, title in (
-        ("audit_attribution", "Audit attribution"),
-        ("charter_modification", "Charter modification"),
-        ("effective_date_clause", "Effective date"),
-    ):
-        lines += ["", f"## {title}", str(sections.get(key, ""))]
-    return "\n".join(lines) + "\n"
 
 
 def _sha256(text: str) -> str:
