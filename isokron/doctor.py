@@ -151,6 +151,14 @@ async def _check_roles(conn: asyncpg.Connection) -> Check:
         return Check(name="roles", status="fail", detail="role isokron_runtime is missing")
     if row["rolsuper"] or row["rolbypassrls"]:
         return Check(name="roles", status="fail", detail="isokron_runtime bypasses RLS")
+    # The definer and sweeper roles cross workspaces: the runtime role must not hold them.
+    held = await conn.fetch(
+        "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('isokron_definer', "
+        "'isokron_sweeper') AND pg_has_role('isokron_runtime', r.oid, 'MEMBER') ORDER BY 1")
+    if held:
+        names = ", ".join(r["rolname"] for r in held)
+        return Check(name="roles", status="fail",
+                     detail=f"isokron_runtime is a member of {names} (crosses workspaces)")
     return Check(name="roles", status="ok", detail="isokron_runtime present, subject to RLS")
 
 

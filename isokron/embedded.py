@@ -39,6 +39,7 @@ __all__ = [
 T = TypeVar("T")
 _SYSTEM_USER = "pgserver"
 RUNTIME_LOGIN = "isokron_app"
+SWEEPER_LOGIN = "isokron_sweep"
 
 
 class EmbeddedPostgresError(IsoKronError):
@@ -61,8 +62,16 @@ def dsn_with(
     return urlunsplit(parts._replace(netloc=netloc, path=path))
 
 
-async def create_runtime_login(conn: asyncpg.Connection, role: str, password: str) -> None:
-    """Create (or reset) a LOGIN role that is a member of ``isokron_runtime``."""
+async def create_runtime_login(
+    conn: asyncpg.Connection, role: str, password: str, *, member_of: str = "isokron_runtime"
+) -> None:
+    """Create (or reset) a LOGIN role that is a member of ``member_of``.
+
+    ``member_of`` is ``isokron_runtime`` (agent hosts) or ``isokron_sweeper`` (the login
+    that runs the delegation sweep).
+    """
+    if member_of not in ("isokron_runtime", "isokron_sweeper"):
+        raise ValueError(f"member_of must be isokron_runtime or isokron_sweeper, got {member_of!r}")
     exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
     ident = '"' + role.replace('"', '""') + '"'
     literal = "'" + password.replace("'", "''") + "'"
@@ -74,7 +83,7 @@ async def create_runtime_login(conn: asyncpg.Connection, role: str, password: st
     except asyncpg.DuplicateObjectError:  # another process created it meanwhile
         await conn.execute(f"ALTER ROLE {ident} LOGIN PASSWORD {literal}")
     await conn.execute(f"ALTER ROLE {ident} INHERIT")
-    await conn.execute(f"GRANT isokron_runtime TO {ident}")
+    await conn.execute(f"GRANT {member_of} TO {ident}")
 
 
 def run_coro_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -157,6 +166,11 @@ class EmbeddedPostgres:
     def runtime_dsn(self) -> str:
         """Return the DSN of a LOGIN member of ``isokron_runtime`` (RLS applies to it)."""
         return dsn_with(self.dsn, user=RUNTIME_LOGIN, password=self._runtime_password)
+
+    @property
+    def sweeper_dsn(self) -> str:
+        """Return the DSN of a LOGIN member of ``isokron_sweeper`` (runs the delegation sweep)."""
+        return dsn_with(self.dsn, user=SWEEPER_LOGIN, password=self._runtime_password)
 
     @property
     def running(self) -> bool:
@@ -286,5 +300,7 @@ class EmbeddedPostgres:
             if self._run_migrations:
                 await migrate(conn)
                 await create_runtime_login(conn, RUNTIME_LOGIN, self._runtime_password)
+                await create_runtime_login(conn, SWEEPER_LOGIN, self._runtime_password,
+                                           member_of="isokron_sweeper")
         finally:
             await conn.close()

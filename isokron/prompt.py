@@ -1,4 +1,9 @@
-"""Render a SessionContext as the system prompt block (a pure function; no I/O)."""
+"""Render a SessionContext as the system prompt block (a pure function; no I/O).
+
+Every stored value the block prints goes through :func:`_field` (one line, escaped by
+:func:`isokron.sanitize.escape_line`), so no stored value can start a line: the
+block's headings and bullets are always the ones this module writes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 from typing import Any
 
 from .models import SessionContext
+from .sanitize import escape_line
 
 __all__ = ["HONEST_LABEL", "RENDERED_POLICY_PATHS", "format_policy_value", "render_prompt_block"]
 
@@ -38,8 +44,13 @@ def format_policy_value(value: Any) -> str:
     return str(value)
 
 
+def _field(value: object) -> str:
+    """Render one stored value on one line: escaped, runs of white space folded."""
+    return " ".join(escape_line(str(value)).split())
+
+
 def _bullet(text: str) -> str:
-    return "  - " + " ".join(text.split())
+    return "  - " + _field(text)
 
 
 def _sections(ctx: SessionContext) -> list[tuple[str, list[str], list[str]]]:
@@ -63,19 +74,20 @@ def _sections(ctx: SessionContext) -> list[tuple[str, list[str], list[str]]]:
     else:
         c = ctx.constitution
         constitution = (
-            f"§7 Constitution: revision {c.revision_number} (rules hash {c.rules_hash[:12]})"
+            f"§7 Constitution: revision {_field(c.revision_number)} "
+            f"(rules hash {_field(c.rules_hash[:12])})"
         )
     return [
-        (f"§1 Identity (Kora Role Charter v{charter.charter_version})",
-         [], [" ".join(charter.sections.identity.split())]),
+        (f"§1 Identity (Kora Role Charter v{_field(charter.charter_version)})",
+         [], ["  > " + _field(charter.sections.identity)]),
         ("§2 You CAN:", [_bullet(t) for t in charter.sections.authority_can_do], []),
         ("§3 You CANNOT:", [_bullet(t) for t in charter.sections.authority_cannot_do], []),
         ("§4 Active policy values",
-         [f"  - {path} = " + (format_policy_value(policies[path]) if path in policies
+         [f"  - {path} = " + (_field(format_policy_value(policies[path])) if path in policies
                              else _NOT_SEEDED) for path in RENDERED_POLICY_PATHS], []),
         (f"§5 Granted capabilities ({len(caps.granted)} of {caps.total}):",
          [_bullet(cap) for cap in sorted(caps.granted)], []),
-        (f"§6 Recent {caps.actor_kind}.* activity ({len(events)} cached):",
+        (f"§6 Recent {_field(caps.actor_kind)}.* activity ({len(events)} cached):",
          event_bullets, event_trailer),
         (constitution, [], []),
     ]

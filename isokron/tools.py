@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import InvalidInputError, IsoKronError
+from .recall import UNTRUSTED_NOTE
 
 if TYPE_CHECKING:
     from .core import AsyncIsoKron
@@ -128,7 +129,7 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
             found = await (await kron.memory()).search(
                 workspace_id, args.get("query"), namespaces=args.get("namespaces"),
                 kinds=args.get("kinds"), limit=args.get("limit", 20))
-            return ok_envelope(memories=found)
+            return ok_envelope(memories=found, untrusted=True, note=UNTRUSTED_NOTE)
         if name == "isokron_memory_forget":
             await (await kron.memory()).forget(workspace_id, args["memory_id"],
                                               namespace=args.get("namespace"))
@@ -144,6 +145,6 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
                 f"no {kron.config.actor_kind} actor is registered in workspace {workspace_id!r}")
         episodes = await (await kron.episodic()).list(
             workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
-        return ok_envelope(episodes=episodes)
+        return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
     except (IsoKronError, ValueError, TypeError) as exc:
         return error_envelope(type(exc).__name__, str(exc))

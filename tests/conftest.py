@@ -45,6 +45,7 @@ class TestDatabase:
     name: str
     dsn: str
     runtime_dsn: str
+    sweeper_dsn: str
     cluster: Cluster
 
 
@@ -63,6 +64,8 @@ async def _setup_template(admin_dsn: str, template: str, runtime_user: str, pass
     try:
         await migrate(tconn)
         await create_runtime_login(tconn, runtime_user, password)
+        await create_runtime_login(tconn, runtime_user + "_sweep", password,
+                                   member_of="isokron_sweeper")
     finally:
         await tconn.close()
 
@@ -111,7 +114,9 @@ async def create_test_database(cluster: Cluster, *, template: str | None = None)
         await conn.close()
     dsn = dsn_with(cluster.admin_dsn, database=name)
     runtime = dsn_with(dsn, user=cluster.runtime_user, password=cluster.runtime_password)
-    return TestDatabase(name, dsn, runtime, cluster)
+    sweeper = dsn_with(dsn, user=cluster.runtime_user + "_sweep",
+                       password=cluster.runtime_password)
+    return TestDatabase(name, dsn, runtime, sweeper, cluster)
 
 
 @pytest.fixture
@@ -148,6 +153,16 @@ async def owner(db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
 async def runtime_pool(db: TestDatabase) -> AsyncIterator[asyncpg.Pool]:
     """Open an isokron pool as the runtime login (RLS applies)."""
     pool = await create_pool(db.runtime_dsn, min_size=1, max_size=8)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def sweeper_pool(db: TestDatabase) -> AsyncIterator[asyncpg.Pool]:
+    """Open an isokron pool as the sweeper login (member of isokron_sweeper only)."""
+    pool = await create_pool(db.sweeper_dsn, min_size=1, max_size=2)
     try:
         yield pool
     finally:

@@ -21,6 +21,17 @@ EXCEPTION
     WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
+-- The delegation sweep changes every workspace's rows: an operator's job, so it is granted
+-- to this role (give it to the login that runs `isokron sweep`), never to isokron_runtime.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'isokron_sweeper') THEN
+        CREATE ROLE isokron_sweeper NOLOGIN;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
 
 -- A migrator that is not a superuser must be a member to hand functions to the role.
 DO $$
@@ -31,7 +42,7 @@ BEGIN
 END
 $$;
 
-GRANT USAGE ON SCHEMA isokron TO isokron_definer;
+GRANT USAGE ON SCHEMA isokron TO isokron_definer, isokron_sweeper;
 
 -- schema_migrations: no tenant data, no runtime access ------------------------------------
 REVOKE ALL ON isokron.schema_migrations FROM isokron_runtime;
@@ -56,6 +67,11 @@ UPDATE isokron.agent_episodic_events e
  WHERE a.actor_id = e.agent_id;
 ALTER TABLE isokron.agent_episodic_events ALTER COLUMN workspace_id SET NOT NULL;
 ALTER TABLE isokron.agent_episodic_events DROP CONSTRAINT agent_episodic_events_agent_id_fkey;
+-- Client-chosen ids are unique per workspace: a global key would let one workspace probe
+-- or squat another's ids (and, with ON CONFLICT, read the hidden row).
+ALTER TABLE isokron.agent_episodic_events DROP CONSTRAINT agent_episodic_events_pkey;
+ALTER TABLE isokron.agent_episodic_events ADD CONSTRAINT agent_episodic_events_pkey
+    PRIMARY KEY (workspace_id, id);
 ALTER TABLE isokron.agent_episodic_events
     ADD CONSTRAINT agent_episodic_events_workspace_agent_fkey
     FOREIGN KEY (workspace_id, agent_id)
@@ -128,7 +144,7 @@ END
 $$;
 ALTER FUNCTION isokron.sweep_delegations_v1(double precision) OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.sweep_delegations_v1(double precision) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION isokron.sweep_delegations_v1(double precision) TO isokron_runtime;
+GRANT EXECUTE ON FUNCTION isokron.sweep_delegations_v1(double precision) TO isokron_sweeper;
 
 -- workspaces: a workspace sees its own row; the tree walk runs as isokron_definer ---------
 ALTER TABLE isokron.workspaces ENABLE ROW LEVEL SECURITY;
@@ -191,6 +207,12 @@ GRANT EXECUTE ON FUNCTION isokron.readable_namespaces_v1(), isokron.writable_nam
     TO isokron_runtime;
 
 -- memory: visible in readable namespaces, changeable only in writable ones ----------------
+-- The record key includes the namespace (the column RLS decides on). With a global id,
+-- INSERT … ON CONFLICT (id) DO UPDATE … WHERE <expr on the hidden row> evaluated the
+-- WHERE on another tenant's row before the UPDATE policy refused it: a read oracle.
+ALTER TABLE isokron.memory_records DROP CONSTRAINT memory_records_pkey;
+ALTER TABLE isokron.memory_records ADD CONSTRAINT memory_records_pkey PRIMARY KEY (namespace, id);
+CREATE INDEX memory_records_id_idx ON isokron.memory_records (id);
 -- Each policy wraps the ACL in a scalar subquery: one InitPlan per statement, not a call
 -- per row.
 ALTER TABLE isokron.memory_namespaces ENABLE ROW LEVEL SECURITY;

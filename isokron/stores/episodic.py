@@ -41,7 +41,7 @@ WITH owner AS (
     SELECT r.id, $1, o.actor_id, r.event_type, r.sender, r.recipient, r.body::jsonb,
            r.inference_receipt_id, r.audit_event_hash
       FROM rows r CROSS JOIN owner o
-    ON CONFLICT (id) DO NOTHING
+    ON CONFLICT (workspace_id, id) DO NOTHING
     RETURNING {_COLUMNS}
 )
 SELECT (SELECT count(*) FROM owner) AS owned, NULL::uuid AS replay_id, i.*

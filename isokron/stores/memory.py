@@ -15,7 +15,6 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NoReturn
 
 import attrs
 
@@ -23,9 +22,9 @@ from ..errors import InvalidInputError, NotFoundError, NotOwnedError
 from ..models import MemoryRecord
 from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
+from ..redact import log_redactions, redact_secrets
 from ..tenancy import workspace_scope
 from ._validate import check_aware, check_uuid
-from .redact import redact_secrets
 
 __all__ = ["KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory"]
 
@@ -92,16 +91,19 @@ _UPSERT_NAMESPACE = """
 INSERT INTO isokron.memory_namespaces (name, kind) VALUES ($1, $2)
 ON CONFLICT (name) DO NOTHING
 """
-# With a caller-chosen id a re-run updates in place (never duplicates), and only in the
-# namespace the row already lives in.
+# With a caller-chosen id a re-run updates in place (never duplicates). The key is
+# (namespace, id): another tree's memory with the same id is a different row, never touched.
 _UPSERT_RECORD = f"""
 INSERT INTO isokron.memory_records AS r (id, namespace, content, kind, source, pin, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (id) DO UPDATE
+ON CONFLICT (namespace, id) DO UPDATE
    SET content = EXCLUDED.content, kind = EXCLUDED.kind, source = EXCLUDED.source,
        pin = EXCLUDED.pin, expires_at = EXCLUDED.expires_at, updated_at = now()
- WHERE r.namespace = EXCLUDED.namespace
 RETURNING {_COLUMNS}
+"""
+# The same id in another namespace this workspace can see: a commit never moves a memory.
+_ELSEWHERE = """
+SELECT namespace FROM isokron.memory_records WHERE id = $1 AND namespace <> $2 LIMIT 1
 """
 _AUDIT = """
 INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256)
@@ -176,17 +178,6 @@ class NamespaceMemory:
         _check_names(readable, f"workspace {workspace_id!r}")
         return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable)
 
-    @staticmethod
-    async def _id_taken(conn: Conn, workspace_id: str, record_id: uuid.UUID) -> NoReturn:
-        """Explain why an upsert by id changed nothing: the id lives in another namespace."""
-        seen = await conn.fetchval(
-            "SELECT namespace FROM isokron.memory_records WHERE id = $1", record_id)
-        if seen is None:  # another tree's memory: to this workspace it does not exist
-            raise NotFoundError(
-                f"memory id {record_id} cannot be used by workspace {workspace_id!r}; "
-                "choose another id")
-        raise NotOwnedError(f"memory {record_id} already exists in another namespace ({seen})")
-
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
         check_workspace(workspace_id)
@@ -237,9 +228,7 @@ class NamespaceMemory:
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
         _check_names([target], "namespace")
         stored, labels = redact_secrets(content)
-        if labels:
-            log.warning("redacted %d secret(s) before storing a memory: %s", len(labels),
-                        ", ".join(sorted(set(labels))))
+        log_redactions("a memory", labels)
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
             access = await self._access(conn, workspace_id)  # re-checked on every call
             if target not in access.writable:
@@ -248,13 +237,16 @@ class NamespaceMemory:
                     f"(writable: {', '.join(access.writable)})"
                 )
             await conn.execute(_UPSERT_NAMESPACE, target, _namespace_kind(target))
+            elsewhere = await conn.fetchval(_ELSEWHERE, record_id, target)
+            if elsewhere is not None:
+                raise NotOwnedError(
+                    f"memory {record_id} already exists in another namespace ({elsewhere})")
             row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind, source,
                                       pin, expires_at)
-            if row is None:
-                await self._id_taken(conn, workspace_id, record_id)
+            assert row is not None
             if vector is not None:
                 await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
-                                   "WHERE id = $1", record_id, vector)
+                                   "WHERE namespace = $3 AND id = $1", record_id, vector, target)
             if target.startswith("org:"):
                 digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
                 await conn.execute(_AUDIT, record_id, target, workspace_id, "commit", digest)

@@ -136,7 +136,7 @@ async def test_heartbeat_stamps_in_flight_rows_and_revives_stuck_ones(runtime_po
     assert not await ledger.heartbeat("org_a", "unknown")
 
 
-async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, owner):
+async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, sweeper_pool, owner):
     """Deadline -> failed; stale heartbeat -> stuck; NULL heartbeat passes; deadline wins."""
     ledger = DelegationLedger(runtime_pool)
     for did in ("late", "silent", "null_hb", "both", "done", "fresh"):
@@ -147,7 +147,7 @@ async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, o
                  last_heartbeat="now() - interval '1 hour'")
     await _force(owner, "done", status="'completed'", deadline="now() - interval '1 minute'")
     await _force(owner, "fresh", last_heartbeat="now()")
-    result = await DelegationSweeper(runtime_pool, stuck_threshold_s=600).sweep()
+    result = await DelegationSweeper(sweeper_pool, stuck_threshold_s=600).sweep()
     assert (result.deadline_failures, result.stuck_marked, result.errors) == (2, 1, ())
     rows = {d: await ledger.get("org_a", d) for d in ("late", "silent", "null_hb", "both", "done", "fresh")}
     assert rows["late"].status == rows["both"].status == "failed"
@@ -161,7 +161,8 @@ async def test_sweep_fails_late_rows_and_marks_silent_ones_stuck(runtime_pool, o
     assert (await ledger.get("org_a", "silent")).result_preview == "late but done"
 
 
-async def test_completions_racing_a_sweep_end_in_exactly_one_terminal_state(runtime_pool, owner):
+async def test_completions_racing_a_sweep_end_in_exactly_one_terminal_state(
+        runtime_pool, sweeper_pool, owner):
     """50 set_status(completed) racing the sweeper: each row completed-with-result or failed."""
     ledger = DelegationLedger(runtime_pool)
     ids = [f"race-{i}" for i in range(50)]
@@ -170,7 +171,7 @@ async def test_completions_racing_a_sweep_end_in_exactly_one_terminal_state(runt
     await owner.execute(
         "UPDATE isokron.delegations SET status = 'in_progress', "
         "deadline = now() - interval '1 second'")
-    sweeper = DelegationSweeper(runtime_pool)
+    sweeper = DelegationSweeper(sweeper_pool)
     outcomes = await asyncio.gather(
         *(ledger.set_status("org_a", did, "completed", result_preview=f"result {did}") for did in ids),
         sweeper.sweep(),
@@ -258,6 +259,17 @@ async def test_sweep_query_uses_the_partial_in_flight_index(owner):
         assert "delegations_in_flight_heartbeat_idx" in plan, plan
 
 
+async def test_the_runtime_role_cannot_run_the_sweep(runtime_pool, owner):
+    """Only isokron_sweeper members may sweep: a tenant cannot mark others' rows stuck."""
+    await owner.execute(
+        "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, callee_id, "
+        "task_preview, last_heartbeat) VALUES ('b1', 'org_b', gen_random_uuid(), "
+        "gen_random_uuid(), 't', now() - interval '1 minute')")
+    result = await DelegationSweeper(runtime_pool, stuck_threshold_s=1e-6).sweep()
+    assert "permission denied" in result.errors[0]
+    assert await owner.fetchval("SELECT status FROM isokron.delegations") == "queued"
+
+
 def _normalised(sql: str) -> str:
     return " ".join(sql.replace("$1", "p_stuck_threshold_s").split())
 
@@ -278,7 +290,7 @@ async def test_sweep_command_prints_one_json_pass(db, owner, capsys):
                   "callee_id, task_preview, deadline) VALUES ('x', 'org_a', gen_random_uuid(), "
                   "gen_random_uuid(), 't', now() - interval '1 minute')")
     await owner.execute(ledger_sql)
-    code = await asyncio.to_thread(main, ["sweep", "--once", "--dsn", db.runtime_dsn])
+    code = await asyncio.to_thread(main, ["sweep", "--once", "--dsn", db.sweeper_dsn])
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip()) == {
         "deadline_failures": 1, "stuck_marked": 0, "errors": []}

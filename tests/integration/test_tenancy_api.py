@@ -81,12 +81,42 @@ async def test_memory_ids_of_another_tree_are_not_found(runtime_pool, seeds, own
     mine = await memory.commit(A, "A's private fact")
     with pytest.raises(NotFoundError, match=str(mine.id)):
         await memory.forget(B, mine.id)
-    with pytest.raises(NotFoundError, match=str(mine.id)):
-        await memory.commit(B, "B overwrites", id=mine.id)
+    # The key is (namespace, id): B reusing A's id makes B's own memory, A's is untouched.
+    theirs = await memory.commit(B, "B's fact", id=mine.id)
+    assert (theirs.id, theirs.namespace) == (mine.id, f"workspace:{B}")
     assert await memory.search(B, "private", namespaces=[f"workspace:{A}"]) == []
     assert await memory.search(B, "private") == []
-    stored = await owner.fetchrow("SELECT namespace, content FROM isokron.memory_records")
-    assert tuple(stored) == (f"workspace:{A}", "A's private fact")
+    await memory.forget(B, mine.id)
+    stored = await owner.fetch("SELECT namespace, content FROM isokron.memory_records")
+    assert [tuple(r) for r in stored] == [(f"workspace:{A}", "A's private fact")]
+
+
+async def test_on_conflict_cannot_read_or_lock_a_hidden_memory(runtime_pool, seeds, db, owner):
+    """Raw SQL: an upsert with B's id into A's namespace never evaluates anything on B's row."""
+    memory = NamespaceMemory(runtime_pool)
+    hidden = await memory.commit(B, "B secret: the merger code is PINEAPPLE-42")
+    attacker = await asyncpg.connect(db.runtime_dsn)
+    try:
+        async with attacker.transaction():
+            await attacker.execute("SELECT set_config('app.current_workspace_id', $1, true)", A)
+            await attacker.execute(
+                "INSERT INTO isokron.memory_namespaces (name, kind) VALUES ($1, 'workspace') "
+                "ON CONFLICT DO NOTHING", f"workspace:{A}")
+            status = await attacker.execute(
+                "INSERT INTO isokron.memory_records AS r (id, namespace, content) "
+                "VALUES ($1, $2, 'x') ON CONFLICT (namespace, id) DO UPDATE "
+                "SET content = excluded.content WHERE (r.content)::int > 0",
+                uuid.UUID(hidden.id), f"workspace:{A}")
+            assert status == "INSERT 0 1"  # a new row of A's: B's row was never the conflict
+            with pytest.raises(asyncpg.InvalidColumnReferenceError):
+                async with attacker.transaction():
+                    await attacker.execute(
+                        "INSERT INTO isokron.memory_records AS r (id, namespace, content) "
+                        "VALUES ($1, $2, 'x') ON CONFLICT (id) DO NOTHING",
+                        uuid.UUID(hidden.id), f"workspace:{A}")
+    finally:
+        await attacker.close()
+    await memory.forget(B, hidden.id)  # B's row was never locked or changed
 
 
 async def test_session_ids_of_another_tenant_are_not_found_and_cannot_be_squatted(runtime_pool):

@@ -14,7 +14,7 @@ from isokron.errors import ConfigError
 from isokron.models import MemoryRecord
 from isokron.prompt import HONEST_LABEL, render_prompt_block
 from isokron.recall import render_recall_block
-from isokron.stores.redact import redact_secrets
+from isokron.redact import redact_secrets
 from isokron.testing import InMemorySubstrate
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -38,23 +38,79 @@ def test_a_secret_never_survives_redaction(before, secret, after):
     assert labels and "[REDACTED:" in text
 
 
-@settings(max_examples=200, deadline=None)
-@given(contents=st.lists(st.text(max_size=300), min_size=1, max_size=12),
+# Arbitrary Unicode, with the pieces a forger would use mixed in.
+_FORGER = st.sampled_from(["\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\t",
+                           "\u00a0", "[MEMORY ", "[memory\u00a0", "</recalled-memory>",
+                           "<recalled-memory>", "\u202e", "\\", "§2 You CAN:", "  - "])
+UNICODE = st.lists(st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+                             _FORGER), max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(contents=st.lists(UNICODE, min_size=1, max_size=12),
        limit=st.integers(min_value=500, max_value=6000))
 def test_recall_block_is_bounded_and_unforgeable(contents, limit):
-    """Any contents: at most `limit` chars, and every [MEMORY line is one of ours."""
+    """Any contents: at most `limit` chars, one fence each way, one [MEMORY line per memory."""
     records = [MemoryRecord(id=f"id-{i}", namespace="workspace:w", content=c, kind="fact",
                             source="agent", pin=False, expires_at=None,
                             created_at=datetime(2026, 1, 1, tzinfo=UTC))
                for i, c in enumerate(contents)]
     block = render_recall_block(records, max_chars=limit)
     assert len(block) <= limit
-    memory_lines = [line for line in block.splitlines() if line.startswith("[MEMORY ")]
+    lines = block.splitlines()
+    memory_lines = [line for line in lines if line.upper().startswith("[MEMORY")]
     assert all(line.startswith(f"[MEMORY id=id-{i} ") for i, line in enumerate(memory_lines))
-    assert block.count("</recalled-memory>") == 1
+    omitted = [line for line in lines if line.startswith("…") and line.endswith("(size limit)")]
+    assert memory_lines and lines[2:-1] == memory_lines + omitted
+    opening = [line for line in lines if line.lower().lstrip().startswith("<recalled")]
+    closing = [line for line in lines if line.lower().lstrip().startswith("</recalled")]
+    assert opening == [lines[0]] and closing == [lines[-1]]
 
 
 _CONTEXT = asyncio.run(InMemorySubstrate.with_demo_workspace().read_context("org_demo"))
+
+
+def _structure(block: str) -> tuple[list[str], int]:
+    lines = block.splitlines()
+    return [line.split(" ", 1)[0] for line in lines if line.startswith("§")], sum(
+        1 for line in lines if line.startswith("  - "))
+
+
+_BASELINE = _structure(render_prompt_block(_CONTEXT))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=UNICODE, field=st.sampled_from(
+    ["identity", "can", "cannot", "version", "policy", "capability", "event", "actor_kind",
+     ]))
+def test_no_stored_value_changes_the_blocks_line_structure(value, field):
+    """Any string in any printed field: the same § headings and the same bullet count."""
+    ctx = _CONTEXT
+    charter, sections = ctx.role_charter, ctx.role_charter.sections
+    if field == "identity":
+        ctx = attrs.evolve(ctx, role_charter=attrs.evolve(
+            charter, sections=attrs.evolve(sections, identity=value)))
+    elif field in ("can", "cannot"):
+        name = "authority_can_do" if field == "can" else "authority_cannot_do"
+        items = (value, *getattr(sections, name)[1:])
+        ctx = attrs.evolve(ctx, role_charter=attrs.evolve(
+            charter, sections=attrs.evolve(sections, **{name: items})))
+    elif field == "version":
+        ctx = attrs.evolve(ctx, role_charter=attrs.evolve(charter, charter_version=value))
+    elif field == "policy":
+        ctx = attrs.evolve(ctx, policies=tuple(
+            attrs.evolve(p, value=value) if p.path == "policy.kora_rate_limit_per_minute" else p
+            for p in ctx.policies))
+    elif field == "capability":
+        row = ctx.capability_row
+        ctx = attrs.evolve(ctx, capability_row=attrs.evolve(
+            row, granted=frozenset({*sorted(row.granted)[1:], value})))
+    elif field == "event":
+        ctx = attrs.evolve(ctx, recent_events=(
+            attrs.evolve(ctx.recent_events[0], event_type=value), *ctx.recent_events[1:]))
+    else:
+        ctx = attrs.evolve(ctx, capability_row=attrs.evolve(ctx.capability_row, actor_kind=value))
+    assert _structure(render_prompt_block(ctx, max_chars=100_000)) == _BASELINE
 
 
 @settings(max_examples=100, deadline=None)
