@@ -6,6 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import ChainEventEmitNotAvailableError, ScratchpadWriteNotAvailableError
 from .pool import DB
+from .redact import scrub_json, scrub_text
 from .tenancy import workspace_scope
 
 __all__ = ["DeferredTransport", "SubstrateTransport", "WriteTransport", "make_transport"]
@@ -60,6 +61,7 @@ class SubstrateTransport:
         self, workspace_id: str, *, actor_kind: str, kind: str, scope: str, content: str
     ) -> str:
         """Write one scratchpad entry (the function also appends its approval event)."""
+        content = scrub_text(content, "a scratchpad entry")
         async with workspace_scope(self.pool, workspace_id, "writing the scratchpad") as conn:
             row = await conn.fetchrow(
                 "SELECT scratchpad_entry_id FROM kronicle.write_agent_scratchpad_v1("
@@ -74,7 +76,8 @@ class SubstrateTransport:
         self, workspace_id: str, *, event_type: str, payload: dict[str, Any],
         actor_id: str | None = None,
     ) -> str:
-        """Append one chain event through append_event_v1."""
+        """Append one chain event through append_event_v1 (secrets redacted: the log is forever)."""
+        payload = scrub_json(payload, "a chain event payload")
         async with workspace_scope(self.pool, workspace_id, "emitting a chain event") as conn:
             event_id = await conn.fetchval(
                 "SELECT hivex_foundation.append_event_v1($1, $2, $3::jsonb, $4::uuid)",

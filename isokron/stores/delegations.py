@@ -15,6 +15,7 @@ from ..errors import InvalidInputError, InvalidTransitionError
 from ..models import Delegation
 from ..pool import DB
 from ..readers._common import check_workspace
+from ..redact import scrub_text
 from ..tenancy import workspace_scope
 from ._validate import check_aware, check_text, check_uuid, cut_text
 
@@ -105,7 +106,12 @@ def _check_new(
     caller = check_uuid(caller_id, "caller_id")
     callee = check_uuid(callee_id, "callee_id")
     check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
-    return caller, callee, cut_text(task_preview, PREVIEW_CHARS)
+    return caller, callee, _preview(task_preview, "a delegation's task")
+
+
+def _preview(text: str, where: str) -> str:
+    """Redact, then cut to PREVIEW_CHARS (redacting first: a cut never splits a secret)."""
+    return cut_text(scrub_text(text, where), PREVIEW_CHARS)
 
 
 class DelegationLedger:
@@ -154,7 +160,7 @@ class DelegationLedger:
         async with workspace_scope(self.pool, workspace_id, "recording a delegation") as conn:
             inserted = await conn.fetchval(
                 _RECORD_COMPLETED, delegation_id, workspace_id, caller, callee, preview,
-                cut_text(result_preview, PREVIEW_CHARS),
+                _preview(result_preview, "a delegation's result"),
             )
         return bool(inserted)
 
@@ -174,7 +180,10 @@ class DelegationLedger:
             raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
         check_text(error_detail, "error_detail", max_len=10**6, min_len=0, optional=True)
         check_text(result_preview, "result_preview", max_len=10**7, min_len=0, optional=True)
-        preview = cut_text(result_preview, PREVIEW_CHARS) if result_preview is not None else None
+        preview = (_preview(result_preview, "a delegation's result")
+                   if result_preview is not None else None)
+        if error_detail is not None:
+            error_detail = scrub_text(error_detail, "a delegation's error detail")
         async with workspace_scope(self.pool, workspace_id, "updating a delegation") as conn:
             moved = await conn.fetchval(
                 _SET_STATUS, delegation_id, status, error_detail, preview, _PREDECESSORS[status],

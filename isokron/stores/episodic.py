@@ -16,6 +16,7 @@ from ..errors import InvalidInputError, NotOwnedError
 from ..models import EpisodicEvent
 from ..pool import DB
 from ..readers._common import check_workspace
+from ..redact import scrub_json, scrub_text
 from ..tenancy import workspace_scope
 from ._validate import check_aware, check_text, check_uuid, json_object_text
 
@@ -96,13 +97,17 @@ class EpisodicEventStore:
         if unknown:
             raise InvalidInputError(f"unknown episodic event field(s): {sorted(unknown)}")
         event_id = check_uuid(event["id"], "id") if event.get("id") is not None else uuid.uuid4()
+        sender = check_text(event.get("sender"), "sender", max_len=128, min_len=0, optional=True)
+        recipient = check_text(event.get("recipient"), "recipient", max_len=128, min_len=0,
+                               optional=True)
+        json_object_text(event.get("body"), "body", max_bytes=self.max_body_bytes)
         return (
             event_id,
             check_text(event.get("event_type"), "event_type", max_len=64),
-            check_text(event.get("sender"), "sender", max_len=128, min_len=0, optional=True),
-            check_text(event.get("recipient"), "recipient", max_len=128, min_len=0,
-                       optional=True),
-            json_object_text(event.get("body"), "body", max_bytes=self.max_body_bytes),
+            scrub_text(sender, "an episode's sender") if sender is not None else None,
+            scrub_text(recipient, "an episode's recipient") if recipient is not None else None,
+            json_object_text(scrub_json(event.get("body"), "an episode body"), "body",
+                             max_bytes=self.max_body_bytes),
             check_text(event.get("inference_receipt_id"), "inference_receipt_id", max_len=64,
                        min_len=0, optional=True),
             check_text(event.get("audit_event_hash"), "audit_event_hash", max_len=64,

@@ -22,7 +22,7 @@ from ..errors import InvalidInputError, NotFoundError, NotOwnedError
 from ..models import MemoryRecord
 from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
-from ..redact import log_redactions, redact_secrets
+from ..redact import scrub_text
 from ..tenancy import workspace_scope
 from ._validate import check_aware, check_uuid
 
@@ -227,8 +227,7 @@ class NamespaceMemory:
             await self._require_vectors()
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
         _check_names([target], "namespace")
-        stored, labels = redact_secrets(content)
-        log_redactions("a memory", labels)
+        stored = scrub_text(content, "a memory")
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
             access = await self._access(conn, workspace_id)  # re-checked on every call
             if target not in access.writable:

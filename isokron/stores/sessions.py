@@ -18,6 +18,7 @@ import attrs
 from ..errors import InvalidInputError, NotFoundError
 from ..models import AgentMessage, AgentSession
 from ..pool import DB, Conn
+from ..redact import scrub_json, scrub_text
 from ..tenancy import tenant_scope
 from ._validate import check_text, check_uuid, json_object_text
 
@@ -70,6 +71,9 @@ class AgentSessionStore:
         check_text(agent_name, "agent_name", max_len=256)
         check_text(title, "title", max_len=1000, min_len=0, optional=True)
         state_text = json_object_text(state, "state", max_bytes=1 << 20)
+        title = scrub_text(title, "a session title") if title is not None else None
+        state_text = json_object_text(scrub_json(state, "a session state"), "state",
+                                      max_bytes=1 << 20)
         session_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
         async with self._scoped(ctx, "creating a session") as conn:
             row = await conn.fetchrow(
@@ -199,9 +203,12 @@ def _prepare_message(message: Mapping[str, Any], index: int) -> tuple[uuid.UUID,
         raise InvalidInputError(f"messages[{index}].role must be one of {ROLES}; got {role!r}")
     content = message.get("content")
     check_text(content, f"messages[{index}].content", max_len=10**7, min_len=0, optional=True)
+    if content is not None:
+        content = scrub_text(content, "a session message")
     tool_calls = message.get("tool_calls")
     tool_text = None
     if tool_calls is not None:
+        tool_calls = scrub_json(tool_calls, "a session message's tool calls")
         try:
             tool_text = json.dumps(tool_calls, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
