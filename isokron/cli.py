@@ -31,18 +31,26 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _doctor(dsn: str) -> int:
+async def _doctor(dsn: str, args: argparse.Namespace) -> int:
+    from .chain_heads import load_chain_heads, write_chain_heads
+    from .readers.events import read_chain_heads
+
+    heads = load_chain_heads(args.chain_heads) if args.chain_heads else None
     conn = await asyncpg.connect(dsn)
     try:
-        report = await run_doctor(conn)
+        report = await run_doctor(conn, chain_heads=heads)
+        recorded = await read_chain_heads(conn) if args.record_chain_heads else None
     finally:
         await conn.close()
     print(report.render())
+    if recorded is not None:
+        write_chain_heads(args.record_chain_heads, recorded)
+        print(f"doctor: recorded {len(recorded)} chain head(s) in {args.record_chain_heads}")
     return 0 if report.ok else 1
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    return asyncio.run(_doctor(_dsn(args)))
+    return asyncio.run(_doctor(_dsn(args), args))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -127,9 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_dsn(sub.add_parser("migrate", help="apply pending schema migrations")).set_defaults(
         func=_cmd_migrate
     )
-    with_dsn(sub.add_parser("doctor", help="check schema, roles, RLS and chains")).set_defaults(
-        func=_cmd_doctor
-    )
+    doctor = with_dsn(sub.add_parser("doctor", help="check schema, roles, RLS and chains"))
+    doctor.add_argument("--chain-heads", metavar="FILE",
+                        help="check that every head recorded in FILE is still in its chain")
+    doctor.add_argument("--record-chain-heads", metavar="FILE",
+                        help="write every workspace's current chain head to FILE")
+    doctor.set_defaults(func=_cmd_doctor)
     prompt = with_dsn(sub.add_parser("prompt", help="print a workspace's identity block"))
     prompt.add_argument("--workspace", required=True)
     prompt.add_argument("--actor-kind", default="kora")

@@ -8,6 +8,7 @@ import asyncpg
 import attrs
 
 from .readers.capability_mirror import KORA_CAPABILITY_MIRROR
+from .readers.events import verify_event_chain
 from .schema import available_migrations
 
 __all__ = [
@@ -231,12 +232,36 @@ async def _check_capabilities(conn: asyncpg.Connection) -> Check:
                  detail=f"{len(rows)} kora capabilities match the mirror")
 
 
-async def run_doctor(conn: asyncpg.Connection) -> DoctorReport:
-    """Run every check against ``conn`` (owner or runtime role) and return the report."""
+async def _check_chain_heads(
+    conn: asyncpg.Connection, heads: Mapping[str, tuple[int, str]]
+) -> Check:
+    problems = []
+    for ws, head in sorted(heads.items()):
+        broken = await verify_event_chain(conn, ws, expected_head=head)
+        if broken is not None:
+            problems.append(f"{ws} at seq {broken} (recorded head seq {head[0]})")
+    if problems:
+        return Check(name="chain heads", status="fail",
+                     detail="shorter than or diverging from the recorded head: "
+                            + ", ".join(problems))
+    return Check(name="chain heads", status="ok",
+                 detail=f"{len(heads)} recorded head(s) still present and unchanged")
+
+
+async def run_doctor(
+    conn: asyncpg.Connection, *, chain_heads: Mapping[str, tuple[int, str]] | None = None
+) -> DoctorReport:
+    """Run every check against ``conn`` (owner or runtime role) and return the report.
+
+    ``chain_heads`` (from :func:`isokron.chain_heads.load_chain_heads`) adds a check that
+    every recorded head is still in its chain with the same hash.
+    """
     schema = await _check_schema(conn)
     checks = [schema, await _check_roles(conn)]
     if schema.status == "ok":
         checks += await _check_tables(conn)
         checks.append(await _check_chains(conn))
+        if chain_heads is not None:
+            checks.append(await _check_chain_heads(conn, chain_heads))
         checks.append(await _check_capabilities(conn))
     return DoctorReport(checks=tuple(checks))

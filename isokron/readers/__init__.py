@@ -6,7 +6,7 @@ from .capabilities import read_capability_row
 from .capability_mirror import KORA_CAPABILITY_MIRROR
 from .charter import read_active_role_charter
 from .constitution import read_active_constitution
-from .events import read_recent_events, verify_event_chain
+from .events import read_chain_heads, read_recent_events, verify_event_chain
 from .policies import EXPECTED_POLICY_COUNT, read_policy_registry
 from .scratchpad import read_cross_agent_scratchpad, read_own_scratchpad
 from .substrate import PostgresSubstrate, Substrate, assemble_context
@@ -20,6 +20,7 @@ __all__ = [
     "read_active_constitution",
     "read_active_role_charter",
     "read_capability_row",
+    "read_chain_heads",
     "read_cross_agent_scratchpad",
     "read_own_scratchpad",
     "read_policy_registry",

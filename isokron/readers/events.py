@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ..errors import InvalidInputError
 from ..models import ChainEvent
 from ..pool import DB, Conn, acquire, translate_errors
 from ._common import check_limit, check_workspace, escape_like
 
-__all__ = ["PAYLOAD_SUMMARY_CHARS", "read_recent_events", "verify_event_chain"]
+__all__ = ["PAYLOAD_SUMMARY_CHARS", "read_chain_heads", "read_recent_events",
+           "verify_event_chain"]
 
 #: jsonb_pretty(payload) is cut to this many characters, then "…" is appended.
 PAYLOAD_SUMMARY_CHARS = 300
@@ -36,9 +38,49 @@ async def read_recent_events(
     return tuple(ChainEvent.from_row(r) for r in rows)
 
 
-async def verify_event_chain(db: DB | Conn, workspace_id: str) -> int | None:
-    """Return the first broken ``seq`` of the workspace's chain, or None when intact."""
+_HASH_AT = """
+SELECT e.this_event_hash FROM hivex_foundation.event_log e
+  JOIN hivex_foundation.tenant t ON t.tenant_id = e.tenant_id
+ WHERE t.clerk_org_id = $1 AND e.seq = $2
+"""
+_HEADS = """
+SELECT t.clerk_org_id AS workspace_id, h.seq, h.this_event_hash
+  FROM hivex_foundation.tenant t
+  CROSS JOIN LATERAL (SELECT e.seq, e.this_event_hash FROM hivex_foundation.event_log e
+                       WHERE e.tenant_id = t.tenant_id ORDER BY e.seq DESC LIMIT 1) h
+ ORDER BY 1
+"""
+
+
+async def verify_event_chain(
+    db: DB | Conn, workspace_id: str, *, expected_head: tuple[int, str] | None = None
+) -> int | None:
+    """Return the first broken ``seq`` of the workspace's chain, or None when intact.
+
+    A chain is only as good as its known end: with ``expected_head=(seq, hash)``, a head
+    recorded earlier (``read_chain_heads``, ``isokron doctor --record-chain-heads``), a
+    chain that no longer has that seq (a truncated tail) or has another hash there
+    reports that seq, unless an earlier seq is broken.
+    """
     check_workspace(workspace_id)
+    if expected_head is not None:
+        seq, digest = expected_head
+        bad_seq = isinstance(seq, bool) or not isinstance(seq, int) or seq < 1
+        if bad_seq or not isinstance(digest, str):
+            raise InvalidInputError(
+                f"expected_head must be (seq >= 1, hash), got {expected_head!r}")
     async with translate_errors("verifying the event chain"), acquire(db) as conn:
         broken = await conn.fetchval("SELECT hivex_foundation.verify_chain_v1($1)", workspace_id)
-    return None if broken is None else int(broken)
+        stored = (await conn.fetchval(_HASH_AT, workspace_id, expected_head[0])
+                  if expected_head is not None else None)
+    found = [] if broken is None else [int(broken)]
+    if expected_head is not None and stored != expected_head[1]:
+        found.append(expected_head[0])
+    return min(found) if found else None
+
+
+async def read_chain_heads(db: DB | Conn) -> dict[str, tuple[int, str]]:
+    """Return every workspace's current chain head: ``{workspace_id: (seq, hash)}``."""
+    async with translate_errors("reading chain heads"), acquire(db) as conn:
+        rows = await conn.fetch(_HEADS)
+    return {r["workspace_id"]: (int(r["seq"]), r["this_event_hash"]) for r in rows}
