@@ -113,10 +113,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    from .bench import run_prompt_bench, run_rls_bench
+    from .bench import run_prompt_bench, run_redact_bench, run_rls_bench
 
     if args.suite == "rls":
         print(json.dumps(run_rls_bench(records=args.records)))
+    elif args.suite == "redact":
+        print(json.dumps(run_redact_bench()))
     else:
         print(json.dumps(run_prompt_bench(workspaces=args.workspaces,
                                           warm_calls=args.warm_calls)))
@@ -154,9 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
     bench.add_argument("--workspaces", type=int, default=20)
     bench.add_argument("--warm-calls", type=int, default=10_000)
-    bench.add_argument("--suite", choices=("prompt", "rls"), default="prompt",
+    bench.add_argument("--suite", choices=("prompt", "rls", "redact"), default="prompt",
                        help="prompt: cold warm-up and warm block; rls: memory search "
-                            "latency with row-level security on and off")
+                            "latency with row-level security on and off; redact: "
+                            "redaction time for a 10 KB message")
     bench.add_argument("--records", type=int, default=10_000,
                        help="memory rows for --suite rls")
     bench.set_defaults(func=_cmd_bench)

@@ -56,3 +56,12 @@ def test_bench_rls_suite_prints_both_sides_and_a_pass_flag(capsys):
         assert side["p50_ms_with_rls"] > 0 and side["p50_ms_without_rls"] > 0
         assert abs(side["ratio"] - side["p50_ms_with_rls"] / side["p50_ms_without_rls"]) < 0.02
     assert isinstance(result["pass"], bool)
+
+
+def test_bench_redact_suite_prints_timings_and_a_pass_flag(capsys):
+    """`isokron bench --suite redact` times a 10 KB message with and without secrets."""
+    assert main(["bench", "--suite", "redact"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["benchmark"] == "redact" and result["chars"] == 10_000
+    assert result["prose"]["labels"] == [] and "SK_KEY" in result["with_secrets"]["labels"]
+    assert result["prose"]["p50_ms"] > 0 and isinstance(result["pass"], bool)

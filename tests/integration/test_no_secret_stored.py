@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import asyncpg
 import pytest
@@ -46,9 +47,10 @@ async def _seed(dsn: str) -> None:
 
 
 @pytest.mark.parametrize("transport", ["deferred", "substrate"])
-def test_no_write_path_stores_a_secret(db, transport):
+def test_no_write_path_stores_a_secret(db, transport, caplog):
     """sync_turn, on_memory_write, on_delegation, session end and the tools redact first."""
     run_coro_sync(_seed(db.dsn))
+    caplog.set_level(logging.WARNING, logger="isokron")
     p = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo",
                                "write_transport": transport})
     p.initialize("sess-secret", user_id="u1")
@@ -63,6 +65,10 @@ def test_no_write_path_stores_a_secret(db, transport):
     p.on_session_end([{"role": "user", "content": LEAKY}])
     p.shutdown()
     everything = run_coro_sync(_all_text(db.dsn))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "redacted" in logged and "SK_KEY" in logged  # labels and counts only
+    for secret in SECRETS.values():
+        assert secret not in logged
     assert "[REDACTED:" in everything
     for name, secret in SECRETS.items():
         assert secret not in everything, name
