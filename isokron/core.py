@@ -261,14 +261,9 @@ class AsyncIsoKron:
     ) -> SessionContext:
         """Re-read only the parts a write made stale (own scratchpad and/or events)."""
         cfg = self.config
-        ws = context.workspace_id
-        changes: dict[str, Any] = {}
-        if "own_scratchpad" in parts:
-            changes["own_scratchpad"] = await substrate.read_own_scratchpad(
-                ws, actor_kind=cfg.actor_kind, limit=cfg.scratchpad_limit)
-        if "recent_events" in parts:
-            changes["recent_events"] = await substrate.read_recent_events(
-                ws, actor_kind=cfg.actor_kind, limit=cfg.recent_event_limit)
+        changes = await substrate.read_parts(
+            context.workspace_id, parts, actor_kind=cfg.actor_kind,
+            scratchpad_limit=cfg.scratchpad_limit, event_limit=cfg.recent_event_limit)
         return attrs.evolve(context, **changes)
 
     def _serve_stale(self, workspace_id: str, exc: BaseException) -> CachedContext:

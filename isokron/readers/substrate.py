@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..models import (
     CapabilityRow,
@@ -20,11 +20,12 @@ from ._common import check_limit, check_workspace
 from .capabilities import read_capability_row
 from .charter import read_active_role_charter
 from .constitution import read_active_constitution
+from .context import read_context_parts
 from .events import read_recent_events
 from .policies import read_policy_registry
 from .scratchpad import read_cross_agent_scratchpad, read_own_scratchpad
 
-__all__ = ["PostgresSubstrate", "Substrate", "assemble_context"]
+__all__ = ["PostgresSubstrate", "Substrate", "assemble_context", "read_parts_one_by_one"]
 
 
 @runtime_checkable
@@ -75,6 +76,38 @@ class Substrate(Protocol):
     ) -> SessionContext:
         """Run all seven reads in one fan-out and return the assembled context."""
         ...
+
+    async def read_parts(
+        self,
+        workspace_id: str,
+        parts: frozenset[str],
+        *,
+        actor_kind: str = "kora",
+        scratchpad_limit: int = 100,
+        event_limit: int = 50,
+    ) -> dict[str, Any]:
+        """Re-read only the named SessionContext fields (a partial refresh)."""
+        ...
+
+
+async def read_parts_one_by_one(
+    substrate: Substrate,
+    workspace_id: str,
+    parts: frozenset[str],
+    *,
+    actor_kind: str = "kora",
+    scratchpad_limit: int = 100,
+    event_limit: int = 50,
+) -> dict[str, Any]:
+    """Re-read the refreshable parts (own scratchpad, recent events) with the single reads."""
+    changes: dict[str, Any] = {}
+    if "own_scratchpad" in parts:
+        changes["own_scratchpad"] = await substrate.read_own_scratchpad(
+            workspace_id, actor_kind=actor_kind, limit=scratchpad_limit)
+    if "recent_events" in parts:
+        changes["recent_events"] = await substrate.read_recent_events(
+            workspace_id, actor_kind=actor_kind, limit=event_limit)
+    return changes
 
 
 async def assemble_context(
@@ -172,12 +205,26 @@ class PostgresSubstrate:
         scratchpad_limit: int = 100,
         event_limit: int = 50,
     ) -> SessionContext:
-        """Run all seven reads in one fan-out on the pool."""
-        return await assemble_context(
-            self,
-            workspace_id,
-            actor_kind=actor_kind,
-            scratchpad_limit=scratchpad_limit,
-            event_limit=event_limit,
-        )
+        """Run all seven reads in one round trip (``isokron.read_context_v1``).
+
+        Works on a pool or a single connection.
+        """
+        parts = await read_context_parts(
+            self.pool, workspace_id, actor_kind=actor_kind,
+            scratchpad_limit=scratchpad_limit, event_limit=event_limit)
+        return SessionContext(workspace_id=workspace_id, assembled_at=datetime.now(UTC), **parts)
+
+    async def read_parts(
+        self,
+        workspace_id: str,
+        parts: frozenset[str],
+        *,
+        actor_kind: str = "kora",
+        scratchpad_limit: int = 100,
+        event_limit: int = 50,
+    ) -> dict[str, Any]:
+        """Re-read only the named SessionContext fields, in one round trip."""
+        return await read_context_parts(
+            self.pool, workspace_id, actor_kind=actor_kind, scratchpad_limit=scratchpad_limit,
+            event_limit=event_limit, parts=parts)
 

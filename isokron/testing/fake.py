@@ -31,7 +31,7 @@ from ..readers.charter import verify_charter
 from ..readers.events import PAYLOAD_SUMMARY_CHARS
 from ..readers.policies import warn_policy_drift
 from ..readers.scratchpad import check_scratchpad_integrity
-from ..readers.substrate import assemble_context
+from ..readers.substrate import assemble_context, read_parts_one_by_one
 
 __all__ = ["FakeEvent", "FakeScratchpadRow", "InMemorySubstrate"]
 
@@ -328,3 +328,17 @@ class InMemorySubstrate:
             self, workspace_id, actor_kind=actor_kind,
             scratchpad_limit=scratchpad_limit, event_limit=event_limit,
         )
+
+    async def read_parts(
+        self,
+        workspace_id: str,
+        parts: frozenset[str],
+        *,
+        actor_kind: str = "kora",
+        scratchpad_limit: int = 100,
+        event_limit: int = 50,
+    ) -> dict[str, Any]:
+        """Re-read only the named SessionContext fields with the single reads."""
+        return await read_parts_one_by_one(
+            self, workspace_id, parts, actor_kind=actor_kind,
+            scratchpad_limit=scratchpad_limit, event_limit=event_limit)
