@@ -41,6 +41,7 @@ class ContextCache:
 
     def __init__(self, ttl_seconds: float, *, clock: Clock = time.monotonic,
                  maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self._lock = threading.Lock()

@@ -91,6 +91,9 @@ class IsoKronConfig:
     prompt_max_chars: int = attrs.field(default=12000, validator=_at_least(500, integer=True))
     user_id: str = attrs.field(default="default", validator=_optional_text)
     outbox_capacity: int = attrs.field(default=1000, validator=_at_least(1, integer=True))
+    outbox_max_bytes: int = attrs.field(default=64 * 1024 * 1024,
+                                        validator=_at_least(1024, integer=True))
+    cache_max_workspaces: int = attrs.field(default=1024, validator=_at_least(1, integer=True))
     shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
     recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
     recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))

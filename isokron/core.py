@@ -81,8 +81,10 @@ class AsyncIsoKron:
         self._pool_lock: asyncio.Lock | None = None
         self._substrate = substrate
         self._transport = transport
-        self.cache = ContextCache(self.config.cache_ttl_seconds, clock=clock or time.monotonic)
-        self.outbox = Outbox(capacity=self.config.outbox_capacity)
+        self.cache = ContextCache(self.config.cache_ttl_seconds, clock=clock or time.monotonic,
+                                  maxsize=self.config.cache_max_workspaces)
+        self.outbox = Outbox(capacity=self.config.outbox_capacity,
+                             max_bytes=self.config.outbox_max_bytes)
         self._stale_warned: set[str] = set()
         self.fan_outs = 0
         # isokron's own stores need PostgreSQL; with an injected (fake) substrate they are
@@ -286,9 +288,9 @@ class AsyncIsoKron:
         ) from exc
 
     # -- writes (queued; return at once) -------------------------------------------
-    def enqueue(self, name: str, run: Callable[[], Awaitable[object]]) -> bool:
-        """Queue one write on the outbox (call on the core's loop)."""
-        return self.outbox.submit(WriteJob(name=name, run=run))
+    def enqueue(self, name: str, run: Callable[[], Awaitable[object]], *, size: int = 0) -> bool:
+        """Queue one write on the outbox (call on the core's loop); ``size`` is its payload."""
+        return self.outbox.submit(WriteJob(name=name, run=run, size=size))
 
     async def sync_turn(
         self, workspace_id: str, user_content: str, assistant_content: str, *,

@@ -29,6 +29,8 @@ class WriteJob:
 
     name: str
     run: Callable[[], Awaitable[object]]
+    #: bytes the job holds while queued (its payload); counted against ``max_bytes``
+    size: int = 0
 
 
 @attrs.define
@@ -49,12 +51,15 @@ class Outbox:
         self,
         *,
         capacity: int = 1000,
+        max_bytes: int = 64 * 1024 * 1024,
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 2.0,
         deferred_log_interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
         self.deferred_log_interval_s = deferred_log_interval_s
@@ -71,14 +76,18 @@ class Outbox:
         return len(self._queue)
 
     def submit(self, job: WriteJob) -> bool:
-        """Queue ``job`` (call on the outbox's loop); return False and log when full."""
-        if len(self._queue) >= self.capacity:
+        """Queue ``job`` (call on the outbox's loop); return False and log when full.
+
+        Full means ``capacity`` jobs or ``max_bytes`` of queued payload, whichever comes first.
+        """
+        if len(self._queue) >= self.capacity or self.queued_bytes + job.size > self.max_bytes:
             self.stats.overflowed += 1
             if self.stats.overflowed == 1 or self.stats.overflowed % 100 == 0:
-                log.error("isokron outbox full (%d queued): dropped write %s "
-                          "(%d dropped so far)", len(self._queue), job.name,
+                log.error("isokron outbox full (%d queued, %d bytes): dropped write %s "
+                          "(%d dropped so far)", len(self._queue), self.queued_bytes, job.name,
                           self.stats.overflowed)
             return False
+        self.queued_bytes += job.size
         self._queue.append(job)
         self._ensure_worker()
         assert self._wake is not None and self._idle is not None
@@ -105,6 +114,7 @@ class Outbox:
             job = self._queue[0]
             await self._deliver(job)
             self._queue.popleft()
+            self.queued_bytes -= job.size
 
     async def _deliver(self, job: WriteJob) -> None:
         attempt = 0
@@ -168,5 +178,6 @@ class Outbox:
         if lost:
             log.warning("isokron outbox shut down with %d undelivered write(s)", lost)
             self._queue.clear()
+            self.queued_bytes = 0
         self._closing = False
         return lost

@@ -6,6 +6,7 @@ Every job chooses its ids when it is queued, so a retry after an ambiguous failu
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
 __all__ = ["HookWrites"]
 
 log = logging.getLogger("isokron.core")
+
+
+def payload_bytes(*values: Any) -> int:
+    """Estimate the memory a queued write holds: its payload as UTF-8 / JSON."""
+    total = 0
+    for value in values:
+        if isinstance(value, str):
+            total += len(value.encode("utf-8", "surrogatepass"))
+        elif value is not None:
+            total += len(json.dumps(value, default=str, ensure_ascii=False)
+                         .encode("utf-8", "surrogatepass"))
+    return total
 
 
 class HookWrites:
@@ -42,7 +55,7 @@ class HookWrites:
             kron.cache.mark_dirty(workspace_id, "own_scratchpad")
             kron.cache.mark_dirty(workspace_id, "recent_events")
 
-        kron.enqueue(f"scratchpad.{kind}", run)
+        kron.enqueue(f"scratchpad.{kind}", run, size=payload_bytes(content))
 
     def event(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
         """Queue one chain event; on success re-read recent events."""
@@ -53,7 +66,7 @@ class HookWrites:
             await transport.emit_event(workspace_id, event_type=event_type, payload=payload)
             kron.cache.mark_dirty(workspace_id, "recent_events")
 
-        kron.enqueue(f"event.{event_type}", run)
+        kron.enqueue(f"event.{event_type}", run, size=payload_bytes(payload))
 
     # -- isokron's own stores (idempotent by client-chosen ids) ---------------------------
     def episode(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
@@ -73,7 +86,7 @@ class HookWrites:
             await store.append(workspace_id, agent, event_type=event_type, body=body,
                                sender=kron.config.actor_kind, id=event_id)
 
-        kron.enqueue(f"episodic.{event_type}", run)
+        kron.enqueue(f"episodic.{event_type}", run, size=payload_bytes(body))
 
     def delegation_record(self, workspace_id: str, child_session_id: str, task: str,
                           result: str) -> None:
@@ -96,7 +109,7 @@ class HookWrites:
                 task_preview=task, result_preview=result,
             )
 
-        kron.enqueue("delegation.record", run)
+        kron.enqueue("delegation.record", run, size=payload_bytes(task, result))
 
     def messages(self, workspace_id: str, user_id: str, session_id: str,
                  messages: list[dict[str, Any]]) -> None:
@@ -115,4 +128,4 @@ class HookWrites:
                                        title=session_id or None)
             await store.append_messages(ctx, session, payload)
 
-        kron.enqueue("session.messages", run)
+        kron.enqueue("session.messages", run, size=payload_bytes(messages))

@@ -1,0 +1,56 @@
+"""Pin the memory bounds: the outbox counts bytes as well as jobs; the cache size is set."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from isokron import AsyncIsoKron
+from isokron.errors import ConfigError
+from isokron.outbox import Outbox, WriteJob
+from isokron.testing import InMemorySubstrate
+from isokron.writes import payload_bytes
+
+
+async def test_the_outbox_refuses_writes_past_its_byte_bound():
+    """Jobs are accepted while their payload fits in max_bytes; bytes are released on delivery."""
+    gate = asyncio.Event()
+
+    async def slow() -> None:
+        await gate.wait()
+
+    outbox = Outbox(capacity=1000, max_bytes=250_000)
+    accepted = [outbox.submit(WriteJob(name="m", run=slow, size=100_000)) for _ in range(4)]
+    assert accepted == [True, True, False, False]
+    assert outbox.queued_bytes == 200_000 and outbox.stats.overflowed == 2
+    gate.set()
+    assert await outbox.wait_idle(2.0)
+    assert outbox.queued_bytes == 0
+    assert outbox.submit(WriteJob(name="m", run=slow, size=100_000))
+    await outbox.drain(1.0)
+
+
+def test_payload_bytes_counts_text_and_json():
+    """Strings count as UTF-8, containers as their JSON."""
+    assert payload_bytes("é") == 2
+    assert payload_bytes({"a": [1, 2]}, None, "xy") == len('{"a": [1, 2]}') + 2
+
+
+async def test_the_core_applies_the_configured_bounds():
+    """cache_max_workspaces and outbox_max_bytes reach the cache and the outbox."""
+    fake = InMemorySubstrate.with_demo_workspace()
+    kron = AsyncIsoKron({"dsn": "postgresql://x/y", "cache_max_workspaces": 2,
+                         "outbox_max_bytes": 4096}, substrate=fake)
+    assert kron.outbox.max_bytes == 4096
+    assert kron.cache.maxsize == 2
+    await kron.close()
+
+
+@pytest.mark.parametrize(("key", "value"), [("cache_max_workspaces", 0),
+                                            ("outbox_max_bytes", 10), ("outbox_max_bytes", "x")])
+def test_bad_bounds_are_config_errors_naming_the_key(key, value):
+    """Out-of-range bounds raise ConfigError with the key."""
+    with pytest.raises(ConfigError) as raised:
+        AsyncIsoKron({"dsn": "postgresql://x/y", key: value})
+    assert raised.value.key == key
