@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from .errors import NotOwnedError, SubstrateUnavailableError
+from .errors import IsoKronError, NotFoundError, NotOwnedError, SubstrateUnavailableError
 
 __all__ = [
     "DB",
@@ -38,6 +38,13 @@ DB = asyncpg.Pool | asyncpg.Connection
 
 #: SQLSTATE the schema's write functions raise for a foreign workspace or actor.
 TENANT_MISMATCH_SQLSTATE = "IKT01"
+#: isokron's own SQLSTATEs (raised by its SQL functions) and the errors they become.
+_ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
+    TENANT_MISMATCH_SQLSTATE: NotOwnedError,  # a foreign workspace or actor
+    "IKT02": NotOwnedError,  # a namespace the workspace may not write
+    "IKT03": NotOwnedError,  # a memory id that lives in another namespace
+    "IKN01": NotFoundError,  # an unknown workspace, or a session the caller cannot see
+}
 
 # SQLSTATE classes/codes that mean "the database is not there right now".
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
@@ -75,16 +82,18 @@ def is_unavailable(exc: BaseException) -> bool:
 async def translate_errors(what: str) -> AsyncIterator[None]:
     """Re-raise driver failures inside the block as isokron's typed errors.
 
-    Connection failures and timeouts become SubstrateUnavailableError; a write function's
-    refusal of a foreign workspace or actor (SQLSTATE IKT01) becomes NotOwnedError.
+    Connection failures and timeouts become SubstrateUnavailableError; isokron's own
+    SQLSTATEs (``IKxxx``, raised by its SQL functions) become NotOwnedError or NotFoundError
+    with the function's message.
     """
     try:
         yield
     except SubstrateUnavailableError:
         raise
     except Exception as exc:
-        if getattr(exc, "sqlstate", None) == TENANT_MISMATCH_SQLSTATE:
-            raise NotOwnedError(f"{what}: {exc}") from exc
+        mapped = _ISOKRON_SQLSTATES.get(getattr(exc, "sqlstate", None) or "")
+        if mapped is not None:
+            raise mapped(f"{what}: {exc}") from exc
         if is_unavailable(exc):
             raise SubstrateUnavailableError(
                 f"{what}: database unavailable ({type(exc).__name__}: {exc})"

@@ -9,6 +9,7 @@ so what Python reports as readable or writable is exactly what the database allo
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import re
@@ -24,6 +25,7 @@ from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
 from ..redact import scrub_text
 from ..tenancy import workspace_scope
+from ._json import timestamps
 from ._validate import check_aware, check_uuid
 
 __all__ = ["KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory"]
@@ -45,21 +47,6 @@ _LIVE = """
     AND (r.expires_at IS NULL OR r.expires_at > now())
     AND (n.expires_at IS NULL OR n.expires_at > now())
     AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
-"""
-_SEARCH_FTS = f"""
-SELECT {_COLUMNS} FROM isokron.memory_records r
-  JOIN isokron.memory_namespaces n ON n.name = r.namespace
- WHERE {_LIVE} AND r.search_tsv @@ websearch_to_tsquery('english', $4)
- ORDER BY r.pin DESC, ts_rank_cd(r.search_tsv, websearch_to_tsquery('english', $4)) DESC,
-          r.created_at DESC
- LIMIT $3
-"""
-_SEARCH_LIKE = f"""
-SELECT {_COLUMNS} FROM isokron.memory_records r
-  JOIN isokron.memory_namespaces n ON n.name = r.namespace
- WHERE {_LIVE} AND r.content ILIKE '%' || $4 || '%' ESCAPE '\\'
- ORDER BY r.pin DESC, r.created_at DESC
- LIMIT $3
 """
 _SEARCH_VECTOR = f"""
 SELECT {_COLUMNS} FROM isokron.memory_records r
@@ -87,24 +74,10 @@ SELECT {_COLUMNS}
  LIMIT $3
 """
 
-_UPSERT_NAMESPACE = """
-INSERT INTO isokron.memory_namespaces (name, kind) VALUES ($1, $2)
-ON CONFLICT (name) DO NOTHING
-"""
-# With a caller-chosen id a re-run updates in place (never duplicates). The key is
-# (namespace, id): another tree's memory with the same id is a different row, never touched.
-_UPSERT_RECORD = f"""
-INSERT INTO isokron.memory_records AS r (id, namespace, content, kind, source, pin, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (namespace, id) DO UPDATE
-   SET content = EXCLUDED.content, kind = EXCLUDED.kind, source = EXCLUDED.source,
-       pin = EXCLUDED.pin, expires_at = EXCLUDED.expires_at, updated_at = now()
-RETURNING {_COLUMNS}
-"""
-# The same id in another namespace this workspace can see: a commit never moves a memory.
-_ELSEWHERE = """
-SELECT namespace FROM isokron.memory_records WHERE id = $1 AND namespace <> $2 LIMIT 1
-"""
+# One round trip each (migration 0006): the tenant setting, the ACL check, the work.
+_COMMIT = "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+_SEARCH = "SELECT isokron.memory_search_v1($1, $2, $3, $4, $5, $6)::text"
+
 _AUDIT = """
 INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256)
 VALUES ($1, $2, $3, $4, $5)
@@ -228,27 +201,17 @@ class NamespaceMemory:
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
         _check_names([target], "namespace")
         stored = scrub_text(content, "a memory")
-        async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
-            access = await self._access(conn, workspace_id)  # re-checked on every call
-            if target not in access.writable:
-                raise NotOwnedError(
-                    f"workspace {workspace_id!r} may not write namespace {target!r} "
-                    f"(writable: {', '.join(access.writable)})"
-                )
-            await conn.execute(_UPSERT_NAMESPACE, target, _namespace_kind(target))
-            elsewhere = await conn.fetchval(_ELSEWHERE, record_id, target)
-            if elsewhere is not None:
-                raise NotOwnedError(
-                    f"memory {record_id} already exists in another namespace ({elsewhere})")
-            row = await conn.fetchrow(_UPSERT_RECORD, record_id, target, stored, kind, source,
-                                      pin, expires_at)
-            assert row is not None
-            if vector is not None:
+        args = (workspace_id, record_id, target, _namespace_kind(target), stored, kind, source,
+                pin, expires_at)
+        if vector is None:  # the usual case: one round trip
+            async with translate_errors("committing a memory"), acquire(self.pool) as conn:
+                text = await conn.fetchval(_COMMIT, *args)
+        else:
+            async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
+                text = await conn.fetchval(_COMMIT, *args)
                 await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
                                    "WHERE namespace = $3 AND id = $1", record_id, vector, target)
-            if target.startswith("org:"):
-                digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
-                await conn.execute(_AUDIT, record_id, target, workspace_id, "commit", digest)
+        row = timestamps(json.loads(text))
         return MemoryRecord.from_row(row)
 
     async def search(
@@ -281,23 +244,34 @@ class NamespaceMemory:
         vector = _vector_text(embedding) if embedding is not None else None
         if vector is not None:
             await self._require_vectors()
+        kind_list = list(kinds) if kinds is not None else None
+        # Exact names only (never a prefix); anything that is not a readable name matches none.
+        wanted_names = None if namespaces is None else [
+            n for n in namespaces if isinstance(n, str) and "\x00" not in n]
+        if vector is not None:
+            return await self._vector_search(workspace_id, wanted_names, kind_list, limit,
+                                             vector, len(embedding or ()))
+        mode, needle = ("fts", text) if text and len(text) >= 2 else (
+            ("like", escape_like(text)) if text else ("recent", None))
+        async with translate_errors("searching memory"), acquire(self.pool) as conn:
+            found = await conn.fetchval(_SEARCH, workspace_id, wanted_names, kind_list, limit,
+                                        mode, needle)
+        if found is None:
+            raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
+        rows = [timestamps(r) for r in json.loads(found)["rows"]]
+        return [MemoryRecord.from_row(r) for r in rows]
+
+    async def _vector_search(
+        self, workspace_id: str, namespaces: list[str] | None, kinds: list[str] | None,
+        limit: int, vector: str, dims: int,
+    ) -> list[MemoryRecord]:
         async with workspace_scope(self.pool, workspace_id, "searching memory") as conn:
             access = await self._access(conn, workspace_id)
             wanted = access.readable if namespaces is None else [
                 n for n in namespaces if n in access.readable]  # exact names: no prefix leaks
             if not wanted:
                 return []
-            kind_list = list(kinds) if kinds is not None else None
-            if vector is not None:
-                rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kind_list, limit, vector,
-                                        len(embedding or ()))
-            elif text and len(text) >= 2:
-                rows = await conn.fetch(_SEARCH_FTS, list(wanted), kind_list, limit, text)
-            elif text:
-                rows = await conn.fetch(_SEARCH_LIKE, list(wanted), kind_list, limit,
-                                        escape_like(text))
-            else:
-                rows = await conn.fetch(_SEARCH_RECENT, list(wanted), kind_list, limit)
+            rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kinds, limit, vector, dims)
         return [MemoryRecord.from_row(r) for r in rows]
 
     async def forget(

@@ -117,3 +117,18 @@ async def test_recent_search_reads_each_namespace_through_its_index(tree, raw, o
         readable, None, 20))
     assert "Index Scan using memory_records_namespace_created_idx" in plan, plan
     assert "Seq Scan on memory_records" not in plan, plan
+
+
+def _squeezed(sql: str) -> str:
+    for placeholder, name in (("$1::text[]", "v_wanted"), ("$2::text[]", "p_kinds"),
+                              ("$3", "p_limit")):
+        sql = sql.replace(placeholder, name)
+    return "".join(sql.split())
+
+
+async def test_the_search_function_runs_the_explained_recent_query(owner):
+    """memory_search_v1's recent branch is _SEARCH_RECENT (so the EXPLAIN above covers it)."""
+    from isokron.stores.memory import _SEARCH_RECENT
+
+    body = await owner.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'memory_search_v1'")
+    assert _squeezed(_SEARCH_RECENT) in _squeezed(body)
