@@ -15,11 +15,12 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError
 from ..models import AgentMessage, AgentSession
-from ..pool import DB, Conn
+from ..pool import DB, Conn, acquire, translate_errors
 from ..redact import scrub_json, scrub_text
 from ..tenancy import tenant_scope
+from ._json import json_rows
 from ._validate import check_text, check_uuid, json_object_text
 
 __all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
@@ -122,40 +123,14 @@ class AgentSessionStore:
             return []
         if len({p[0] for p in prepared}) != len(prepared):
             raise InvalidInputError("messages carry duplicate ids")
-        async with self._scoped(ctx, "appending messages") as conn:
-            # The row lock serialises appends to one session, so seq has no gaps.
-            session = await conn.fetchrow(
-                "SELECT tenant_id, user_id FROM isokron.agent_sessions WHERE id = $1 FOR UPDATE",
-                target,
-            )
-            if session is None:
-                raise NotFoundError(f"session {target} not found")
-            ids = [p[0] for p in prepared]
-            existing = {
-                r["id"] for r in await conn.fetch(
-                    "SELECT id FROM isokron.agent_messages WHERE id = ANY($1::uuid[])", ids)
-            }
-            fresh = [p for p in prepared if p[0] not in existing]  # replays are not re-added
-            if fresh:
-                await conn.execute(
-                    "INSERT INTO isokron.agent_messages (id, session_id, seq, role, content, "
-                    "tool_calls, tenant_id, user_id) "
-                    "SELECT u.id, $1, base.seq + u.ord, u.role, u.content, u.tool_calls::jsonb, "
-                    "       $2, $3 "
-                    "  FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) "
-                    "       WITH ORDINALITY AS u(id, role, content, tool_calls, ord) "
-                    " CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq "
-                    "               FROM isokron.agent_messages "
-                    "              WHERE tenant_id = $2 AND user_id = $3 AND session_id = $1) base",
-                    target, session["tenant_id"], session["user_id"],
-                    [p[0] for p in fresh], [p[1] for p in fresh], [p[2] for p in fresh],
-                    [p[3] for p in fresh],
-                )
-                await conn.execute(
-                    "UPDATE isokron.agent_sessions SET updated_at = now() WHERE id = $1", target)
-            rows = await conn.fetch(
-                f"SELECT {_MESSAGE_COLUMNS} FROM isokron.agent_messages "
-                "WHERE id = ANY($1::uuid[]) ORDER BY seq", ids)
+        if not isinstance(ctx, RequestContext):
+            raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
+        async with translate_errors("appending messages"), acquire(self.pool) as conn:
+            text = await conn.fetchval(
+                "SELECT isokron.append_messages_v1($1, $2, $3, $4, $5, $6, $7)::text",
+                ctx.tenant_id, ctx.user_id, target, [p[0] for p in prepared],
+                [p[1] for p in prepared], [p[2] for p in prepared], [p[3] for p in prepared])
+        rows = json_rows(text)
         return [AgentMessage.from_row(r) for r in rows]
 
     async def list_messages(
@@ -165,28 +140,30 @@ class AgentSessionStore:
         *,
         after_seq: int = 0,
         limit: int = 200,
+        last: int | None = None,
     ) -> list[AgentMessage]:
-        """Return messages with seq > after_seq in order; another owner's session is not found."""
+        """Return messages with seq > after_seq in order; another owner's session is not found.
+
+        ``last=N`` returns the N most recent of them instead (still oldest first): what an
+        agent loop asks for when it rebuilds its context.
+        """
         target = check_uuid(session_id, "session_id")
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
             raise InvalidInputError(f"after_seq must be a non-negative integer, got {after_seq!r}")
         limit = _clamp(limit, 1000)
-        async with self._scoped(ctx, "listing messages") as conn:
-            visible = await conn.fetchval(
-                "SELECT 1 FROM isokron.agent_sessions WHERE id = $1", target)
-            if visible is None:
-                raise NotFoundError(f"session {target} not found")
-            rows = await conn.fetch(
-                f"SELECT {_MESSAGE_COLUMNS} FROM isokron.agent_messages "
-                "WHERE tenant_id = $4 AND user_id = $5 AND session_id = $1 AND seq > $2 "
-                "ORDER BY seq LIMIT $3",
-                target, after_seq, limit, ctx.tenant_id, ctx.user_id)
-        return [AgentMessage.from_row(r) for r in rows]
+        newest = None if last is None else _clamp(last, 1000, name="last")
+        if not isinstance(ctx, RequestContext):
+            raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
+        async with translate_errors("listing messages"), acquire(self.pool) as conn:
+            text = await conn.fetchval(
+                "SELECT isokron.list_messages_v1($1, $2, $3, $4, $5, $6)::text",
+                ctx.tenant_id, ctx.user_id, target, after_seq, limit, newest)
+        return [AgentMessage.from_row(r) for r in json_rows(text)]
 
 
-def _clamp(limit: int, maximum: int) -> int:
+def _clamp(limit: int, maximum: int, *, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInputError(f"limit must be an integer, got {limit!r}")
+        raise InvalidInputError(f"{name} must be an integer, got {limit!r}")
     return max(1, min(maximum, limit))
 
 
