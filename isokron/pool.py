@@ -109,6 +109,15 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _no_session_reset(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on release (one round trip per checkout).
+
+    isokron keeps no session state: every setting is transaction-local, no advisory lock
+    outlives its transaction, nothing LISTENs. asyncpg still rolls back a transaction left
+    open before calling this.
+    """
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -136,6 +145,7 @@ async def create_pool(
             min_size=min_size,
             max_size=max_size,
             init=_init,
+            reset=_no_session_reset,
             server_settings=settings,
             timeout=connect_timeout_s,
         )

@@ -7,6 +7,7 @@ workspace's events to itself.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -14,68 +15,34 @@ from typing import Any
 
 from ..errors import InvalidInputError, NotOwnedError
 from ..models import EpisodicEvent
-from ..pool import DB
+from ..pool import DB, acquire, translate_errors
 from ..readers._common import check_workspace
 from ..redact import scrub_json, scrub_text
-from ..tenancy import workspace_scope
+from ._json import timestamps
 from ._validate import check_aware, check_text, check_uuid, json_object_text
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-# body as text: decoded once in Python, whatever codecs the connection has.
-_COLUMNS = ("id, agent_id, created_at, event_type, sender, recipient, body::text AS body, "
-            "inference_receipt_id, audit_event_hash")
-
-# Ownership is checked in the same statement that writes: no owner row, no insert.
-_INSERT = f"""
-WITH owner AS (
-    SELECT actor_id FROM public.actor_registry WHERE actor_id = $2 AND workspace_id = $1
-), rows AS (
-    SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[])
-        AS u(id, event_type, sender, recipient, body, inference_receipt_id, audit_event_hash)
-), inserted AS (
-    INSERT INTO isokron.agent_episodic_events
-        (id, workspace_id, agent_id, event_type, sender, recipient, body, inference_receipt_id,
-         audit_event_hash)
-    SELECT r.id, $1, o.actor_id, r.event_type, r.sender, r.recipient, r.body::jsonb,
-           r.inference_receipt_id, r.audit_event_hash
-      FROM rows r CROSS JOIN owner o
-    ON CONFLICT (workspace_id, id) DO NOTHING
-    RETURNING {_COLUMNS}
-)
-SELECT (SELECT count(*) FROM owner) AS owned, NULL::uuid AS replay_id, i.*
-  FROM inserted i
-UNION ALL
--- Replays (ids that already existed) come back as stored, still only for the owner.
-SELECT (SELECT count(*) FROM owner), e.id, {_COLUMNS}
-  FROM isokron.agent_episodic_events e
- WHERE e.id = ANY($3::uuid[]) AND e.agent_id IN (SELECT actor_id FROM owner)
-   AND e.id NOT IN (SELECT id FROM inserted)
-UNION ALL
-SELECT (SELECT count(*) FROM owner), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
- WHERE NOT EXISTS (SELECT 1 FROM owner)
-"""
+# One round trip each (migration 0007): the tenant setting, the ownership check, the work.
+_APPEND = "SELECT isokron.episodic_append_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+_LIST = "SELECT isokron.episodic_list_v1($1, $2, $3, $4, $5)::text"
 
 
-def _list_sql(*, by_type: bool, since: bool) -> str:
-    """Build the list query for one filter combination (each served by an index)."""
-    filters = ["e.workspace_id = $1", "e.agent_id = $2"]
-    if by_type:
-        filters.append("e.event_type = $4")
-    if since:
-        filters.append(f"e.created_at >= ${5 if by_type else 4}")
+def _list_sql(*, by_type: bool) -> str:
+    """Return the statement episodic_list_v1 runs for a filter combination (for EXPLAIN).
+
+    Parameters: $1 workspace, $2 agent, $3 limit, $4 since (or NULL), $5 event type.
+    """
+    type_filter = "\n                   AND x.event_type = $5" if by_type else ""
     return f"""
-SELECT o.owned, e.*
-  FROM (SELECT count(*) AS owned FROM public.actor_registry
-         WHERE actor_id = $2 AND workspace_id = $1) o
-  LEFT JOIN LATERAL (
-      SELECT {_COLUMNS} FROM isokron.agent_episodic_events e
-       WHERE o.owned > 0 AND {' AND '.join(filters)}
-       ORDER BY e.created_at DESC
-       LIMIT $3
-  ) e ON true
+SELECT id, agent_id, created_at, event_type, sender, recipient,
+       body::text AS body, inference_receipt_id, audit_event_hash
+  FROM isokron.agent_episodic_events x
+ WHERE x.workspace_id = $1 AND x.agent_id = $2{type_filter}
+   AND x.created_at >= coalesce($4::timestamptz, '-infinity')
+ ORDER BY x.created_at DESC, x.id DESC
+ LIMIT $3
 """
 
 
@@ -87,9 +54,9 @@ class EpisodicEventStore:
         self.max_body_bytes = max_body_bytes
 
     @staticmethod
-    def list_sql(*, event_type: bool = False, since: bool = False) -> str:
+    def list_sql(*, event_type: bool = False) -> str:
         """Return the SQL ``list`` runs for a filter combination (for EXPLAIN)."""
-        return _list_sql(by_type=event_type, since=since)
+        return _list_sql(by_type=event_type)
 
     def _row(self, event: Mapping[str, Any]) -> tuple[Any, ...]:
         unknown = set(event) - {"event_type", "body", "sender", "recipient",
@@ -145,13 +112,15 @@ class EpisodicEventStore:
         if not rows:
             return []
         columns = list(zip(*rows, strict=True))
-        async with workspace_scope(self.pool, workspace_id, "appending episodic events") as conn:
-            result = await conn.fetch(_INSERT, workspace_id, agent, *[list(c) for c in columns])
-        if not result or result[0]["owned"] == 0:
+        async with translate_errors("appending episodic events"), acquire(self.pool) as conn:
+            text = await conn.fetchval(_APPEND, workspace_id, agent, *[list(c) for c in columns])
+        result = json.loads(text)
+        if not result["owned"]:
             raise NotOwnedError(
                 f"agent {agent} is not an agent of workspace {workspace_id!r}"
             )
-        by_id = {r["id"]: EpisodicEvent.from_row(r) for r in result}
+        by_id = {uuid.UUID(r["id"]): EpisodicEvent.from_row(timestamps(r))
+                 for r in result["rows"]}
         return [by_id[row[0]] for row in rows]
 
     async def list(
@@ -172,14 +141,9 @@ class EpisodicEventStore:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise InvalidInputError(f"limit must be an integer, got {limit!r}")
         limit = max(1, min(500, limit))
-        args: list[Any] = [workspace_id, agent, limit]
-        if event_type is not None:
-            args.append(event_type)
-        if since is not None:
-            args.append(since)
-        sql = _list_sql(by_type=event_type is not None, since=since is not None)
-        async with workspace_scope(self.pool, workspace_id, "listing episodic events") as conn:
-            rows = await conn.fetch(sql, *args)
-        if not rows or rows[0]["owned"] == 0:
+        async with translate_errors("listing episodic events"), acquire(self.pool) as conn:
+            text = await conn.fetchval(_LIST, workspace_id, agent, event_type, since, limit)
+        result = json.loads(text)
+        if not result["owned"]:
             raise NotOwnedError(f"agent {agent} is not an agent of workspace {workspace_id!r}")
-        return [EpisodicEvent.from_row(r) for r in rows if r["id"] is not None]
+        return [EpisodicEvent.from_row(timestamps(r)) for r in result["rows"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -72,7 +73,8 @@ async def test_append_many_is_one_round_trip(runtime_pool, agents):
         sent = statements_on(conn)
         events = await EpisodicEventStore(conn).append_many(
             "org_a", agents[0], [{"event_type": "batch", "body": {"i": i}} for i in range(25)])
-    assert len([q for q in sent if "agent_episodic_events" in q]) == 1
+    await asyncio.sleep(0)  # query loggers run soon after each query
+    assert len([q for q in sent if "episodic_append_v1" in q]) == 1
     assert [e.body["i"] for e in events] == list(range(25))
     assert len(await store.list("org_a", agents[0], event_type="batch", limit=100)) == 25
 
@@ -155,10 +157,26 @@ async def test_list_queries_use_the_two_indexes(runtime_pool, owner, agents):
     await owner.execute("ANALYZE isokron.agent_episodic_events")
     assert await owner.fetchval("SELECT count(*) FROM isokron.agent_episodic_events") >= 20_000
     agent = uuid.UUID(agents[0])
-    plain = await owner.fetch("EXPLAIN " + EpisodicEventStore.list_sql(), "org_a", agent, 50)
+    plain = await owner.fetch("EXPLAIN " + EpisodicEventStore.list_sql(), "org_a", agent, 50,
+                              None)
     typed = await owner.fetch("EXPLAIN " + EpisodicEventStore.list_sql(event_type=True),
-                              "org_a", agent, 50, "turn")
+                              "org_a", agent, 50, None, "turn")
     plain_text = "\n".join(r[0] for r in plain)
     typed_text = "\n".join(r[0] for r in typed)
     assert "agent_episodic_events_agent_created_idx" in plain_text, plain_text
     assert "agent_episodic_events_agent_type_created_idx" in typed_text, typed_text
+
+
+def _squeezed(sql: str) -> str:
+    for placeholder, name in (("$4::timestamptz", "p_since"), ("$1", "p_workspace_id"),
+                              ("$2", "p_agent_id"), ("$3", "p_limit"), ("$5", "p_event_type")):
+        sql = sql.replace(placeholder, name)
+    return "".join(sql.split())
+
+
+async def test_the_list_function_runs_the_explained_statements(owner):
+    """episodic_list_v1 runs exactly list_sql() and list_sql(event_type=True)."""
+    body = _squeezed(await owner.fetchval(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'episodic_list_v1'"))
+    for by_type in (False, True):
+        assert _squeezed(EpisodicEventStore.list_sql(event_type=by_type)) in body
