@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 
@@ -115,7 +116,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from .bench import run_prompt_bench, run_redact_bench, run_rls_bench
 
-    if args.suite == "rls":
+    if args.suite == "all":
+        from .bench_suite import run_suite
+
+        try:
+            document = run_suite(quick=args.quick, dsn=args.dsn)
+        except RuntimeError as exc:
+            print(f"isokron bench: {exc}", file=sys.stderr)
+            return 2
+        text = json.dumps(document, indent=2)
+        if args.out:
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(text)
+    elif args.suite == "rls":
         print(json.dumps(run_rls_bench(records=args.records)))
     elif args.suite == "redact":
         print(json.dumps(run_redact_bench()))
@@ -156,10 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
     bench.add_argument("--workspaces", type=int, default=20)
     bench.add_argument("--warm-calls", type=int, default=10_000)
-    bench.add_argument("--suite", choices=("prompt", "rls", "redact"), default="prompt",
-                       help="prompt: cold warm-up and warm block; rls: memory search "
+    bench.add_argument("--suite", choices=("all", "prompt", "rls", "redact"), default="all",
+                       help="all: the side-by-side suite with pass flags (needs the bench "
+                            "extra); prompt: cold warm-up and warm block; rls: memory search "
                             "latency with row-level security on and off; redact: "
                             "redaction time for a 10 KB message")
+    bench.add_argument("--quick", action="store_true",
+                       help="smaller sizes (under 2 minutes): a smoke test of the JSON shape")
+    bench.add_argument("--dsn", help="run on this server (owner DSN) instead of an embedded one")
+    bench.add_argument("--out", help="also write the JSON document to this file")
     bench.add_argument("--records", type=int, default=10_000,
                        help="memory rows for --suite rls")
     bench.set_defaults(func=_cmd_bench)

@@ -24,7 +24,7 @@ def test_demo_prints_a_real_identity_block(capsys):
 
 def test_bench_prints_json(capsys):
     """`isokron bench` prints one JSON object with the timings."""
-    assert main(["bench", "--workspaces", "2", "--warm-calls", "50"]) == 0
+    assert main(["bench", "--suite", "prompt", "--workspaces", "2", "--warm-calls", "50"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["benchmark"] == "prompt" and result["workspaces"] == 2
     assert result["cold_warm_ms"]["median"] > 0 and result["warm_block_us_mean"] > 0

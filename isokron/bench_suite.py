@@ -1,0 +1,330 @@
+"""Run isokron's benchmark suite side by side with the stores users would pick instead.
+
+One run, one JSON document: per benchmark the raw figures (p50, p95, p99, ops/s, rows,
+round trips), the ratio that the performance issue sets a target for, and
+``"pass": true|false``. Peers (extra ``bench``): LangGraph's ``AsyncPostgresStore``
+(psycopg pool of 4, no index) and the OpenAI Agents SDK's ``SQLAlchemySession``
+(asyncpg engine, pool of 4). Ours and theirs run interleaved on the same server, warmed
+up first, so machine drift hits both. Round trips are counted with asyncpg's query
+logger, never guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from .embedded import EmbeddedPostgres
+from .pool import create_pool
+from .testing.seed import seed_demo_workspace
+
+__all__ = ["run_suite"]
+
+Op = Callable[[], Awaitable[object]]
+
+
+def _stats(ms: list[float]) -> dict[str, float]:
+    ordered = sorted(ms)
+
+    def pct(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {"p50_ms": round(statistics.median(ordered), 4), "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99), "n": len(ordered)}
+
+
+async def _timed(op: Op, rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await op()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def _interleaved(ours: Op, theirs: Op, rounds: int, block: int = 25) -> tuple[
+        list[float], list[float]]:
+    """Warm both up, then alternate blocks of each so drift hits both alike."""
+    await _timed(ours, min(10, rounds))
+    await _timed(theirs, min(10, rounds))
+    a: list[float] = []
+    b: list[float] = []
+    while len(a) < rounds:
+        a += await _timed(ours, block)
+        b += await _timed(theirs, block)
+    return a, b
+
+
+class _Counter:
+    """Count the statements every connection of a pool sends (asyncpg's query logger)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def attach(self, conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(self._seen)
+
+    def _seen(self, record: Any) -> None:
+        self.count += 1
+
+    async def per_op(self, op: Op, n: int = 20) -> float:
+        await asyncio.sleep(0)
+        before = self.count
+        for _ in range(n):
+            await op()
+        await asyncio.sleep(0)
+        return round((self.count - before) / n, 2)
+
+
+def _result(name: str, ours: dict[str, Any], peer: dict[str, Any] | None, ratio: float,
+            target: str, passed: bool) -> dict[str, Any]:
+    return {"benchmark": name, "isokron": ours, "peer": peer, "ratio": round(ratio, 3),
+            "target": target, "pass": bool(passed)}
+
+
+@contextlib.asynccontextmanager
+async def _langgraph(dsn: str) -> AsyncIterator[Any]:
+    from langgraph.store.postgres.aio import AsyncPostgresStore
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(dsn, min_size=4, max_size=4, open=False,
+                               kwargs={"autocommit": True, "prepare_threshold": 0,
+                                       "row_factory": dict_row})
+    await pool.open()
+    try:
+        store = AsyncPostgresStore(pool)
+        await store.setup()
+        yield store
+    finally:
+        await pool.close()
+
+
+def _sqlalchemy_url(dsn: str) -> str:
+    return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+
+
+async def _bench_memory(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
+    from .stores import NamespaceMemory
+
+    counter = _Counter()
+    pool = await create_pool(runtime_dsn, min_size=4, max_size=4, init=counter.attach)
+    results: list[dict[str, Any]] = []
+    try:
+        memory = NamespaceMemory(pool)
+        async with _langgraph(dsn) as lg:
+            rounds = 200 if quick else 1000
+            n = 0
+
+            async def ours() -> None:
+                nonlocal n
+                n += 1
+                await memory.commit("org_bench", f"note {n} about the deploy rota")
+
+            async def theirs() -> None:
+                nonlocal n
+                n += 1
+                await lg.aput(("org_bench", "memories"), f"k{n}",
+                              {"content": f"note {n} about the deploy rota"})
+
+            a, b = await _interleaved(ours, theirs, rounds)
+            trips = await counter.per_op(ours)
+            ops_a, ops_b = 1000 / statistics.mean(a), 1000 / statistics.mean(b)
+            results.append(_result(
+                "memory_write_sequential", {**_stats(a), "ops_s": round(ops_a), "round_trips":
+                                            trips}, {**_stats(b), "ops_s": round(ops_b)},
+                ops_a / ops_b, "isokron/langgraph ops/s >= 1.5", ops_a / ops_b >= 1.5))
+            burst = 500 if quick else 2000
+            started = time.perf_counter()
+            await asyncio.gather(*(ours() for _ in range(burst)))
+            ours_s = time.perf_counter() - started
+            started = time.perf_counter()
+            await asyncio.gather(*(theirs() for _ in range(burst)))
+            theirs_s = time.perf_counter() - started
+            ratio = (burst / ours_s) / (burst / theirs_s)
+            results.append(_result(
+                "memory_write_gathered", {"ops_s": round(burst / ours_s), "writes": burst},
+                {"ops_s": round(burst / theirs_s), "writes": burst}, ratio,
+                "isokron/langgraph ops/s >= 1.5 (pool 4)", ratio >= 1.5))
+            results += await _bench_search(dsn, memory, lg, counter, quick)
+    finally:
+        await pool.close()
+    return results
+
+
+async def _fill(dsn: str, items: int) -> None:
+    """Bring both stores to ``items`` rows in one namespace (bulk, as the owner)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        have = await conn.fetchval(
+            "SELECT count(*) FROM isokron.memory_records WHERE namespace = 'workspace:org_bench'")
+        more = max(0, items - have)
+        await conn.execute(
+            "INSERT INTO isokron.memory_records (namespace, content, created_at) "
+            "SELECT 'workspace:org_bench', 'note ' || g || ' on ' || (ARRAY['invoices', "
+            "'deploys', 'rota', 'billing', 'search', 'latency', 'backups', 'payroll', 'tickets', "
+            "'alerts'])[1 + g % 10] || ' and ' || md5(g::text) || CASE WHEN g % 100 = 0 THEN "
+            "' quarterly audit' ELSE '' END, now() - make_interval(secs => g) "
+            "FROM generate_series(1, $1) g", more)
+        await conn.execute(
+            "INSERT INTO public.store (prefix, key, value) "
+            "SELECT 'org_bench.memories', 'bulk' || g || '-' || $2, "
+            "jsonb_build_object('content', 'note ' || g) FROM generate_series(1, $1) g",
+            more, uuid.uuid4().hex)
+        await conn.execute("ANALYZE isokron.memory_records; ANALYZE public.store")
+    finally:
+        await conn.close()
+
+
+async def _bench_search(dsn: str, memory: Any, lg: Any, counter: _Counter,
+                        quick: bool) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    fts_p50: dict[int, float] = {}
+    for items in ((10_000, 30_000) if quick else (10_000, 100_000)):
+        await _fill(dsn, items)
+        rounds = 100 if quick else 400
+
+        async def ours() -> None:
+            await memory.search("org_bench", None, limit=20)
+
+        async def theirs() -> None:
+            await lg.asearch(("org_bench", "memories"), limit=20)
+
+        a, b = await _interleaved(ours, theirs, rounds)
+        ratio = statistics.median(b) / statistics.median(a)
+        results.append(_result(
+            f"recent_search_{items}", {**_stats(a), "round_trips": await counter.per_op(ours)},
+            _stats(b), ratio, "langgraph p50 / isokron p50 >= 5", ratio >= 5))
+
+        async def fts() -> None:
+            await memory.search("org_bench", "quarterly audit", limit=20)
+
+        fts_p50[items] = statistics.median(await _timed(fts, rounds // 2))
+    small, large = sorted(fts_p50)
+    growth = fts_p50[large] / fts_p50[small]
+    results.append(_result(
+        "fts_search_growth", {f"p50_ms_{k}": round(v, 4) for k, v in fts_p50.items()}, None,
+        growth, f"p50 at {large} <= 2 x p50 at {small}", growth <= 2))
+    return results
+
+
+_PAIR = [{"role": "user", "content": "what changed?"},
+         {"role": "assistant", "content": "the deploy rota"}]
+
+
+async def _session_round(store: Any, engine: Any, sessions: int, quick: bool) -> dict[str, Any]:
+    """Append a pair and read the last 50, in ``sessions`` sessions at once, ours vs theirs."""
+    from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
+
+    from .stores import RequestContext
+
+    contexts = [RequestContext("org_bench", f"u{i}-{uuid.uuid4().hex[:6]}")
+                for i in range(sessions)]
+    ids = [(await store.create_session(c, agent_name="kora")).id for c in contexts]
+    peers = [SQLAlchemySession(f"s{sessions}-{i}-{uuid.uuid4().hex[:6]}", engine=engine,
+                               create_tables=True) for i in range(sessions)]
+
+    async def ours_one(i: int) -> None:
+        await store.append_messages(contexts[i], ids[i], _PAIR)
+        await store.list_messages(contexts[i], ids[i], last=50)
+
+    async def theirs_one(i: int) -> None:
+        await peers[i].add_items(_PAIR)
+        await peers[i].get_items(50)
+
+    async def ours() -> None:
+        await asyncio.gather(*(ours_one(i) for i in range(sessions)))
+
+    async def theirs() -> None:
+        await asyncio.gather(*(theirs_one(i) for i in range(sessions)))
+
+    a, b = await _interleaved(ours, theirs, 40 if quick else 200, block=10)
+    ops_a = sessions * 1000 / statistics.mean(a)
+    ops_b = sessions * 1000 / statistics.mean(b)
+    return _result(f"session_round_{sessions}", {**_stats(a), "ops_s": round(ops_a)},
+                   {**_stats(b), "ops_s": round(ops_b)}, ops_a / ops_b,
+                   "isokron/sqlalchemy ops/s >= 1.5", ops_a / ops_b >= 1.5)
+
+
+async def _bench_sessions(runtime_dsn: str, dsn: str, quick: bool) -> list[dict[str, Any]]:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from .stores import AgentSessionStore
+
+    pool = await create_pool(runtime_dsn, min_size=4, max_size=4)
+    engine = create_async_engine(_sqlalchemy_url(dsn), pool_size=4, max_overflow=0)
+    try:
+        store = AgentSessionStore(pool)
+        return [await _session_round(store, engine, n, quick) for n in (1, 20)]
+    finally:
+        await pool.close()
+        await engine.dispose()
+
+
+async def _bench_warmup(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
+    from .readers import PostgresSubstrate
+
+    counter = _Counter()
+    pool = await create_pool(runtime_dsn, min_size=2, max_size=2, init=counter.attach)
+    try:
+        substrate = PostgresSubstrate(pool)
+        rounds = 100 if quick else 400
+
+        async def ours() -> None:
+            await substrate.read_context("org_bench")
+
+        async def single() -> None:
+            await pool.fetchval("SELECT isokron.read_context_v1('org_bench', 'kora', 100, 50)")
+
+        a, b = await _interleaved(ours, single, rounds)
+        trips = await counter.per_op(ours)
+        ratio = statistics.median(a) / statistics.median(b)
+        return [_result("cold_warmup", {**_stats(a), "round_trips": trips}, _stats(b), ratio,
+                        "p50 <= 1.2 x one SQL statement doing the same reads, 1 round trip",
+                        ratio <= 1.2 and trips <= 1)]
+    finally:
+        await pool.close()
+
+
+async def _prepare(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await seed_demo_workspace(conn, "org_bench")
+        await conn.execute("INSERT INTO isokron.memory_namespaces (name, kind) "
+                           "VALUES ('workspace:org_bench', 'workspace') ON CONFLICT DO NOTHING")
+    finally:
+        await conn.close()
+
+
+async def _suite(dsn: str, runtime_dsn: str, quick: bool) -> dict[str, Any]:
+    await _prepare(dsn)
+    results: list[dict[str, Any]] = []
+    results += await _bench_warmup(dsn, runtime_dsn, quick)
+    results += await _bench_memory(dsn, runtime_dsn, quick)
+    results += await _bench_sessions(runtime_dsn, dsn, quick)
+    return {"suite": "isokron", "quick": quick,
+            "benchmarks": results, "pass": all(r["pass"] for r in results)}
+
+
+def run_suite(*, quick: bool = False, dsn: str | None = None,
+              runtime_dsn: str | None = None) -> dict[str, Any]:
+    """Run the side-by-side suite on an embedded server (or ``dsn``) and return its JSON."""
+    try:
+        import agents  # noqa: F401
+        import langgraph.store.postgres  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(
+            f"the benchmark suite needs its peers: pip install 'isokron[bench]' ({exc.name} "
+            "is missing)") from None
+    if dsn is not None:
+        return asyncio.run(_suite(dsn, runtime_dsn or dsn, quick))
+    with EmbeddedPostgres(durable=True) as pg:
+        return asyncio.run(_suite(pg.dsn, pg.runtime_dsn, quick))
