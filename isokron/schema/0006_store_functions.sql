@@ -31,8 +31,11 @@ BEGIN
             quote_literal(p_workspace_id), quote_literal(p_namespace),
             array_to_string(v_access.writable, ', ') USING ERRCODE = 'IKT02';
     END IF;
-    INSERT INTO isokron.memory_namespaces (name, kind) VALUES (p_namespace, p_namespace_kind)
-    ON CONFLICT (name) DO NOTHING;
+    -- Most commits go to a namespace that exists: a read is cheaper than a speculative insert.
+    IF NOT EXISTS (SELECT 1 FROM isokron.memory_namespaces m WHERE m.name = p_namespace) THEN
+        INSERT INTO isokron.memory_namespaces (name, kind) VALUES (p_namespace, p_namespace_kind)
+        ON CONFLICT (name) DO NOTHING;
+    END IF;
     SELECT r.namespace INTO v_elsewhere FROM isokron.memory_records r
      WHERE r.id = p_id AND r.namespace <> p_namespace LIMIT 1;
     IF v_elsewhere IS NOT NULL THEN
