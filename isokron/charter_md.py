@@ -22,6 +22,7 @@ allowed and ignored.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -82,8 +83,13 @@ def render_charter_md(sections: Mapping[str, Any], charter_version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@functools.lru_cache(maxsize=256)
 def parse_charter_md(content_md: str) -> ParsedCharter:
-    """Parse ``content_md``; raise CharterFormatError naming the part that breaks the format."""
+    """Parse ``content_md``; raise CharterFormatError naming the part that breaks the format.
+
+    Pure, so results are cached by text (every cold warm-up parses the same charter); the
+    hash check is still made on every read. Treat the returned sections as read-only.
+    """
     lines = content_md.split("\n")
     title = _TITLE.match(lines[0]) if lines else None
     if title is None:
