@@ -70,6 +70,8 @@ CREATE FUNCTION isokron.memory_search_v1(
     p_query text
 ) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+-- The plans do not depend on the values (index lookups per namespace): skip replanning.
+SET plan_cache_mode = force_generic_plan
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
