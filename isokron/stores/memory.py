@@ -25,6 +25,7 @@ from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
 from ..redact import scrub_text
 from ..tenancy import workspace_scope
+from ._batch import CommitBatcher
 from ._json import timestamps
 from ._validate import check_aware, check_uuid
 
@@ -126,6 +127,7 @@ class NamespaceMemory:
     def __init__(self, pool: DB) -> None:
         self.pool = pool
         self._vectors: bool | None = None
+        self._batcher = CommitBatcher(pool)
 
     async def supports_vectors(self) -> bool:
         """Tell whether cosine search over embeddings is available (pgvector installed)."""
@@ -201,18 +203,14 @@ class NamespaceMemory:
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
         _check_names([target], "namespace")
         stored = scrub_text(content, "a memory")
-        args = (workspace_id, record_id, target, _namespace_kind(target), stored, kind, source,
-                pin, expires_at)
-        if vector is None:  # the usual case: one round trip
-            async with translate_errors("committing a memory"), acquire(self.pool) as conn:
-                text = await conn.fetchval(_COMMIT, *args)
-        else:
-            async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
-                text = await conn.fetchval(_COMMIT, *args)
-                await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
-                                   "WHERE namespace = $3 AND id = $1", record_id, vector, target)
-        row = timestamps(json.loads(text))
-        return MemoryRecord.from_row(row)
+        item = (record_id, target, _namespace_kind(target), stored, kind, source, pin, expires_at)
+        if vector is None:  # the usual case: one round trip, shared with the tick's others
+            return MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
+        async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
+            text = await conn.fetchval(_COMMIT, workspace_id, *item)
+            await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
+                               "WHERE namespace = $3 AND id = $1", record_id, vector, target)
+        return MemoryRecord.from_row(timestamps(json.loads(text)))
 
     async def search(
         self,

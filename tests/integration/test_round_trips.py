@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
 
+from isokron.errors import NotOwnedError
 from isokron.stores import AgentSessionStore, NamespaceMemory, RequestContext
 
 CTX = RequestContext("org_demo", "u1")
@@ -57,3 +59,34 @@ async def test_session_appends_and_listings_are_one_round_trip_each(conn):
     assert [m.content for m in last] == ["a1", "q2", "a2"]
     assert [m.seq for m in await store.list_messages(CTX, session.id, after_seq=5, last=10)] == [
         6, 7]
+
+
+async def test_gathered_commits_are_one_statement_with_per_item_results(conn, owner):
+    """200 gathered commits: one memory_commit_many_v1 call; a refused item fails alone."""
+    memory = NamespaceMemory(conn)
+    # The first batch on a connection also introspects the array types once.
+    await asyncio.gather(memory.commit("org_demo", "warm-up"), memory.commit("org_demo", "w2"))
+    await asyncio.sleep(0)
+    before = len(SENT)
+    results = await asyncio.gather(
+        *(memory.commit("org_demo", f"note {n}") for n in range(200)),
+        memory.commit("org_demo", "not mine", namespace="workspace:org_other"),
+        return_exceptions=True)
+    await asyncio.sleep(0)
+    assert len(SENT) - before == 1 and "memory_commit_many_v1" in SENT[-1]
+    assert [r.content for r in results[:200]] == [f"note {n}" for n in range(200)]
+    assert isinstance(results[200], NotOwnedError) and "may not write" in str(results[200])
+    assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 202
+
+
+async def test_a_batch_keeps_the_last_write_of_a_repeated_id_and_audits_org(conn, owner):
+    """Same id twice in one tick: the later content wins; org commits are audited."""
+    memory = NamespaceMemory(conn)
+    first = await memory.commit("org_demo", "v0")
+    again = await asyncio.gather(memory.commit("org_demo", "v1", id=first.id),
+                                 memory.commit("org_demo", "v2", id=first.id),
+                                 memory.commit("org_demo", "rule", namespace="org:org_demo"))
+    assert {r.id for r in again[:2]} == {first.id}
+    assert await owner.fetchval("SELECT content FROM isokron.memory_records WHERE id = $1",
+                                uuid.UUID(first.id)) == "v2"
+    assert await owner.fetchval("SELECT count(*) FROM isokron.memory_audit") == 1

@@ -1,0 +1,92 @@
+"""Coalesce memory commits issued in the same event-loop tick into one statement.
+
+``asyncio.gather`` over many ``commit`` calls (or many agents' tool calls at once) would
+otherwise cost one round trip each. Every commit joins the pending batch of its
+workspace; the batch is written by one ``memory_commit_many_v1`` call scheduled with
+``call_soon``, so it runs after every commit of the current tick has joined. A lone
+commit still takes the single-commit function. Results, and errors per item, go back
+to each caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ..errors import NotOwnedError
+from ..pool import DB, acquire, translate_errors
+from ._json import timestamps
+
+__all__ = ["CommitBatcher"]
+
+_ONE = "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+_MANY = "SELECT isokron.memory_commit_many_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+
+#: (id, namespace, namespace kind, content, kind, source, pin, expires_at)
+Item = tuple[Any, ...]
+
+
+class CommitBatcher:
+    """Write the commits of one tick per workspace in one round trip."""
+
+    def __init__(self, pool: DB) -> None:
+        self.pool = pool
+        self._pending: dict[str, list[tuple[Item, asyncio.Future[dict[str, Any]]]]] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
+        self.batches = 0
+
+    async def commit(self, workspace_id: str, item: Item) -> dict[str, Any]:
+        """Queue one commit and wait for its stored row."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        batch = self._pending.get(workspace_id)
+        if batch is None:
+            batch = self._pending[workspace_id] = []
+            loop.call_soon(self._start, workspace_id)
+        batch.append((item, future))
+        return await future
+
+    def _start(self, workspace_id: str) -> None:
+        batch = self._pending.pop(workspace_id)
+        task = asyncio.ensure_future(self._flush(workspace_id, batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self, workspace_id: str,
+                     batch: list[tuple[Item, asyncio.Future[dict[str, Any]]]]) -> None:
+        try:
+            results = await self._write(workspace_id, [item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # the whole call failed: every caller gets the error
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _write(self, workspace_id: str,
+                     items: list[Item]) -> list[dict[str, Any] | Exception]:
+        async with translate_errors("committing a memory"), acquire(self.pool) as conn:
+            if len(items) == 1:
+                text = await conn.fetchval(_ONE, workspace_id, *items[0])
+                return [timestamps(json.loads(text))]
+            columns = [list(column) for column in zip(*items, strict=True)]
+            text = await conn.fetchval(_MANY, workspace_id, *columns)
+        self.batches += 1
+        out: list[dict[str, Any] | Exception] = []
+        for entry in json.loads(text):
+            if "error" in entry:
+                out.append(NotOwnedError(f"committing a memory: {entry['error']['message']}"))
+            else:
+                out.append(timestamps(entry["row"]))
+        return out
