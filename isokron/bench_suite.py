@@ -153,7 +153,8 @@ async def _bench_memory(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[st
             theirs_s = time.perf_counter() - started
             ratio = (burst / ours_s) / (burst / theirs_s)
             results.append(_result(
-                "memory_write_gathered", {"ops_s": round(burst / ours_s), "writes": burst},
+                "memory_write_gathered", {"ops_s": round(burst / ours_s), "writes": burst,
+                                          "statements": memory._batcher.batches},
                 {"ops_s": round(burst / theirs_s), "writes": burst}, ratio,
                 "isokron/langgraph ops/s >= 1.5 (pool 4)", ratio >= 1.5))
             results += await _bench_search(dsn, memory, lg, counter, quick)
