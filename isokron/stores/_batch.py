@@ -18,9 +18,9 @@ from ..errors import NotOwnedError
 from ..pool import DB, acquire, translate_errors
 from ._json import timestamps
 
-__all__ = ["CommitBatcher"]
+__all__ = ["COMMIT_ONE", "CommitBatcher"]
 
-_ONE = "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+COMMIT_ONE = "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
 _MANY = "SELECT isokron.memory_commit_many_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
 
 #: (id, namespace, namespace kind, content, kind, source, pin, expires_at)
@@ -78,7 +78,7 @@ class CommitBatcher:
                      items: list[Item]) -> list[dict[str, Any] | Exception]:
         async with translate_errors("committing a memory"), acquire(self.pool) as conn:
             if len(items) == 1:
-                text = await conn.fetchval(_ONE, workspace_id, *items[0])
+                text = await conn.fetchval(COMMIT_ONE, workspace_id, *items[0])
                 return [timestamps(json.loads(text))]
             columns = [list(column) for column in zip(*items, strict=True)]
             text = await conn.fetchval(_MANY, workspace_id, *columns)

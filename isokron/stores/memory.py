@@ -25,7 +25,7 @@ from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
 from ..redact import scrub_text
 from ..tenancy import workspace_scope
-from ._batch import CommitBatcher
+from ._batch import COMMIT_ONE, CommitBatcher
 from ._json import timestamps
 from ._validate import check_aware, check_uuid
 
@@ -76,7 +76,6 @@ SELECT {_COLUMNS}
 """
 
 # One round trip each (migration 0006): the tenant setting, the ACL check, the work.
-_COMMIT = "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
 _SEARCH = "SELECT isokron.memory_search_v1($1, $2, $3, $4, $5, $6)::text"
 
 _AUDIT = """
@@ -207,7 +206,7 @@ class NamespaceMemory:
         if vector is None:  # the usual case: one round trip, shared with the tick's others
             return MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
-            text = await conn.fetchval(_COMMIT, workspace_id, *item)
+            text = await conn.fetchval(COMMIT_ONE, workspace_id, *item)
             await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
                                "WHERE namespace = $3 AND id = $1", record_id, vector, target)
         return MemoryRecord.from_row(timestamps(json.loads(text)))
