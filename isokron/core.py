@@ -288,9 +288,15 @@ class AsyncIsoKron:
         ) from exc
 
     # -- writes (queued; return at once) -------------------------------------------
-    def enqueue(self, name: str, run: Callable[[], Awaitable[object]], *, size: int = 0) -> bool:
-        """Queue one write on the outbox (call on the core's loop); ``size`` is its payload."""
-        return self.outbox.submit(WriteJob(name=name, run=run, size=size))
+    def enqueue(self, name: str, run: Callable[[], Awaitable[object]], *, size: int = 0,
+                lane: str = "", item: Any = None,
+                merge: Callable[[list[Any]], Awaitable[object]] | None = None) -> bool:
+        """Queue one write on the outbox (call on the core's loop); ``size`` is its payload.
+
+        ``lane``, ``item`` and ``merge``: see :class:`isokron.outbox.WriteJob`.
+        """
+        return self.outbox.submit(WriteJob(name=name, run=run, size=size, lane=lane,
+                                           item=item, merge=merge))
 
     async def sync_turn(
         self, workspace_id: str, user_content: str, assistant_content: str, *,

@@ -1,13 +1,22 @@
-"""Queue hook writes: bounded, in order, retried on transient errors, drained on shutdown."""
+"""Queue hook writes: bounded, in order, retried on transient errors, drained on shutdown.
+
+Delivery is batched: the worker takes up to ``batch_max`` queued jobs at a time. Jobs of
+one *lane* keep their submission order; different lanes (say, one session's messages
+and one workspace's episodic events) are independent and are delivered side by side.
+Consecutive jobs of a lane that share a ``merge`` function are written by one call of
+it (one statement for many queued writes).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 
@@ -19,7 +28,7 @@ __all__ = ["Outbox", "OutboxStats", "WriteJob"]
 log = logging.getLogger("isokron.outbox")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)
 class WriteJob:
     """Describe one write: a name for logs and the coroutine factory that performs it.
 
@@ -31,6 +40,13 @@ class WriteJob:
     run: Callable[[], Awaitable[object]]
     #: bytes the job holds while queued (its payload); counted against ``max_bytes``
     size: int = 0
+    #: jobs of one lane are delivered in submission order; lanes are independent
+    lane: str = ""
+    #: this job's part of a merged write (see ``merge``)
+    item: Any = None
+    #: writes the items of consecutive jobs of the lane that share this function in one
+    #: call; must be idempotent like ``run`` (it is retried as a whole)
+    merge: Callable[[list[Any]], Awaitable[object]] | None = None
 
 
 @attrs.define
@@ -52,6 +68,7 @@ class Outbox:
         *,
         capacity: int = 1000,
         max_bytes: int = 64 * 1024 * 1024,
+        batch_max: int = 256,
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 2.0,
         deferred_log_interval_s: float = 60.0,
@@ -59,6 +76,9 @@ class Outbox:
     ) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
+        if batch_max < 1:
+            raise ValueError(f"batch_max must be >= 1, got {batch_max!r}")
+        self.batch_max = batch_max
         self.queued_bytes = 0
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -111,18 +131,50 @@ class Outbox:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            job = self._queue[0]
-            await self._deliver(job)
-            self._queue.popleft()
+            # A job stays queued (and counted) until it is handled: a shutdown meanwhile
+            # reports it as lost.
+            lanes: dict[str, list[WriteJob]] = {}
+            for job in itertools.islice(self._queue, self.batch_max):
+                lanes.setdefault(job.lane, []).append(job)
+            await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values()))
+
+    def _handled(self, jobs: list[WriteJob]) -> None:
+        for job in jobs:  # near the front of the queue: cheap (identity, eq=False)
+            self._queue.remove(job)
             self.queued_bytes -= job.size
 
-    async def _deliver(self, job: WriteJob) -> None:
+    async def _deliver_lane(self, jobs: list[WriteJob]) -> None:
+        """Deliver one lane's jobs in order, merging runs that share a ``merge`` function."""
+        start = 0
+        while start < len(jobs):
+            first = jobs[start]
+            end = start + 1
+            if first.merge is not None:
+                while end < len(jobs) and jobs[end].merge == first.merge:
+                    end += 1
+            if end - start == 1:
+                await self._deliver(first.name, first.run, 1)
+                self._handled([first])
+            else:
+                merge, items = first.merge, [job.item for job in jobs[start:end]]
+                assert merge is not None
+
+                def run(merge: Callable[[list[Any]], Awaitable[object]] = merge,
+                        items: list[Any] = items) -> Awaitable[object]:
+                    return merge(items)
+
+                await self._deliver(f"{first.name} (x{end - start})", run, end - start)
+                self._handled(jobs[start:end])
+            start = end
+
+    async def _deliver(self, name: str, run: Callable[[], Awaitable[object]],
+                       count: int) -> None:
         attempt = 0
         while True:
             try:
-                await job.run()
+                await run()
             except DeferredWriteError as exc:
-                self.stats.deferred += 1
+                self.stats.deferred += count
                 self._log_deferred(exc)
                 return
             except asyncio.CancelledError:
@@ -134,14 +186,14 @@ class Outbox:
                     delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
                     if attempt == 1 or attempt % 20 == 0:
                         log.warning("isokron write %s: database unavailable (%s); retrying "
-                                    "(attempt %d)", job.name, type(exc).__name__, attempt)
+                                    "(attempt %d)", name, type(exc).__name__, attempt)
                     await asyncio.sleep(delay)
                     continue
-                self.stats.failed += 1
-                log.error("isokron write %s failed and was dropped: %s: %s", job.name,
+                self.stats.failed += count
+                log.error("isokron write %s failed and was dropped: %s: %s", name,
                           type(exc).__name__, exc)
                 return
-            self.stats.delivered += 1
+            self.stats.delivered += count
             return
 
     def _log_deferred(self, exc: DeferredWriteError) -> None:

@@ -265,17 +265,36 @@ _ZERO_WIDTH_IN_TOKEN = re.compile(
     r"(?<=[A-Za-z0-9_\-])[\u200b\u200c\u200d\u2060\ufeff\u00ad]+(?=[A-Za-z0-9_\-])")
 
 
+# Every rule's needles in one pattern: a single scan of the text tells which rules can
+# apply (most text has none of them), instead of one ``in`` test per needle.
+_NEEDLES = sorted({n.lower() for rule in _RULES for n in rule.needles}, key=len, reverse=True)
+_ANY_NEEDLE = re.compile("(?=(" + "|".join(re.escape(n) for n in _NEEDLES) + "))")
+# The scan reports the longest needle at each position; the shorter ones inside it count too.
+_ALSO_FOUND = {n: frozenset(m for m in _NEEDLES if m in n) for n in _NEEDLES}
+_RULE_NEEDLES = tuple(frozenset(n.lower() for n in rule.needles) for rule in _RULES)
+
+
+def _needles_in(lower: str) -> frozenset[str]:
+    present: set[str] = set()
+    for needle in _ANY_NEEDLE.findall(lower):
+        present |= _ALSO_FOUND[needle]
+    return frozenset(present)
+
+
 def _apply(text: str) -> tuple[str, list[str]]:
     found: list[str] = []
     lower = text.lower()
+    present = _needles_in(lower)
     longest = max((len(token) for token in text.split()), default=0)
-    for rule in _RULES:
+    for rule, needles in zip(_RULES, _RULE_NEEDLES, strict=True):
         if rule.scan is not None:
             text = rule.scan(text, found)
             continue
-        haystack = text if rule.cased else lower
-        if rule.needles and not any(needle in haystack for needle in rule.needles):
-            continue
+        if needles:
+            if needles.isdisjoint(present):
+                continue
+            if rule.cased and not any(needle in text for needle in rule.needles):
+                continue
         if longest < rule.min_token:
             continue
         if rule.guard is not None and not rule.guard.search(text):

@@ -55,7 +55,8 @@ class HookWrites:
             kron.cache.mark_dirty(workspace_id, "own_scratchpad")
             kron.cache.mark_dirty(workspace_id, "recent_events")
 
-        kron.enqueue(f"scratchpad.{kind}", run, size=payload_bytes(content))
+        kron.enqueue(f"scratchpad.{kind}", run, size=payload_bytes(content),
+                     lane=f"chain:{workspace_id}")
 
     def event(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
         """Queue one chain event; on success re-read recent events."""
@@ -66,27 +67,36 @@ class HookWrites:
             await transport.emit_event(workspace_id, event_type=event_type, payload=payload)
             kron.cache.mark_dirty(workspace_id, "recent_events")
 
-        kron.enqueue(f"event.{event_type}", run, size=payload_bytes(payload))
+        kron.enqueue(f"event.{event_type}", run, size=payload_bytes(payload),
+                     lane=f"chain:{workspace_id}")
 
     # -- isokron's own stores (idempotent by client-chosen ids) ---------------------------
     def episode(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
-        """Queue one episodic event for the configured actor."""
+        """Queue one episodic event for the configured actor (queued ones go in one call)."""
         kron = self.kron
         if not kron.own_stores:
             return
-        event_id = uuid.uuid4()
+        event = {"id": uuid.uuid4(), "event_type": event_type, "body": body,
+                 "sender": kron.config.actor_kind}
+        item = (workspace_id, event)
 
         async def run() -> None:
-            agent = await kron.actor_id(workspace_id)
-            if agent is None:
-                log.warning("no %s actor in workspace %s: episodic %s event not recorded",
-                            kron.config.actor_kind, workspace_id, event_type)
-                return
-            store = await kron.episodic()
-            await store.append(workspace_id, agent, event_type=event_type, body=body,
-                               sender=kron.config.actor_kind, id=event_id)
+            await self._episodes([item])
 
-        kron.enqueue(f"episodic.{event_type}", run, size=payload_bytes(body))
+        kron.enqueue(f"episodic.{event_type}", run, size=payload_bytes(body),
+                     lane=f"episodic:{workspace_id}", item=item, merge=self._episodes)
+
+    async def _episodes(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Append queued episodic events of one workspace in one round trip."""
+        kron = self.kron
+        workspace_id = items[0][0]
+        agent = await kron.actor_id(workspace_id)
+        if agent is None:
+            log.warning("no %s actor in workspace %s: %d episodic event(s) not recorded",
+                        kron.config.actor_kind, workspace_id, len(items))
+            return
+        store = await kron.episodic()
+        await store.append_many(workspace_id, agent, [event for _, event in items])
 
     def delegation_record(self, workspace_id: str, child_session_id: str, task: str,
                           result: str) -> None:
@@ -109,23 +119,34 @@ class HookWrites:
                 task_preview=task, result_preview=result,
             )
 
-        kron.enqueue("delegation.record", run, size=payload_bytes(task, result))
+        kron.enqueue("delegation.record", run, size=payload_bytes(task, result),
+                     lane=f"ledger:{workspace_id}")
 
     def messages(self, workspace_id: str, user_id: str, session_id: str,
                  messages: list[dict[str, Any]]) -> None:
-        """Queue messages for the loop's session, creating the session on first use."""
+        """Queue messages for the loop's session, creating the session on first use.
+
+        Queued messages of one session are appended by one call, in order.
+        """
         kron = self.kron
         if not kron.own_stores:
             return
         session = uuid.uuid5(uuid.NAMESPACE_URL,
                              f"isokron:agent-session:{workspace_id}:{user_id}:{session_id}")
         payload = [{**m, "id": uuid.uuid4()} for m in messages]
-        ctx = RequestContext(workspace_id, user_id)
+        item = (RequestContext(workspace_id, user_id), session, session_id, payload)
 
         async def run() -> None:
-            store = await kron.sessions()
-            await store.create_session(ctx, agent_name=kron.config.actor_kind, id=session,
-                                       title=session_id or None)
-            await store.append_messages(ctx, session, payload)
+            await self._messages([item])
 
-        kron.enqueue("session.messages", run, size=payload_bytes(messages))
+        kron.enqueue("session.messages", run, size=payload_bytes(messages),
+                     lane=f"session:{session}", item=item, merge=self._messages)
+
+    async def _messages(
+        self, items: list[tuple[RequestContext, uuid.UUID, str, list[dict[str, Any]]]]
+    ) -> None:
+        ctx, session, session_id, _ = items[0]
+        store = await self.kron.sessions()
+        await store.create_session(ctx, agent_name=self.kron.config.actor_kind, id=session,
+                                   title=session_id or None)
+        await store.append_messages(ctx, session, [m for *_, payload in items for m in payload])

@@ -90,3 +90,27 @@ async def test_a_batch_keeps_the_last_write_of_a_repeated_id_and_audits_org(conn
     assert await owner.fetchval("SELECT content FROM isokron.memory_records WHERE id = $1",
                                 uuid.UUID(first.id)) == "v2"
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_audit") == 1
+
+
+async def test_a_burst_beyond_max_batch_is_split_by_id_and_keeps_the_last_write(db, seeded,
+                                                                                 owner):
+    """1,200 gathered commits on a pool: ceil(1200/500) statements; a repeated id's last
+    write wins even though the statements run side by side."""
+    from isokron.pool import create_pool
+    from isokron.stores._batch import MAX_BATCH
+
+    pool = await create_pool(db.runtime_dsn, min_size=1, max_size=4)
+    try:
+        memory = NamespaceMemory(pool)
+        fixed = uuid.uuid4()
+        writes = [memory.commit("org_demo", f"note {n}") for n in range(1200)]
+        writes[100:100] = [memory.commit("org_demo", "first", id=fixed)]
+        writes[1100:1100] = [memory.commit("org_demo", "last", id=fixed)]
+        results = await asyncio.gather(*writes)
+        assert memory._batcher.batches == -(-1202 // MAX_BATCH)
+        assert len({r.id for r in results}) == 1201
+    finally:
+        await pool.close()
+    assert await owner.fetchval("SELECT content FROM isokron.memory_records WHERE id = $1",
+                                fixed) == "last"
+    assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 1201

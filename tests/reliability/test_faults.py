@@ -31,12 +31,12 @@ class LosesTheFirstReply(EpisodicEventStore):
 
     failed = False
 
-    async def append(self, *args, **kwargs):
-        event = await super().append(*args, **kwargs)
+    async def append_many(self, *args, **kwargs):
+        events = await super().append_many(*args, **kwargs)
         if not LosesTheFirstReply.failed:
             LosesTheFirstReply.failed = True
             raise ConnectionResetError("connection lost after commit")
-        return event
+        return events
 
 
 async def test_a_retry_after_an_ambiguous_commit_writes_once(db, owner):
@@ -116,3 +116,38 @@ async def test_a_hung_query_surfaces_as_unavailable_not_a_hang(db, owner):
     finally:
         await blocker.close()
         await kron.close()
+
+
+class CountsBatches(EpisodicEventStore):
+    """Record the size of every append_many call."""
+
+    sizes: list[int] = []
+
+    async def append_many(self, workspace_id, agent_id, events):
+        events = list(events)
+        CountsBatches.sizes.append(len(events))
+        return await super().append_many(workspace_id, agent_id, events)
+
+
+async def test_queued_turns_are_delivered_in_batches_in_order(db, owner):
+    """20 turns queued at once: the episodes go in one call, the 40 messages keep their order."""
+    await seed_demo_workspace(owner, "org_demo")
+    kron = AsyncIsoKron({"dsn": db.runtime_dsn})
+    CountsBatches.sizes = []
+
+    async def counting_store():
+        return CountsBatches(await kron.pool())
+
+    kron.episodic = counting_store  # type: ignore[method-assign]
+    for n in range(20):
+        await kron.sync_turn("org_demo", f"q{n}", f"a{n}", session_id="s1", turn_number=n)
+    assert await kron.flush(10)
+    await kron.close()
+    assert CountsBatches.sizes == [20]
+    assert kron.outbox.stats.delivered == 40 and kron.outbox.stats.failed == 0
+    rows = await owner.fetch("SELECT seq, content FROM isokron.agent_messages ORDER BY seq")
+    assert [r["content"] for r in rows] == [x for n in range(20) for x in (f"q{n}", f"a{n}")]
+    assert [r["seq"] for r in rows] == list(range(1, 41))
+    turns = await owner.fetch("SELECT body->>'turn_number' AS n FROM "
+                              "isokron.agent_episodic_events ORDER BY created_at, id")
+    assert sorted(int(r["n"]) for r in turns) == list(range(20))
