@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import json
+import os
 import statistics
 import time
 import uuid
@@ -285,7 +288,7 @@ async def _bench_warmup(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[st
             await substrate.read_context("org_bench")
 
         async def single() -> None:
-            await pool.fetchval("SELECT isokron.read_context_v1('org_bench', 'kora', 100, 50)")
+            await pool.fetchval("SELECT isokron.read_context_v2('org_bench', 'kora', 100, 50)::text")
 
         a, b = await _interleaved(ours, single, rounds)
         trips = await counter.per_op(ours)
@@ -295,6 +298,270 @@ async def _bench_warmup(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[st
                         ratio <= 1.2 and trips <= 1)]
     finally:
         await pool.close()
+
+
+# -- warm-up growth, warm block ---------------------------------------------------------------
+async def _grow_substrate(dsn: str, workspace: str, total: int) -> None:
+    """Bring ``workspace``'s chain and kora scratchpad to ``total`` rows each (bulk, owner)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT set_config('app.current_workspace_id', $1, false)", workspace)
+        await conn.execute(
+            "INSERT INTO hivex_foundation.event_log (tenant_id, seq, event_type, payload, "
+            "this_event_hash) "
+            "SELECT t.tenant_id, m.top + g, 'kora.turn.completed', "
+            "       jsonb_build_object('turn', g, 'note', repeat('x', 200)), md5(g::text) "
+            "  FROM hivex_foundation.tenant t "
+            " CROSS JOIN LATERAL (SELECT coalesce(max(e.seq), 0) AS top, count(*) AS n "
+            "                       FROM hivex_foundation.event_log e "
+            "                      WHERE e.tenant_id = t.tenant_id) m "
+            " CROSS JOIN LATERAL generate_series(1, greatest(0, $2 - m.n)) g "
+            " WHERE t.clerk_org_id = $1", workspace, total)
+        await conn.execute(
+            "INSERT INTO kronicle.agent_scratchpad_entries (workspace_id, actor_id, "
+            "scratchpad_kind, content_inline, content_hash, approved_event_id, created_at) "
+            "SELECT a.workspace_id, a.actor_id, 'reasoning_trail', 'entry ' || g, "
+            "       encode(sha256(convert_to('entry ' || g, 'UTF8')), 'hex'), "
+            "       gen_random_uuid(), now() - make_interval(secs => g) "
+            "  FROM public.actor_registry a "
+            " CROSS JOIN LATERAL (SELECT count(*) AS n FROM kronicle.agent_scratchpad_entries e "
+            "                      WHERE e.actor_id = a.actor_id) m "
+            " CROSS JOIN LATERAL generate_series(1, greatest(0, $2 - m.n)) g "
+            " WHERE a.workspace_id = $1 AND a.actor_kind = 'kora'", workspace, total)
+        await conn.execute("ANALYZE hivex_foundation.event_log; "
+                           "ANALYZE kronicle.agent_scratchpad_entries")
+    finally:
+        await conn.close()
+
+
+async def _bench_warmup_growth(dsn: str, runtime_dsn: str, quick: bool) -> dict[str, Any]:
+    from .readers import PostgresSubstrate
+
+    workspace = "org_bench_growth"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await seed_demo_workspace(conn, workspace)
+    finally:
+        await conn.close()
+    pool = await create_pool(runtime_dsn, min_size=1, max_size=1)
+    try:
+        substrate = PostgresSubstrate(pool)
+
+        async def ours() -> None:
+            await substrate.read_context(workspace)
+
+        p50: dict[int, float] = {}
+        # 200 fills every read to its limit (100 scratchpad entries, 50 events): from
+        # there on, only the table size grows, not the result.
+        large = 20_000 if quick else 100_000
+        for total in (10, 200, large):
+            await _grow_substrate(dsn, workspace, total)
+            await _timed(ours, 20)
+            p50[total] = statistics.median(await _timed(ours, 100 if quick else 300))
+    finally:
+        await pool.close()
+    growth = p50[large] / p50[10]
+    figures: dict[str, Any] = {f"p50_ms_{k}": round(v, 4) for k, v in p50.items()}
+    figures["p50_ratio_to_limits_full"] = round(p50[large] / p50[200], 3)
+    return _result("cold_warmup_growth", figures, None, growth,
+                   f"p50 at {large} chain events and scratchpad entries <= 1.5 x p50 at 10",
+                   growth <= 1.5)
+
+
+def _warm_block(runtime_dsn: str, cold_p50_ms: float, quick: bool) -> dict[str, Any]:
+    """Time the warm system_prompt_block() through the sync facade (no I/O)."""
+    from .provider import IsoKronMemoryProvider
+
+    provider = IsoKronMemoryProvider({"dsn": runtime_dsn, "workspace_id": "org_bench"})
+    provider.initialize("bench")
+    try:
+        provider.on_turn_start(1, "hello")
+        assert provider.system_prompt_block()
+        calls = 20_000 if quick else 100_000
+        times = []
+        for _ in range(calls // 1000):
+            started = time.perf_counter()
+            for _ in range(1000):
+                provider.system_prompt_block()
+            times.append((time.perf_counter() - started) / 1000 * 1000)
+    finally:
+        provider.shutdown()
+    warm = statistics.median(times)
+    ratio = cold_p50_ms / warm
+    return _result("warm_block", {"p50_us": round(warm * 1000, 3), "calls": calls},
+                   {"cold_warmup_p50_ms": round(cold_p50_ms, 4)}, ratio,
+                   "cold warm-up p50 / warm block p50 >= 1000", ratio >= 1000)
+
+
+# -- episodic ---------------------------------------------------------------------------------
+async def _fill_episodes(dsn: str, workspace: str, agent: uuid.UUID, total: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT set_config('app.current_workspace_id', $1, false)", workspace)
+        have = await conn.fetchval(
+            "SELECT count(*) FROM isokron.agent_episodic_events WHERE agent_id = $1", agent)
+        await conn.execute(
+            "INSERT INTO isokron.agent_episodic_events (workspace_id, agent_id, event_type, "
+            "body, created_at) "
+            "SELECT $1, $2, (ARRAY['turn','tool','delegation','note'])[1 + g % 4], "
+            "       jsonb_build_object('n', g), now() - make_interval(secs => g) "
+            "  FROM generate_series(1, $3) g", workspace, agent, max(0, total - have))
+        await conn.execute("ANALYZE isokron.agent_episodic_events")
+    finally:
+        await conn.close()
+
+
+async def _bench_episodic(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
+    from .stores import EpisodicEventStore
+
+    workspace = "org_bench"
+    owner = await asyncpg.connect(dsn)
+    try:
+        agent = await owner.fetchval(
+            "SELECT actor_id FROM public.actor_registry WHERE workspace_id = $1 "
+            "AND actor_kind = 'kora'", workspace)
+    finally:
+        await owner.close()
+
+    async def scoped(conn: asyncpg.Connection) -> None:
+        await conn.execute("SELECT set_config('app.current_workspace_id', $1, false)", workspace)
+
+    pool = await create_pool(runtime_dsn, min_size=4, max_size=4)
+    async def keep(conn: asyncpg.Connection) -> None:  # the setting stays between checkouts
+        return None
+
+    plain = await asyncpg.create_pool(runtime_dsn, min_size=4, max_size=4, init=scoped,
+                                      reset=keep)
+    results: list[dict[str, Any]] = []
+    try:
+        store = EpisodicEventStore(pool)
+        body = {"tool": "search", "args": {"q": "deploy rota"}, "ok": True}
+
+        async def ours() -> None:
+            await store.append(workspace, agent, event_type="tool", body=body, sender="kora")
+
+        async def theirs() -> None:
+            await plain.execute(
+                "INSERT INTO isokron.agent_episodic_events (id, workspace_id, agent_id, "
+                "event_type, body, sender) VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+                uuid.uuid4(), workspace, agent, "tool", json.dumps(body), "kora")
+
+        a, b = await _interleaved(ours, theirs, 200 if quick else 1000)
+        ops_a, ops_b = 1000 / statistics.mean(a), 1000 / statistics.mean(b)
+        results.append(_result(
+            "episodic_append", {**_stats(a), "ops_s": round(ops_a)},
+            {**_stats(b), "ops_s": round(ops_b), "what": "plain asyncpg INSERT of the same row"},
+            ops_a / ops_b, "isokron/plain INSERT ops/s >= 0.8", ops_a / ops_b >= 0.8))
+
+        async def listing() -> None:
+            await store.list(workspace, agent, limit=50)
+
+        p95: dict[int, float] = {}
+        for total in (1_000, 100_000 if quick else 1_000_000):
+            await _fill_episodes(dsn, workspace, agent, total)
+            await _timed(listing, 20)
+            p95[total] = _stats(await _timed(listing, 200 if quick else 500))["p95_ms"]
+        small, large = sorted(p95)
+        growth = p95[large] / p95[small]
+        results.append(_result(
+            "episodic_list_growth", {f"p95_ms_{k}": v for k, v in p95.items()}, None, growth,
+            f"list(limit=50) p95 at {large} rows <= 2 x at {small}", growth <= 2))
+    finally:
+        await pool.close()
+        await plain.close()
+    return results
+
+
+# -- sweeper ----------------------------------------------------------------------------------
+async def _bench_sweeper(dsn: str, sweeper_dsn: str, quick: bool) -> dict[str, Any]:
+    from .stores import DelegationSweeper
+
+    owner = await asyncpg.connect(dsn)
+    pool = await create_pool(sweeper_dsn, min_size=1, max_size=1)
+    try:
+        await owner.execute("SELECT set_config('app.current_workspace_id', 'org_bench', false)")
+        await owner.execute(
+            "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, "
+            "callee_id, task_preview, status, last_heartbeat) "
+            "SELECT 'bench-live-' || g, 'org_bench', gen_random_uuid(), gen_random_uuid(), "
+            "       't', 'in_progress', now() + interval '1 day' "
+            "  FROM generate_series(1, 1000) g ON CONFLICT DO NOTHING")
+        await owner.execute("ANALYZE isokron.delegations")
+        sweeper = DelegationSweeper(pool, stuck_threshold_s=600)
+
+        async def sweep() -> None:
+            result = await sweeper.sweep()
+            if result.errors:
+                raise RuntimeError(f"sweep failed: {result.errors}")
+
+        p50: dict[int, float] = {}
+        terminal = 100_000 if quick else 1_000_000
+        for total in (0, terminal):
+            if total:
+                await owner.execute(
+                    "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, "
+                    "callee_id, task_preview, status, last_heartbeat) "
+                    "SELECT 'bench-done-' || g, 'org_bench', gen_random_uuid(), "
+                    "       gen_random_uuid(), 't', (ARRAY['completed','failed'])[1 + g % 2], "
+                    "       now() - interval '1 day' "
+                    "  FROM generate_series(1, $1) g ON CONFLICT DO NOTHING", total)
+                await owner.execute("ANALYZE isokron.delegations")
+            await _timed(sweep, 5)
+            p50[total] = statistics.median(await _timed(sweep, 30 if quick else 100))
+    finally:
+        await pool.close()
+        await owner.close()
+    growth = p50[terminal] / p50[0]
+    return _result("sweeper_growth", {"p50_ms_in_flight_only": round(p50[0], 4),
+                                      f"p50_ms_with_{terminal}_terminal": round(p50[terminal], 4)},
+                   None, growth, f"a pass over {terminal} terminal + 1000 in-flight <= 2 x "
+                   "a pass over the 1000 in-flight", growth <= 2)
+
+
+# -- memory soak ------------------------------------------------------------------------------
+def _rss_bytes() -> int:
+    with contextlib.suppress(OSError), open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    import resource  # not Linux: the peak is the best there is
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _soak(runtime_dsn: str, quick: bool) -> dict[str, Any]:
+    """Turns through the sync facade: RSS after the first 1,000 vs the end; outbox bytes."""
+    from .provider import IsoKronMemoryProvider
+
+    turns = 3_000 if quick else 10_000
+    provider = IsoKronMemoryProvider({"dsn": runtime_dsn, "workspace_id": "org_bench"})
+    provider.initialize("soak")
+    peak_bytes = baseline = 0
+    try:
+        outbox = provider.core.outbox
+        for n in range(1, turns + 1):
+            provider.on_turn_start(n, f"question {n}")
+            provider.system_prompt_block()
+            provider.sync_turn(f"question {n} " + "q" * 500, f"answer {n} " + "a" * 1500,
+                               session_id=f"soak-{n // 100}")
+            peak_bytes = max(peak_bytes, outbox.queued_bytes)
+            if n == 1000:
+                gc.collect()
+                baseline = _rss_bytes()
+        from . import loop
+
+        loop.submit_and_wait(provider.core.flush(120), 130)
+        gc.collect()
+        grown = _rss_bytes() - baseline
+        stats = outbox.stats
+        figures = {"turns": turns, "rss_growth_mb": round(grown / 2**20, 2),
+                   "outbox_peak_bytes": peak_bytes, "outbox_max_bytes": outbox.max_bytes,
+                   "delivered": stats.delivered, "overflowed": stats.overflowed,
+                   "failed": stats.failed}
+    finally:
+        provider.shutdown()
+    ok = grown <= 20 * 2**20 and peak_bytes <= figures["outbox_max_bytes"]
+    return _result("memory_soak", figures, None, round(grown / 2**20, 2),
+                   "RSS growth after the first 1,000 turns <= 20 MB; outbox <= outbox_max_bytes",
+                   ok)
 
 
 async def _prepare(dsn: str) -> None:
@@ -307,18 +574,31 @@ async def _prepare(dsn: str) -> None:
         await conn.close()
 
 
-async def _suite(dsn: str, runtime_dsn: str, quick: bool) -> dict[str, Any]:
+async def _suite(dsn: str, runtime_dsn: str, sweeper_dsn: str,
+                 quick: bool) -> list[dict[str, Any]]:
     await _prepare(dsn)
     results: list[dict[str, Any]] = []
     results += await _bench_warmup(dsn, runtime_dsn, quick)
+    results.append(await _bench_warmup_growth(dsn, runtime_dsn, quick))
     results += await _bench_memory(dsn, runtime_dsn, quick)
     results += await _bench_sessions(runtime_dsn, dsn, quick)
+    results += await _bench_episodic(dsn, runtime_dsn, quick)
+    results.append(await _bench_sweeper(dsn, sweeper_dsn, quick))
+    return results
+
+
+def _run(dsn: str, runtime_dsn: str, sweeper_dsn: str, quick: bool) -> dict[str, Any]:
+    results = asyncio.run(_suite(dsn, runtime_dsn, sweeper_dsn, quick))
+    # The sync facade runs its own loop thread: measured outside asyncio.run.
+    cold = next(r for r in results if r["benchmark"] == "cold_warmup")["isokron"]["p50_ms"]
+    results.append(_warm_block(runtime_dsn, cold, quick))
+    results.append(_soak(runtime_dsn, quick))
     return {"suite": "isokron", "quick": quick,
             "benchmarks": results, "pass": all(r["pass"] for r in results)}
 
 
-def run_suite(*, quick: bool = False, dsn: str | None = None,
-              runtime_dsn: str | None = None) -> dict[str, Any]:
+def run_suite(*, quick: bool = False, dsn: str | None = None, runtime_dsn: str | None = None,
+              sweeper_dsn: str | None = None) -> dict[str, Any]:
     """Run the side-by-side suite on an embedded server (or ``dsn``) and return its JSON."""
     try:
         import agents  # noqa: F401
@@ -329,6 +609,6 @@ def run_suite(*, quick: bool = False, dsn: str | None = None,
             f"the benchmark suite needs its peers: pip install 'isokron[bench]' ({exc.name} "
             "is missing)") from None
     if dsn is not None:
-        return asyncio.run(_suite(dsn, runtime_dsn or dsn, quick))
+        return _run(dsn, runtime_dsn or dsn, sweeper_dsn or dsn, quick)
     with EmbeddedPostgres(durable=True) as pg:
-        return asyncio.run(_suite(pg.dsn, pg.runtime_dsn, quick))
+        return _run(pg.dsn, pg.runtime_dsn, pg.sweeper_dsn, quick)

@@ -52,6 +52,9 @@ class ContextCache:
         self._last_good: LRUCache[str, CachedContext] = LRUCache(maxsize=maxsize)
         self._dirty: dict[str, set[str]] = {}
         self._inflight: dict[str, asyncio.Task[CachedContext]] = {}
+        #: bumped by every change (put, mark_dirty, invalidate): a reader that saw an
+        #: entry at generation g may serve it again without a lookup while g is current
+        self.generation = 0
 
     def _expires_at(self, key: str, entry: CachedContext, now: float) -> float:
         return entry.stored_at + self.ttl_seconds
@@ -84,12 +87,14 @@ class ContextCache:
                 self._fresh[workspace_id] = entry
             self._last_good[workspace_id] = entry
             self._dirty.pop(workspace_id, None)
+            self.generation += 1
         return entry
 
     def mark_dirty(self, workspace_id: str, part: str) -> None:
         """Record that one part (e.g. ``own_scratchpad``) of a cached context is out of date."""
         with self._lock:
             self._dirty.setdefault(workspace_id, set()).add(part)
+            self.generation += 1
 
     def dirty_parts(self, workspace_id: str) -> frozenset[str]:
         """Return the parts of ``workspace_id``'s context that need re-reading."""
@@ -99,6 +104,7 @@ class ContextCache:
     def invalidate(self, workspace_id: str | None = None, *, forget: bool = False) -> None:
         """Drop fresh entries (one workspace or all); ``forget`` drops last-good ones too."""
         with self._lock:
+            self.generation += 1
             if workspace_id is None:
                 if self._fresh is not None:
                     self._fresh.clear()

@@ -94,6 +94,7 @@ class IsoKronConfig:
     outbox_max_bytes: int = attrs.field(default=64 * 1024 * 1024,
                                         validator=_at_least(1024, integer=True))
     cache_max_workspaces: int = attrs.field(default=1024, validator=_at_least(1, integer=True))
+    outbox_wait_s: float = attrs.field(default=5.0, validator=_at_least(0))
     shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
     recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
     recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))

@@ -88,12 +88,42 @@ class Outbox:
         self._queue: deque[WriteJob] = deque()
         self._wake: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
+        self._room: asyncio.Event | None = None
+        #: a delivery is waiting out a connection failure (the database is unreachable)
+        self.retrying = False
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
         self._deferred_seen: dict[str, tuple[float, int]] = {}
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def pressure(self) -> float:
+        """How full the queue is: the larger of jobs / capacity and bytes / max_bytes.
+
+        Plain reads of two counters, safe from any thread (a snapshot).
+        """
+        return max(len(self._queue) / self.capacity, self.queued_bytes / self.max_bytes)
+
+    async def wait_for_room(self, below: float, timeout: float) -> bool:
+        """Wait until ``pressure()`` is under ``below``; False on timeout (call on its loop).
+
+        Returns at once (False) while the database is unreachable: waiting would only
+        stall the caller for the length of the outage.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pressure() >= below and not self.retrying:
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._room.wait(), left)
+            except TimeoutError:
+                return self.pressure() < below
+        return self.pressure() < below
 
     def submit(self, job: WriteJob) -> bool:
         """Queue ``job`` (call on the outbox's loop); return False and log when full.
@@ -142,6 +172,8 @@ class Outbox:
         for job in jobs:  # near the front of the queue: cheap (identity, eq=False)
             self._queue.remove(job)
             self.queued_bytes -= job.size
+        if self._room is not None:
+            self._room.set()
 
     async def _deliver_lane(self, jobs: list[WriteJob]) -> None:
         """Deliver one lane's jobs in order, merging runs that share a ``merge`` function."""
@@ -183,16 +215,21 @@ class Outbox:
                 if is_unavailable(exc) and not self._closing:
                     attempt += 1
                     self.stats.retried += 1
+                    self.retrying = True
+                    if self._room is not None:
+                        self._room.set()
                     delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
                     if attempt == 1 or attempt % 20 == 0:
                         log.warning("isokron write %s: database unavailable (%s); retrying "
                                     "(attempt %d)", name, type(exc).__name__, attempt)
                     await asyncio.sleep(delay)
                     continue
+                self.retrying = False
                 self.stats.failed += count
                 log.error("isokron write %s failed and was dropped: %s: %s", name,
                           type(exc).__name__, exc)
                 return
+            self.retrying = False
             self.stats.delivered += count
             return
 

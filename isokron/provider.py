@@ -6,6 +6,7 @@ import concurrent.futures
 import copy
 import logging
 import os
+import threading
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ def default_config_path() -> Path:
         return Path(explicit).expanduser()
     home = os.environ.get("HERMES_HOME") or "~/.hermes"
     return Path(home).expanduser() / "config.yaml"
+
+
+#: write hooks in flight to the loop thread before the facade waits for them
+_MAX_PENDING_FIRES = 64
 
 
 class IsoKronMemoryProvider(MemoryProvider):
@@ -74,6 +79,10 @@ class IsoKronMemoryProvider(MemoryProvider):
         self._queued: dict[tuple[str, str], concurrent.futures.Future[str]] = {}
         self._turns = 0  # turns completed (sync_turn calls) in this session
         self._turn_number = 0  # the latest turn number on_turn_start reported
+        #: hooks handed to the loop thread and not yet run there
+        self._fires: set[concurrent.futures.Future[Any]] = set()
+        #: (cache generation, expires at, block) of the block served last
+        self._hot: tuple[int, float, str] | None = None
 
     # -- identity ----------------------------------------------------------------
     @property
@@ -110,6 +119,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     def initialize(self, session_id: str, **kwargs: Any) -> None:
         """Bind the session; start nothing slow (the pool opens lazily on first use)."""
         self.session_id = session_id
+        self._hot = None
         if kwargs.get("workspace_id"):
             self._workspace_id = str(kwargs["workspace_id"])
         if kwargs.get("user_id"):
@@ -134,6 +144,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     def shutdown(self) -> None:
         """Drain queued writes within ``shutdown_timeout_s`` and release the shared pool."""
         core, self._core = self._core, None
+        self._hot = None
         if core is None or self.config is None:
             return
         timeout = self.config.shutdown_timeout_s
@@ -185,11 +196,21 @@ class IsoKronMemoryProvider(MemoryProvider):
 
     def system_prompt_block(self) -> str:
         """Return the cached identity block (warming only when cold); "" when unavailable."""
+        hot, core = self._hot, self._core
+        if hot is not None and core is not None:
+            # The block served last time, while the cache has not changed since and the
+            # entry has not expired: no lookup, no lock.
+            generation, expires_at, served = hot
+            if generation == core.cache.generation and core.cache.clock() < expires_at:
+                return served
         workspace = self.workspace_for()
-        if workspace is None or self._core is None:
+        if workspace is None or core is None:
             return ""
-        entry = self.core.cached(workspace)
+        generation = core.cache.generation
+        entry = core.cached(workspace)
         if entry is not None:
+            if core.cache.ttl_seconds > 0:
+                self._hot = (generation, entry.stored_at + core.cache.ttl_seconds, entry.block)
             return entry.block
         try:
             block: str = self._wait(self.core.system_prompt_block(workspace))
@@ -261,10 +282,45 @@ class IsoKronMemoryProvider(MemoryProvider):
     # -- writes (return at once) ------------------------------------------------------------
     def _fire(self, hook: str, coro: Coroutine[Any, Any, Any]) -> None:
         try:
-            loop.submit(coro)
+            future = loop.submit(coro)
         except Exception as exc:  # never into the agent loop
             coro.close()
             log.error("isokron %s could not be queued: %s: %s", hook, type(exc).__name__, exc)
+            return
+        self._fires.add(future)
+        future.add_done_callback(self._fires.discard)
+        self._backpressure(hook)
+
+    def _backpressure(self, hook: str) -> None:
+        """Slow the loop down instead of dropping writes: past half full, wait for room.
+
+        Only while the database is reachable but slower than the loop; during an outage
+        hooks return at once. Waits at most ``outbox_wait_s`` (0 turns this off); a loop
+        that outruns the database for longer than that starts losing writes, each one
+        logged.
+        """
+        core, config = self._core, self.config
+        if core is None or config is None or config.outbox_wait_s <= 0:
+            return
+        if loop.loop_thread() is threading.current_thread():
+            return
+        # A hook queues up to 4 jobs: keep what is in flight within the free half.
+        if len(self._fires) >= max(1, min(_MAX_PENDING_FIRES, config.outbox_capacity // 8)):
+            # Hooks submitted but not yet run on the loop are not in the outbox yet.
+            concurrent.futures.wait(list(self._fires), timeout=config.outbox_wait_s)
+        if core.outbox.pressure() < 0.5 or core.outbox.retrying:
+            return  # room, or an outage: never stall the agent loop for the database
+        try:
+            room = loop.submit_and_wait(core.outbox.wait_for_room(0.5, config.outbox_wait_s),
+                                        config.outbox_wait_s + 1)
+        except Exception as exc:
+            log.warning("isokron %s: waiting for room in the outbox failed: %s: %s", hook,
+                        type(exc).__name__, exc)
+            return
+        if not room and not core.outbox.retrying:
+            log.warning("isokron %s: the outbox stayed over half full for %.3gs (database "
+                        "slower than the agent loop); later writes may be dropped", hook,
+                        config.outbox_wait_s)
 
     def sync_turn(
         self,
@@ -325,6 +381,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     ) -> None:
         """Move to ``new_session_id``; ``reset=True`` flushes the caches."""
         self.session_id = new_session_id
+        self._hot = None
         self._turns = self._turn_number = 0
         if kwargs.get("workspace_id"):
             self._workspace_id = str(kwargs["workspace_id"])

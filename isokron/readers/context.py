@@ -1,4 +1,4 @@
-"""Read an agent's whole governed identity in one round trip (``isokron.read_context_v1``).
+"""Read an agent's whole governed identity in one round trip (``isokron.read_context_v2``).
 
 The function runs the seven reads (or the parts asked for) under the caller's
 row-level security and returns one JSON document; this module turns it into the
@@ -31,7 +31,7 @@ from .scratchpad import check_scratchpad_integrity
 
 __all__ = ["PARTS", "read_context_parts"]
 
-#: The parts of a SessionContext, by the name read_context_v1 uses for each.
+#: The parts of a SessionContext, by the name read_context_v2 uses for each.
 PARTS: dict[str, str] = {
     "charter": "role_charter",
     "policies": "policies",
@@ -41,7 +41,7 @@ PARTS: dict[str, str] = {
     "recent_events": "recent_events",
     "constitution": "constitution",
 }
-_SQL = "SELECT isokron.read_context_v1($1, $2, $3, $4, $5)::text"
+_SQL = "SELECT isokron.read_context_v2($1, $2, $3, $4, $5)::text"
 
 
 def _when(value: str | None) -> datetime | None:

@@ -205,7 +205,7 @@ class PostgresSubstrate:
         scratchpad_limit: int = 100,
         event_limit: int = 50,
     ) -> SessionContext:
-        """Run all seven reads in one round trip (``isokron.read_context_v1``).
+        """Run all seven reads in one round trip (``isokron.read_context_v2``).
 
         Works on a pool or a single connection.
         """

@@ -150,3 +150,65 @@ def test_save_config_rejects_unknown_keys_and_leaves_the_file_alone(tmp_path):
     with pytest.raises(ConfigError, match="colour"):
         provider().save_config({"colour": "blue"}, str(tmp_path))
     assert path.read_text() == original
+
+
+def test_the_served_block_follows_every_cache_change_and_expiry():
+    """The no-lookup fast path never outlives a write, an invalidation or the TTL."""
+    from tests.unit.helpers import FakeClock
+
+    clock = FakeClock()
+    fake = InMemorySubstrate.with_demo_workspace()
+    p = IsoKronMemoryProvider({"dsn": DSN, "cache_ttl_seconds": 60}, substrate=fake,
+                              transport=RecordingTransport(), clock=clock)
+    p.initialize("s1", workspace_id="org_demo")
+    p.on_turn_start(1, "hello")
+    first = p.system_prompt_block()
+    reads = len(fake.calls)
+    assert p.system_prompt_block() is first and len(fake.calls) == reads  # served hot
+    for change in (lambda: p.core.cache.mark_dirty("org_demo", "own_scratchpad"),
+                   lambda: clock.advance(61),
+                   lambda: p.core.cache.invalidate("org_demo")):
+        change()
+        assert p.system_prompt_block() == first and len(fake.calls) > reads
+        reads = len(fake.calls)
+        assert p.system_prompt_block() == first and len(fake.calls) == reads
+    p.shutdown()
+
+
+def test_a_loop_faster_than_the_database_is_slowed_down_not_robbed():
+    """200 writes into an outbox of 10 over a slow transport: the hooks wait, none is lost."""
+    import asyncio
+
+    class Slow(RecordingTransport):
+        async def write_scratchpad(self, *args, **kwargs):
+            await asyncio.sleep(0.001)
+            return await super().write_scratchpad(*args, **kwargs)
+
+    transport = Slow()
+    p = provider(transport=transport, outbox_capacity=10, outbox_wait_s=5)
+    p.on_turn_start(1, "hello")
+    for n in range(200):
+        p.on_memory_write("add", "memory", f"fact {n}")
+    p.shutdown()
+    assert [e["content"].rsplit(" ", 1)[-1] for e in transport.scratchpad] == [
+        str(n) for n in range(200)]
+
+
+def test_outbox_wait_zero_turns_the_waiting_off():
+    """outbox_wait_s=0: a full outbox drops (and logs) instead of waiting."""
+    import asyncio
+
+    class Stuck(RecordingTransport):
+        async def write_scratchpad(self, *args, **kwargs):
+            await asyncio.sleep(0.2)
+            return await super().write_scratchpad(*args, **kwargs)
+
+    p = provider(transport=Stuck(), outbox_capacity=2, outbox_wait_s=0, shutdown_timeout_s=0.1)
+    p.on_turn_start(1, "hello")
+    started = time.perf_counter()
+    for n in range(50):
+        p.on_memory_write("add", "memory", f"fact {n}")
+    assert time.perf_counter() - started < 0.5
+    core = p.core
+    p.shutdown()
+    assert core.outbox.stats.overflowed > 0
