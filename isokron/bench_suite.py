@@ -288,7 +288,8 @@ async def _bench_warmup(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[st
             await substrate.read_context("org_bench")
 
         async def single() -> None:
-            await pool.fetchval("SELECT isokron.read_context_v2('org_bench', 'kora', 100, 50)::text")
+            await pool.fetchval(
+                "SELECT isokron.read_context_v2('org_bench', 'kora', 100, 50)::text")
 
         a, b = await _interleaved(ours, single, rounds)
         trips = await counter.per_op(ours)
