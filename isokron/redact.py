@@ -357,7 +357,10 @@ def scrub_text(text: str, where: str) -> str:
 
 
 def scrub_json(value: Any, where: str) -> Any:
-    """Redact the strings of a JSON value before it is stored in ``where``; log labels only."""
+    """Redact the strings of a JSON value before it is stored in ``where``; log labels only.
+
+    A value without secrets comes back as the very same object.
+    """
     redacted, labels = redact_json(value)
     log_redactions(where, labels)
-    return redacted
+    return redacted if labels else value

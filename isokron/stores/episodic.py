@@ -25,7 +25,7 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # One round trip each (migration 0007): the tenant setting, the ownership check, the work.
-_APPEND = "SELECT isokron.episodic_append_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+_APPEND = "SELECT isokron.episodic_append_v2($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
 _LIST = "SELECT isokron.episodic_list_v1($1, $2, $3, $4, $5)::text"
 
 
@@ -67,14 +67,17 @@ class EpisodicEventStore:
         sender = check_text(event.get("sender"), "sender", max_len=128, min_len=0, optional=True)
         recipient = check_text(event.get("recipient"), "recipient", max_len=128, min_len=0,
                                optional=True)
-        json_object_text(event.get("body"), "body", max_bytes=self.max_body_bytes)
+        body = event.get("body")
+        text = json_object_text(body, "body", max_bytes=self.max_body_bytes)  # type, size first
+        scrubbed = scrub_json(body, "an episode body")
+        if scrubbed is not body:
+            text = json_object_text(scrubbed, "body", max_bytes=self.max_body_bytes)
         return (
             event_id,
             check_text(event.get("event_type"), "event_type", max_len=64),
             scrub_text(sender, "an episode's sender") if sender is not None else None,
             scrub_text(recipient, "an episode's recipient") if recipient is not None else None,
-            json_object_text(scrub_json(event.get("body"), "an episode body"), "body",
-                             max_bytes=self.max_body_bytes),
+            text,
             check_text(event.get("inference_receipt_id"), "inference_receipt_id", max_len=64,
                        min_len=0, optional=True),
             check_text(event.get("audit_event_hash"), "audit_event_hash", max_len=64,
@@ -121,6 +124,10 @@ class EpisodicEventStore:
             )
         by_id = {uuid.UUID(r["id"]): EpisodicEvent.from_row(timestamps(r))
                  for r in result["rows"]}
+        taken = [str(row[0]) for row in rows if row[0] not in by_id]
+        if taken:  # the id was stored before, for another agent of the workspace
+            raise NotOwnedError(f"episodic event id(s) already used by another agent: "
+                                f"{', '.join(taken[:5])}")
         return [by_id[row[0]] for row in rows]
 
     async def list(

@@ -74,7 +74,7 @@ async def test_append_many_is_one_round_trip(runtime_pool, agents):
         events = await EpisodicEventStore(conn).append_many(
             "org_a", agents[0], [{"event_type": "batch", "body": {"i": i}} for i in range(25)])
     await asyncio.sleep(0)  # query loggers run soon after each query
-    assert len([q for q in sent if "episodic_append_v1" in q]) == 1
+    assert len([q for q in sent if "episodic_append_v2" in q]) == 1
     assert [e.body["i"] for e in events] == list(range(25))
     assert len(await store.list("org_a", agents[0], event_type="batch", limit=100)) == 25
 
@@ -180,3 +180,22 @@ async def test_the_list_function_runs_the_explained_statements(owner):
         "SELECT prosrc FROM pg_proc WHERE proname = 'episodic_list_v1'"))
     for by_type in (False, True):
         assert _squeezed(EpisodicEventStore.list_sql(event_type=by_type)) in body
+
+
+async def test_a_batch_mixing_replays_and_new_events_returns_each_as_stored(runtime_pool,
+                                                                           agents, owner):
+    """Replayed ids come back as first stored (not as re-sent); new ones are written; an id
+    another agent holds is refused, and nothing of that batch is written."""
+    store = EpisodicEventStore(runtime_pool)
+    old = uuid.uuid4()
+    await store.append("org_a", agents[0], event_type="turn", body={"v": 1}, id=old)
+    fresh = uuid.uuid4()
+    out = await store.append_many("org_a", agents[0], [
+        {"event_type": "turn", "body": {"v": 2}, "id": old},
+        {"event_type": "turn", "body": {"v": 3}, "id": fresh}])
+    assert [(e.id, e.body) for e in out] == [(str(old), {"v": 1}), (str(fresh), {"v": 3})]
+    sea = await owner.fetchval("SELECT actor_id FROM public.actor_registry "
+                               "WHERE workspace_id = 'org_a' AND actor_kind = 'sea'")
+    with pytest.raises(NotOwnedError, match="already used by another agent"):
+        await store.append("org_a", sea, event_type="turn", id=old)
+    assert len(await store.list("org_a", sea)) == 0
