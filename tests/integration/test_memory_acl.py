@@ -132,3 +132,42 @@ async def test_the_search_function_runs_the_explained_recent_query(owner):
 
     body = await owner.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'memory_search_v1'")
     assert _squeezed(_SEARCH_RECENT) in _squeezed(body)
+
+
+async def test_full_text_candidates_keep_the_acl_when_called_raw(tree, raw):
+    """memory_fts_keys_v1 runs as the definer (to reach the GIN index): asked for other
+    namespaces, or with no workspace set, it returns nothing a policy would hide."""
+    found = await raw("ws_ab1", "SELECT namespace FROM isokron.memory_fts_keys_v1("
+                                "ARRAY['team:team_abc', 'workspace:ws_abc1', 'workspace:ws_a1'], "
+                                "'note', NULL, 100)")
+    assert found == []
+    mine = await raw("ws_ab1", "SELECT DISTINCT namespace FROM isokron.memory_fts_keys_v1("
+                               "ARRAY['team:team_ab', 'team:team_abc', 'workspace:ws_ab1'], "
+                               "'note', NULL, 100)")
+    assert {r["namespace"] for r in mine} == {"team:team_ab", "workspace:ws_ab1"}
+    assert await raw("", "SELECT * FROM isokron.memory_fts_keys_v1("
+                         "ARRAY['team:team_ab'], 'note', NULL, 100)") == []
+
+
+async def test_full_text_search_reads_the_gin_index_not_the_table(tree, db, owner):
+    """Under RLS @@ (not LEAKPROOF) could not use the index; the search must not scan the
+    table: 5,000 rows, a search, no sequential read of memory_records."""
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (namespace, content) "
+        "SELECT 'workspace:ws_a1', 'filler ' || g || CASE WHEN g % 500 = 0 THEN ' audit' "
+        "ELSE '' END FROM generate_series(1, 5000) g")
+    await owner.execute("VACUUM ANALYZE isokron.memory_records")
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        memory = NamespaceMemory(conn)
+        async with conn.transaction():
+            found = await memory.search("ws_a1", "audit", limit=5)
+            stats = await conn.fetchrow(
+                "SELECT coalesce(seq_tup_read, 0) AS scanned, "
+                "       coalesce(idx_tup_fetch, 0) AS fetched "
+                "FROM pg_stat_xact_user_tables WHERE relname = 'memory_records'")
+    finally:
+        await conn.close()
+    assert len(found) == 5 and all(r.content.endswith(" audit") for r in found)
+    # 10 rows match; walking the namespace's btree instead would fetch all 5,000.
+    assert stats["scanned"] == 0 and stats["fetched"] <= 100, dict(stats)
