@@ -95,9 +95,23 @@ class IsoKronConfig:
                                         validator=_at_least(1024, integer=True))
     cache_max_workspaces: int = attrs.field(default=1024, validator=_at_least(1, integer=True))
     outbox_wait_s: float = attrs.field(default=5.0, validator=_at_least(0))
+    outbox_max_attempts: int = attrs.field(default=10, validator=_at_least(1, integer=True))
+    dead_letter_max: int = attrs.field(default=100, validator=_at_least(1, integer=True))
+    breaker_failures: int = attrs.field(default=3, validator=_at_least(0, integer=True))
+    breaker_open_seconds: float = attrs.field(default=30.0, validator=_at_least(0))
+    #: 0 = half the pool (at least 1)
+    max_concurrent_per_workspace: int = attrs.field(default=0,
+                                                    validator=_at_least(0, integer=True))
     shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
     recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
     recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))
+
+    @property
+    def workspace_concurrency(self) -> int:
+        """Database calls one workspace may have in flight at once (see the key above)."""
+        if self.max_concurrent_per_workspace:
+            return self.max_concurrent_per_workspace
+        return max(1, self.pool_max_size // 2)
 
     def __attrs_post_init__(self) -> None:
         if self.pool_min_size > self.pool_max_size:

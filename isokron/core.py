@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 import asyncpg
 import attrs
 
+from .breaker import breaker_for
 from .cache import CachedContext, Clock, ContextCache
 from .config import IsoKronConfig, load_config
 from .errors import (
+    InvalidInputError,
     NoActiveRoleCharterError,
+    QueryTimeoutError,
     RoleCharterIntegrityError,
     SubstrateUnavailableError,
 )
 from .models import SessionContext
-from .outbox import Outbox, WriteJob
-from .pool import create_pool, redact_dsn, translate_errors
+from .outbox import Outbox, OutboxStats, WriteJob
+from .pool import create_pool, is_connection_failure, redact_dsn, translate_errors
 from .prompt import render_prompt_block
+from .readers._common import check_workspace
 from .readers.substrate import PostgresSubstrate, Substrate
 from .recall import render_recall_block
 from .stores.delegations import DelegationLedger
 from .stores.episodic import EpisodicEventStore
 from .stores.memory import NamespaceMemory
-from .stores.sessions import AgentSessionStore
-from .tools import run_tool
+from .stores.sessions import AgentSessionStore, RequestContext
+from .tools import error_envelope, run_tool
 from .transports import DeferredTransport, SubstrateTransport, WriteTransport
 from .writes import HookWrites
 
@@ -83,8 +88,18 @@ class AsyncIsoKron:
         self._transport = transport
         self.cache = ContextCache(self.config.cache_ttl_seconds, clock=clock or time.monotonic,
                                   maxsize=self.config.cache_max_workspaces)
-        self.outbox = Outbox(capacity=self.config.outbox_capacity,
-                             max_bytes=self.config.outbox_max_bytes)
+        cfg = self.config
+        self.breaker = breaker_for(cfg.dsn, failures=cfg.breaker_failures,
+                                   open_seconds=cfg.breaker_open_seconds,
+                                   display=redact_dsn(cfg.dsn))
+        self.outbox = Outbox(capacity=cfg.outbox_capacity, max_bytes=cfg.outbox_max_bytes,
+                             max_attempts=cfg.outbox_max_attempts,
+                             dead_letter_max=cfg.dead_letter_max,
+                             breaker=self.breaker if self.own_breaker(substrate) else None)
+        self._breaker_on = self.own_breaker(substrate)
+        self._slotted_merges: dict[tuple[str, Any], Callable[[list[Any]], Awaitable[object]]] = {}
+        self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        self.rejected: dict[str, int] = {}
         self._stale_warned: set[str] = set()
         self.fan_outs = 0
         # isokron's own stores need PostgreSQL; with an injected (fake) substrate they are
@@ -92,6 +107,86 @@ class AsyncIsoKron:
         self.own_stores = own_stores if own_stores is not None else substrate is None
         self._actor_ids: dict[str, uuid.UUID] = {}
         self.writes = HookWrites(self)
+
+    @staticmethod
+    def own_breaker(substrate: Substrate | None) -> bool:
+        """An injected (fake) substrate means no database: no breaker on the writes."""
+        return substrate is None
+
+    # -- fairness and failing fast ---------------------------------------------
+    @contextlib.asynccontextmanager
+    async def workspace_slot(self, workspace_id: str) -> AsyncIterator[None]:
+        """Hold one of the workspace's ``workspace_concurrency`` slots on the shared pool.
+
+        A workspace sending many slow calls queues behind its own slots and leaves the
+        rest of the pool to the others.
+        """
+        entry = self._slots.get(workspace_id)
+        if entry is None:
+            entry = self._slots[workspace_id] = (
+                asyncio.Semaphore(self.config.workspace_concurrency), [0])
+        semaphore, users = entry
+        users[0] += 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0 and self._slots.get(workspace_id) is entry:
+                del self._slots[workspace_id]
+
+    @contextlib.asynccontextmanager
+    async def guarded(self, what: str, workspace_id: str) -> AsyncIterator[None]:
+        """Fail fast while the breaker is open; hold a workspace slot; tell the breaker
+        how the call went (connection-level failures only count)."""
+        if not self._breaker_on:
+            async with self.workspace_slot(workspace_id):
+                yield
+            return
+        self.breaker.check(what)
+        try:
+            async with self.workspace_slot(workspace_id):
+                yield
+        except BaseException as exc:
+            if is_connection_failure(exc):
+                self.breaker.record_failure()
+            else:
+                self.breaker.release_probe()
+            raise
+        self.breaker.record_success()
+
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of what happened to writes and the breaker (call on the core's loop).
+
+        ``outbox``: totals (``queued``, ``delivered``, ``retried``, ``dropped``,
+        ``dead_lettered``, ``deferred``), ``by_surface`` (the same per surface),
+        ``queued_now``/``queued_bytes`` and the last ``dead_letters``;
+        ``rejected``: hook calls whose writes could not be queued, per hook;
+        ``breaker``: its state.
+        """
+        def counters(stats: OutboxStats) -> dict[str, int]:
+            return {"queued": stats.queued, "delivered": stats.delivered,
+                    "retried": stats.retried, "dropped": stats.dropped,
+                    "overflowed": stats.overflowed, "lost": stats.lost,
+                    "dead_lettered": stats.dead_lettered, "deferred": stats.deferred}
+
+        outbox = self.outbox
+        return {
+            "outbox": {
+                **counters(outbox.stats),
+                "queued_now": len(outbox), "queued_bytes": outbox.queued_bytes,
+                "by_surface": {k: counters(v) for k, v in sorted(outbox.by_surface.items())},
+                "dead_letters": [attrs.asdict(d) for d in outbox.dead_letters],
+            },
+            "rejected": dict(self.rejected),
+            "breaker": self.breaker.snapshot(),
+        }
+
+    def reject(self, hook: str, exc: BaseException) -> None:
+        """Count and log a hook call whose writes could not be queued (never raises)."""
+        self.rejected[hook] = self.rejected.get(hook, 0) + 1
+        log.warning("isokron %s: write not queued: %s: %s (%d %s call(s) rejected so far)",
+                    hook, type(exc).__name__, exc, self.rejected[hook], hook)
 
     # -- lifecycle -------------------------------------------------------------
     async def __aenter__(self) -> AsyncIsoKron:
@@ -146,13 +241,18 @@ class AsyncIsoKron:
 
     async def recall(self, workspace_id: str, query: str) -> str:
         """Search the readable namespaces for ``query`` and render the recall block."""
-        store = await self.memory()
-        found = await store.search(workspace_id, query, limit=self.config.recall_limit)
+        async with self.guarded("recalling memories", workspace_id):
+            store = await self.memory()
+            found = await store.search(workspace_id, query, limit=self.config.recall_limit)
         return render_recall_block(found, max_chars=self.config.recall_max_chars)
 
     async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
         """Run one memory tool and return its JSON envelope."""
-        return await run_tool(self, workspace_id, name, args)
+        try:
+            async with self.guarded(f"tool {name}", workspace_id):
+                return await run_tool(self, workspace_id, name, args)
+        except SubstrateUnavailableError as exc:  # the breaker is open: answer at once
+            return error_envelope(type(exc).__name__, str(exc))
 
     async def episodic(self) -> EpisodicEventStore:
         """Return the episodic event store on the pool."""
@@ -221,7 +321,8 @@ class AsyncIsoKron:
     async def _load(self, workspace_id: str) -> CachedContext:
         budget = self.config.prefetch_timeout_s * 0.9
         try:
-            async with asyncio.timeout(budget):
+            async with asyncio.timeout(budget), self.guarded(
+                    f"reading workspace {workspace_id}", workspace_id):
                 context, verified_at = await self._read_with_retry(workspace_id)
         except (NoActiveRoleCharterError, RoleCharterIntegrityError):
             self.cache.invalidate(workspace_id, forget=True)  # never serve an unverified identity
@@ -235,6 +336,8 @@ class AsyncIsoKron:
     async def _read_with_retry(self, workspace_id: str) -> tuple[SessionContext, float | None]:
         try:
             return await self._read(workspace_id)
+        except QueryTimeoutError:
+            raise  # the server answered: asking again would wait as long again
         except SubstrateUnavailableError:
             # After a server restart the pool may hold dead connections: drop them, try once more.
             if self._pool is None:
@@ -290,20 +393,52 @@ class AsyncIsoKron:
     # -- writes (queued; return at once) -------------------------------------------
     def enqueue(self, name: str, run: Callable[[], Awaitable[object]], *, size: int = 0,
                 lane: str = "", item: Any = None,
-                merge: Callable[[list[Any]], Awaitable[object]] | None = None) -> bool:
+                merge: Callable[[list[Any]], Awaitable[object]] | None = None,
+                workspace_id: str | None = None) -> bool:
         """Queue one write on the outbox (call on the core's loop); ``size`` is its payload.
 
-        ``lane``, ``item`` and ``merge``: see :class:`isokron.outbox.WriteJob`.
+        ``lane``, ``item`` and ``merge``: see :class:`isokron.outbox.WriteJob`. With
+        ``workspace_id`` the write runs in one of that workspace's slots.
         """
+        if workspace_id is not None:
+            run, merge = self._in_slot(workspace_id, run), (
+                None if merge is None else self._merge_in_slot(workspace_id, merge))
         return self.outbox.submit(WriteJob(name=name, run=run, size=size, lane=lane,
                                            item=item, merge=merge))
+
+    def _in_slot(self, workspace_id: str,
+                 run: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        async def slotted() -> object:
+            async with self.workspace_slot(workspace_id):
+                return await run()
+
+        return slotted
+
+    def _merge_in_slot(self, workspace_id: str, merge: Callable[[list[Any]], Awaitable[object]]
+                       ) -> Callable[[list[Any]], Awaitable[object]]:
+        # One wrapper per (workspace, merge function): consecutive jobs still compare equal.
+        key = (workspace_id, merge)
+        wrapped = self._slotted_merges.get(key)
+        if wrapped is None:
+            async def slotted(items: list[Any]) -> object:
+                async with self.workspace_slot(workspace_id):
+                    return await merge(items)
+
+            wrapped = self._slotted_merges[key] = slotted
+        return wrapped
 
     async def sync_turn(
         self, workspace_id: str, user_content: str, assistant_content: str, *,
         session_id: str = "", turn_number: int = 0, user_id: str | None = None,
     ) -> None:
         """Queue the session messages, a ``turn`` episode, and a reasoning_trail entry when a
-        cap_* is named."""
+        cap_* is named. Inputs are checked before anything is queued."""
+        RequestContext(workspace_id, user_id or self.config.user_id)  # raises on bad ids
+        check_workspace(workspace_id)
+        for name, text in (("user_content", user_content),
+                           ("assistant_content", assistant_content)):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{name} must be a string, got {type(text).__name__}")
         self.writes.messages(workspace_id, user_id or self.config.user_id, session_id, [
             {"role": "user", "content": user_content},
             {"role": "assistant", "content": assistant_content},

@@ -5,6 +5,7 @@ The tree::
     IsoKronError
     ├── ConfigError                      bad or missing configuration (names the key)
     ├── SubstrateUnavailableError        the database could not be reached in time
+    │   └── QueryTimeoutError            a statement ran past statement_timeout (not an outage)
     ├── WorkspaceNotResolvedError        no workspace id for a call that needs one
     ├── NoActiveRoleCharterError         fail-closed: the workspace has no active charter
     ├── RoleCharterIntegrityError        fail-closed: charter content does not match its hash
@@ -29,6 +30,7 @@ __all__ = [
     "NoActiveRoleCharterError",
     "NotFoundError",
     "NotOwnedError",
+    "QueryTimeoutError",
     "RoleCharterIntegrityError",
     "ScratchpadWriteNotAvailableError",
     "SubstrateUnavailableError",
@@ -52,6 +54,15 @@ class ConfigError(IsoKronError):
 
 class SubstrateUnavailableError(IsoKronError):
     """Signal that PostgreSQL could not be reached (or answered too late)."""
+
+
+class QueryTimeoutError(SubstrateUnavailableError):
+    """A statement ran past ``statement_timeout`` (a lock held elsewhere, a slow query).
+
+    The database is there: this is not an outage. It is not retried by the outbox and
+    does not count towards the circuit breaker; readers still treat it as unavailable
+    (stale-if-error applies).
+    """
 
 
 class WorkspaceNotResolvedError(IsoKronError):

@@ -20,10 +20,11 @@ from typing import Any
 
 import attrs
 
+from .breaker import CircuitBreaker
 from .errors import DeferredWriteError
-from .pool import is_unavailable
+from .pool import is_connection_failure
 
-__all__ = ["Outbox", "OutboxStats", "WriteJob"]
+__all__ = ["DeadLetter", "Outbox", "OutboxStats", "WriteJob", "surface_of"]
 
 log = logging.getLogger("isokron.outbox")
 
@@ -51,13 +52,42 @@ class WriteJob:
 
 @attrs.define
 class OutboxStats:
-    """Count what happened to submitted writes."""
+    """Count what happened to submitted writes (totals; ``Outbox.by_surface`` splits them)."""
 
+    queued: int = 0
     delivered: int = 0
     deferred: int = 0
-    failed: int = 0
     retried: int = 0
     overflowed: int = 0
+    dead_lettered: int = 0
+    lost: int = 0
+
+    @property
+    def failed(self) -> int:
+        """Jobs that will not be delivered because of an error (= ``dead_lettered``)."""
+        return self.dead_lettered
+
+    @property
+    def dropped(self) -> int:
+        """Jobs that never ran: refused when full, or still queued at shutdown."""
+        return self.overflowed + self.lost
+
+
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    """A write that was given up on, kept (bounded) for inspection through ``stats()``."""
+
+    name: str
+    lane: str
+    reason: str
+    error: str
+    at: float
+    writes: int = 1
+
+
+def surface_of(name: str) -> str:
+    """The surface a job belongs to: the first dotted part of its name (``session``, …)."""
+    return name.split(".", 1)[0].split(" ", 1)[0]
 
 
 class Outbox:
@@ -71,6 +101,9 @@ class Outbox:
         batch_max: int = 256,
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 2.0,
+        max_attempts: int = 10,
+        dead_letter_max: int = 100,
+        breaker: CircuitBreaker | None = None,
         deferred_log_interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -82,9 +115,18 @@ class Outbox:
         self.queued_bytes = 0
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts!r}")
+        self.max_attempts = max_attempts
+        self.breaker = breaker
+        self.dead_letters: deque[DeadLetter] = deque(maxlen=dead_letter_max)
+        #: per surface (``session``, ``episodic``, ``scratchpad``, ``event``, ``delegation``):
+        #: the same counters as ``stats``
+        self.by_surface: dict[str, OutboxStats] = {}
         self.deferred_log_interval_s = deferred_log_interval_s
         self.clock = clock
         self.stats = OutboxStats()
+        #: overflow WARNINGs are rate-limited: the first, then every 100th per surface
         self._queue: deque[WriteJob] = deque()
         self._wake: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
@@ -125,18 +167,26 @@ class Outbox:
                 return self.pressure() < below
         return self.pressure() < below
 
+    def _count(self, name: str, field: str, n: int = 1) -> int:
+        """Add ``n`` to a counter, in total and for the job's surface; return the surface's."""
+        setattr(self.stats, field, getattr(self.stats, field) + n)
+        per = self.by_surface.setdefault(surface_of(name), OutboxStats())
+        setattr(per, field, getattr(per, field) + n)
+        return int(getattr(per, field))
+
     def submit(self, job: WriteJob) -> bool:
         """Queue ``job`` (call on the outbox's loop); return False and log when full.
 
         Full means ``capacity`` jobs or ``max_bytes`` of queued payload, whichever comes first.
         """
         if len(self._queue) >= self.capacity or self.queued_bytes + job.size > self.max_bytes:
-            self.stats.overflowed += 1
-            if self.stats.overflowed == 1 or self.stats.overflowed % 100 == 0:
-                log.error("isokron outbox full (%d queued, %d bytes): dropped write %s "
-                          "(%d dropped so far)", len(self._queue), self.queued_bytes, job.name,
-                          self.stats.overflowed)
+            dropped = self._count(job.name, "overflowed")
+            if dropped == 1 or dropped % 100 == 0:
+                log.warning("isokron outbox full (%d queued, %d bytes): dropped write %s "
+                            "(%d %s write(s) dropped so far)", len(self._queue),
+                            self.queued_bytes, job.name, dropped, surface_of(job.name))
             return False
+        self._count(job.name, "queued")
         self.queued_bytes += job.size
         self._queue.append(job)
         self._ensure_worker()
@@ -201,37 +251,75 @@ class Outbox:
 
     async def _deliver(self, name: str, run: Callable[[], Awaitable[object]],
                        count: int) -> None:
+        """Run one write (or one merged run of ``count``): deliver it, or dead-letter it.
+
+        Only connection-level failures are retried: up to ``max_attempts`` attempts with
+        exponential backoff, and not at all while the circuit breaker is open (the
+        worker waits for it instead, so an outage does not burn the attempts). Anything
+        else (bad data, a constraint, a permission, a statement timeout) is final: the
+        job goes to the dead-letter list and the queue moves on.
+        """
         attempt = 0
         while True:
+            await self._wait_for_breaker()
             try:
                 await run()
             except DeferredWriteError as exc:
-                self.stats.deferred += count
+                self._count(name, "deferred", count)
                 self._log_deferred(exc)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_unavailable(exc) and not self._closing:
-                    attempt += 1
-                    self.stats.retried += 1
+                connection = is_connection_failure(exc)
+                if connection and self.breaker is not None:
+                    self.breaker.record_failure()
+                elif self.breaker is not None:
+                    self.breaker.release_probe()
+                attempt += 1
+                if connection and not self._closing and attempt < self.max_attempts:
+                    self._count(name, "retried")
                     self.retrying = True
                     if self._room is not None:
                         self._room.set()
                     delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
-                    if attempt == 1 or attempt % 20 == 0:
+                    if attempt == 1 or attempt % 5 == 0:
                         log.warning("isokron write %s: database unavailable (%s); retrying "
-                                    "(attempt %d)", name, type(exc).__name__, attempt)
+                                    "(attempt %d of %d)", name, type(exc).__name__, attempt,
+                                    self.max_attempts)
                     await asyncio.sleep(delay)
                     continue
                 self.retrying = False
-                self.stats.failed += count
-                log.error("isokron write %s failed and was dropped: %s: %s", name,
-                          type(exc).__name__, exc)
+                reason = (f"database unreachable after {attempt} attempt(s)" if connection
+                          else "not retryable (the database answered with an error)")
+                self._dead_letter(name, reason, exc, count)
                 return
+            if self.breaker is not None:
+                self.breaker.record_success()
             self.retrying = False
-            self.stats.delivered += count
+            self._count(name, "delivered", count)
             return
+
+    async def _wait_for_breaker(self) -> None:
+        """While the breaker is open, wait (the next caller after it is the probe)."""
+        breaker = self.breaker
+        if breaker is None:
+            return
+        while not breaker.allow():
+            self.retrying = True
+            if self._room is not None:
+                self._room.set()
+            await asyncio.sleep(min(max(breaker.retry_in(), 0.01), self.max_backoff_s))
+
+    def _dead_letter(self, name: str, reason: str, exc: BaseException, count: int) -> None:
+        lane = next((job.lane for job in self._queue if job.name == name), "")
+        self.dead_letters.append(DeadLetter(
+            name=name, lane=lane, reason=reason, error=f"{type(exc).__name__}: {exc}",
+            at=time.time(), writes=count))
+        total = self._count(name, "dead_lettered", count)
+        log.warning("isokron write %s dead-lettered: %s: %s: %s (%d %s write(s) "
+                    "dead-lettered so far)", name, reason, type(exc).__name__, exc, total,
+                    surface_of(name))
 
     def _log_deferred(self, exc: DeferredWriteError) -> None:
         """Log one WARNING per surface per interval, with how many were dropped meanwhile."""
@@ -265,6 +353,8 @@ class Outbox:
                 await self._worker
             self._worker = None
         if lost:
+            for job in self._queue:
+                self._count(job.name, "lost")
             log.warning("isokron outbox shut down with %d undelivered write(s)", lost)
             self._queue.clear()
             self.queued_bytes = 0

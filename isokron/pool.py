@@ -18,7 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from .errors import IsoKronError, NotFoundError, NotOwnedError, SubstrateUnavailableError
+from .errors import (
+    IsoKronError,
+    NotFoundError,
+    NotOwnedError,
+    QueryTimeoutError,
+    SubstrateUnavailableError,
+)
 
 __all__ = [
     "DB",
@@ -28,6 +34,7 @@ __all__ = [
     "create_pool",
     "in_transaction",
     "init_connection",
+    "is_connection_failure",
     "is_unavailable",
     "redact_dsn",
     "translate_errors",
@@ -46,8 +53,11 @@ _ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
     "IKN01": NotFoundError,  # an unknown workspace, or a session the caller cannot see
 }
 
-# SQLSTATE classes/codes that mean "the database is not there right now".
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
+# SQLSTATEs that mean "the database is not there right now" (shutdown, starting up, full).
+_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: query_canceled: statement_timeout (or a cancel) fired; the server is there.
+STATEMENT_TIMEOUT_SQLSTATE = "57014"
+_UNAVAILABLE_SQLSTATES = _CONNECTION_SQLSTATES | {STATEMENT_TIMEOUT_SQLSTATE}
 
 
 def redact_dsn(dsn: str) -> str:
@@ -58,6 +68,29 @@ def redact_dsn(dsn: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is a connection-level failure: the only kind worth retrying.
+
+    Client errors (bad data, constraints, permissions) and statement timeouts are not:
+    the database answered, and asking again would get the same answer.
+    """
+    if isinstance(exc, QueryTimeoutError):
+        return False
+    if isinstance(exc, SubstrateUnavailableError):
+        cause = exc.__cause__
+        return cause is None or is_connection_failure(cause)
+    if isinstance(exc, asyncpg.PostgresError):
+        return getattr(exc, "sqlstate", None) in _CONNECTION_SQLSTATES
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncio.TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.PostgresConnectionError,
+    )
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -94,6 +127,10 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
         mapped = _ISOKRON_SQLSTATES.get(getattr(exc, "sqlstate", None) or "")
         if mapped is not None:
             raise mapped(f"{what}: {exc}") from exc
+        if getattr(exc, "sqlstate", None) == STATEMENT_TIMEOUT_SQLSTATE:
+            raise QueryTimeoutError(
+                f"{what}: the statement ran past statement_timeout (a lock held elsewhere, "
+                f"or a slow query): {exc}") from exc
         if is_unavailable(exc):
             raise SubstrateUnavailableError(
                 f"{what}: database unavailable ({type(exc).__name__}: {exc})"

@@ -39,8 +39,8 @@ def default_config_path() -> Path:
     return Path(home).expanduser() / "config.yaml"
 
 
-#: write hooks in flight to the loop thread before the facade waits for them
-_MAX_PENDING_FIRES = 64
+#: how long a write hook waits for its writes to be validated and queued (no I/O)
+_QUEUE_TIMEOUT_S = 5.0
 
 
 class IsoKronMemoryProvider(MemoryProvider):
@@ -79,8 +79,6 @@ class IsoKronMemoryProvider(MemoryProvider):
         self._queued: dict[tuple[str, str], concurrent.futures.Future[str]] = {}
         self._turns = 0  # turns completed (sync_turn calls) in this session
         self._turn_number = 0  # the latest turn number on_turn_start reported
-        #: hooks handed to the loop thread and not yet run there
-        self._fires: set[concurrent.futures.Future[Any]] = set()
         #: (cache generation, expires at, block) of the block served last
         self._hot: tuple[int, float, str] | None = None
 
@@ -281,15 +279,39 @@ class IsoKronMemoryProvider(MemoryProvider):
 
     # -- writes (return at once) ------------------------------------------------------------
     def _fire(self, hook: str, coro: Coroutine[Any, Any, Any]) -> None:
+        """Validate and queue a hook's writes before returning; never raise into the loop.
+
+        The hook's coroutine only checks its inputs and queues jobs (no I/O), so waiting
+        for it is quick; a write it cannot queue is logged at WARNING and counted in
+        :meth:`stats` (``rejected``).
+        """
         try:
-            future = loop.submit(coro)
+            loop.submit_and_wait(coro, _QUEUE_TIMEOUT_S)
         except Exception as exc:  # never into the agent loop
-            coro.close()
-            log.error("isokron %s could not be queued: %s: %s", hook, type(exc).__name__, exc)
+            if self._core is not None:
+                self._core.reject(hook, exc)
+            else:
+                log.warning("isokron %s: write not queued: %s: %s", hook, type(exc).__name__,
+                            exc)
             return
-        self._fires.add(future)
-        future.add_done_callback(self._fires.discard)
         self._backpressure(hook)
+
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of queued, delivered, retried, dropped and dead-lettered writes (per
+        surface), rejected hook calls and the circuit breaker; {} before initialize()."""
+        core = self._core
+        if core is None:
+            return {}
+
+        async def snapshot() -> dict[str, Any]:
+            return core.stats()
+
+        try:
+            result: dict[str, Any] = loop.submit_and_wait(snapshot(), _QUEUE_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("isokron stats unavailable: %s: %s", type(exc).__name__, exc)
+            return {}
+        return result
 
     def _backpressure(self, hook: str) -> None:
         """Slow the loop down instead of dropping writes: past half full, wait for room.
@@ -304,10 +326,6 @@ class IsoKronMemoryProvider(MemoryProvider):
             return
         if loop.loop_thread() is threading.current_thread():
             return
-        # A hook queues up to 4 jobs: keep what is in flight within the free half.
-        if len(self._fires) >= max(1, min(_MAX_PENDING_FIRES, config.outbox_capacity // 8)):
-            # Hooks submitted but not yet run on the loop are not in the outbox yet.
-            concurrent.futures.wait(list(self._fires), timeout=config.outbox_wait_s)
         if core.outbox.pressure() < 0.5 or core.outbox.retrying:
             return  # room, or an outage: never stall the agent loop for the database
         try:

@@ -56,7 +56,7 @@ class HookWrites:
             kron.cache.mark_dirty(workspace_id, "recent_events")
 
         kron.enqueue(f"scratchpad.{kind}", run, size=payload_bytes(content),
-                     lane=f"chain:{workspace_id}")
+                     lane=f"chain:{workspace_id}", workspace_id=workspace_id)
 
     def event(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
         """Queue one chain event; on success re-read recent events."""
@@ -68,7 +68,7 @@ class HookWrites:
             kron.cache.mark_dirty(workspace_id, "recent_events")
 
         kron.enqueue(f"event.{event_type}", run, size=payload_bytes(payload),
-                     lane=f"chain:{workspace_id}")
+                     lane=f"chain:{workspace_id}", workspace_id=workspace_id)
 
     # -- isokron's own stores (idempotent by client-chosen ids) ---------------------------
     def episode(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
@@ -84,7 +84,8 @@ class HookWrites:
             await self._episodes([item])
 
         kron.enqueue(f"episodic.{event_type}", run, size=payload_bytes(body),
-                     lane=f"episodic:{workspace_id}", item=item, merge=self._episodes)
+                     lane=f"episodic:{workspace_id}", item=item, merge=self._episodes,
+                     workspace_id=workspace_id)
 
     async def _episodes(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Append queued episodic events of one workspace in one round trip."""
@@ -120,7 +121,7 @@ class HookWrites:
             )
 
         kron.enqueue("delegation.record", run, size=payload_bytes(task, result),
-                     lane=f"ledger:{workspace_id}")
+                     lane=f"ledger:{workspace_id}", workspace_id=workspace_id)
 
     def messages(self, workspace_id: str, user_id: str, session_id: str,
                  messages: list[dict[str, Any]]) -> None:
@@ -140,7 +141,8 @@ class HookWrites:
             await self._messages([item])
 
         kron.enqueue("session.messages", run, size=payload_bytes(messages),
-                     lane=f"session:{session}", item=item, merge=self._messages)
+                     lane=f"session:{session}", item=item, merge=self._messages,
+                     workspace_id=workspace_id)
 
     async def _messages(
         self, items: list[tuple[RequestContext, uuid.UUID, str, list[dict[str, Any]]]]

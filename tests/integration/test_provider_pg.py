@@ -125,7 +125,7 @@ def test_outage_serves_stale_raises_cold_and_recovers(tmp_path):
         run_coro_sync(_seed(pg.dsn, "org_demo", "org_cold"))
         p = IsoKronMemoryProvider({
             "dsn": pg.runtime_dsn, "workspace_id": "org_demo", "write_transport": "substrate",
-            "cache_ttl_seconds": 0.2, "prefetch_timeout_s": 2.0,
+            "cache_ttl_seconds": 0.2, "prefetch_timeout_s": 2.0, "breaker_open_seconds": 0.5,
         })
         p.initialize("sess-1")
         p.on_turn_start(1, "hello")
@@ -141,6 +141,7 @@ def test_outage_serves_stale_raises_cold_and_recovers(tmp_path):
         p.on_session_end([])  # queued while the server is down
         time.sleep(0.2)
         pg.start()
+        time.sleep(0.5)  # the breaker lets its probe through after breaker_open_seconds
         p.on_turn_start(3, "back", workspace_id="org_cold")
         assert p.session_context(workspace_id="org_cold") is not None
         assert loop.submit_and_wait(p.core.flush(10), 15)

@@ -198,19 +198,20 @@ async def test_outbox_keeps_order_and_retries_transient_errors():
 
 
 async def test_outbox_overflow_is_logged_and_never_blocks(caplog):
-    """A full queue drops the new write with an ERROR and returns at once."""
+    """A full queue drops the new write with a WARNING (hook, reason, count), at once."""
     outbox = Outbox(capacity=2)
     gate = asyncio.Event()
 
     async def blocked():
         await gate.wait()
 
-    with caplog.at_level(logging.ERROR, logger="isokron.outbox"):
+    with caplog.at_level(logging.WARNING, logger="isokron.outbox"):
         assert outbox.submit(WriteJob(name="a", run=blocked))
         assert outbox.submit(WriteJob(name="b", run=blocked))
-        assert not outbox.submit(WriteJob(name="c", run=blocked))
-    assert outbox.stats.overflowed == 1
-    assert "outbox full" in caplog.text
+        assert not outbox.submit(WriteJob(name="c.x", run=blocked))
+    assert outbox.stats.overflowed == 1 and outbox.by_surface["c"].overflowed == 1
+    assert "outbox full" in caplog.text and "dropped write c.x" in caplog.text
+    assert "1 c write(s) dropped so far" in caplog.text
     gate.set()
     assert await outbox.drain(1) == 0
 
