@@ -136,24 +136,25 @@ class AsyncIsoKron:
                 del self._slots[workspace_id]
 
     @contextlib.asynccontextmanager
-    async def guarded(self, what: str, workspace_id: str) -> AsyncIterator[None]:
-        """Fail fast while the breaker is open; hold a workspace slot; tell the breaker
-        how the call went (connection-level failures only count)."""
-        if not self._breaker_on:
-            async with self.workspace_slot(workspace_id):
-                yield
-            return
-        self.breaker.check(what)
+    async def guarded(self, what: str, workspace_id: str,
+                      timeout: float | None = None) -> AsyncIterator[None]:
+        """Fail fast while the breaker is open; hold a workspace slot (within ``timeout``,
+        which bounds the wait for the slot and the call); tell the breaker how the call
+        went (connection-level failures and timeouts count, client errors do not)."""
+        if self._breaker_on:
+            self.breaker.check(what)
         try:
-            async with self.workspace_slot(workspace_id):
+            async with asyncio.timeout(timeout), self.workspace_slot(workspace_id):
                 yield
         except BaseException as exc:
-            if is_connection_failure(exc):
-                self.breaker.record_failure()
-            else:
-                self.breaker.release_probe()
+            if self._breaker_on:
+                if is_connection_failure(exc):
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.release_probe()
             raise
-        self.breaker.record_success()
+        if self._breaker_on:
+            self.breaker.record_success()
 
     def stats(self) -> dict[str, Any]:
         """A snapshot of what happened to writes and the breaker (call on the core's loop).
@@ -321,8 +322,8 @@ class AsyncIsoKron:
     async def _load(self, workspace_id: str) -> CachedContext:
         budget = self.config.prefetch_timeout_s * 0.9
         try:
-            async with asyncio.timeout(budget), self.guarded(
-                    f"reading workspace {workspace_id}", workspace_id):
+            async with self.guarded(f"reading workspace {workspace_id}", workspace_id,
+                                    timeout=budget):
                 context, verified_at = await self._read_with_retry(workspace_id)
         except (NoActiveRoleCharterError, RoleCharterIntegrityError):
             self.cache.invalidate(workspace_id, forget=True)  # never serve an unverified identity

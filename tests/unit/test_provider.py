@@ -212,3 +212,39 @@ def test_outbox_wait_zero_turns_the_waiting_off():
     core = p.core
     p.shutdown()
     assert core.outbox.stats.overflowed > 0
+
+
+def test_a_hook_whose_writes_cannot_be_queued_says_so_and_is_counted(caplog):
+    """user_id of 300 characters: nothing is queued, a WARNING names the hook, the reason
+    and a count, and stats() counts the rejection (the loop never sees an exception)."""
+    import logging
+
+    p = IsoKronMemoryProvider({"dsn": DSN}, substrate=InMemorySubstrate.with_demo_workspace(),
+                              transport=RecordingTransport(), own_stores=True)
+    p.initialize("s1", workspace_id="org_demo", user_id="u" * 300)
+    with caplog.at_level(logging.WARNING, logger="isokron"):
+        p.sync_turn("hello", "hi")
+        p.sync_turn("hello", "hi")
+    stats = p.stats()
+    assert stats["rejected"] == {"sync_turn": 2}
+    assert stats["outbox"]["queued"] == 0 and stats["outbox"]["queued_now"] == 0
+    assert "isokron sync_turn: write not queued: InvalidInputError" in caplog.text
+    assert "(2 sync_turn call(s) rejected so far)" in caplog.text
+    p.shutdown()
+
+
+def test_stats_counts_every_write_per_surface():
+    transport = RecordingTransport()
+    p = provider(transport=transport)
+    p.on_turn_start(1, "hello")
+    p.on_memory_write("add", "memory", "fact one")
+    p.on_memory_write("add", "memory", "fact two")
+    from isokron import loop
+
+    assert loop.submit_and_wait(p.core.flush(2), 3)
+    stats = p.stats()
+    assert stats["outbox"]["by_surface"]["scratchpad"]["delivered"] == 2
+    assert stats["outbox"]["delivered"] == 2 and stats["outbox"]["dead_letters"] == []
+    assert stats["breaker"]["state"] == "closed"
+    p.shutdown()
+    assert p.stats() == {}

@@ -1,0 +1,137 @@
+"""The circuit breaker, the error classification and the outbox's dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+import pytest
+
+from isokron.breaker import CircuitBreaker
+from isokron.errors import InvalidInputError, QueryTimeoutError, SubstrateUnavailableError
+from isokron.outbox import Outbox, WriteJob
+from isokron.pool import is_connection_failure
+from tests.unit.helpers import FakeClock
+
+
+def test_opens_after_n_connection_failures_and_one_probe_closes_it():
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=3, open_seconds=30, clock=clock)
+    for _ in range(2):
+        breaker.record_failure()
+    assert breaker.state == "closed" and breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+    with pytest.raises(SubstrateUnavailableError, match=r"failed 3 times in a row.*30\.0s"):
+        breaker.check("reading")
+    clock.advance(30)
+    assert breaker.state == "half_open"
+    assert breaker.allow() and not breaker.allow()  # one probe at a time
+    breaker.record_success()
+    assert breaker.state == "closed" and breaker.allow()
+
+
+def test_a_failed_probe_opens_it_again_and_a_client_error_frees_the_probe():
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=1, open_seconds=5, clock=clock)
+    breaker.record_failure()
+    clock.advance(5)
+    assert breaker.allow()
+    breaker.release_probe()  # the probe hit a client error: no verdict
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "open" and breaker.retry_in() == 5 and breaker.opened == 2
+
+
+def test_zero_failures_disables_it_and_bad_settings_are_named():
+    breaker = CircuitBreaker(failures=0)
+    for _ in range(10):
+        breaker.record_failure()
+    assert breaker.allow() and breaker.state == "closed"
+    with pytest.raises(ValueError, match="failures must be >= 0"):
+        CircuitBreaker(failures=-1)
+
+
+@pytest.mark.parametrize(("exc", "connection"), [
+    (ConnectionResetError("reset"), True),
+    (OSError("refused"), True),
+    (TimeoutError(), True),
+    (asyncpg.exceptions.CannotConnectNowError("starting up"), True),
+    (asyncpg.exceptions.AdminShutdownError("shutdown"), True),
+    (asyncpg.exceptions.TooManyConnectionsError("full"), True),
+    (asyncpg.exceptions.QueryCanceledError("statement timeout"), False),
+    (asyncpg.exceptions.UniqueViolationError("dup"), False),
+    (asyncpg.exceptions.InsufficientPrivilegeError("denied"), False),
+    (asyncpg.exceptions.CharacterNotInRepertoireError("nul"), False),
+    (QueryTimeoutError("lock"), False),
+    (InvalidInputError("bad"), False),
+    (ValueError("bad"), False),
+])
+def test_only_connection_level_failures_count(exc, connection):
+    assert is_connection_failure(exc) is connection
+
+
+def test_a_wrapped_failure_is_judged_by_its_cause():
+    wrapped = SubstrateUnavailableError("x")
+    wrapped.__cause__ = asyncpg.exceptions.QueryCanceledError("timeout")
+    assert not is_connection_failure(wrapped)
+    wrapped.__cause__ = ConnectionResetError()
+    assert is_connection_failure(wrapped)
+
+
+async def test_a_client_error_is_dead_lettered_at_once_and_the_queue_moves_on(caplog):
+    """Not retried, not blocking the ordered queue; inspectable; logged at WARNING."""
+    outbox = Outbox(base_backoff_s=0.001, dead_letter_max=2)
+    done: list[str] = []
+
+    async def bad() -> None:
+        raise asyncpg.exceptions.CheckViolationError("new row violates check constraint")
+
+    async def good() -> None:
+        done.append("good")
+
+    with caplog.at_level(logging.WARNING, logger="isokron.outbox"):
+        for n in range(3):
+            outbox.submit(WriteJob(name=f"episodic.bad{n}", run=bad, lane="a"))
+        outbox.submit(WriteJob(name="session.messages", run=good, lane="a"))
+        assert await outbox.wait_idle(1)
+    assert done == ["good"] and outbox.stats.retried == 0
+    assert outbox.stats.dead_lettered == 3 and outbox.by_surface["episodic"].dead_lettered == 3
+    assert [d.name for d in outbox.dead_letters] == ["episodic.bad1", "episodic.bad2"]  # bounded
+    assert "not retryable" in outbox.dead_letters[0].reason
+    assert "CheckViolationError" in outbox.dead_letters[0].error
+    assert "dead-lettered" in caplog.text and "ERROR" not in caplog.text
+
+
+async def test_connection_failures_are_retried_a_bounded_number_of_times():
+    outbox = Outbox(base_backoff_s=0.001, max_backoff_s=0.002, max_attempts=4)
+    attempts = 0
+
+    async def down() -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionResetError("reset")
+
+    outbox.submit(WriteJob(name="event.kora.x", run=down))
+    assert await outbox.wait_idle(1)
+    assert attempts == 4 and outbox.stats.retried == 3 and outbox.stats.dead_lettered == 1
+    assert "unreachable after 4 attempt(s)" in outbox.dead_letters[0].reason
+
+
+async def test_while_the_breaker_is_open_the_outbox_waits_instead_of_burning_attempts():
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=1, open_seconds=60, clock=clock)
+    breaker.record_failure()
+    outbox = Outbox(breaker=breaker, max_attempts=2)
+    ran: list[int] = []
+
+    async def write() -> None:
+        ran.append(1)
+
+    outbox.submit(WriteJob(name="session.messages", run=write))
+    await asyncio.sleep(0.05)
+    assert ran == [] and outbox.retrying and len(outbox) == 1
+    clock.advance(60)  # half-open: the write is the probe
+    assert await outbox.wait_idle(2)
+    assert ran == [1] and breaker.state == "closed" and not outbox.retrying
