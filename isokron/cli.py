@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 
@@ -19,11 +20,52 @@ from .schema import migrate
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Report a bad argument in one line (no usage dump), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _dsn_type(value: str) -> str:
+    if not value.startswith(("postgres://", "postgresql://")):
+        raise argparse.ArgumentTypeError(
+            f"--dsn must start with postgres:// or postgresql://, got {redact_dsn(value)!r}")
+    return value
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value!r}")
+    return number
+
+
 def _dsn(args: argparse.Namespace) -> str:
     dsn: str | None = args.dsn or os.environ.get("ISOKRON_DSN")
     if not dsn:
         raise SystemExit("isokron: no DSN given (use --dsn or set ISOKRON_DSN)")
-    return dsn
+    return _checked_dsn(dsn)
+
+
+def _checked_dsn(dsn: str) -> str:
+    try:
+        return _dsn_type(dsn)
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"isokron: {str(exc).replace('--dsn', '$ISOKRON_DSN')}") from None
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -140,11 +182,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="isokron", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="isokron", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--dsn", help="PostgreSQL DSN (default: $ISOKRON_DSN)")
+        p.add_argument("--dsn", type=_dsn_type, help="PostgreSQL DSN (default: $ISOKRON_DSN)")
         return p
 
     with_dsn(sub.add_parser("migrate", help="apply pending schema migrations")).set_defaults(
@@ -162,13 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.set_defaults(func=_cmd_prompt)
     sweep = with_dsn(sub.add_parser("sweep", help="run the delegation sweeper"))
     sweep.add_argument("--once", action="store_true", help="run one pass and exit")
-    sweep.add_argument("--interval", type=float, default=None, help="seconds between passes")
-    sweep.add_argument("--stuck-threshold", type=float, default=None,
+    sweep.add_argument("--interval", type=_positive_float, default=None,
+                       help="seconds between passes")
+    sweep.add_argument("--stuck-threshold", type=_positive_float, default=None,
                        help="seconds without a heartbeat before a row is stuck")
     sweep.set_defaults(func=_cmd_sweep)
     bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
-    bench.add_argument("--workspaces", type=int, default=20)
-    bench.add_argument("--warm-calls", type=int, default=10_000)
+    bench.add_argument("--workspaces", type=_positive_int, default=20)
+    bench.add_argument("--warm-calls", type=_positive_int, default=10_000)
     bench.add_argument("--suite", choices=("all", "prompt", "rls", "redact"), default="all",
                        help="all: the side-by-side suite with pass flags (needs the bench "
                             "extra); prompt: cold warm-up and warm block; rls: memory search "
@@ -176,9 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "redaction time for a 10 KB message")
     bench.add_argument("--quick", action="store_true",
                        help="smaller sizes (under 2 minutes): a smoke test of the JSON shape")
-    bench.add_argument("--dsn", help="run on this server (owner DSN) instead of an embedded one")
+    bench.add_argument("--dsn", type=_dsn_type,
+                       help="run on this server (owner DSN) instead of an embedded one")
     bench.add_argument("--out", help="also write the JSON document to this file")
-    bench.add_argument("--records", type=int, default=10_000,
+    bench.add_argument("--records", type=_positive_int, default=10_000,
                        help="memory rows for --suite rls")
     bench.set_defaults(func=_cmd_bench)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
@@ -199,9 +243,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IsoKronError as exc:
         print(f"isokron {args.command}: {exc}", file=sys.stderr)
         return 1
-    except (OSError, asyncpg.PostgresError) as exc:
+    except KeyboardInterrupt:
+        print(f"isokron {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         target = redact_dsn(args.dsn) if getattr(args, "dsn", None) else "the database"
-        print(f"isokron {args.command}: {type(exc).__name__} on {target}: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())
+        print(f"isokron {args.command}: {type(exc).__name__} on {target}: {message}",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # one line, never a traceback (ISOKRON_DEBUG=1 shows it)
+        if os.environ.get("ISOKRON_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or "no detail"
+        print(f"isokron {args.command}: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1
     return code
 

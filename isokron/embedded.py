@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import warnings
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -40,6 +43,50 @@ T = TypeVar("T")
 _SYSTEM_USER = "pgserver"
 RUNTIME_LOGIN = "isokron_app"
 SWEEPER_LOGIN = "isokron_sweep"
+
+
+#: servers started in this process and not stopped yet (stopped on SIGTERM / SIGINT)
+_LIVE: weakref.WeakSet[EmbeddedPostgres] = weakref.WeakSet()
+_HANDLED_SIGNALS = ("SIGTERM", "SIGINT")
+_installed = False
+
+
+def _stop_all_then(signum: int, frame: Any, previous: Any) -> None:
+    for server in list(_LIVE):
+        with contextlib.suppress(Exception):
+            server.close()
+    if callable(previous):
+        previous(signum, frame)
+        return
+    if previous == signal.SIG_IGN:
+        return
+    # The default action: restore it and deliver the signal again (SIGINT raises
+    # KeyboardInterrupt in the main thread; SIGTERM ends the process).
+    signal.signal(signum, signal.SIG_DFL)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    os.kill(os.getpid(), signum)
+
+
+def _handler(previous: Any) -> Callable[[int, Any], None]:
+    def handle(signum: int, frame: Any) -> None:
+        _stop_all_then(signum, frame, previous)
+
+    return handle
+
+
+def _install_signal_handlers() -> None:
+    """Stop every live server before the process dies of SIGTERM or SIGINT (main thread
+    only; the handlers in place before are called afterwards)."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    for name in _HANDLED_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        signal.signal(signum, _handler(signal.getsignal(signum)))
+    _installed = True
 
 
 class EmbeddedPostgresError(IsoKronError):
@@ -184,6 +231,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server, keeping its data (``start()`` brings it back)."""
+        _LIVE.discard(self)
         if not self._running or self._pgdata is None:
             return
         try:
@@ -267,8 +315,13 @@ class EmbeddedPostgres:
             if self._given_dir is None:
                 self._tmp_root = Path(tempfile.mkdtemp(prefix="isokron-pgdata-"))
                 self._pgdata = self._tmp_root / "pgdata"
+            elif (self._given_dir / "PG_VERSION").exists():
+                self._pgdata = self._given_dir  # a cluster made before the pgdata/ layout
             else:
-                self._pgdata = self._given_dir
+                # The cluster lives in a directory of our own inside the one the user gave:
+                # running as root, only that one is handed to the server's user.
+                self._given_dir.mkdir(parents=True, exist_ok=True)
+                self._pgdata = self._given_dir / "pgdata"
             self._pgdata.mkdir(parents=True, exist_ok=True)
         pgdata = self._pgdata
         if self._socket_dir is None:
@@ -293,6 +346,8 @@ class EmbeddedPostgres:
         if not self._atexit_registered:
             atexit.register(self.close)
             self._atexit_registered = True
+        _LIVE.add(self)
+        _install_signal_handlers()
 
     async def _prepare(self) -> None:
         conn = await asyncpg.connect(self.dsn)

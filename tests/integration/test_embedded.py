@@ -26,7 +26,7 @@ def test_embedded_starts_reuses_its_data_dir_and_stops(tmp_path):
         user = asyncio.run(_roundtrip(pg.runtime_dsn, "SELECT current_user"))
         assert user == "isokron_app"
         dsn = pg.dsn
-    assert (data_dir / "PG_VERSION").exists()
+    assert (data_dir / "pgdata" / "PG_VERSION").exists()  # a directory of its own inside
     assert not pg.running
     try:
         asyncio.run(_roundtrip(dsn, "SELECT 1"))
