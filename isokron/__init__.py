@@ -8,6 +8,7 @@ from .core import AsyncIsoKron
 from .errors import (
     ChainEventEmitNotAvailableError,
     ConfigError,
+    DatabaseError,
     DeferredWriteError,
     InvalidInputError,
     InvalidTransitionError,
@@ -50,6 +51,7 @@ __all__ = [
     "ChainEventEmitNotAvailableError",
     "ConfigError",
     "ConstitutionRevision",
+    "DatabaseError",
     "DeferredWriteError",
     "Delegation",
     "EpisodicEvent",

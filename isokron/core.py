@@ -20,6 +20,7 @@ from .cache import CachedContext, Clock, ContextCache
 from .config import IsoKronConfig, load_config
 from .errors import (
     InvalidInputError,
+    IsoKronError,
     NoActiveRoleCharterError,
     QueryTimeoutError,
     RoleCharterIntegrityError,
@@ -250,10 +251,20 @@ class AsyncIsoKron:
     async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
         """Run one memory tool and return its JSON envelope."""
         try:
+            check_workspace(workspace_id)
             async with self.guarded(f"tool {name}", workspace_id):
                 return await run_tool(self, workspace_id, name, args)
         except SubstrateUnavailableError as exc:  # the breaker is open: answer at once
             return error_envelope(type(exc).__name__, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the envelope, always: never an exception into the loop
+            message = str(exc) if isinstance(exc, IsoKronError | ValueError) else (
+                f"{name} failed: {type(exc).__name__}")
+            kind = type(exc).__name__ if isinstance(exc, IsoKronError) else (
+                "InvalidInputError" if isinstance(exc, ValueError | TypeError | RecursionError)
+                else "IsoKronError")
+            return error_envelope(kind, message)
 
     async def episodic(self) -> EpisodicEventStore:
         """Return the episodic event store on the pool."""

@@ -15,6 +15,7 @@ The tree::
     ├── NotOwnedError                    the workspace or tenant does not own the object
     ├── InvalidTransitionError           an illegal delegation status change
     ├── InvalidInputError (ValueError)   a bad argument, rejected before any SQL runs
+    ├── DatabaseError                    the database refused a statement for another reason
     └── NotFoundError (LookupError)      an unknown id or workspace
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "ChainEventEmitNotAvailableError",
     "ConfigError",
+    "DatabaseError",
     "DeferredWriteError",
     "InvalidInputError",
     "InvalidTransitionError",
@@ -155,3 +157,14 @@ class InvalidInputError(IsoKronError, ValueError):
 
 class NotFoundError(IsoKronError, LookupError):
     """Report an unknown id or workspace."""
+
+
+class DatabaseError(IsoKronError):
+    """The database refused a statement for a reason isokron has no narrower type for.
+
+    ``sqlstate`` is PostgreSQL's code; the driver's exception is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from .errors import (
+    DatabaseError,
+    InvalidInputError,
     IsoKronError,
     NotFoundError,
     NotOwnedError,
@@ -135,6 +137,16 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
             raise SubstrateUnavailableError(
                 f"{what}: database unavailable ({type(exc).__name__}: {exc})"
             ) from exc
+        if isinstance(exc, asyncpg.PostgresError):
+            sqlstate = getattr(exc, "sqlstate", None) or ""
+            if sqlstate[:2] in ("22", "23"):  # data exception, integrity constraint
+                raise InvalidInputError(f"{what}: {exc}") from exc
+            if sqlstate == "42501":
+                raise NotOwnedError(f"{what}: permission denied: {exc}") from exc
+            raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}",
+                                sqlstate=sqlstate or None) from exc
+        if isinstance(exc, RecursionError):
+            raise InvalidInputError(f"{what}: the value is nested too deeply") from exc
         raise
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import InvalidInputError, IsoKronError
+from .limits import MAX_JSON_BYTES, check_depth, check_free_text
 from .recall import UNTRUSTED_NOTE
 
 if TYPE_CHECKING:
@@ -80,27 +81,63 @@ def ok_envelope(**data: Any) -> str:
 
 def error_envelope(kind: str, message: str) -> str:
     """Return ``{"ok": false, "error": {"type", "message"}}`` as JSON."""
+    message = message.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
     return json.dumps({"ok": False, "error": {"type": kind, "message": message}},
                       ensure_ascii=False)
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "boolean": (bool,), "integer": (int,), "array": (list, tuple)}
+
+
+def _check_value(tool: str, key: str, value: Any, schema: dict[str, Any]) -> None:
+    """Check one argument against its JSON schema entry (type, enum, range, items)."""
+    kind = schema.get("type")
+    expected = _JSON_TYPES.get(kind or "")
+    if expected is not None and (not isinstance(value, expected)
+                                 or (kind == "integer" and isinstance(value, bool))):
+        raise InvalidInputError(
+            f"{tool}: {key} must be a{'n' if kind in ('integer', 'array') else ''} {kind}, "
+            f"got {type(value).__name__} {value!r:.60}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise InvalidInputError(f"{tool}: {key} must be one of {schema['enum']}, got {value!r:.60}")
+    if kind == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InvalidInputError(f"{tool}: {key} must be {low}..{high}, got {value}")
+    if kind == "string":
+        check_free_text(value, f"{tool}: {key}", max_chars=MAX_JSON_BYTES, blank_ok=True)
+    if kind == "array":
+        for index, item in enumerate(value):
+            _check_value(tool, f"{key}[{index}]", item, schema.get("items", {}))
 
 
 def _check_args(name: str, args: Any) -> dict[str, Any]:
     if args is None:
         args = {}
     if isinstance(args, str):  # loops that pass OpenAI's raw "arguments" string
+        check_free_text(args, f"{name}: arguments", max_chars=MAX_JSON_BYTES, blank_ok=True)
         try:
             args = json.loads(args) if args.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInputError(f"{name}: arguments are not valid JSON") from None
     if not isinstance(args, dict):
-        raise InvalidInputError(f"{name}: arguments must be a JSON object")
+        raise InvalidInputError(f"{name}: arguments must be a JSON object, "
+                                f"got {type(args).__name__}")
+    check_depth(args, f"{name}: arguments")
     params = _PARAMS[name]
-    unknown = sorted(set(args) - set(params["properties"]))
+    unknown = sorted(str(k) for k in set(args) - set(params["properties"]))
     if unknown:
         raise InvalidInputError(f"{name}: unknown argument(s) {unknown}")
-    missing = [key for key in params["required"] if args.get(key) in (None, "")]
+    missing = [key for key in params["required"] if args.get(key) is None]
     if missing:
         raise InvalidInputError(f"{name}: missing required argument(s) {missing}")
+    for key, value in args.items():
+        if value is not None:
+            _check_value(name, key, value, params["properties"][key])
+    for key in params["required"]:
+        if isinstance(args[key], str) and not args[key].strip():
+            raise InvalidInputError(f"{name}: {key} must be a non-blank string")
     return args
 
 
@@ -123,7 +160,7 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
             memory = await (await kron.memory()).commit(
                 workspace_id, args["content"], namespace=args.get("namespace"),
                 kind=args.get("kind", "fact"), source="agent",
-                expires_at=_when(args.get("expires_at")), pin=bool(args.get("pin", False)))
+                expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True)
             return ok_envelope(memory=memory)
         if name == "isokron_memory_search":
             found = await (await kron.memory()).search(
@@ -148,3 +185,5 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
         return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
     except (IsoKronError, ValueError, TypeError) as exc:
         return error_envelope(type(exc).__name__, str(exc))
+    except RecursionError:
+        return error_envelope("InvalidInputError", f"{name}: arguments are nested too deeply")

@@ -21,4 +21,6 @@ def check_workspace(workspace_id: str) -> str:
     """Return ``workspace_id`` if it is a non-empty string, else raise InvalidInputError."""
     if not isinstance(workspace_id, str) or not workspace_id.strip():
         raise InvalidInputError(f"workspace_id must be a non-empty string, got {workspace_id!r}")
-    return workspace_id
+    from ..limits import MAX_ID_CHARS, check_free_text
+
+    return check_free_text(workspace_id, "workspace_id", max_chars=MAX_ID_CHARS)

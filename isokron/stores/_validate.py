@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..limits import check_depth
 
 __all__ = [
     "check_aware",
@@ -28,6 +29,11 @@ def check_text(
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
     if "\x00" in value:
         raise InvalidInputError(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
     if not min_len <= len(value) <= max_len:
         raise InvalidInputError(
             f"{name} must be {min_len}..{max_len} characters, got {len(value)}: {value[:40]!r}"
@@ -60,10 +66,16 @@ def json_object_text(value: Any, name: str, *, max_bytes: int) -> str:
         value = {}
     if not isinstance(value, dict):
         raise InvalidInputError(f"{name} must be a JSON object (dict), got {type(value).__name__}")
+    check_depth(value, name)
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name} is not JSON-serialisable: {exc}") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
     if "\\u0000" in text or "\x00" in text:
         raise InvalidInputError(f"{name} must not contain NUL characters")
     size = len(text.encode("utf-8"))

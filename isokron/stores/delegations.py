@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 
 from ..errors import InvalidInputError, InvalidTransitionError
+from ..limits import MAX_TASK_CHARS
 from ..models import Delegation
 from ..pool import DB
 from ..readers._common import check_workspace
@@ -105,7 +106,7 @@ def _check_new(
     check_workspace(workspace_id)
     caller = check_uuid(caller_id, "caller_id")
     callee = check_uuid(callee_id, "callee_id")
-    check_text(task_preview, "task_preview", max_len=10**7, min_len=0)
+    check_text(task_preview, "task_preview", max_len=MAX_TASK_CHARS, min_len=0)
     return caller, callee, _preview(task_preview, "a delegation's task")
 
 
@@ -156,7 +157,7 @@ class DelegationLedger:
         """Record a delegation that already finished (idempotent; False on a replay)."""
         caller, callee, preview = _check_new(
             delegation_id, workspace_id, caller_id, callee_id, task_preview)
-        check_text(result_preview, "result_preview", max_len=10**7, min_len=0)
+        check_text(result_preview, "result_preview", max_len=MAX_TASK_CHARS, min_len=0)
         async with workspace_scope(self.pool, workspace_id, "recording a delegation") as conn:
             inserted = await conn.fetchval(
                 _RECORD_COMPLETED, delegation_id, workspace_id, caller, callee, preview,
@@ -178,8 +179,9 @@ class DelegationLedger:
         _check_id(delegation_id)
         if status not in STATUSES:
             raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
-        check_text(error_detail, "error_detail", max_len=10**6, min_len=0, optional=True)
-        check_text(result_preview, "result_preview", max_len=10**7, min_len=0, optional=True)
+        check_text(error_detail, "error_detail", max_len=MAX_TASK_CHARS, min_len=0, optional=True)
+        check_text(result_preview, "result_preview", max_len=MAX_TASK_CHARS, min_len=0,
+                   optional=True)
         preview = (_preview(result_preview, "a delegation's result")
                    if result_preview is not None else None)
         if error_detail is not None:

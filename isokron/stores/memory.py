@@ -20,6 +20,7 @@ from datetime import datetime
 import attrs
 
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
+from ..limits import MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_free_text
 from ..models import MemoryRecord
 from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
@@ -186,8 +187,7 @@ class NamespaceMemory:
         check_workspace(workspace_id)
         if not isinstance(content, str) or not content.strip():
             raise InvalidInputError("content must be a non-blank string")
-        if "\x00" in content:
-            raise InvalidInputError("content must not contain NUL characters")
+        check_free_text(content, "content", max_chars=MAX_MEMORY_CHARS)
         if kind not in KINDS:
             raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
         if source not in SOURCES:
@@ -235,9 +235,15 @@ class NamespaceMemory:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise InvalidInputError(f"limit must be an integer, got {limit!r}")
         limit = max(1, min(MAX_LIMIT, limit))
+        if query is not None:
+            check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
         text = query.strip() if isinstance(query, str) else None
-        if query is not None and not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        if kinds is not None and (isinstance(kinds, str) or not all(
+                isinstance(k, str) for k in kinds)):
+            raise InvalidInputError(f"kinds must be a list of strings, got {kinds!r:.80}")
+        if namespaces is not None and (isinstance(namespaces, str) or not all(
+                isinstance(n, str) for n in namespaces)):
+            raise InvalidInputError(f"namespaces must be a list of strings, got {namespaces!r:.80}")
         vector = _vector_text(embedding) if embedding is not None else None
         if vector is not None:
             await self._require_vectors()
@@ -291,9 +297,9 @@ class NamespaceMemory:
                                         and existing in access.writable):
                     raise NotFoundError(f"memory {target} does not exist"
                                         + (f" in namespace {namespace!r}" if namespace else ""))
-                raise NotOwnedError(
-                    f"workspace {workspace_id!r} may not forget memory {target} "
-                    f"in namespace {existing!r}"
+                raise NotOwnedError(  # the namespace is not named: the caller cannot write it
+                    f"workspace {workspace_id!r} may not forget memory {target} (it is not in "
+                    "a namespace this workspace can write)"
                 )
             if deleted["namespace"].startswith("org:"):
                 digest = hashlib.sha256(deleted["content"].encode("utf-8")).hexdigest()

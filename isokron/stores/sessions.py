@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidInputError
+from ..limits import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, check_depth, check_free_text
 from ..models import AgentMessage, AgentSession
 from ..pool import DB, Conn, acquire, translate_errors
 from ..redact import scrub_json, scrub_text
@@ -70,7 +71,7 @@ class AgentSessionStore:
     ) -> AgentSession:
         """Create a session owned by ``ctx`` (with ``id=``, an existing one is returned)."""
         check_text(agent_name, "agent_name", max_len=256)
-        check_text(title, "title", max_len=1000, min_len=0, optional=True)
+        check_text(title, "title", max_len=MAX_TITLE_CHARS, min_len=0, optional=True)
         state_text = json_object_text(state, "state", max_bytes=1 << 20)
         title = scrub_text(title, "a session title") if title is not None else None
         state_text = json_object_text(scrub_json(state, "a session state"), "state",
@@ -179,12 +180,14 @@ def _prepare_message(message: Mapping[str, Any], index: int) -> tuple[uuid.UUID,
     if role not in ROLES:
         raise InvalidInputError(f"messages[{index}].role must be one of {ROLES}; got {role!r}")
     content = message.get("content")
-    check_text(content, f"messages[{index}].content", max_len=10**7, min_len=0, optional=True)
+    check_text(content, f"messages[{index}].content", max_len=MAX_MESSAGE_CHARS, min_len=0,
+               optional=True)
     if content is not None:
         content = scrub_text(content, "a session message")
     tool_calls = message.get("tool_calls")
     tool_text = None
     if tool_calls is not None:
+        check_depth(tool_calls, f"messages[{index}].tool_calls")
         tool_calls = scrub_json(tool_calls, "a session message's tool calls")
         try:
             tool_text = json.dumps(tool_calls, ensure_ascii=False, allow_nan=False)
@@ -192,6 +195,8 @@ def _prepare_message(message: Mapping[str, Any], index: int) -> tuple[uuid.UUID,
             raise InvalidInputError(f"messages[{index}].tool_calls is not JSON: {exc}") from None
         if "\\u0000" in tool_text:
             raise InvalidInputError(f"messages[{index}].tool_calls must not contain NUL")
+        check_free_text(tool_text, f"messages[{index}].tool_calls", max_chars=MAX_MESSAGE_CHARS,
+                        blank_ok=True)
     message_id = (check_uuid(message["id"], f"messages[{index}].id")
                   if message.get("id") is not None else uuid.uuid4())
     return message_id, str(role), content, tool_text

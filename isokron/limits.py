@@ -1,0 +1,79 @@
+"""The documented limits on free-text and JSON inputs, checked before any SQL runs.
+
+Every check raises :class:`~isokron.errors.InvalidInputError` naming the field and the
+limit. Nesting depth is measured iteratively, so a 100,000-deep value is refused
+without a RecursionError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InvalidInputError
+
+__all__ = [
+    "MAX_ID_CHARS",
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_MEMORY_CHARS",
+    "MAX_MESSAGE_CHARS",
+    "MAX_QUERY_CHARS",
+    "MAX_TASK_CHARS",
+    "MAX_TITLE_CHARS",
+    "check_depth",
+    "check_free_text",
+]
+
+#: a memory search query
+MAX_QUERY_CHARS = 2_000
+#: one memory's content
+MAX_MEMORY_CHARS = 32_768
+#: one session message's content
+MAX_MESSAGE_CHARS = 1_000_000
+#: a delegation's task or result text
+MAX_TASK_CHARS = 100_000
+#: a session title
+MAX_TITLE_CHARS = 500
+#: workspace, user and session ids
+MAX_ID_CHARS = 128
+#: nesting of any JSON value (episodic bodies, tool calls, session state, tool arguments)
+MAX_JSON_DEPTH = 32
+#: a tool call's arguments, serialised
+MAX_JSON_BYTES = 1_000_000
+
+
+def check_free_text(value: Any, name: str, *, max_chars: int, blank_ok: bool = False) -> str:
+    """Return ``value`` if it is a str of at most ``max_chars`` characters, without NUL or
+    lone surrogates (and not blank unless ``blank_ok``)."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
+    if len(value) > max_chars:
+        raise InvalidInputError(
+            f"{name} is {len(value):,} characters; the limit is {max_chars:,}")
+    if "\x00" in value:
+        raise InvalidInputError(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
+    if not blank_ok and not value.strip():
+        raise InvalidInputError(f"{name} must be a non-blank string")
+    return value
+
+
+def check_depth(value: Any, name: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse a JSON value nested deeper than ``max_depth`` (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list | tuple):
+            children = list(item)
+        else:
+            continue
+        if depth > max_depth:
+            raise InvalidInputError(
+                f"{name} is nested more than {max_depth} levels deep; the limit is {max_depth}")
+        stack.extend((child, depth + 1) for child in children)
