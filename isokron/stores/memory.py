@@ -228,6 +228,10 @@ class NamespaceMemory:
         1-character query a literal LIKE match, and no query the most recent.
         """
         check_workspace(workspace_id)
+        for name, value in (("kinds", kinds), ("namespaces", namespaces)):
+            if value is not None and (not isinstance(value, list | tuple) or not all(
+                    isinstance(v, str) for v in value)):
+                raise InvalidInputError(f"{name} must be a list of strings, got {value!r:.80}")
         if kinds is not None:
             bad = [k for k in kinds if k not in KINDS]
             if bad:
@@ -238,12 +242,6 @@ class NamespaceMemory:
         if query is not None:
             check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
         text = query.strip() if isinstance(query, str) else None
-        if kinds is not None and (isinstance(kinds, str) or not all(
-                isinstance(k, str) for k in kinds)):
-            raise InvalidInputError(f"kinds must be a list of strings, got {kinds!r:.80}")
-        if namespaces is not None and (isinstance(namespaces, str) or not all(
-                isinstance(n, str) for n in namespaces)):
-            raise InvalidInputError(f"namespaces must be a list of strings, got {namespaces!r:.80}")
         vector = _vector_text(embedding) if embedding is not None else None
         if vector is not None:
             await self._require_vectors()

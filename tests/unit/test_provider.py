@@ -248,3 +248,30 @@ def test_stats_counts_every_write_per_surface():
     assert stats["breaker"]["state"] == "closed"
     p.shutdown()
     assert p.stats() == {}
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), [
+    ("isokron_memory_search", {"query": "a\x00b"}, {}),
+    ("isokron_memory_search", {"query": "\ud800"}, {}),
+    ("isokron_memory_search", "{not json", {}),
+    ("isokron_memory_search", ["not", "a", "dict"], {}),
+    ("isokron_memory_search", {"limit": "20"}, {}),
+    ("isokron_memory_commit", {"content": "x", "pin": "false"}, {}),
+    ("isokron_memory_commit", {"content": "   "}, {}),
+    ("no_such_tool", {}, {}),
+    (None, None, {}),
+    ("isokron_memory_search", {"query": "x"}, {"workspace_id": "ws\x00"}),
+])
+def test_the_sync_facade_answers_every_bad_tool_call_with_an_envelope(name, args, kwargs):
+    import json
+
+    deep: dict = {}
+    cursor = deep
+    for _ in range(5000):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    p = provider()
+    for call_args in (args, {"query": deep}):
+        out = json.loads(p.handle_tool_call(name, call_args, **kwargs))
+        assert out["ok"] is False and out["error"]["type"] and out["error"]["message"]
+    p.shutdown()
