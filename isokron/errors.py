@@ -74,8 +74,9 @@ class WorkspaceNotResolvedError(IsoKronError):
 class NoActiveRoleCharterError(IsoKronError):
     """Fail closed: the workspace has no active role charter."""
 
-    def __init__(self, workspace_id: str) -> None:
-        super().__init__(f"workspace {workspace_id!r} has no active role charter")
+    def __init__(self, workspace_id: str, *, detail: str = "") -> None:
+        super().__init__(f"workspace {workspace_id!r} has no active role charter"
+                         + (f" {detail}" if detail else ""))
         self.workspace_id = workspace_id
 
 

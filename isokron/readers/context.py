@@ -48,8 +48,23 @@ def _when(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _charter(workspace_id: str, doc: Mapping[str, Any] | None) -> Any:
+#: The substrate's charter table holds Kora's charter; no other actor kind has one there.
+CHARTER_ACTOR_KIND = "kora"
+
+
+def _charter(workspace_id: str, doc: Mapping[str, Any] | None, actor_kind: str,
+             everything: Mapping[str, Any]) -> Any:
+    if actor_kind != CHARTER_ACTOR_KIND:
+        # Never show Kora's identity to another actor kind: fail closed.
+        raise NoActiveRoleCharterError(
+            workspace_id, detail=f"for actor kind {actor_kind!r} (the substrate's charter "
+            f"table holds {CHARTER_ACTOR_KIND!r}'s charter only)")
     if doc is None:
+        if not any(everything.get(k) for k in ("policies", "own_scratchpad", "recent_events",
+                                                 "constitution")):
+            raise NoActiveRoleCharterError(
+                workspace_id, detail="(unknown workspace: no charter, policies, scratchpad "
+                "entries or chain events)")
         raise NoActiveRoleCharterError(workspace_id)
     content = doc["content_jsonb"]
     if isinstance(content, str):  # a charter stored as a JSON string holding the object
@@ -75,7 +90,7 @@ def _capabilities(actor_kind: str, pairs: list[list[Any]]) -> CapabilityRow:
 def _build(workspace_id: str, actor_kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     parts: dict[str, Any] = {}
     if "charter" in doc:
-        parts["role_charter"] = _charter(workspace_id, doc["charter"])
+        parts["role_charter"] = _charter(workspace_id, doc["charter"], actor_kind, doc)
     if "policies" in doc:
         policies = tuple(PolicyEntry(path=path, value=value) for path, value in doc["policies"])
         warn_policy_drift(workspace_id, len(policies))

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import NoActiveRoleCharterError
 from ..models import (
     CapabilityRow,
     ChainEvent,
@@ -20,7 +21,7 @@ from ._common import check_limit, check_workspace
 from .capabilities import read_capability_row
 from .charter import read_active_role_charter
 from .constitution import read_active_constitution
-from .context import read_context_parts
+from .context import CHARTER_ACTOR_KIND, read_context_parts
 from .events import read_recent_events
 from .policies import read_policy_registry
 from .scratchpad import read_cross_agent_scratchpad, read_own_scratchpad
@@ -122,6 +123,10 @@ async def assemble_context(
     check_workspace(workspace_id)
     check_limit(scratchpad_limit, "scratchpad_limit")
     check_limit(event_limit, "event_limit")
+    if actor_kind != CHARTER_ACTOR_KIND:
+        raise NoActiveRoleCharterError(
+            workspace_id, detail=f"for actor kind {actor_kind!r} (the substrate's charter "
+            f"table holds {CHARTER_ACTOR_KIND!r}'s charter only)")
     charter = asyncio.ensure_future(substrate.read_active_role_charter(workspace_id))
     policies = asyncio.ensure_future(substrate.read_policy_registry(workspace_id))
     caps = asyncio.ensure_future(substrate.read_capability_row(actor_kind))

@@ -19,12 +19,30 @@ async def test_one_call_equals_the_seven_reads(owner, runtime_pool):
     """read_context (one function call) and the fan-out of single reads agree field by field."""
     await seed_demo_workspace(owner, "org_demo")
     substrate = PostgresSubstrate(runtime_pool)
-    for kind in ("kora", "sea", "claude_pm"):
-        one = await substrate.read_context("org_demo", actor_kind=kind, scratchpad_limit=3,
-                                           event_limit=4)
-        seven = await assemble_context(substrate, "org_demo", actor_kind=kind,
-                                       scratchpad_limit=3, event_limit=4)
-        assert _comparable(one) == _comparable(seven), kind
+    one = await substrate.read_context("org_demo", actor_kind="kora", scratchpad_limit=3,
+                                       event_limit=4)
+    seven = await assemble_context(substrate, "org_demo", actor_kind="kora",
+                                   scratchpad_limit=3, event_limit=4)
+    assert _comparable(one) == _comparable(seven)
+
+
+async def test_other_actor_kinds_never_get_koras_charter(owner, runtime_pool, caplog):
+    """The charter table is Kora's: sea, claude_pm or an unknown kind fail closed on both
+    paths; an unknown workspace is reported as unknown, with no drift warning first."""
+    import pytest
+
+    from isokron.errors import NoActiveRoleCharterError
+
+    await seed_demo_workspace(owner, "org_demo")
+    substrate = PostgresSubstrate(runtime_pool)
+    for kind in ("sea", "claude_pm", "nobody"):
+        with pytest.raises(NoActiveRoleCharterError, match=f"actor kind '{kind}'"):
+            await substrate.read_context("org_demo", actor_kind=kind)
+        with pytest.raises(NoActiveRoleCharterError, match=f"actor kind '{kind}'"):
+            await assemble_context(substrate, "org_demo", actor_kind=kind)
+    with pytest.raises(NoActiveRoleCharterError, match="unknown workspace"):
+        await substrate.read_context("org_nowhere")
+    assert "drift" not in caplog.text
 
 
 async def test_a_cold_read_is_one_round_trip_and_works_on_one_connection(owner, db):
