@@ -78,9 +78,11 @@ class MemoryProvider(ABC):
         *,
         parent_session_id: str = "",
         reset: bool = False,
+        rewound: bool = False,
         **kwargs: Any,
     ) -> None:
-        """Follow the loop to another session (``reset`` drops cached state)."""
+        """Follow the loop to another session (``reset`` drops cached state; ``rewound``:
+        turns were undone)."""
         return None
 
     def on_pre_compress(self, messages: list[dict[str, Any]]) -> str:
@@ -106,3 +108,19 @@ class MemoryProvider(ABC):
     def save_config(self, values: dict[str, Any], home: str) -> None:
         """Persist settings under ``home``."""
         return None
+
+    def initialize_for_inspection(self, session_id: str = "", **kwargs: Any) -> None:
+        """Set up for status inspection only (no writes, no warm-up)."""
+        self.initialize(session_id, **kwargs)
+
+    def unavailable_reason(self) -> str | None:
+        """Why the provider cannot serve now, in one line (None when it can)."""
+        return None if self.is_available() else "not available"
+
+    def recall_status(self) -> dict[str, Any]:
+        """What recall can do now."""
+        return {"available": self.unavailable_reason() is None}
+
+    def backup_paths(self) -> list[str]:
+        """Extra on-disk paths a host should back up (none by default)."""
+        return []

@@ -105,7 +105,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_hermes_install(args: argparse.Namespace) -> int:
     from .integrations.hermes import install_plugin
 
-    folder = install_plugin(args.home)
+    folder = install_plugin(args.home, python=args.python)
     print(f"installed the isokron plugin in {folder}")
     print("enable it with `memory: {provider: isokron}` and an `isokron:` section "
           f"(dsn, workspace_id) in {folder.parent.parent / 'config.yaml'}")
@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_cmd_bench)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")
+    hermes.add_argument("--python", default=None,
+                        help="the Python Hermes runs on (default: the `hermes` executable's)")
     hermes.set_defaults(func=_cmd_hermes_install)
     demo = sub.add_parser("demo", help="run isokron end to end on an embedded PostgreSQL")
     demo.add_argument("--workspace", default="org_demo")

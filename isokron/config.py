@@ -103,6 +103,7 @@ class IsoKronConfig:
     max_concurrent_per_workspace: int = attrs.field(default=0,
                                                     validator=_at_least(0, integer=True))
     shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
+    integrity_failure: str = attrs.field(default="raise", validator=_one_of("raise", "lock"))
     recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
     recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))
 

@@ -60,6 +60,11 @@ def cut_with_marker(text: str, limit: int) -> str:
     return text[: max(0, limit - len(marker))] + marker
 
 
+#: tools that read what the agent's queued writes may change
+READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_recent",
+                                    "isokron_memory_forget"})
+
+
 class AsyncIsoKron:
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
 
@@ -252,6 +257,10 @@ class AsyncIsoKron:
         """Run one memory tool and return its JSON envelope."""
         try:
             check_workspace(workspace_id)
+            if name in READ_YOUR_WRITES_TOOLS:
+                # The agent must find what it just did: its queued writes land first.
+                await self.outbox.wait_for_workspace(workspace_id,
+                                                     self.config.prefetch_timeout_s)
             async with self.guarded(f"tool {name}", workspace_id):
                 return await run_tool(self, workspace_id, name, args)
         except SubstrateUnavailableError as exc:  # the breaker is open: answer at once
@@ -416,7 +425,7 @@ class AsyncIsoKron:
             run, merge = self._in_slot(workspace_id, run), (
                 None if merge is None else self._merge_in_slot(workspace_id, merge))
         return self.outbox.submit(WriteJob(name=name, run=run, size=size, lane=lane,
-                                           item=item, merge=merge))
+                                           item=item, merge=merge, workspace=workspace_id))
 
     def _in_slot(self, workspace_id: str,
                  run: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:

@@ -48,6 +48,8 @@ class WriteJob:
     #: writes the items of consecutive jobs of the lane that share this function in one
     #: call; must be idempotent like ``run`` (it is retried as a whole)
     merge: Callable[[list[Any]], Awaitable[object]] | None = None
+    #: the workspace the write belongs to (read-your-writes waits on it)
+    workspace: str | None = None
 
 
 @attrs.define
@@ -146,6 +148,20 @@ class Outbox:
         Plain reads of two counters, safe from any thread (a snapshot).
         """
         return max(len(self._queue) / self.capacity, self.queued_bytes / self.max_bytes)
+
+    async def wait_for_workspace(self, workspace: str, timeout: float) -> bool:
+        """Wait until no queued write of ``workspace`` is left; False on timeout."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(job.workspace == workspace for job in self._queue):
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), min(left, 0.05))
+        return True
 
     async def wait_for_room(self, below: float, timeout: float) -> bool:
         """Wait until ``pressure()`` is under ``below``; False on timeout (call on its loop).

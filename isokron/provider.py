@@ -11,6 +11,8 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from . import loop
 from .base import MemoryProvider
 from .config import PROVIDER_NAME, IsoKronConfig, load_config
@@ -22,6 +24,7 @@ from .errors import (
     SubstrateUnavailableError,
 )
 from .models import SessionContext
+from .pool import redact_dsn
 from .tools import TOOL_SCHEMAS, error_envelope
 
 __all__ = ["IsoKronMemoryProvider", "default_config_path"]
@@ -39,6 +42,9 @@ def default_config_path() -> Path:
     return Path(home).expanduser() / "config.yaml"
 
 
+#: tools that write (refused outside Hermes's primary context)
+WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_forget"})
+
 #: how long a write hook waits for its writes to be validated and queued (no I/O)
 _QUEUE_TIMEOUT_S = 5.0
 
@@ -54,6 +60,8 @@ class IsoKronMemoryProvider(MemoryProvider):
     def __init__(
         self,
         config: IsoKronConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        integrity_failure: str | None = None,
         **core_options: Any,
     ) -> None:
         self._config_error: ConfigError | None = None
@@ -70,7 +78,17 @@ class IsoKronMemoryProvider(MemoryProvider):
         except ConfigError as exc:
             self._config_error = exc
             log.error("isokron is not configured: %s", exc)
+        if integrity_failure is not None and self.config is not None:
+            # A host that catches provider exceptions (Hermes) asks for "lock".
+            self.config = attrs.evolve(self.config, integrity_failure=integrity_failure)
         self._core_options = core_options
+        #: workspaces whose identity failed verification, with the reason (lock mode)
+        self._locked: dict[str, str] = {}
+        #: False for Hermes's non-primary contexts (subagent, cron, flush): read only
+        self.writes_allowed = True
+        self.agent_context = "primary"
+        self._messages_queued = 0
+        self._memories_committed = 0
         self._core: AsyncIsoKron | None = None
         self._pool_key: tuple[Any, ...] | None = None
         self.session_id = ""
@@ -120,8 +138,12 @@ class IsoKronMemoryProvider(MemoryProvider):
         self._hot = None
         if kwargs.get("workspace_id"):
             self._workspace_id = str(kwargs["workspace_id"])
-        if kwargs.get("user_id"):
-            self.user_id = str(kwargs["user_id"])
+        user = kwargs.get("user_id") or kwargs.get("user_id_alt")
+        if user:
+            self.user_id = str(user)
+        context = kwargs.get("agent_context")
+        self.agent_context = str(context) if context else "primary"
+        self.writes_allowed = self.agent_context == "primary"
         if self.config is None:
             log.error("isokron cannot initialize: %s", self._config_error)
             return
@@ -179,10 +201,15 @@ class IsoKronMemoryProvider(MemoryProvider):
             log.warning("isokron on_turn_start: no workspace or not initialized; skipping")
             return
         if self.core.cached(workspace) is not None:
+            self._locked.pop(workspace, None)
             return
         try:
             self._wait(self.core.warm(workspace))
-        except (*_FAIL_CLOSED, SubstrateUnavailableError):
+            self._unlock(workspace)
+        except _FAIL_CLOSED as exc:
+            if not self._lock(workspace, exc):
+                raise
+        except SubstrateUnavailableError:
             raise
         except TimeoutError as exc:
             raise SubstrateUnavailableError(
@@ -204,6 +231,8 @@ class IsoKronMemoryProvider(MemoryProvider):
         workspace = self.workspace_for()
         if workspace is None or core is None:
             return ""
+        if workspace in self._locked:
+            return self._locked_block(workspace)
         generation = core.cache.generation
         entry = core.cached(workspace)
         if entry is not None:
@@ -213,7 +242,9 @@ class IsoKronMemoryProvider(MemoryProvider):
         try:
             block: str = self._wait(self.core.system_prompt_block(workspace))
             return block
-        except _FAIL_CLOSED:
+        except _FAIL_CLOSED as exc:
+            if self._lock(workspace, exc):
+                return self._locked_block(workspace)
             raise
         except Exception as exc:
             log.warning("isokron system_prompt_block unavailable: %s: %s",
@@ -232,6 +263,8 @@ class IsoKronMemoryProvider(MemoryProvider):
         """Return recalled memories for ``query`` as an untrusted-data block ("" for none)."""
         workspace = self.workspace_for()
         if workspace is None or self._core is None or not query or not query.strip():
+            return ""
+        if workspace in self._locked:
             return ""
         assert self.config is not None
         queued = self._queued.pop((workspace, query), None)
@@ -267,8 +300,16 @@ class IsoKronMemoryProvider(MemoryProvider):
         if workspace is None or self._core is None or self.config is None:
             return error_envelope("WorkspaceNotResolvedError",
                                   "isokron has no workspace for this call (or is not initialized)")
+        if workspace in self._locked:
+            return error_envelope("IdentityLocked", self._locked[workspace])
+        if not self.writes_allowed and tool_name in WRITING_TOOLS:
+            return error_envelope(
+                "ReadOnlyContext", f"{tool_name} writes; this agent runs in the "
+                f"{self.agent_context!r} context, where isokron only reads")
         try:
             result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
+            if tool_name == "isokron_memory_commit" and result.startswith('{"ok": true'):
+                self._memories_committed += 1
             return result
         except TimeoutError:
             return error_envelope("SubstrateUnavailableError",
@@ -278,6 +319,19 @@ class IsoKronMemoryProvider(MemoryProvider):
             return error_envelope(type(exc).__name__, str(exc))
 
     # -- writes (return at once) ------------------------------------------------------------
+    def _may_write(self, hook: str, workspace: str | None) -> bool:
+        """Writes happen only for the primary context and an unlocked identity."""
+        if workspace is None or self._core is None:
+            return False
+        if not self.writes_allowed:
+            log.debug("isokron %s skipped: agent_context %r only reads", hook,
+                      self.agent_context)
+            return False
+        if workspace in self._locked:
+            log.debug("isokron %s suppressed: workspace %s is locked", hook, workspace)
+            return False
+        return True
+
     def _fire(self, hook: str, coro: Coroutine[Any, Any, Any]) -> None:
         """Validate and queue a hook's writes before returning; never raise into the loop.
 
@@ -350,8 +404,9 @@ class IsoKronMemoryProvider(MemoryProvider):
     ) -> None:
         """Queue the turn's writes."""
         workspace = self.workspace_for()
-        if workspace is None or self._core is None:
+        if not self._may_write("sync_turn", workspace) or workspace is None:
             return
+        self._messages_queued += 2
         self._turns += 1
         self._fire("sync_turn", self.core.sync_turn(
             workspace, user_content, assistant_content,
@@ -365,7 +420,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     ) -> None:
         """Queue a scratchpad mirror of the loop's memory write."""
         workspace = self.workspace_for()
-        if workspace is None or self._core is None:
+        if not self._may_write("on_memory_write", workspace) or workspace is None:
             return
         self._fire("on_memory_write",
                    self.core.on_memory_write(workspace, action, target, content, metadata))
@@ -375,7 +430,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     ) -> None:
         """Queue the delegation's scratchpad entry and chain event."""
         workspace = self.workspace_for(kwargs)
-        if workspace is None or self._core is None:
+        if not self._may_write("on_delegation", workspace) or workspace is None:
             return
         self._fire("on_delegation", self.core.on_delegation(
             workspace, task, result, child_session_id=child_session_id))
@@ -383,7 +438,7 @@ class IsoKronMemoryProvider(MemoryProvider):
     def on_session_end(self, messages: list[dict[str, Any]]) -> None:
         """Queue the ``<actor_kind>.session.ended`` event."""
         workspace = self.workspace_for()
-        if workspace is None or self._core is None:
+        if not self._may_write("on_session_end", workspace) or workspace is None:
             return
         self._fire("on_session_end", self.core.on_session_end(
             workspace, session_id=self.session_id,
@@ -395,20 +450,98 @@ class IsoKronMemoryProvider(MemoryProvider):
         *,
         parent_session_id: str = "",
         reset: bool = False,
+        rewound: bool = False,
         **kwargs: Any,
     ) -> None:
-        """Move to ``new_session_id``; ``reset=True`` flushes the caches."""
+        """Move to ``new_session_id``; ``reset=True`` or ``rewound=True`` (Hermes's /undo)
+        flush the caches so nothing derived from undone turns is served."""
         self.session_id = new_session_id
         self._hot = None
         self._turns = self._turn_number = 0
+        self._messages_queued = 0
         if kwargs.get("workspace_id"):
             self._workspace_id = str(kwargs["workspace_id"])
-        if reset and self._core is not None:
+        if (reset or rewound) and self._core is not None:
             self.core.cache.invalidate(None)
 
     def on_pre_compress(self, messages: list[dict[str, Any]]) -> str:
-        """Return "" (the identity block is re-served after compression anyway)."""
-        return ""
+        """Return a one-line note of what isokron holds for the session, for the summary."""
+        workspace = self.workspace_for()
+        if workspace is None or self._core is None:
+            return ""
+        return (f"[isokron] This session's messages are stored in isokron (session "
+                f"{self.session_id or '-'}, workspace {workspace}: {self._messages_queued} "
+                f"message(s) this session; {self._memories_committed} memory(ies) committed); "
+                "find them again with isokron_memory_search and isokron_episodes_recent.")
+
+    # -- Hermes's wider contract ------------------------------------------------------------
+    def initialize_for_inspection(self, session_id: str = "", **kwargs: Any) -> None:
+        """Set up for ``hermes memory status``-style inspection: no writes, no warm-up."""
+        self.initialize(session_id, **{**kwargs, "agent_context": "inspection"})
+
+    def unavailable_reason(self) -> str | None:
+        """Why isokron cannot serve right now, in one line (None when it can)."""
+        if self.config is None:
+            return f"not configured: {self._config_error}"
+        if self._core is None:
+            return "not initialized (initialize() was not called)"
+        breaker = self.core.breaker.snapshot()
+        if breaker["state"] == "open":
+            return (f"database at {redact_dsn(self.config.dsn)} unreachable: circuit open "
+                    f"for {breaker['retry_in_s']:.1f}s more")
+        locked = next(iter(self._locked.items()), None)
+        if locked is not None:
+            return f"identity locked for workspace {locked[0]}: {locked[1]}"
+        return None
+
+    def recall_status(self) -> dict[str, Any]:
+        """What recall can do now: available or not (and why), limits, the breaker."""
+        reason = self.unavailable_reason()
+        status: dict[str, Any] = {"available": reason is None, "reason": reason}
+        if self.config is not None:
+            status.update(recall_limit=self.config.recall_limit,
+                          recall_max_chars=self.config.recall_max_chars)
+        if self._core is not None:
+            status["breaker"] = self.core.breaker.snapshot()
+        return status
+
+    def backup_paths(self) -> list[str]:
+        """None: everything isokron keeps is in PostgreSQL (back it up with pg_dump)."""
+        return []
+
+    # -- fail-closed that survives the host (integrity_failure: lock) ------------------------
+    def _lock(self, workspace: str, exc: BaseException) -> bool:
+        """Enter the locked state for ``workspace``; False when the setting says raise."""
+        if self.config is None or self.config.integrity_failure != "lock":
+            return False
+        first = workspace not in self._locked
+        self._locked[workspace] = f"{type(exc).__name__}: {exc}"
+        self._hot = None
+        if first:
+            log.error("isokron: the governed identity of workspace %s could not be verified "
+                      "(%s); locked: no actions, writes suppressed", workspace, exc)
+            if self.writes_allowed and self._core is not None:
+                core, kind = self._core, self.config.actor_kind
+                reason = self._locked[workspace]
+
+                async def flag() -> None:
+                    core.writes.event(workspace, f"{kind}.identity.unverified",
+                                      {"reason": reason[:500]})
+
+                self._fire("identity.unverified", flag())
+        return True
+
+    def _unlock(self, workspace: str) -> None:
+        if self._locked.pop(workspace, None) is not None:
+            self._hot = None
+            log.warning("isokron: workspace %s verified again; unlocked", workspace)
+
+    def _locked_block(self, workspace: str) -> str:
+        return (f"§0 Identity unverified (workspace {workspace})\n"
+                "  > isokron could not verify this agent's governed identity (its role "
+                "charter is missing or failed its integrity check). Do not take actions or "
+                "change anything: only explain this to the user and escalate to a human "
+                "operator.")
 
     # -- configuration ----------------------------------------------------------------------
     def get_config_schema(self) -> list[dict[str, Any]]:

@@ -152,7 +152,7 @@ def test_outage_serves_stale_raises_cold_and_recovers(tmp_path):
 def test_hermes_style_loader_runs_the_hooks(seeded_db, tmp_path, monkeypatch, capsys):
     """hermes-install, then import <home>/plugins/isokron and call register(ctx) like a loader."""
     home = tmp_path / "hermes"
-    assert main(["hermes-install", "--home", str(home)]) == 0
+    assert main(["hermes-install", "--home", str(home), "--python", sys.executable]) == 0
     (home / "config.yaml").write_text(yaml.safe_dump({
         "memory": {"provider": "isokron"},
         "isokron": {"dsn": seeded_db.runtime_dsn, "workspace_id": "org_demo"},
