@@ -83,6 +83,8 @@ def is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, SubstrateUnavailableError):
         cause = exc.__cause__
         return cause is None or is_connection_failure(cause)
+    if isinstance(exc, asyncpg.exceptions.PostgresConnectionError):
+        return True  # connection lost or refused (ConnectionDoesNotExistError, …)
     if isinstance(exc, asyncpg.PostgresError):
         return getattr(exc, "sqlstate", None) in _CONNECTION_SQLSTATES
     return isinstance(

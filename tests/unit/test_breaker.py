@@ -60,6 +60,7 @@ def test_zero_failures_disables_it_and_bad_settings_are_named():
     (asyncpg.exceptions.CannotConnectNowError("starting up"), True),
     (asyncpg.exceptions.AdminShutdownError("shutdown"), True),
     (asyncpg.exceptions.TooManyConnectionsError("full"), True),
+    (asyncpg.exceptions.ConnectionDoesNotExistError("closed mid-operation"), True),
     (asyncpg.exceptions.QueryCanceledError("statement timeout"), False),
     (asyncpg.exceptions.UniqueViolationError("dup"), False),
     (asyncpg.exceptions.InsufficientPrivilegeError("denied"), False),
