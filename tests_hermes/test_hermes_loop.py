@@ -102,6 +102,9 @@ def test_a_conversation_in_hermes_own_loop(pg, hermes_home, caplog):
     ])
     try:
         with caplog.at_level(logging.WARNING):
+            from hermes_cli.plugins import discover_plugins
+
+            discover_plugins(force=True)  # Hermes's manifest scan: no "unknown kind" warning
             agent = _agent(stub.url)
             first = agent.run_conversation("Remember that deploys freeze on Fridays.")
             second = agent.run_conversation("What did we just do?",
