@@ -38,8 +38,8 @@ TERMINAL = ("completed", "failed")
 
 #: status -> the statuses it may move to. A stuck agent may still report its result.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": frozenset({"dispatched", "in_progress", "failed", "stuck"}),
-    "dispatched": frozenset({"in_progress", "completed", "failed", "stuck"}),
+    "queued": frozenset({"dispatched", "in_progress", "failed"}),
+    "dispatched": frozenset({"in_progress", "completed", "failed"}),
     "in_progress": frozenset({"completed", "failed", "stuck"}),
     "stuck": frozenset({"in_progress", "completed", "failed"}),
     "completed": frozenset(),
@@ -106,7 +106,9 @@ def _check_new(
     check_workspace(workspace_id)
     caller = check_uuid(caller_id, "caller_id")
     callee = check_uuid(callee_id, "callee_id")
-    check_text(task_preview, "task_preview", max_len=MAX_TASK_CHARS, min_len=0)
+    check_text(task_preview, "task_preview", max_len=MAX_TASK_CHARS)
+    if not task_preview.strip():
+        raise InvalidInputError("task_preview must be a non-blank string")
     return caller, callee, _preview(task_preview, "a delegation's task")
 
 
@@ -120,6 +122,8 @@ class DelegationLedger:
 
     def __init__(self, pool: DB) -> None:
         self.pool = pool
+        #: completions refused because the sweeper had already failed the delegation
+        self.raced_completions = 0
 
     async def insert(
         self,
@@ -203,6 +207,12 @@ class DelegationLedger:
             return
         if current == status:
             return
+        if status == "completed" and current == "failed":
+            # The sweeper failed it (deadline) while the agent was finishing: say so, count it.
+            self.raced_completions += 1
+            log.warning("delegation %s in workspace %s completed after the sweeper had failed "
+                        "it; the completion is refused (%d such race(s) so far)",
+                        delegation_id, workspace_id, self.raced_completions)
         raise InvalidTransitionError(delegation_id, current, status)
 
     async def heartbeat(self, workspace_id: str, delegation_id: str) -> bool:

@@ -33,6 +33,9 @@ DEFAULT_INTERVAL_S = 300.0
 DEFAULT_STUCK_THRESHOLD_S = 600.0
 INTERVAL_ENV = "ISOKRON_DELEGATION_SWEEPER_INTERVAL_S"
 THRESHOLD_ENV = "ISOKRON_DELEGATION_STUCK_THRESHOLD_S"
+#: the original ledger's names, read when the ISOKRON_ ones are unset
+LEGACY_ENV = {INTERVAL_ENV: "DELEGATION_SWEEPER_INTERVAL_S",
+              THRESHOLD_ENV: "DELEGATION_STUCK_THRESHOLD_S"}
 
 SWEEP_SQL = "SELECT deadline_failures, stuck_marked FROM isokron.sweep_delegations_v1($1)"
 
@@ -43,15 +46,17 @@ UPDATE isokron.delegations
  WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') AND deadline < now()
 """
 
-# A NULL heartbeat is a free pass: only the deadline can catch such a row.
+# A NULL heartbeat is a free pass: only the deadline can catch such a row. Only an
+# in_progress row can become stuck (the original ledger's transition table); the first
+# status list is the partial index's predicate, so the index serves the scan.
 STUCK_SQL = """
 UPDATE isokron.delegations
    SET status = 'stuck',
        error_detail = 'no heartbeat for '
                       || round(extract(epoch FROM now() - last_heartbeat))::bigint || 's',
        updated_at = now()
- WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck')
-   AND status <> 'stuck'
+ WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') -- the partial index
+   AND status = 'in_progress'
    AND last_heartbeat < now() - make_interval(secs => $1)
 """
 
@@ -66,8 +71,12 @@ class SweepResult:
 
 
 def env_seconds(name: str, default: float) -> float:
-    """Read a positive number of seconds from ``name``; fall back (logged) on anything else."""
+    """Read a positive number of seconds from ``name`` (or, when unset, the original
+    ledger's name for it); fall back (logged) on anything else."""
     raw = os.environ.get(name)
+    if raw is None and name in LEGACY_ENV:
+        name = LEGACY_ENV[name]
+        raw = os.environ.get(name)
     if raw is None:
         return default
     try:

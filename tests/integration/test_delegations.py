@@ -294,3 +294,54 @@ async def test_sweep_command_prints_one_json_pass(db, owner, capsys):
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip()) == {
         "deadline_failures": 1, "stuck_marked": 0, "errors": []}
+
+
+async def test_only_in_progress_becomes_stuck_and_an_empty_task_is_refused(runtime_pool,
+                                                                          owner, sweeper_pool):
+    """The original transition table: a silent queued/dispatched row waits for its deadline;
+    a silent in_progress row becomes stuck; a blank task_preview is refused."""
+    for status in ("queued", "dispatched", "in_progress"):
+        await owner.execute(
+            "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, "
+            "callee_id, task_preview, status, last_heartbeat) VALUES ($1, 'org_a', "
+            "gen_random_uuid(), gen_random_uuid(), 't', $2, now() - interval '1 hour')",
+            f"d-{status}", status)
+    result = await DelegationSweeper(sweeper_pool, stuck_threshold_s=60).sweep()
+    assert result.stuck_marked == 1
+    rows = {r["delegation_id"]: r["status"] for r in await owner.fetch(
+        "SELECT delegation_id, status FROM isokron.delegations")}
+    assert rows == {"d-queued": "queued", "d-dispatched": "dispatched",
+                    "d-in_progress": "stuck"}
+    assert "stuck" not in TRANSITIONS["queued"] | TRANSITIONS["dispatched"]
+    ledger = DelegationLedger(runtime_pool)
+    with pytest.raises(InvalidTransitionError):
+        await ledger.set_status("org_a", "d-queued", "stuck")
+    with pytest.raises(InvalidInputError, match="task_preview must be a non-blank string"):
+        await ledger.insert("d-empty", workspace_id="org_a", caller_id=uuid.uuid4(),
+                            callee_id=uuid.uuid4(), task_preview="   ")
+
+
+async def test_a_completion_that_raced_the_sweeper_is_counted_and_logged(runtime_pool, owner,
+                                                                        caplog):
+    await owner.execute(
+        "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, callee_id, "
+        "task_preview, status, error_detail) VALUES ('late', 'org_a', gen_random_uuid(), "
+        "gen_random_uuid(), 't', 'failed', 'deadline exceeded by sweeper')")
+    ledger = DelegationLedger(runtime_pool)
+    with caplog.at_level(logging.WARNING), pytest.raises(InvalidTransitionError):
+        await ledger.set_status("org_a", "late", "completed", result_preview="done")
+    assert ledger.raced_completions == 1
+    assert "completed after the sweeper had failed it" in caplog.text
+
+
+def test_the_original_environment_names_are_read_when_isokron_ones_are_unset(monkeypatch):
+    from isokron.stores.sweeper import INTERVAL_ENV, THRESHOLD_ENV
+
+    monkeypatch.delenv(INTERVAL_ENV, raising=False)
+    monkeypatch.delenv(THRESHOLD_ENV, raising=False)
+    monkeypatch.setenv("DELEGATION_SWEEPER_INTERVAL_S", "7")
+    monkeypatch.setenv("DELEGATION_STUCK_THRESHOLD_S", "42")
+    sweeper = DelegationSweeper(object())
+    assert (sweeper.interval_s, sweeper.stuck_threshold_s) == (7.0, 42.0)
+    monkeypatch.setenv(INTERVAL_ENV, "9")
+    assert DelegationSweeper(object()).interval_s == 9.0
