@@ -43,7 +43,8 @@ def default_config_path() -> Path:
 
 
 #: tools that write (refused outside Hermes's primary context)
-WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_forget"})
+WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
+                           "isokron_memory_forget"})
 
 #: how long a write hook waits for its writes to be validated and queued (no I/O)
 _QUEUE_TIMEOUT_S = 5.0
@@ -308,7 +309,8 @@ class IsoKronMemoryProvider(MemoryProvider):
                 f"{self.agent_context!r} context, where isokron only reads")
         try:
             result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
-            if tool_name == "isokron_memory_commit" and result.startswith('{"ok": true'):
+            if tool_name in ("isokron_memory_commit", "isokron_memory_commit_summary") and (
+                    result.startswith('{"ok": true')):
                 self._memories_committed += 1
             return result
         except TimeoutError:

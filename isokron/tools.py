@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -32,6 +32,9 @@ def _fn(name: str, description: str, properties: dict[str, Any],
     }
 
 
+#: a committed summary expires after this many days unless the call says otherwise
+SUMMARY_TTL_DAYS = 30
+
 _NS = {"type": "string", "description": "namespace, e.g. workspace:org_2abc or team:org_root"}
 TOOL_SCHEMAS: list[dict[str, Any]] = [
     _fn("isokron_memory_commit", "Store a durable memory (secrets are redacted before storage).",
@@ -40,6 +43,13 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
          "kind": {"type": "string", "enum": ["fact", "summary", "checkpoint"]},
          "expires_at": {"type": "string", "description": "ISO 8601 time with a timezone"},
          "pin": {"type": "boolean", "description": "rank above unpinned memories"}},
+        ["content"]),
+    _fn("isokron_memory_commit_summary",
+        "Store a summary of the conversation so far (kind=summary; expires after 30 days "
+        "unless expires_at says otherwise).",
+        {"content": {"type": "string", "description": "the summary"},
+         "namespace": _NS,
+         "expires_at": {"type": "string", "description": "ISO 8601 time with a timezone"}},
         ["content"]),
     _fn("isokron_memory_search", "Search memories in the namespaces this workspace can read.",
         {"query": {"type": "string"},
@@ -161,6 +171,13 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
                 workspace_id, args["content"], namespace=args.get("namespace"),
                 kind=args.get("kind", "fact"), source="agent",
                 expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True)
+            return ok_envelope(memory=memory)
+        if name == "isokron_memory_commit_summary":
+            expires = _when(args.get("expires_at")) or (
+                datetime.now(UTC) + timedelta(days=SUMMARY_TTL_DAYS))
+            memory = await (await kron.memory()).commit(
+                workspace_id, args["content"], namespace=args.get("namespace"), kind="summary",
+                source="agent", expires_at=expires)
             return ok_envelope(memory=memory)
         if name == "isokron_memory_search":
             found = await (await kron.memory()).search(

@@ -246,8 +246,10 @@ class NamespaceMemory:
         if vector is not None:
             await self._require_vectors()
         kind_list = list(kinds) if kinds is not None else None
-        # Exact names only (never a prefix); anything that is not a readable name matches none.
-        wanted_names = None if namespaces is None else [
+        # None or [] = every readable namespace (the original's intersect rule: an empty
+        # request is all of them). Otherwise exact names only (never a prefix); anything
+        # that is not a readable name matches none.
+        wanted_names = None if not namespaces else [
             n for n in namespaces if isinstance(n, str) and "\x00" not in n]
         if vector is not None:
             return await self._vector_search(workspace_id, wanted_names, kind_list, limit,

@@ -62,11 +62,11 @@ def test_queue_prefetch_feeds_the_next_prefetch(provider):
 
 
 def test_tool_schemas_are_openai_functions(provider):
-    """Five function schemas with names, descriptions and object parameters."""
+    """Six function schemas with names, descriptions and object parameters."""
     schemas = provider.get_tool_schemas()
     assert [s["function"]["name"] for s in schemas] == [
-        "isokron_memory_commit", "isokron_memory_search", "isokron_memory_forget",
-        "isokron_memory_namespaces", "isokron_episodes_recent"]
+        "isokron_memory_commit", "isokron_memory_commit_summary", "isokron_memory_search",
+        "isokron_memory_forget", "isokron_memory_namespaces", "isokron_episodes_recent"]
     assert all(s["type"] == "function" and s["function"]["parameters"]["type"] == "object"
                for s in schemas)
 
@@ -177,3 +177,22 @@ def test_child_workspace_reads_parent_org_memory(db, provider):
         assert denied["error"]["type"] == "NotOwnedError"
     finally:
         child.shutdown()
+
+
+def test_commit_summary_is_a_summary_that_expires_in_30_days(provider):
+    from datetime import UTC, datetime, timedelta
+
+    out = call(provider, "isokron_memory_commit_summary", content="We agreed on UTC.")
+    assert out["ok"] and out["memory"]["kind"] == "summary"
+    expires = datetime.fromisoformat(out["memory"]["expires_at"])
+    assert timedelta(days=29, hours=23) < expires - datetime.now(UTC) <= timedelta(days=30)
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    out = call(provider, "isokron_memory_commit_summary", content="Short-lived.",
+               expires_at=later)
+    assert datetime.fromisoformat(out["memory"]["expires_at"]) == datetime.fromisoformat(later)
+
+
+def test_an_empty_namespace_list_means_every_readable_namespace(provider):
+    call(provider, "isokron_memory_commit", content="visible everywhere")
+    everything = call(provider, "isokron_memory_search", query="visible", namespaces=[])
+    assert [m["content"] for m in everything["memories"]] == ["visible everywhere"]
