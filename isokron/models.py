@@ -45,11 +45,18 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_HEX_TEXT = re.compile(r"(?:[0-9a-fA-F]{2})+")
+
+
 def hex_digest(value: Any) -> str:
-    """Return bytes-like ``value`` as lower-case hex; reject anything else with TypeError."""
+    """Return bytes-like ``value`` as lower-case hex; a str that is already hex passes
+    through (lower-cased), as the original encoder accepts; reject anything else."""
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    raise TypeError(f"expected bytes, bytearray or memoryview, got {type(value).__name__}")
+    if isinstance(value, str) and _HEX_TEXT.fullmatch(value):
+        return value.lower()
+    raise TypeError(f"expected bytes, bytearray, memoryview or a hex str, got "
+                    f"{type(value).__name__}")
 
 
 def decode_json(value: Any) -> Any:

@@ -71,6 +71,8 @@ _KORA: dict[str, bool] = {
     "cap_summarise_session": True,
     "cap_escalate_to_human": True,
     "cap_read_audit_trail": True,
+    # conventions: blessing one is a human decision, so is taking the blessing back
+    "cap_unbless_convention": False,
 }
 
 #: cap_name -> granted, for actor kind ``kora``; read-only.

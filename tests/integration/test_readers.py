@@ -127,13 +127,16 @@ async def test_constitution_hash_is_lower_case_hex(owner, runtime_pool):
     assert len(rev.rules_hash) == 64 and rev.rules_hash == rev.rules_hash.lower()
 
 
-def test_rules_hash_accepts_bytes_like_and_rejects_the_rest():
-    """bytes, bytearray and memoryview are accepted; a str is a TypeError."""
-    for value in (b"\xab\xcd", bytearray(b"\xab\xcd"), memoryview(b"\xab\xcd")):
+def test_rules_hash_accepts_bytes_like_and_hex_text_and_rejects_the_rest():
+    """bytes, bytearray and memoryview are encoded; a hex str passes through (as the
+    original encoder allows); any other str or type is a TypeError."""
+    for value in (b"\xab\xcd", bytearray(b"\xab\xcd"), memoryview(b"\xab\xcd"), "ABCD"):
         assert hex_digest(value) == "abcd"
-    with pytest.raises(TypeError, match="str"):
-        ConstitutionRevision.from_row(
-            {"revision_id": "r", "revision_number": 1, "rules_hash": "abcd"})
+    assert ConstitutionRevision.from_row(
+        {"revision_id": "r", "revision_number": 1, "rules_hash": "abcd"}).rules_hash == "abcd"
+    for bad in ("not hex", "abc", 1234, None):
+        with pytest.raises(TypeError, match="expected bytes"):
+            hex_digest(bad)
 
 
 async def test_pool_decodes_json_once(owner, runtime_pool):

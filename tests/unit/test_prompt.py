@@ -21,7 +21,7 @@ def test_sections_come_in_order_and_the_label_is_last():
     block = render_prompt_block(_context())
     positions = [block.index(h) for h in (
         "§1 Identity (Kora Role Charter v2.1.0)", "§2 You CAN:", "§3 You CANNOT:",
-        "§4 Active policy values", "§5 Granted capabilities (32 of 52):",
+        "§4 Active policy values", "§5 Granted capabilities (32 of 53):",
         "§6 Recent kora.* activity (15 cached):", "§7 Constitution: revision 2")]
     assert positions == sorted(positions)
     assert block.splitlines()[-1] == HONEST_LABEL
