@@ -37,11 +37,11 @@ def _list_sql(*, by_type: bool) -> str:
     type_filter = "\n                   AND x.event_type = $5" if by_type else ""
     return f"""
 SELECT id, agent_id, created_at, event_type, sender, recipient,
-       body::text AS body, inference_receipt_id, audit_event_hash
+       body::text AS body, inference_receipt_id, audit_event_hash, seq
   FROM isokron.agent_episodic_events x
  WHERE x.workspace_id = $1 AND x.agent_id = $2{type_filter}
    AND x.created_at >= coalesce($4::timestamptz, '-infinity')
- ORDER BY x.created_at DESC, x.id DESC
+ ORDER BY x.created_at DESC, x.seq DESC
  LIMIT $3
 """
 

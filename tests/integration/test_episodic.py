@@ -163,8 +163,8 @@ async def test_list_queries_use_the_two_indexes(runtime_pool, owner, agents):
                               "org_a", agent, 50, None, "turn")
     plain_text = "\n".join(r[0] for r in plain)
     typed_text = "\n".join(r[0] for r in typed)
-    assert "agent_episodic_events_agent_created_idx" in plain_text, plain_text
-    assert "agent_episodic_events_agent_type_created_idx" in typed_text, typed_text
+    assert "agent_episodic_events_agent_created_seq_idx" in plain_text, plain_text
+    assert "agent_episodic_events_agent_type_created_seq_idx" in typed_text, typed_text
 
 
 def _squeezed(sql: str) -> str:
@@ -199,3 +199,15 @@ async def test_a_batch_mixing_replays_and_new_events_returns_each_as_stored(runt
     with pytest.raises(NotOwnedError, match="already used by another agent"):
         await store.append("org_a", sea, event_type="turn", id=old)
     assert len(await store.list("org_a", sea)) == 0
+
+
+async def test_a_batch_lists_newest_first_in_the_reverse_of_the_order_given(runtime_pool,
+                                                                           agents):
+    """Events of one call share created_at; seq breaks the tie deterministically."""
+    store = EpisodicEventStore(runtime_pool)
+    given = [{"event_type": "step", "body": {"n": n}} for n in range(12)]
+    await store.append_many("org_a", agents[0], given)
+    listed = await store.list("org_a", agents[0], limit=12)
+    assert [e.body["n"] for e in listed] == list(range(11, -1, -1))
+    typed = await store.list("org_a", agents[0], event_type="step", limit=5)
+    assert [e.body["n"] for e in typed] == [11, 10, 9, 8, 7]
