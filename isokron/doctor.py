@@ -65,7 +65,7 @@ RUNTIME_GRANTS: dict[str, frozenset[str]] = {
     "isokron.memory_namespaces": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "isokron.memory_records": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "isokron.memory_audit": frozenset({"SELECT", "INSERT"}),
-    "isokron.agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "isokron.agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "isokron.agent_messages": frozenset({"SELECT", "INSERT"}),
 }
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotFoundError
 from ..limits import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, check_depth, check_free_text
 from ..models import AgentMessage, AgentSession
 from ..pool import DB, Conn, acquire, translate_errors
@@ -45,6 +45,17 @@ class RequestContext:
 
     tenant_id: str = attrs.field(validator=_check_identity)
     user_id: str = attrs.field(validator=_check_identity)
+
+
+class _Unset:
+    """The type of :data:`UNSET` (an argument that was not given)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: marks an argument of ``update_session`` that was left out (None means "clear")
+UNSET = _Unset()
 
 
 class AgentSessionStore:
@@ -101,6 +112,54 @@ class AgentSessionStore:
             row = await conn.fetchrow(
                 f"SELECT {_SESSION_COLUMNS} FROM isokron.agent_sessions WHERE id = $1", target)
         return None if row is None else AgentSession.from_row(row)
+
+    async def update_session(
+        self,
+        ctx: RequestContext,
+        session_id: str | uuid.UUID,
+        *,
+        title: str | None | _Unset = UNSET,
+        state: dict[str, Any] | _Unset = UNSET,
+        replace_state: bool = False,
+    ) -> AgentSession:
+        """Change a session's title and/or state; return it (NotFoundError if ``ctx`` cannot
+        see it).
+
+        ``state`` is merged into the stored state (top-level keys, like ``jsonb ||``);
+        ``replace_state=True`` replaces it. ``title=None`` clears the title; leaving an
+        argument out keeps that field.
+        """
+        target = check_uuid(session_id, "session_id")
+        if not isinstance(title, _Unset):
+            check_text(title, "title", max_len=MAX_TITLE_CHARS, min_len=0, optional=True)
+            title = scrub_text(title, "a session title") if title is not None else None
+        state_text = None
+        if not isinstance(state, _Unset):
+            json_object_text(state, "state", max_bytes=1 << 20)
+            state_text = json_object_text(scrub_json(state, "a session state"), "state",
+                                          max_bytes=1 << 20)
+        if not isinstance(replace_state, bool):
+            raise InvalidInputError(f"replace_state must be a bool, got {replace_state!r}")
+        async with self._scoped(ctx, "updating a session") as conn:
+            row = await conn.fetchrow(
+                f"UPDATE isokron.agent_sessions SET "
+                f"title = CASE WHEN $2 THEN $3 ELSE title END, "
+                f"state = CASE WHEN $4::text IS NULL THEN state WHEN $5 THEN $4::text::jsonb "
+                f"ELSE state || $4::text::jsonb END, updated_at = now() "
+                f"WHERE id = $1 RETURNING {_SESSION_COLUMNS}",
+                target, not isinstance(title, _Unset),
+                None if isinstance(title, _Unset) else title, state_text, replace_state)
+        if row is None:
+            raise NotFoundError(f"session {target} not found")
+        return AgentSession.from_row(row)
+
+    async def delete_session(self, ctx: RequestContext, session_id: str | uuid.UUID) -> bool:
+        """Delete a session and its messages; False if ``ctx`` cannot see such a session."""
+        target = check_uuid(session_id, "session_id")
+        async with self._scoped(ctx, "deleting a session") as conn:
+            deleted = await conn.fetchval(
+                "DELETE FROM isokron.agent_sessions WHERE id = $1 RETURNING true", target)
+        return bool(deleted)
 
     async def list_sessions(self, ctx: RequestContext, *, limit: int = 50) -> list[AgentSession]:
         """Return ``ctx``'s sessions, most recently updated first (limit 1..500)."""

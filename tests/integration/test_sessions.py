@@ -121,3 +121,29 @@ def test_request_context_is_validated():
         RequestContext("", "u")
     with pytest.raises(InvalidInputError):
         RequestContext("t", "u\x00")
+
+
+async def test_update_merges_or_replaces_state_and_delete_takes_the_messages(runtime_pool,
+                                                                            owner):
+    """Under RLS: the owner updates (state merges by default) and deletes (messages go with
+    the session); another user of the same tenant can do neither."""
+    from isokron.errors import NotFoundError
+    from isokron.stores import AgentSessionStore, RequestContext
+
+    store = AgentSessionStore(runtime_pool)
+    mine, other = RequestContext("org_a", "u1"), RequestContext("org_a", "u2")
+    session = await store.create_session(mine, agent_name="kora", title="t0",
+                                         state={"a": 1, "b": 1})
+    await store.append_messages(mine, session.id, [{"role": "user", "content": "hi"}])
+    merged = await store.update_session(mine, session.id, state={"b": 2, "c": 3})
+    assert merged.state == {"a": 1, "b": 2, "c": 3} and merged.title == "t0"
+    replaced = await store.update_session(mine, session.id, state={"z": 0},
+                                          replace_state=True, title=None)
+    assert replaced.state == {"z": 0} and replaced.title is None
+    with pytest.raises(NotFoundError):
+        await store.update_session(other, session.id, title="hijacked")
+    assert await store.delete_session(other, session.id) is False
+    assert await store.delete_session(mine, session.id) is True
+    assert await store.get_session(mine, session.id) is None
+    assert await owner.fetchval("SELECT count(*) FROM isokron.agent_messages") == 0
+    assert await store.delete_session(mine, session.id) is False
