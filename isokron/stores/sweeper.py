@@ -31,6 +31,9 @@ log = logging.getLogger("isokron.stores.sweeper")
 
 DEFAULT_INTERVAL_S = 300.0
 DEFAULT_STUCK_THRESHOLD_S = 600.0
+GRACE_ENV = "ISOKRON_MEMORY_EXPIRY_GRACE_S"
+DEFAULT_GRACE_S = 86_400.0
+EXPIRY_SQL = "SELECT * FROM isokron.sweep_memory_expiry_v1($1)"
 INTERVAL_ENV = "ISOKRON_DELEGATION_SWEEPER_INTERVAL_S"
 THRESHOLD_ENV = "ISOKRON_DELEGATION_STUCK_THRESHOLD_S"
 #: the original ledger's names, read when the ISOKRON_ ones are unset
@@ -67,6 +70,8 @@ class SweepResult:
 
     deadline_failures: int
     stuck_marked: int
+    memories_expired: int = 0
+    namespaces_expired: int = 0
     errors: tuple[str, ...] = ()
 
 
@@ -104,6 +109,8 @@ class DelegationSweeper:
             stuck_threshold_s if stuck_threshold_s is not None and stuck_threshold_s > 0
             else env_seconds(THRESHOLD_ENV, DEFAULT_STUCK_THRESHOLD_S)
         )
+        #: memories and namespaces are deleted this long after they expire
+        self.expiry_grace_s = env_seconds(GRACE_ENV, DEFAULT_GRACE_S)
         self._task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Event | None = None
         self.passes = 0
@@ -123,8 +130,18 @@ class DelegationSweeper:
                                errors=(f"sweep: {type(exc).__name__}: {exc}",))
         assert row is not None
         self.passes += 1
+        errors: tuple[str, ...] = ()
+        expired = None
+        try:
+            async with translate_errors("expiring memories"), acquire(self.pool) as conn:
+                expired = await conn.fetchrow(EXPIRY_SQL, self.expiry_grace_s)
+        except Exception as exc:  # the delegation pass stands; report this one
+            errors = (f"memory expiry: {type(exc).__name__}: {exc}",)
         return SweepResult(deadline_failures=row["deadline_failures"],
-                           stuck_marked=row["stuck_marked"])
+                           stuck_marked=row["stuck_marked"],
+                           memories_expired=expired["memories_deleted"] if expired else 0,
+                           namespaces_expired=expired["namespaces_deleted"] if expired else 0,
+                           errors=errors)
 
     def start(self) -> asyncio.Task[None]:
         """Start the background loop (idempotent) and return its task."""

@@ -345,3 +345,32 @@ def test_the_original_environment_names_are_read_when_isokron_ones_are_unset(mon
     assert (sweeper.interval_s, sweeper.stuck_threshold_s) == (7.0, 42.0)
     monkeypatch.setenv(INTERVAL_ENV, "9")
     assert DelegationSweeper(object()).interval_s == 9.0
+
+
+async def test_the_sweeper_deletes_expired_memories_after_the_grace_and_audits_org(
+        owner, sweeper_pool, runtime_pool, monkeypatch):
+    """Past expires_at + grace: memories and namespaces are deleted (org ones audited);
+    within the grace they stay; the runtime role cannot run the expiry sweep."""
+    monkeypatch.setenv("ISOKRON_MEMORY_EXPIRY_GRACE_S", "3600")
+    await owner.execute(
+        "INSERT INTO isokron.memory_namespaces (name, kind, expires_at) VALUES "
+        "('workspace:org_a', 'workspace', NULL), ('org:org_a', 'org', NULL), "
+        "('team:old', 'team', now() - interval '2 hours')")
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (namespace, content, expires_at) VALUES "
+        "('workspace:org_a', 'long gone', now() - interval '2 hours'), "
+        "('workspace:org_a', 'in grace', now() - interval '10 minutes'), "
+        "('workspace:org_a', 'forever', NULL), "
+        "('org:org_a', 'org rule gone', now() - interval '2 hours'), "
+        "('team:old', 'with its namespace', NULL)")
+    result = await DelegationSweeper(sweeper_pool).sweep()
+    assert result.errors == () and result.memories_expired == 2
+    assert result.namespaces_expired == 1
+    left = {r["content"] for r in await owner.fetch("SELECT content FROM isokron.memory_records")}
+    assert left == {"in grace", "forever"}
+    audit = await owner.fetch("SELECT namespace, action FROM isokron.memory_audit ORDER BY id")
+    assert [tuple(r) for r in audit] == [("org:org_a", "expire")]
+    denied = await DelegationSweeper(runtime_pool).sweep()
+    assert "permission denied" in denied.errors[0]
+    with pytest.raises(Exception, match="permission denied"):
+        await runtime_pool.fetchval("SELECT * FROM isokron.sweep_memory_expiry_v1(0)")
