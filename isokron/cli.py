@@ -180,6 +180,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _purge(args: argparse.Namespace) -> int:
+    from .pool import create_pool
+    from .stores import purge_workspace
+
+    pool = await create_pool(_dsn(args), min_size=1, max_size=1)
+    try:
+        removed = await purge_workspace(pool, args.workspace)
+    finally:
+        await pool.close()
+    for name, count in removed:
+        print(f"removed {name} ({count} memories)")
+    if not removed:
+        print(f"nothing to remove for workspace {args.workspace}")
+    return 0
+
+
+def _cmd_memory(args: argparse.Namespace) -> int:
+    return asyncio.run(_purge(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = _Parser(prog="isokron", description=__doc__)
@@ -225,6 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--records", type=_positive_int, default=10_000,
                        help="memory rows for --suite rls")
     bench.set_defaults(func=_cmd_bench)
+    memory = sub.add_parser("memory", help="operate on namespaced memory")
+    memory_sub = memory.add_subparsers(dest="memory_command", required=True,
+                                       parser_class=_Parser)
+    purge = with_dsn(memory_sub.add_parser(
+        "purge-workspace", help="remove a workspace's memory (its namespace; shared ones "
+        "nobody else reads)"))
+    purge.add_argument("--workspace", required=True)
+    purge.set_defaults(func=_cmd_memory)
+
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")
     hermes.add_argument("--python", default=None,

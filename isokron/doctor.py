@@ -62,7 +62,7 @@ RUNTIME_GRANTS: dict[str, frozenset[str]] = {
     "isokron.agent_episodic_events": frozenset({"SELECT", "INSERT"}),
     "isokron.delegations": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "isokron.workspaces": frozenset({"SELECT"}),
-    "isokron.memory_namespaces": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "isokron.memory_namespaces": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "isokron.memory_records": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "isokron.memory_audit": frozenset({"SELECT", "INSERT"}),
     "isokron.agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
-from .memory import NamespaceAccess, NamespaceMemory
+from .memory import NamespaceAccess, NamespaceMemory, purge_workspace
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
 
@@ -17,4 +17,5 @@ __all__ = [
     "NamespaceMemory",
     "RequestContext",
     "SweepResult",
+    "purge_workspace",
 ]

@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -24,13 +25,14 @@ from ..limits import MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_free_text
 from ..models import MemoryRecord
 from ..pool import DB, Conn, acquire, translate_errors
 from ..readers._common import check_workspace, escape_like
-from ..redact import scrub_text
+from ..redact import scrub_json, scrub_text
 from ..tenancy import workspace_scope
 from ._batch import COMMIT_ONE, CommitBatcher
 from ._json import timestamps
-from ._validate import check_aware, check_uuid
+from ._validate import check_aware, check_uuid, json_object_text
 
-__all__ = ["KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory"]
+__all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory",
+           "purge_workspace"]
 
 log = logging.getLogger("isokron.stores.memory")
 
@@ -119,6 +121,30 @@ def _vector_text(embedding: Sequence[float]) -> str:
             raise InvalidInputError(f"embedding values must be finite numbers, got {value!r}")
         values.append(repr(float(value)))
     return "[" + ",".join(values) + "]"
+
+
+class _Keep:
+    """The type of :data:`KEEP` (an argument left out: keep the stored value)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: marks an argument of ``patch_namespace`` that was left out
+KEEP = _Keep()
+
+
+async def purge_workspace(db: DB, workspace_id: str) -> list[tuple[str, int]]:
+    """Operator: remove a workspace's memory (run as a member of ``isokron_sweeper``).
+
+    Its ``workspace:<id>`` namespace goes with its memories; a ``team:``/``org:``
+    namespace goes only when no other workspace still reads it. Returns (namespace,
+    memories deleted) per namespace removed.
+    """
+    check_workspace(workspace_id)
+    async with translate_errors("purging a workspace"), acquire(db) as conn:
+        rows = await conn.fetch("SELECT * FROM isokron.purge_workspace_v1($1)", workspace_id)
+    return [(r["namespace"], int(r["memories"])) for r in rows]
 
 
 class NamespaceMemory:
@@ -276,6 +302,65 @@ class NamespaceMemory:
                 return []
             rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kinds, limit, vector, dims)
         return [MemoryRecord.from_row(r) for r in rows]
+
+    async def patch_namespace(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        expires_at: datetime | None | _Keep = KEEP,
+        metadata: dict[str, Any] | _Keep = KEEP,
+    ) -> dict[str, Any]:
+        """Change a writable namespace's expiry and/or metadata (org: by the root only;
+        audited); return the namespace row. Leaving an argument out keeps that field;
+        ``expires_at=None`` clears the expiry."""
+        check_workspace(workspace_id)
+        _check_names([name], "namespace")
+        if not isinstance(expires_at, _Keep):
+            check_aware(expires_at, "expires_at")
+        meta_text = None
+        if not isinstance(metadata, _Keep):
+            meta_text = json_object_text(scrub_json(metadata, "namespace metadata"),
+                                         "metadata", max_bytes=64 * 1024)
+        async with workspace_scope(self.pool, workspace_id, "patching a namespace") as conn:
+            access = await self._access(conn, workspace_id)
+            if name not in access.writable:
+                raise NotOwnedError(f"workspace {workspace_id!r} may not change namespace "
+                                    f"{name!r} (writable: {', '.join(access.writable)})")
+            row = await conn.fetchrow(
+                "UPDATE isokron.memory_namespaces SET "
+                "expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, "
+                "metadata = coalesce($4::text::jsonb, metadata) WHERE name = $1 "
+                "RETURNING name, kind, expires_at, metadata::text AS metadata, created_at",
+                name, not isinstance(expires_at, _Keep),
+                None if isinstance(expires_at, _Keep) else expires_at, meta_text)
+            if row is None:
+                raise NotFoundError(f"namespace {name!r} does not exist")
+            if name.startswith("org:"):
+                await conn.execute(_AUDIT, None, name, workspace_id, "patch_namespace", None)
+        out = dict(row)
+        out["metadata"] = json.loads(out["metadata"])
+        return out
+
+    async def delete_namespace(self, workspace_id: str, name: str) -> int:
+        """Delete a writable namespace and its memories (org: by the root only; audited);
+        return how many memories went. NotFoundError if it does not exist."""
+        check_workspace(workspace_id)
+        _check_names([name], "namespace")
+        async with workspace_scope(self.pool, workspace_id, "deleting a namespace") as conn:
+            access = await self._access(conn, workspace_id)
+            if name not in access.writable:
+                raise NotOwnedError(f"workspace {workspace_id!r} may not delete namespace "
+                                    f"{name!r} (writable: {', '.join(access.writable)})")
+            count = await conn.fetchval(
+                "SELECT count(*) FROM isokron.memory_records WHERE namespace = $1", name)
+            deleted = await conn.fetchval(
+                "DELETE FROM isokron.memory_namespaces WHERE name = $1 RETURNING true", name)
+            if not deleted:
+                raise NotFoundError(f"namespace {name!r} does not exist")
+            if name.startswith("org:"):
+                await conn.execute(_AUDIT, None, name, workspace_id, "delete_namespace", None)
+        return int(count)
 
     async def forget(
         self, workspace_id: str, memory_id: str | uuid.UUID, *, namespace: str | None = None

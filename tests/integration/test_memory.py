@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -273,3 +274,50 @@ async def test_cosine_search_when_pgvector_is_installed(memory, owner):
         await memory.search("ws_a1", embedding=[float("nan"), 1.0, 0.0])
     with pytest.raises(InvalidInputError, match="non-empty"):
         await memory.commit("ws_a1", "x", embedding=[])
+
+
+async def test_namespace_lifecycle_patch_delete_and_purge(memory, owner, sweeper_pool, db):
+    """patch/delete only writable namespaces (org by the root, audited); records cascade;
+    purge removes a workspace's own namespace and shared ones nobody else reads."""
+    from datetime import UTC, datetime, timedelta
+
+    from isokron.errors import NotOwnedError
+    from isokron.stores import purge_workspace
+
+    await memory.commit("ws_a1", "private note")
+    await memory.commit("ws_a1", "team note", namespace="team:team_a")
+    await memory.commit("org_root", "org rule", namespace="org:org_root")
+    when = datetime.now(UTC) + timedelta(days=3)
+    patched = await memory.patch_namespace("ws_a1", "workspace:ws_a1", expires_at=when,
+                                           metadata={"purpose": "scratch"})
+    assert patched["expires_at"] == when and patched["metadata"] == {"purpose": "scratch"}
+    kept = await memory.patch_namespace("ws_a1", "workspace:ws_a1", metadata={"v": 2})
+    assert kept["expires_at"] == when  # left out: kept
+    with pytest.raises(NotOwnedError):
+        await memory.patch_namespace("ws_a1", "org:org_root", expires_at=None)
+    with pytest.raises(NotOwnedError):
+        await memory.delete_namespace("ws_b1", "team:team_a")
+    await memory.patch_namespace("org_root", "org:org_root", metadata={"owner": "root"})
+    assert await owner.fetchval("SELECT count(*) FROM isokron.memory_audit "
+                                "WHERE action = 'patch_namespace'") == 1
+    # purge ws_a1: its own namespace and team:team_a (only ws_a1 reads it) go; org:org_root
+    # stays (the rest of the tree reads it)
+    removed = await purge_workspace(sweeper_pool, "ws_a1")
+    assert removed == [("workspace:ws_a1", 1), ("team:team_a", 1)]
+    left = {r["content"] for r in await owner.fetch("SELECT content FROM isokron.memory_records")}
+    assert left == {"org rule"}
+    await memory.commit("ws_b1", "b team note", namespace="team:team_b")
+    assert await memory.delete_namespace("ws_b1", "team:team_b") == 1
+    with pytest.raises(Exception, match="permission denied"):
+        await memory.pool.fetch("SELECT * FROM isokron.purge_workspace_v1('ws_b1')")
+
+
+async def test_the_purge_cli_prints_what_it_removed(memory, db, capsys):
+    from isokron.cli import main
+
+    await memory.commit("ws_b1", "note")
+    code = await asyncio.to_thread(main, ["memory", "purge-workspace", "--dsn", db.sweeper_dsn,
+                                          "--workspace", "ws_b1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "removed workspace:ws_b1 (1 memories)" in out
