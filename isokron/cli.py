@@ -196,8 +196,52 @@ async def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from .pool import create_pool
+    from .stores import export_memory
+
+    pool = await create_pool(_dsn(args), min_size=1, max_size=1)
+    try:
+        items = await export_memory(pool, args.workspace)
+    finally:
+        await pool.close()
+    lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    if args.out:
+        Path(args.out).write_text(lines, encoding="utf-8")
+        print(f"exported {len(items)} item(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(lines)
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
+    import json
+
+    from .pool import create_pool
+    from .stores import import_memory
+
+    items = []
+    for number, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                raise IsoKronError(f"{args.file}:{number}: not a JSON line") from None
+    pool = await create_pool(_dsn(args), min_size=1, max_size=1)
+    try:
+        counts = await import_memory(pool, items)
+    finally:
+        await pool.close()
+    print(f"imported {counts['workspaces']} workspace(s), {counts['namespaces']} "
+          f"namespace(s), {counts['memories']} memory(ies); the rest already existed")
+    return 0
+
+
 def _cmd_memory(args: argparse.Namespace) -> int:
-    return asyncio.run(_purge(args))
+    run = {"purge-workspace": _purge, "export": _export, "import": _import}
+    return asyncio.run(run[args.memory_command](args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
         "nobody else reads)"))
     purge.add_argument("--workspace", required=True)
     purge.set_defaults(func=_cmd_memory)
+    export = with_dsn(memory_sub.add_parser(
+        "export", help="write everything a workspace's tree can read as JSON lines"))
+    export.add_argument("--workspace", required=True)
+    export.add_argument("--out", help="write to this file (default: standard output)")
+    export.set_defaults(func=_cmd_memory)
+    load = with_dsn(memory_sub.add_parser(
+        "import", help="write an export back (idempotent; secrets redacted again)"))
+    load.add_argument("file")
+    load.set_defaults(func=_cmd_memory)
 
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
-from .memory import NamespaceAccess, NamespaceMemory, purge_workspace
+from .memory import (
+    NamespaceAccess,
+    NamespaceMemory,
+    export_memory,
+    import_memory,
+    purge_workspace,
+)
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
 
@@ -17,5 +23,7 @@ __all__ = [
     "NamespaceMemory",
     "RequestContext",
     "SweepResult",
+    "export_memory",
+    "import_memory",
     "purge_workspace",
 ]

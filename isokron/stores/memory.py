@@ -32,7 +32,7 @@ from ._json import timestamps
 from ._validate import check_aware, check_uuid, json_object_text
 
 __all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory",
-           "purge_workspace"]
+           "export_memory", "import_memory", "purge_workspace"]
 
 log = logging.getLogger("isokron.stores.memory")
 
@@ -145,6 +145,51 @@ async def purge_workspace(db: DB, workspace_id: str) -> list[tuple[str, int]]:
     async with translate_errors("purging a workspace"), acquire(db) as conn:
         rows = await conn.fetch("SELECT * FROM isokron.purge_workspace_v1($1)", workspace_id)
     return [(r["namespace"], int(r["memories"])) for r in rows]
+
+
+async def export_memory(db: DB, workspace_id: str) -> list[dict[str, Any]]:
+    """Operator: everything ``workspace_id``'s tree can read, as JSON-ready items.
+
+    The tree's workspaces, then the namespaces any member reads (each member's private
+    namespace, shared ones once), then their memories. Run as an ``isokron_sweeper``
+    member.
+    """
+    check_workspace(workspace_id)
+    async with translate_errors("exporting memory"), acquire(db) as conn:
+        rows = await conn.fetch("SELECT x::text FROM isokron.export_memory_v1($1) x",
+                                workspace_id)
+    items = [json.loads(r[0]) for r in rows]
+    order = {"workspace": 0, "namespace": 1, "memory": 2}
+    return sorted(items, key=lambda i: order[i["type"]])
+
+
+async def import_memory(db: DB, items: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Operator: write exported items back, idempotently (ids kept, existing rows left as
+    they are); memory content and namespace metadata are redacted again first."""
+    clean: list[dict[str, Any]] = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("type") not in (
+                "workspace", "namespace", "memory"):
+            raise InvalidInputError(f"item {n} is not an exported workspace, namespace or "
+                                    f"memory: {str(item)[:80]!r}")
+        item = dict(item)
+        if item["type"] == "memory":
+            check_free_text(item.get("content"), f"item {n} content",
+                            max_chars=MAX_MEMORY_CHARS)
+            _check_names([str(item.get("namespace"))], f"item {n} namespace")
+            item["content"] = scrub_text(item["content"], "an imported memory")
+        elif item["type"] == "namespace":
+            _check_names([str(item.get("name"))], f"item {n} name")
+            item["metadata"] = scrub_json(item.get("metadata") or {}, "imported metadata")
+        else:
+            check_workspace(item.get("workspace_id"))  # type: ignore[arg-type]
+        clean.append(item)
+    async with translate_errors("importing memory"), acquire(db) as conn:
+        row = await conn.fetchrow("SELECT * FROM isokron.import_memory_v1($1::text::json)",
+                                  json.dumps(clean, default=str))
+    assert row is not None
+    return {"workspaces": int(row["workspaces"]), "namespaces": int(row["namespaces"]),
+            "memories": int(row["memories"])}
 
 
 class NamespaceMemory:

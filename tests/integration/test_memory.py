@@ -321,3 +321,54 @@ async def test_the_purge_cli_prints_what_it_removed(memory, db, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "removed workspace:ws_b1 (1 memories)" in out
+
+
+async def test_export_then_import_into_an_empty_database_gives_the_same_searches(
+        memory, db, tmp_path):
+    """Export a tree (every member's private namespace, shared ones once), import it into
+    a fresh database twice (idempotent), and every member's searches come back the same;
+    a secret that slipped into an export file is redacted again on import."""
+    import json
+
+    from isokron.cli import main
+    from isokron.pool import create_pool
+    from tests.conftest import _drop_database, create_test_database
+
+    for leaf in ("ws_a1", "ws_b1", "team_a"):
+        await memory.commit(leaf, f"{leaf} private deploy note")
+    await memory.commit("ws_a1", "team a deploy note", namespace="team:team_a")
+    await memory.commit("org_root", "org deploy rule", namespace="org:org_root", pin=True)
+    members = ("org_root", "team_a", "ws_a1", "ws_b1", "ws_abc1")
+    before = {m: [(r.id, r.content) for r in await memory.search(m, "deploy", limit=50)]
+              for m in members}
+    out = tmp_path / "tree.jsonl"
+    assert await asyncio.to_thread(main, ["memory", "export", "--workspace", "ws_a1", "--dsn",
+                                          db.sweeper_dsn, "--out", str(out)]) == 0
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    names = [i["name"] for i in items if i["type"] == "namespace"]
+    assert len(names) == len(set(names))  # shared namespaces once
+    assert {"workspace:ws_a1", "workspace:ws_b1", "org:org_root"} <= set(names)
+    items.append({"type": "memory", "id": "7b0cbd5e-4b5e-4a8b-9d0e-6f3a2c1d0e9f",
+                  "namespace": "workspace:ws_b1", "kind": "fact", "source": "user",
+                  "pin": False, "expires_at": None, "created_at": None,
+                  "content": "deploy key AKIAIOSFODNN7EXAMPLE"})
+    out.write_text("".join(json.dumps(i) + "\n" for i in items))
+    fresh = await create_test_database(db.cluster)
+    try:
+        for _ in range(2):  # idempotent
+            assert await asyncio.to_thread(main, ["memory", "import", str(out), "--dsn",
+                                                  fresh.sweeper_dsn]) == 0
+        pool = await create_pool(fresh.runtime_dsn, min_size=1, max_size=2)
+        try:
+            again = NamespaceMemory(pool)
+            after = {m: [(r.id, r.content) for r in await again.search(m, "deploy", limit=50)
+                         if "AKIA" not in r.content and "REDACTED" not in r.content]
+                     for m in members}
+            leaked = await pool.fetchval(
+                "SELECT count(*) FROM isokron.memory_records WHERE content LIKE '%AKIA%'")
+        finally:
+            await pool.close()
+    finally:
+        await _drop_database(db.cluster.admin_dsn, fresh.name)
+    assert after == before
+    assert leaked == 0
