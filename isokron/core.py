@@ -84,6 +84,10 @@ class AsyncIsoKron:
         transport: WriteTransport | None = None,
         clock: Clock | None = None,
         own_stores: bool | None = None,
+        memory: Any = None,
+        sessions: Any = None,
+        episodic: Any = None,
+        ledger: Any = None,
     ) -> None:
         self.config: IsoKronConfig = load_config(config)
         self._pool = pool
@@ -112,6 +116,13 @@ class AsyncIsoKron:
         # off unless asked for, so unit tests never try to reach a database.
         self.own_stores = own_stores if own_stores is not None else substrate is None
         self._actor_ids: dict[str, uuid.UUID] = {}
+        #: injected stores (isokron.testing's fakes, or your own): used instead of the
+        #: PostgreSQL ones
+        self._stores: dict[str, Any] = {k: v for k, v in (
+            ("memory", memory), ("sessions", sessions), ("episodic", episodic),
+            ("ledger", ledger)) if v is not None}
+        if self._stores and own_stores is None:
+            self.own_stores = True
         self.writes = HookWrites(self)
 
     @staticmethod
@@ -239,11 +250,15 @@ class AsyncIsoKron:
         return self._substrate
 
     async def memory(self) -> NamespaceMemory:
-        """Return the namespaced memory store on the pool."""
+        """Return the namespaced memory store on the pool (or the injected one)."""
+        if "memory" in self._stores:
+            return self._stores["memory"]  # type: ignore[no-any-return]
         return NamespaceMemory(await self.pool())
 
     async def sessions(self) -> AgentSessionStore:
-        """Return the session store on the pool."""
+        """Return the session store on the pool (or the injected one)."""
+        if "sessions" in self._stores:
+            return self._stores["sessions"]  # type: ignore[no-any-return]
         return AgentSessionStore(await self.pool())
 
     async def recall(self, workspace_id: str, query: str) -> str:
@@ -276,11 +291,15 @@ class AsyncIsoKron:
             return error_envelope(kind, message)
 
     async def episodic(self) -> EpisodicEventStore:
-        """Return the episodic event store on the pool."""
+        """Return the episodic event store on the pool (or the injected one)."""
+        if "episodic" in self._stores:
+            return self._stores["episodic"]  # type: ignore[no-any-return]
         return EpisodicEventStore(await self.pool())
 
     async def ledger(self) -> DelegationLedger:
-        """Return the delegation ledger on the pool."""
+        """Return the delegation ledger on the pool (or the injected one)."""
+        if "ledger" in self._stores:
+            return self._stores["ledger"]  # type: ignore[no-any-return]
         return DelegationLedger(await self.pool())
 
     async def actor_id(self, workspace_id: str) -> uuid.UUID | None:
@@ -288,6 +307,11 @@ class AsyncIsoKron:
         cached = self._actor_ids.get(workspace_id)
         if cached is not None:
             return cached
+        injected = self._stores.get("episodic")
+        if injected is not None and hasattr(injected, "actor_for"):
+            found_fake: uuid.UUID | None = injected.actor_for(workspace_id,
+                                                              self.config.actor_kind)
+            return found_fake
         pool = await self.pool()
         async with translate_errors("resolving the agent's actor id"):
             found = await pool.fetchval(

@@ -1,8 +1,23 @@
-"""Ship the test helpers: the in-memory substrate fake and the demo seed."""
+"""Ship the test helpers: in-memory fakes of the substrate and of every store, and the
+demo seed."""
 
 from __future__ import annotations
 
 from .fake import InMemorySubstrate
 from .seed import SeedSummary, seed_demo_workspace
+from .stores import (
+    InMemoryDelegationLedger,
+    InMemoryEpisodicStore,
+    InMemoryNamespaceMemory,
+    InMemorySessionStore,
+)
 
-__all__ = ["InMemorySubstrate", "SeedSummary", "seed_demo_workspace"]
+__all__ = [
+    "InMemoryDelegationLedger",
+    "InMemoryEpisodicStore",
+    "InMemoryNamespaceMemory",
+    "InMemorySessionStore",
+    "InMemorySubstrate",
+    "SeedSummary",
+    "seed_demo_workspace",
+]

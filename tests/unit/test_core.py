@@ -266,3 +266,40 @@ async def test_partial_refreshes_never_extend_the_ttl_of_the_rest():
     clock.advance(6)  # 61 s after the full read
     with pytest.raises(RoleCharterIntegrityError):
         await kron.warm("org_demo")
+
+
+async def test_injected_store_fakes_serve_the_tools_without_a_database():
+    """AsyncIsoKron(memory=…, sessions=…) uses isokron.testing's fakes: agent code is
+    unit-testable end to end with no PostgreSQL."""
+    import json
+    import uuid
+
+    from isokron.stores import RequestContext
+    from isokron.testing import (
+        InMemoryDelegationLedger,
+        InMemoryEpisodicStore,
+        InMemoryNamespaceMemory,
+        InMemorySessionStore,
+    )
+
+    memory = InMemoryNamespaceMemory()
+    memory.add_workspace("org_demo")
+    sessions, episodic = InMemorySessionStore(), InMemoryEpisodicStore()
+    agent = uuid.uuid4()
+    episodic.register_agent("org_demo", agent, "kora")
+    kron = AsyncIsoKron({"dsn": DSN}, substrate=InMemorySubstrate.with_demo_workspace(),
+                        transport=RecordingTransport(), memory=memory, sessions=sessions,
+                        episodic=episodic, ledger=InMemoryDelegationLedger())
+    out = json.loads(await kron.handle_tool("org_demo", "isokron_memory_commit",
+                                            {"content": "prefers UTC"}))
+    assert out["ok"] and out["memory"]["namespace"] == "workspace:org_demo"
+    found = json.loads(await kron.handle_tool("org_demo", "isokron_memory_search",
+                                              {"query": "UTC"}))
+    assert [m["content"] for m in found["memories"]] == ["prefers UTC"]
+    await kron.sync_turn("org_demo", "hi", "hello", session_id="s1", user_id="u1")
+    assert await kron.flush(2)
+    session_id = next(iter(sessions.sessions))[2]
+    listed = await sessions.list_messages(RequestContext("org_demo", "u1"), session_id)
+    assert [m.content for m in listed] == ["hi", "hello"]
+    assert [e.event_type for e in await episodic.list("org_demo", agent)] == ["turn"]
+    await kron.close()
