@@ -79,9 +79,10 @@ async def _doctor(dsn: str, args: argparse.Namespace) -> int:
     from .readers.events import read_chain_heads
 
     heads = load_chain_heads(args.chain_heads) if args.chain_heads else None
-    conn = await asyncpg.connect(dsn)
+    # No statement cache: the doctor also works (and detects it) behind PgBouncer.
+    conn = await asyncpg.connect(dsn, statement_cache_size=0)
     try:
-        report = await run_doctor(conn, chain_heads=heads)
+        report = await run_doctor(conn, chain_heads=heads, dsn=dsn)
         recorded = await read_chain_heads(conn) if args.record_chain_heads else None
     finally:
         await conn.close()

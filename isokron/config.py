@@ -47,6 +47,12 @@ def _at_least(minimum: float, *, strict: bool = False, integer: bool = False) ->
     return check
 
 
+def _boolean(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{attribute.name} must be true or false, got {value!r}",
+                          key=attribute.name)
+
+
 def _one_of(*choices: str) -> Any:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in choices:
@@ -83,6 +89,8 @@ class IsoKronConfig:
     pool_min_size: int = attrs.field(default=1, validator=_at_least(0, integer=True))
     pool_max_size: int = attrs.field(default=4, validator=_at_least(1, integer=True))
     statement_timeout_ms: int = attrs.field(default=5000, validator=_at_least(1, integer=True))
+    #: false behind PgBouncer in transaction mode: no statement cache, no startup settings
+    prepared_statements: bool = attrs.field(default=True, validator=_boolean)
     prefetch_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0, strict=True))
     stale_if_error_seconds: float = attrs.field(default=300.0, validator=_at_least(0))
     write_transport: str = attrs.field(default="deferred", validator=_one_of(*_TRANSPORTS))
@@ -131,6 +139,9 @@ class IsoKronConfig:
 _INT_FIELDS = {
     f.name for f in attrs.fields(IsoKronConfig) if f.type in ("int", int)
 }
+_BOOL_FIELDS = {
+    f.name for f in attrs.fields(IsoKronConfig) if f.type in ("bool", bool)
+}
 _FLOAT_FIELDS = {
     f.name for f in attrs.fields(IsoKronConfig) if f.type in ("float", float)
 }
@@ -158,6 +169,13 @@ def _coerce(key: str, value: Any) -> Any:
     """Turn numeric strings (typically from ${VAR}) into numbers for numeric fields."""
     if not isinstance(value, str):
         return value
+    if key in _BOOL_FIELDS:
+        lowered = value.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(f"{key} must be true or false, got {value!r}", key=key)
     try:
         if key in _INT_FIELDS:
             return int(value)

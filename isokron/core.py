@@ -240,6 +240,7 @@ class AsyncIsoKron:
                     self._pool = await create_pool(
                         cfg.dsn, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
                         statement_timeout_ms=cfg.statement_timeout_ms,
+                        prepared_statements=cfg.prepared_statements,
                     )
             return self._pool
 

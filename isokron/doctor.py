@@ -248,16 +248,43 @@ async def _check_chain_heads(
                  detail=f"{len(heads)} recorded head(s) still present and unchanged")
 
 
+async def _check_pooler(conn: asyncpg.Connection, dsn: str | None) -> Check:
+    """Two statements on one client connection served by two backends: a transaction (or
+    statement) pooler such as PgBouncer sits in between. A second client holds a
+    transaction open while the first asks, then lets go, so a pooler has to move the
+    first client to another server connection."""
+    pids = {await conn.fetchval("SELECT pg_backend_pid()")}
+    if dsn is not None:
+        other = await asyncpg.connect(dsn, statement_cache_size=0)
+        try:
+            async with other.transaction():
+                await other.fetchval("SELECT pg_backend_pid()")
+                pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
+            pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
+        finally:
+            await other.close()
+    if len(pids) > 1:
+        return Check(name="pooler", status="warn",
+                     detail="a transaction-mode pooler serves this DSN: set "
+                            "`prepared_statements: false` and set statement_timeout on the "
+                            "role (ALTER ROLE … SET statement_timeout = …)")
+    return Check(name="pooler", status="ok",
+                 detail="one backend per connection (direct, or a session-mode pooler)")
+
+
 async def run_doctor(
-    conn: asyncpg.Connection, *, chain_heads: Mapping[str, tuple[int, str]] | None = None
+    conn: asyncpg.Connection, *, chain_heads: Mapping[str, tuple[int, str]] | None = None,
+    dsn: str | None = None,
 ) -> DoctorReport:
     """Run every check against ``conn`` (owner or runtime role) and return the report.
 
     ``chain_heads`` (from :func:`isokron.chain_heads.load_chain_heads`) adds a check that
-    every recorded head is still in its chain with the same hash.
+    every recorded head is still in its chain with the same hash. With ``dsn`` (the one
+    ``conn`` came from) a transaction-mode pooler in between is detected too; ``conn``
+    must then have no statement cache (``statement_cache_size=0``).
     """
     schema = await _check_schema(conn)
-    checks = [schema, await _check_roles(conn)]
+    checks = [schema, await _check_roles(conn), await _check_pooler(conn, dsn)]
     if schema.status == "ok":
         checks += await _check_tables(conn)
         checks.append(await _check_chains(conn))

@@ -178,18 +178,24 @@ async def create_pool(
     application_name: str = "isokron",
     connect_timeout_s: float = 5.0,
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    prepared_statements: bool = True,
 ) -> asyncpg.Pool:
-    """Open a pool with isokron's codecs and session settings; raise SubstrateUnavailableError."""
+    """Open a pool with isokron's codecs and session settings; raise SubstrateUnavailableError.
+
+    ``prepared_statements=False`` is for PgBouncer in transaction mode: no statement cache
+    (each statement is parsed in its own round trip's unnamed statement) and no
+    ``statement_timeout`` startup parameter (PgBouncer refuses unknown ones): set it on
+    the role instead (``ALTER ROLE … SET statement_timeout``; ``isokron doctor`` checks).
+    """
 
     async def _init(conn: asyncpg.Connection) -> None:
         await init_connection(conn)
         if init is not None:
             await init(conn)
 
-    settings: dict[str, Any] = {
-        "statement_timeout": str(statement_timeout_ms),
-        "application_name": application_name,
-    }
+    settings: dict[str, Any] = {"application_name": application_name}
+    if prepared_statements:
+        settings["statement_timeout"] = str(statement_timeout_ms)
     async with translate_errors(f"connecting to {redact_dsn(dsn)}"):
         pool = await asyncpg.create_pool(
             dsn,
@@ -199,6 +205,7 @@ async def create_pool(
             reset=_no_session_reset,
             server_settings=settings,
             timeout=connect_timeout_s,
+            statement_cache_size=100 if prepared_statements else 0,
         )
     assert pool is not None
     return pool

@@ -150,13 +150,15 @@ class IsoKronMemoryProvider(MemoryProvider):
             return
         if self._core is None:
             cfg = self.config
-            key = (cfg.dsn, cfg.pool_min_size, cfg.pool_max_size, cfg.statement_timeout_ms)
+            key = (cfg.dsn, cfg.pool_min_size, cfg.pool_max_size, cfg.statement_timeout_ms,
+                   cfg.prepared_statements)
             self._pool_key = key
 
             async def open_pool() -> Any:
                 return await loop.pools.acquire(
                     key, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
                     statement_timeout_ms=cfg.statement_timeout_ms,
+                    prepared_statements=cfg.prepared_statements,
                 )
 
             self._core = AsyncIsoKron(cfg, pool_opener=open_pool, **self._core_options)
