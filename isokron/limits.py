@@ -20,6 +20,7 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_TASK_CHARS",
     "MAX_TITLE_CHARS",
+    "check_clean_text",
     "check_depth",
     "check_free_text",
 ]
@@ -50,6 +51,14 @@ def check_free_text(value: Any, name: str, *, max_chars: int, blank_ok: bool = F
     if len(value) > max_chars:
         raise InvalidInputError(
             f"{name} is {len(value):,} characters; the limit is {max_chars:,}")
+    check_clean_text(value, name)
+    if not blank_ok and not value.strip():
+        raise InvalidInputError(f"{name} must be a non-blank string")
+    return value
+
+
+def check_clean_text(value: str, name: str) -> None:
+    """Refuse NUL characters and lone surrogates (PostgreSQL stores neither)."""
     if "\x00" in value:
         raise InvalidInputError(f"{name} must not contain NUL characters")
     try:
@@ -57,9 +66,6 @@ def check_free_text(value: Any, name: str, *, max_chars: int, blank_ok: bool = F
     except UnicodeEncodeError as exc:
         raise InvalidInputError(
             f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
-    if not blank_ok and not value.strip():
-        raise InvalidInputError(f"{name} must be a non-blank string")
-    return value
 
 
 def check_depth(value: Any, name: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:

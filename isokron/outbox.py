@@ -149,19 +149,25 @@ class Outbox:
         """
         return max(len(self._queue) / self.capacity, self.queued_bytes / self.max_bytes)
 
-    async def wait_for_workspace(self, workspace: str, timeout: float) -> bool:
-        """Wait until no queued write of ``workspace`` is left; False on timeout."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while any(job.workspace == workspace for job in self._queue):
+    async def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Wait (woken whenever jobs are handled) until ``done()``; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done():
             if self._room is None:
                 self._room = asyncio.Event()
             self._room.clear()
-            left = deadline - asyncio.get_running_loop().time()
+            left = deadline - loop.time()
             if left <= 0:
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), min(left, 0.05))
         return True
+
+    async def wait_for_workspace(self, workspace: str, timeout: float) -> bool:
+        """Wait until no queued write of ``workspace`` is left; False on timeout."""
+        return await self._wait_until(
+            lambda: not any(job.workspace == workspace for job in self._queue), timeout)
 
     async def wait_for_room(self, below: float, timeout: float) -> bool:
         """Wait until ``pressure()`` is under ``below``; False on timeout (call on its loop).
@@ -169,18 +175,8 @@ class Outbox:
         Returns at once (False) while the database is unreachable: waiting would only
         stall the caller for the length of the outage.
         """
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.pressure() >= below and not self.retrying:
-            if self._room is None:
-                self._room = asyncio.Event()
-            self._room.clear()
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._room.wait(), left)
-            except TimeoutError:
-                return self.pressure() < below
+        await self._wait_until(lambda: self.pressure() < below or self.retrying, timeout)
+        return self.pressure() < below
         return self.pressure() < below
 
     def _count(self, name: str, field: str, n: int = 1) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..limits import check_depth
+from ..limits import check_clean_text, check_depth
 
 __all__ = [
     "check_aware",
@@ -27,13 +27,7 @@ def check_text(
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise InvalidInputError(f"{name} must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
+    check_clean_text(value, name)
     if not min_len <= len(value) <= max_len:
         raise InvalidInputError(
             f"{name} must be {min_len}..{max_len} characters, got {len(value)}: {value[:40]!r}"

@@ -224,6 +224,13 @@ class NamespaceMemory:
         _check_names(readable, f"workspace {workspace_id!r}")
         return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable)
 
+    async def _require_writable(self, conn: Conn, workspace_id: str, name: str,
+                                verb: str) -> None:
+        access = await self._access(conn, workspace_id)
+        if name not in access.writable:
+            raise NotOwnedError(f"workspace {workspace_id!r} may not {verb} namespace "
+                                f"{name!r} (writable: {', '.join(access.writable)})")
+
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
         check_workspace(workspace_id)
@@ -368,10 +375,7 @@ class NamespaceMemory:
             meta_text = json_object_text(scrub_json(metadata, "namespace metadata"),
                                          "metadata", max_bytes=64 * 1024)
         async with workspace_scope(self.pool, workspace_id, "patching a namespace") as conn:
-            access = await self._access(conn, workspace_id)
-            if name not in access.writable:
-                raise NotOwnedError(f"workspace {workspace_id!r} may not change namespace "
-                                    f"{name!r} (writable: {', '.join(access.writable)})")
+            await self._require_writable(conn, workspace_id, name, "change")
             row = await conn.fetchrow(
                 "UPDATE isokron.memory_namespaces SET "
                 "expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, "
@@ -393,10 +397,7 @@ class NamespaceMemory:
         check_workspace(workspace_id)
         _check_names([name], "namespace")
         async with workspace_scope(self.pool, workspace_id, "deleting a namespace") as conn:
-            access = await self._access(conn, workspace_id)
-            if name not in access.writable:
-                raise NotOwnedError(f"workspace {workspace_id!r} may not delete namespace "
-                                    f"{name!r} (writable: {', '.join(access.writable)})")
+            await self._require_writable(conn, workspace_id, name, "delete")
             count = await conn.fetchval(
                 "SELECT count(*) FROM isokron.memory_records WHERE namespace = $1", name)
             deleted = await conn.fetchval(
