@@ -29,6 +29,19 @@ def _check_dsn(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         )
 
 
+def _read_dsns(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(
+            isinstance(v, str) and v.startswith(("postgres://", "postgresql://")) for v in items):
+        shown = ", ".join(redact_dsn(v) if isinstance(v, str) else repr(v)
+                          for v in (items if isinstance(items, list | tuple) else [items]))
+        raise ConfigError(f"read_dsn must be a postgres:// DSN or a list of them, got {shown}",
+                          key="read_dsn")
+    return tuple(items)
+
+
 def _at_least(minimum: float, *, strict: bool = False, integer: bool = False) -> Any:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         is_number = isinstance(value, int) or (not integer and isinstance(value, float))
@@ -83,6 +96,10 @@ class IsoKronConfig:
     """Hold validated settings; YAML keys are the field names."""
 
     dsn: str = attrs.field(validator=_check_dsn, repr=redact_dsn)
+    #: read replicas (one DSN or a list): warm-ups, recall, searches and listings
+    read_dsn: tuple[str, ...] = attrs.field(default=(), converter=_read_dsns,
+                                            repr=lambda v: repr(tuple(map(redact_dsn, v))))
+    replica_max_lag_s: float = attrs.field(default=5.0, validator=_at_least(0))
     workspace_id: str | None = attrs.field(default=None, validator=_optional_text)
     actor_kind: str = attrs.field(default="kora", validator=_text)
     cache_ttl_seconds: float = attrs.field(default=60.0, validator=_at_least(0))

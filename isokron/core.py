@@ -33,6 +33,7 @@ from .prompt import render_prompt_block
 from .readers._common import check_workspace
 from .readers.substrate import PostgresSubstrate, Substrate
 from .recall import render_recall_block
+from .replicas import ReplicaRouter
 from .stores.delegations import DelegationLedger
 from .stores.episodic import EpisodicEventStore
 from .stores.memory import NamespaceMemory
@@ -59,6 +60,10 @@ def cut_with_marker(text: str, limit: int) -> str:
     marker = f" …[cut {len(text) - limit} chars]"
     return text[: max(0, limit - len(marker))] + marker
 
+
+#: tools that write (read-your-writes: their workspace reads the primary until replayed)
+WRITING_TOOL_NAMES = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
+                                "isokron_memory_forget"})
 
 #: tools that read what the agent's queued writes may change
 READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_recent",
@@ -107,6 +112,16 @@ class AsyncIsoKron:
                              dead_letter_max=cfg.dead_letter_max,
                              breaker=self.breaker if self.own_breaker(substrate) else None)
         self._breaker_on = self.own_breaker(substrate)
+        self.replicas: ReplicaRouter | None = None
+        if cfg.read_dsn:
+            async def open_replica(dsn: str) -> asyncpg.Pool:
+                return await create_pool(
+                    dsn, min_size=1, max_size=cfg.pool_max_size,
+                    statement_timeout_ms=cfg.statement_timeout_ms,
+                    prepared_statements=cfg.prepared_statements)
+
+            self.replicas = ReplicaRouter(cfg.read_dsn, max_lag_s=cfg.replica_max_lag_s,
+                                          open_pool=open_replica)
         self._slotted_merges: dict[tuple[str, Any], Callable[[list[Any]], Awaitable[object]]] = {}
         self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
         self.rejected: dict[str, int] = {}
@@ -198,6 +213,7 @@ class AsyncIsoKron:
             },
             "rejected": dict(self.rejected),
             "breaker": self.breaker.snapshot(),
+            "replicas": self.replicas.snapshot() if self.replicas is not None else None,
         }
 
     def reject(self, hook: str, exc: BaseException) -> None:
@@ -223,6 +239,8 @@ class AsyncIsoKron:
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
         self._pool = None
+        if self.replicas is not None:
+            await self.replicas.close()
         return lost
 
     async def pool(self) -> asyncpg.Pool:
@@ -244,16 +262,35 @@ class AsyncIsoKron:
                     )
             return self._pool
 
+    async def read_pool(self, workspace_id: str) -> asyncpg.Pool:
+        """The pool ``workspace_id``'s reads go to: a caught-up replica, else the primary."""
+        primary = await self.pool()
+        if self.replicas is None:
+            return primary
+        return await self.replicas.pick(workspace_id, primary)
+
+    async def note_write(self, workspace_id: str) -> None:
+        """After a write: remember the primary's WAL position (read-your-writes)."""
+        if self.replicas is None:
+            return
+        # The insert position: with synchronous_commit off the write position can still be
+        # before this commit's record.
+        lsn = await (await self.pool()).fetchval("SELECT pg_current_wal_insert_lsn()::text")
+        self.replicas.wrote(workspace_id, str(lsn))
+
     async def substrate(self) -> Substrate:
         """Return the read seam (PostgreSQL unless one was injected)."""
         if self._substrate is None:
             self._substrate = PostgresSubstrate(await self.pool())
         return self._substrate
 
-    async def memory(self) -> NamespaceMemory:
-        """Return the namespaced memory store on the pool (or the injected one)."""
+    async def memory(self, *, read_of: str | None = None) -> NamespaceMemory:
+        """Return the namespaced memory store on the pool (or the injected one); with
+        ``read_of``, on the pool that workspace's reads go to."""
         if "memory" in self._stores:
             return self._stores["memory"]  # type: ignore[no-any-return]
+        if read_of is not None and self.replicas is not None:
+            return NamespaceMemory(await self.read_pool(read_of))
         return NamespaceMemory(await self.pool())
 
     async def sessions(self) -> AgentSessionStore:
@@ -265,7 +302,7 @@ class AsyncIsoKron:
     async def recall(self, workspace_id: str, query: str) -> str:
         """Search the readable namespaces for ``query`` and render the recall block."""
         async with self.guarded("recalling memories", workspace_id):
-            store = await self.memory()
+            store = await self.memory(read_of=workspace_id)
             found = await store.search(workspace_id, query, limit=self.config.recall_limit)
         return render_recall_block(found, max_chars=self.config.recall_max_chars)
 
@@ -278,7 +315,10 @@ class AsyncIsoKron:
                 await self.outbox.wait_for_workspace(workspace_id,
                                                      self.config.prefetch_timeout_s)
             async with self.guarded(f"tool {name}", workspace_id):
-                return await run_tool(self, workspace_id, name, args)
+                result = await run_tool(self, workspace_id, name, args)
+                if name in WRITING_TOOL_NAMES and result.startswith('{"ok": true'):
+                    await self.note_write(workspace_id)
+                return result
         except SubstrateUnavailableError as exc:  # the breaker is open: answer at once
             return error_envelope(type(exc).__name__, str(exc))
         except asyncio.CancelledError:
@@ -291,10 +331,13 @@ class AsyncIsoKron:
                 else "IsoKronError")
             return error_envelope(kind, message)
 
-    async def episodic(self) -> EpisodicEventStore:
-        """Return the episodic event store on the pool (or the injected one)."""
+    async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore:
+        """Return the episodic event store on the pool (or the injected one); with
+        ``read_of``, on the pool that workspace's reads go to."""
         if "episodic" in self._stores:
             return self._stores["episodic"]  # type: ignore[no-any-return]
+        if read_of is not None and self.replicas is not None:
+            return EpisodicEventStore(await self.read_pool(read_of))
         return EpisodicEventStore(await self.pool())
 
     async def ledger(self) -> DelegationLedger:
@@ -395,6 +438,9 @@ class AsyncIsoKron:
         """Read the context; a partial refresh also returns the original verification time."""
         cfg = self.config
         substrate = await self.substrate()
+        if self.replicas is not None and self._substrate is substrate and isinstance(
+                substrate, PostgresSubstrate):
+            substrate = PostgresSubstrate(await self.read_pool(workspace_id))
         fresh = self.cache.peek(workspace_id)
         dirty = self.cache.dirty_parts(workspace_id)
         if fresh is not None and dirty:
@@ -456,7 +502,9 @@ class AsyncIsoKron:
                  run: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
         async def slotted() -> object:
             async with self.workspace_slot(workspace_id):
-                return await run()
+                result = await run()
+            await self.note_write(workspace_id)
+            return result
 
         return slotted
 
@@ -468,7 +516,9 @@ class AsyncIsoKron:
         if wrapped is None:
             async def slotted(items: list[Any]) -> object:
                 async with self.workspace_slot(workspace_id):
-                    return await merge(items)
+                    result = await merge(items)
+                await self.note_write(workspace_id)
+                return result
 
             wrapped = self._slotted_merges[key] = slotted
         return wrapped

@@ -58,8 +58,6 @@ def _stop_all_then(signum: int, frame: Any, previous: Any) -> None:
     if callable(previous):
         previous(signum, frame)
         return
-    if previous == signal.SIG_IGN:
-        return
     # The default action: restore it and deliver the signal again (SIGINT raises
     # KeyboardInterrupt in the main thread; SIGTERM ends the process).
     signal.signal(signum, signal.SIG_DFL)
@@ -85,7 +83,12 @@ def _install_signal_handlers() -> None:
         signum = getattr(signal, name, None)
         if signum is None:
             continue
-        signal.signal(signum, _handler(signal.getsignal(signum)))
+        previous = signal.getsignal(signum)
+        # An ignored signal does not end the process, so it must not stop the server
+        # either; a handler set outside Python (None) could not be chained to.
+        if previous is None or previous == signal.SIG_IGN:
+            continue
+        signal.signal(signum, _handler(previous))
     _installed = True
 
 
@@ -182,14 +185,19 @@ class EmbeddedPostgres:
         *,
         durable: bool = True,
         run_migrations: bool = True,
+        standby_of: EmbeddedPostgres | None = None,
     ) -> None:
         self._given_dir = Path(data_dir).expanduser().resolve() if data_dir is not None else None
+        #: a streaming replica of this (running) server: cloned with pg_basebackup -R, read
+        #: only, its roles and schema come from the primary
+        self._standby_of = standby_of
         self._durable = durable
         self._run_migrations = run_migrations
         self._tmp_root: Path | None = None
         self._socket_dir: Path | None = None
         self._pgdata: Path | None = None
-        self._runtime_password = secrets.token_hex(12)
+        self._runtime_password: str = (standby_of._runtime_password if standby_of is not None
+                                  else secrets.token_hex(12))
         self._running = False
         self._atexit_registered = False
         self._as_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -262,6 +270,7 @@ class EmbeddedPostgres:
 
     async def __aenter__(self) -> EmbeddedPostgres:
         await asyncio.to_thread(self._start_server)
+        _install_signal_handlers()  # the server started in a worker; this is the loop's thread
         await self._prepare()
         return self
 
@@ -300,13 +309,22 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")
             from pgserver import utils as pgutils
         pgutils.ensure_user_exists(_SYSTEM_USER)
+        pw = pwd.getpwnam(_SYSTEM_USER)
+        owner = pgdata.stat().st_uid
+        if owner != pw.pw_uid and pgdata == self._given_dir:
+            # Never hand a directory the user passed to another user: only the pgdata/
+            # directory isokron makes inside it is ever chowned.
+            raise EmbeddedPostgresError(
+                f"{pgdata} holds a cluster owned by uid {owner}; as root the server runs as "
+                f"{_SYSTEM_USER!r} and isokron will not change the owner of a directory it "
+                f"did not create: chown it to {_SYSTEM_USER} yourself, or pass a new directory")
         pgutils.ensure_prefix_permissions(pgdata)
         bins = _bin_dir()
         pgutils.ensure_prefix_permissions(bins)
         pgutils.ensure_folder_permissions(bins, 0o055)
         pgutils.ensure_folder_permissions(bins.parent / "lib", 0o044)
-        pw = pwd.getpwnam(_SYSTEM_USER)
-        os.chown(pgdata, pw.pw_uid, pw.pw_gid)
+        if owner != pw.pw_uid:
+            os.chown(pgdata, pw.pw_uid, pw.pw_gid)
 
     def _start_server(self) -> None:
         if self._running:
@@ -330,7 +348,14 @@ class EmbeddedPostgres:
         if self._as_root:
             self._prepare_root_permissions(pgdata)
             self._socket_dir.chmod(0o777)
-        if not (pgdata / "PG_VERSION").exists():
+        if not (pgdata / "PG_VERSION").exists() and self._standby_of is not None:
+            primary = self._standby_of
+            if primary._socket_dir is None:
+                raise EmbeddedPostgresError("the primary of a standby must be running")
+            self._pg(["pg_basebackup", "-D", str(pgdata), "-R", "-X", "stream", "-c", "fast",
+                      "-h", str(primary._socket_dir), "-U", "postgres"])
+            pgdata.chmod(0o700)  # the server refuses a data directory others can read
+        elif not (pgdata / "PG_VERSION").exists():
             self._pg(
                 ["initdb", "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
                  "--locale=C", "-U", "postgres"]
@@ -350,6 +375,8 @@ class EmbeddedPostgres:
         _install_signal_handlers()
 
     async def _prepare(self) -> None:
+        if self._standby_of is not None:
+            return  # read only: schema and roles arrive by replication
         conn = await asyncpg.connect(self.dsn)
         try:
             if self._run_migrations:

@@ -180,7 +180,7 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
                 source="agent", expires_at=expires)
             return ok_envelope(memory=memory)
         if name == "isokron_memory_search":
-            found = await (await kron.memory()).search(
+            found = await (await kron.memory(read_of=workspace_id)).search(
                 workspace_id, args.get("query"), namespaces=args.get("namespaces"),
                 kinds=args.get("kinds"), limit=args.get("limit", 20))
             return ok_envelope(memories=found, untrusted=True, note=UNTRUSTED_NOTE)
@@ -197,7 +197,7 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
         if agent is None:
             raise InvalidInputError(
                 f"no {kron.config.actor_kind} actor is registered in workspace {workspace_id!r}")
-        episodes = await (await kron.episodic()).list(
+        episodes = await (await kron.episodic(read_of=workspace_id)).list(
             workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
         return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
     except (IsoKronError, ValueError, TypeError) as exc:
