@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
 from .doctor import run_doctor
 from .errors import IsoKronError
+from .limits import MAX_ID_CHARS, check_free_text
 from .pool import redact_dsn
 from .schema import migrate
 
@@ -27,10 +31,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _dsn_type(value: str) -> str:
+_PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)('[^']*'|[^&\s]+)")
+
+
+def _shown_dsn(dsn: str) -> str:
+    """Return ``dsn`` safe to print: no password, whether in the URL, the query or k=v form."""
+    try:
+        shown = redact_dsn(dsn)
+    except ValueError:  # not even a URL: mask ``user:password@`` by hand
+        shown = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
+    return _PASSWORD_PARAM.sub(r"\1***", shown)
+
+
+def _dsn_secrets(dsn: str | None) -> list[str]:
+    """Return the passwords written in ``dsn`` (to scrub them from any message)."""
+    if not dsn:
+        return []
+    found = [m.group(2).strip("'") for m in _PASSWORD_PARAM.finditer(dsn)]
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(dsn)
+        if parts.password:
+            found += [parts.password, unquote(parts.password)]
+    return [secret for secret in found if secret]
+
+
+def _dsn_problem(value: str) -> str | None:
+    """Say what is wrong with ``value`` as a PostgreSQL URL, or None."""
     if not value.startswith(("postgres://", "postgresql://")):
-        raise argparse.ArgumentTypeError(
-            f"--dsn must start with postgres:// or postgresql://, got {redact_dsn(value)!r}")
+        return "must start with postgres:// or postgresql://"
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    for host in parts.netloc.rpartition("@")[2].split(","):  # asyncpg allows h1:p1,h2:p2
+        _, colon, port = host.rpartition("]")[2].rpartition(":")
+        if colon and port and not (port.isdigit() and 0 < int(port) < 65536):
+            return f"has a bad port {port!r}"
+    return None
+
+
+def _dsn_type(value: str) -> str:
+    problem = _dsn_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {_shown_dsn(value)!r}")
     return value
 
 
@@ -54,18 +97,62 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _workspace_type(value: str) -> str:
+    try:
+        return check_free_text(value, "the workspace id", max_chars=MAX_ID_CHARS)
+    except IsoKronError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _readable_file(value: str) -> str:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise argparse.ArgumentTypeError(f"{what}: {value!r}")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"cannot read {value!r}")
+    return value
+
+
+def _program_type(value: str) -> str:
+    path = Path(value).expanduser()
+    if not path.is_file() or not os.access(path, os.X_OK):
+        what = "not an executable file" if path.exists() else "no such file"
+        raise argparse.ArgumentTypeError(f"{what}: {value!r}")
+    return value
+
+
+def _writable_file(value: str) -> str:
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a directory, expected a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory {str(folder)!r} for {value!r}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {value!r}")
+    return value
+
+
+def _directory_type(value: str) -> str:
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} exists and is not a directory")
+    return value
+
+
 def _dsn(args: argparse.Namespace) -> str:
     dsn: str | None = args.dsn or os.environ.get("ISOKRON_DSN")
     if not dsn:
-        raise SystemExit("isokron: no DSN given (use --dsn or set ISOKRON_DSN)")
-    return _checked_dsn(dsn)
+        raise _Refused("no DSN given (use --dsn or set ISOKRON_DSN)")
+    problem = _dsn_problem(dsn)
+    if problem:
+        raise _Refused(f"$ISOKRON_DSN {problem}, got {_shown_dsn(dsn)!r}")
+    return dsn
 
 
-def _checked_dsn(dsn: str) -> str:
-    try:
-        return _dsn_type(dsn)
-    except argparse.ArgumentTypeError as exc:
-        raise SystemExit(f"isokron: {str(exc).replace('--dsn', '$ISOKRON_DSN')}") from None
+class _Refused(Exception):
+    """Stop a command with one line on stderr (a usage problem found after parsing)."""
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -154,11 +241,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 0
 
 
+#: bench options and the suites they apply to (elsewhere they would be silently ignored)
+_BENCH_OPTIONS = {"dsn": "all", "out": "all", "quick": "all", "workspaces": "prompt",
+                  "warm_calls": "prompt", "records": "rls"}
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
 
     from .bench import run_prompt_bench, run_redact_bench, run_rls_bench
 
+    for name, suite in _BENCH_OPTIONS.items():
+        if getattr(args, name) not in (None, False) and args.suite != suite:
+            raise _Refused(f"--{name.replace('_', '-')} applies to --suite {suite} only, "
+                           f"not --suite {args.suite}")
     if args.suite == "all":
         from .bench_suite import run_suite
 
@@ -172,12 +268,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             Path(args.out).write_text(text + "\n", encoding="utf-8")
         print(text)
     elif args.suite == "rls":
-        print(json.dumps(run_rls_bench(records=args.records)))
+        print(json.dumps(run_rls_bench(records=args.records or 10_000)))
     elif args.suite == "redact":
         print(json.dumps(run_redact_bench()))
     else:
-        print(json.dumps(run_prompt_bench(workspaces=args.workspaces,
-                                          warm_calls=args.warm_calls)))
+        print(json.dumps(run_prompt_bench(workspaces=args.workspaces or 20,
+                                          warm_calls=args.warm_calls or 10_000)))
     return 0
 
 
@@ -258,13 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=_cmd_migrate
     )
     doctor = with_dsn(sub.add_parser("doctor", help="check schema, roles, RLS and chains"))
-    doctor.add_argument("--chain-heads", metavar="FILE",
+    doctor.add_argument("--chain-heads", metavar="FILE", type=_readable_file,
                         help="check that every head recorded in FILE is still in its chain")
-    doctor.add_argument("--record-chain-heads", metavar="FILE",
+    doctor.add_argument("--record-chain-heads", metavar="FILE", type=_writable_file,
                         help="write every workspace's current chain head to FILE")
     doctor.set_defaults(func=_cmd_doctor)
     prompt = with_dsn(sub.add_parser("prompt", help="print a workspace's identity block"))
-    prompt.add_argument("--workspace", required=True)
+    prompt.add_argument("--workspace", required=True, type=_workspace_type)
     prompt.add_argument("--actor-kind", default="kora")
     prompt.set_defaults(func=_cmd_prompt)
     sweep = with_dsn(sub.add_parser("sweep", help="run the delegation sweeper"))
@@ -275,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds without a heartbeat before a row is stuck")
     sweep.set_defaults(func=_cmd_sweep)
     bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
-    bench.add_argument("--workspaces", type=_positive_int, default=20)
-    bench.add_argument("--warm-calls", type=_positive_int, default=10_000)
+    bench.add_argument("--workspaces", type=_positive_int,
+                       help="workspaces for --suite prompt (default 20)")
+    bench.add_argument("--warm-calls", type=_positive_int,
+                       help="warm-block calls for --suite prompt (default 10000)")
     bench.add_argument("--suite", choices=("all", "prompt", "rls", "redact"), default="all",
                        help="all: the side-by-side suite with pass flags (needs the bench "
                             "extra); prompt: cold warm-up and warm block; rls: memory search "
@@ -286,9 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="smaller sizes (under 2 minutes): a smoke test of the JSON shape")
     bench.add_argument("--dsn", type=_dsn_type,
                        help="run on this server (owner DSN) instead of an embedded one")
-    bench.add_argument("--out", help="also write the JSON document to this file")
-    bench.add_argument("--records", type=_positive_int, default=10_000,
-                       help="memory rows for --suite rls")
+    bench.add_argument("--out", type=_writable_file,
+                       help="also write the JSON document to this file")
+    bench.add_argument("--records", type=_positive_int,
+                       help="memory rows for --suite rls (default 10000)")
     bench.set_defaults(func=_cmd_bench)
     memory = sub.add_parser("memory", help="operate on namespaced memory")
     memory_sub = memory.add_subparsers(dest="memory_command", required=True,
@@ -296,53 +395,76 @@ def build_parser() -> argparse.ArgumentParser:
     purge = with_dsn(memory_sub.add_parser(
         "purge-workspace", help="remove a workspace's memory (its namespace; shared ones "
         "nobody else reads)"))
-    purge.add_argument("--workspace", required=True)
+    purge.add_argument("--workspace", required=True, type=_workspace_type)
     purge.set_defaults(func=_cmd_memory)
     export = with_dsn(memory_sub.add_parser(
         "export", help="write everything a workspace's tree can read as JSON lines"))
-    export.add_argument("--workspace", required=True)
-    export.add_argument("--out", help="write to this file (default: standard output)")
+    export.add_argument("--workspace", required=True, type=_workspace_type)
+    export.add_argument("--out", type=_writable_file,
+                        help="write to this file (default: standard output)")
     export.set_defaults(func=_cmd_memory)
     load = with_dsn(memory_sub.add_parser(
         "import", help="write an export back (idempotent; secrets redacted again)"))
-    load.add_argument("file")
+    load.add_argument("file", type=_readable_file)
     load.set_defaults(func=_cmd_memory)
 
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
-    hermes.add_argument("--home", default=None, help="default: $HERMES_HOME or ~/.hermes")
-    hermes.add_argument("--python", default=None,
+    hermes.add_argument("--home", default=None, type=_directory_type,
+                        help="default: $HERMES_HOME or ~/.hermes")
+    hermes.add_argument("--python", default=None, type=_program_type,
                         help="the Python Hermes runs on (default: the `hermes` executable's)")
     hermes.set_defaults(func=_cmd_hermes_install)
     demo = sub.add_parser("demo", help="run isokron end to end on an embedded PostgreSQL")
-    demo.add_argument("--workspace", default="org_demo")
-    demo.add_argument("--data-dir", default=None, help="reuse this cluster directory")
+    demo.add_argument("--workspace", default="org_demo", type=_workspace_type)
+    demo.add_argument("--data-dir", default=None, type=_directory_type,
+                      help="reuse this cluster directory")
     demo.set_defaults(func=_cmd_demo)
     return parser
 
 
+def _fail(command: str, message: str, dsn: str | None) -> int:
+    """Print ``isokron <command>: <message>`` as one line, no password in it; return 1."""
+    line = " ".join(message.split()) or "failed (no detail)"
+    for secret in _dsn_secrets(dsn):
+        line = line.replace(secret, "***")
+    print(f"isokron {command}: {line}", file=sys.stderr)
+    return 1
+
+
+def _command(args: argparse.Namespace) -> str:
+    sub: str | None = getattr(args, "memory_command", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: every failure is one line on stderr."""
     args = build_parser().parse_args(argv)
+    command = _command(args)
+    dsn: str | None = getattr(args, "dsn", None)
+    if dsn is None and command not in ("demo", "hermes-install", "bench"):
+        dsn = os.environ.get("ISOKRON_DSN")
+    target = f" on {_shown_dsn(dsn)}" if dsn else ""
     try:
         code: int = args.func(args)
+    except _Refused as exc:
+        _fail(command, str(exc), dsn)
+        return 2
     except IsoKronError as exc:
-        print(f"isokron {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return _fail(command, str(exc), dsn)
     except KeyboardInterrupt:
-        print(f"isokron {args.command}: interrupted", file=sys.stderr)
+        print(f"isokron {command}: interrupted", file=sys.stderr)
         return 130
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        target = redact_dsn(args.dsn) if getattr(args, "dsn", None) else "the database"
-        message = " ".join(str(exc).split())
-        print(f"isokron {args.command}: {type(exc).__name__} on {target}: {message}",
-              file=sys.stderr)
-        return 1
+    except OSError as exc:
+        if exc.filename is not None:  # a file, not the database
+            return _fail(command, f"{exc.strerror or exc}: {exc.filename!r}", dsn)
+        detail = str(exc) or ("timed out" if isinstance(exc, TimeoutError) else "")
+        return _fail(command, f"{type(exc).__name__}{target}: {detail}", dsn)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return _fail(command, f"{type(exc).__name__}{target}: {exc}", dsn)
     except Exception as exc:  # one line, never a traceback (ISOKRON_DEBUG=1 shows it)
         if os.environ.get("ISOKRON_DEBUG"):
             raise
-        message = " ".join(str(exc).split()) or "no detail"
-        print(f"isokron {args.command}: {type(exc).__name__}: {message}", file=sys.stderr)
-        return 1
+        return _fail(command, f"{type(exc).__name__}{target}: {exc}", dsn)
     return code
 
 
