@@ -20,7 +20,6 @@ from .cache import CachedContext, Clock, ContextCache
 from .config import IsoKronConfig, load_config
 from .errors import (
     InvalidInputError,
-    IsoKronError,
     NoActiveRoleCharterError,
     QueryTimeoutError,
     RoleCharterIntegrityError,
@@ -34,11 +33,12 @@ from .readers._common import check_workspace
 from .readers.substrate import PostgresSubstrate, Substrate
 from .recall import render_recall_block
 from .replicas import ReplicaRouter
+from .stores._validate import check_workspace as check_workspace_id
 from .stores.delegations import DelegationLedger
 from .stores.episodic import EpisodicEventStore
 from .stores.memory import NamespaceMemory
 from .stores.sessions import AgentSessionStore, RequestContext
-from .tools import error_envelope, run_tool
+from .tools import envelope_for, error_envelope, run_tool, unknown_tool
 from .transports import DeferredTransport, SubstrateTransport, WriteTransport
 from .writes import HookWrites
 
@@ -307,9 +307,13 @@ class AsyncIsoKron:
         return render_recall_block(found, max_chars=self.config.recall_max_chars)
 
     async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
-        """Run one memory tool and return its JSON envelope."""
+        """Run one memory tool and return its JSON envelope (never raise: every input, however
+        malformed, gets a typed error envelope)."""
+        refused = unknown_tool(name)  # before any wait: a bad name needs no database
+        if refused is not None:
+            return refused
         try:
-            check_workspace(workspace_id)
+            check_workspace_id(workspace_id)
             if name in READ_YOUR_WRITES_TOOLS:
                 # The agent must find what it just did: its queued writes land first.
                 await self.outbox.wait_for_workspace(workspace_id,
@@ -324,12 +328,7 @@ class AsyncIsoKron:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the envelope, always: never an exception into the loop
-            message = str(exc) if isinstance(exc, IsoKronError | ValueError) else (
-                f"{name} failed: {type(exc).__name__}")
-            kind = type(exc).__name__ if isinstance(exc, IsoKronError) else (
-                "InvalidInputError" if isinstance(exc, ValueError | TypeError | RecursionError)
-                else "IsoKronError")
-            return error_envelope(kind, message)
+            return envelope_for(exc, name)
 
     async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore:
         """Return the episodic event store on the pool (or the injected one); with

@@ -121,7 +121,9 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
 
     Connection failures and timeouts become SubstrateUnavailableError; isokron's own
     SQLSTATEs (``IKxxx``, raised by its SQL functions) become NotOwnedError or NotFoundError
-    with the function's message.
+    with the function's message; data and constraint errors (classes 22, 23) become
+    InvalidInputError, insufficient privilege NotOwnedError, and any other driver or server
+    error DatabaseError: a store never raises a raw asyncpg error.
     """
     try:
         yield
@@ -147,6 +149,9 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
                 raise NotOwnedError(f"{what}: permission denied: {exc}") from exc
             raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}",
                                 sqlstate=sqlstate or None) from exc
+        if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
+            # a driver-side refusal that is not a lost connection (those are handled above)
+            raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}") from exc
         if isinstance(exc, RecursionError):
             raise InvalidInputError(f"{what}: the value is nested too deeply") from exc
         raise

@@ -25,7 +25,8 @@ from .errors import (
 )
 from .models import SessionContext
 from .pool import redact_dsn
-from .tools import TOOL_SCHEMAS, error_envelope
+from .stores._validate import shown
+from .tools import TOOL_SCHEMAS, envelope_for, error_envelope, unknown_tool
 
 __all__ = ["IsoKronMemoryProvider", "default_config_path"]
 
@@ -298,29 +299,38 @@ class IsoKronMemoryProvider(MemoryProvider):
         return copy.deepcopy(TOOL_SCHEMAS)
 
     def handle_tool_call(self, tool_name: str, args: dict[str, Any], **kwargs: Any) -> str:
-        """Run a memory tool; always return a JSON envelope, never raise."""
-        workspace = self.workspace_for(kwargs)
-        if workspace is None or self._core is None or self.config is None:
-            return error_envelope("WorkspaceNotResolvedError",
-                                  "isokron has no workspace for this call (or is not initialized)")
-        if workspace in self._locked:
-            return error_envelope("IdentityLocked", self._locked[workspace])
-        if not self.writes_allowed and tool_name in WRITING_TOOLS:
-            return error_envelope(
-                "ReadOnlyContext", f"{tool_name} writes; this agent runs in the "
-                f"{self.agent_context!r} context, where isokron only reads")
+        """Run a memory tool; always return a JSON envelope, never raise (whatever the name,
+        arguments or keyword arguments hold)."""
         try:
-            result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
+            given = kwargs.get("workspace_id")
+            if given is not None and not isinstance(given, str):
+                return error_envelope("InvalidInputError",
+                                      f"workspace_id must be a string, got {shown(given)}")
+            refused = unknown_tool(tool_name)
+            if refused is not None:
+                return refused
+            workspace = self.workspace_for(kwargs)
+            if workspace is None or self._core is None or self.config is None:
+                return error_envelope("WorkspaceNotResolvedError", "isokron has no workspace "
+                                      "for this call (or is not initialized)")
+            if workspace in self._locked:
+                return error_envelope("IdentityLocked", self._locked[workspace])
+            if not self.writes_allowed and tool_name in WRITING_TOOLS:
+                return error_envelope(
+                    "ReadOnlyContext", f"{tool_name} writes; this agent runs in the "
+                    f"{self.agent_context!r} context, where isokron only reads")
+            try:
+                result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
+            except TimeoutError:
+                return error_envelope("SubstrateUnavailableError",
+                                      f"{tool_name} did not finish within "
+                                      f"{self.config.prefetch_timeout_s:.3g}s")
             if tool_name in ("isokron_memory_commit", "isokron_memory_commit_summary") and (
                     result.startswith('{"ok": true')):
                 self._memories_committed += 1
             return result
-        except TimeoutError:
-            return error_envelope("SubstrateUnavailableError",
-                                  f"{tool_name} did not finish within "
-                                  f"{self.config.prefetch_timeout_s:.3g}s")
-        except Exception as exc:
-            return error_envelope(type(exc).__name__, str(exc))
+        except Exception as exc:  # the envelope, always: never an exception into the loop
+            return envelope_for(exc, str(tool_name) if isinstance(tool_name, str) else "tool")
 
     # -- writes (return at once) ------------------------------------------------------------
     def _may_write(self, hook: str, workspace: str | None) -> bool:

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import InvalidInputError, IsoKronError
-from .limits import MAX_JSON_BYTES, check_depth, check_free_text
+from .limits import MAX_JSON_BYTES, MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_depth, check_free_text
 from .recall import UNTRUSTED_NOTE
+from .stores._validate import MAX_NAME_CHARS, MAX_SEARCH_NAMESPACES, shown
 
 if TYPE_CHECKING:
     from .core import AsyncIsoKron
 
-__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "error_envelope", "ok_envelope", "run_tool"]
+__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "envelope_for", "error_envelope", "ok_envelope",
+           "run_tool", "unknown_tool"]
 
 
 def _fn(name: str, description: str, properties: dict[str, Any],
@@ -35,35 +37,42 @@ def _fn(name: str, description: str, properties: dict[str, Any],
 #: a committed summary expires after this many days unless the call says otherwise
 SUMMARY_TTL_DAYS = 30
 
-_NS = {"type": "string", "description": "namespace, e.g. workspace:org_2abc or team:org_root"}
+# Every string has a maxLength and every array a maxItems: _check_value enforces the schema
+# itself, so what the model is told and what is checked cannot drift apart.
+_NS = {"type": "string", "maxLength": MAX_NAME_CHARS,
+       "description": "namespace, e.g. workspace:org_2abc or team:org_root"}
+_WHEN = {"type": "string", "maxLength": 64, "description": "ISO 8601 time with a timezone"}
+_KINDS = ["fact", "summary", "checkpoint"]
 TOOL_SCHEMAS: list[dict[str, Any]] = [
     _fn("isokron_memory_commit", "Store a durable memory (secrets are redacted before storage).",
-        {"content": {"type": "string", "description": "what to remember"},
+        {"content": {"type": "string", "maxLength": MAX_MEMORY_CHARS,
+                     "description": "what to remember"},
          "namespace": _NS,
-         "kind": {"type": "string", "enum": ["fact", "summary", "checkpoint"]},
-         "expires_at": {"type": "string", "description": "ISO 8601 time with a timezone"},
+         "kind": {"type": "string", "enum": _KINDS},
+         "expires_at": _WHEN,
          "pin": {"type": "boolean", "description": "rank above unpinned memories"}},
         ["content"]),
     _fn("isokron_memory_commit_summary",
         "Store a summary of the conversation so far (kind=summary; expires after 30 days "
         "unless expires_at says otherwise).",
-        {"content": {"type": "string", "description": "the summary"},
+        {"content": {"type": "string", "maxLength": MAX_MEMORY_CHARS,
+                     "description": "the summary"},
          "namespace": _NS,
-         "expires_at": {"type": "string", "description": "ISO 8601 time with a timezone"}},
+         "expires_at": _WHEN},
         ["content"]),
     _fn("isokron_memory_search", "Search memories in the namespaces this workspace can read.",
-        {"query": {"type": "string"},
-         "namespaces": {"type": "array", "items": _NS},
-         "kinds": {"type": "array",
-                   "items": {"type": "string", "enum": ["fact", "summary", "checkpoint"]}},
+        {"query": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+         "namespaces": {"type": "array", "items": _NS, "maxItems": MAX_SEARCH_NAMESPACES},
+         "kinds": {"type": "array", "items": {"type": "string", "enum": _KINDS},
+                   "maxItems": len(_KINDS)},
          "limit": {"type": "integer", "minimum": 1, "maximum": 100}}),
     _fn("isokron_memory_forget", "Delete a memory in a namespace this workspace can write.",
-        {"memory_id": {"type": "string"}, "namespace": _NS}, ["memory_id"]),
+        {"memory_id": {"type": "string", "maxLength": 64}, "namespace": _NS}, ["memory_id"]),
     _fn("isokron_memory_namespaces",
         "List the namespaces this workspace can read and write, and whether vector search "
         "is available.", {}),
     _fn("isokron_episodes_recent", "List this agent's recent episodic events, newest first.",
-        {"event_type": {"type": "string"},
+        {"event_type": {"type": "string", "maxLength": 64},
          "limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
 ]
 TOOL_NAMES = tuple(t["function"]["name"] for t in TOOL_SCHEMAS)
@@ -89,8 +98,14 @@ def ok_envelope(**data: Any) -> str:
     return json.dumps({"ok": True, **_plain(data)}, ensure_ascii=False)
 
 
+#: an error envelope's message is cut to this many characters
+MAX_ERROR_CHARS = 2_000
+
+
 def error_envelope(kind: str, message: str) -> str:
     """Return ``{"ok": false, "error": {"type", "message"}}`` as JSON."""
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + "..."
     message = message.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
     return json.dumps({"ok": False, "error": {"type": kind, "message": message}},
                       ensure_ascii=False)
@@ -108,16 +123,22 @@ def _check_value(tool: str, key: str, value: Any, schema: dict[str, Any]) -> Non
                                  or (kind == "integer" and isinstance(value, bool))):
         raise InvalidInputError(
             f"{tool}: {key} must be a{'n' if kind in ('integer', 'array') else ''} {kind}, "
-            f"got {type(value).__name__} {value!r:.60}")
+            f"got {type(value).__name__} {shown(value)}")
     if "enum" in schema and value not in schema["enum"]:
-        raise InvalidInputError(f"{tool}: {key} must be one of {schema['enum']}, got {value!r:.60}")
+        raise InvalidInputError(f"{tool}: {key} must be one of {schema['enum']}, "
+                                f"got {shown(value)}")
     if kind == "integer":
         low, high = schema.get("minimum"), schema.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise InvalidInputError(f"{tool}: {key} must be {low}..{high}, got {value}")
+            raise InvalidInputError(f"{tool}: {key} must be {low}..{high}, got {shown(value)}")
     if kind == "string":
-        check_free_text(value, f"{tool}: {key}", max_chars=MAX_JSON_BYTES, blank_ok=True)
+        check_free_text(value, f"{tool}: {key}", max_chars=schema.get("maxLength", MAX_JSON_BYTES),
+                        blank_ok=True)
     if kind == "array":
+        most = schema.get("maxItems")
+        if most is not None and len(value) > most:
+            raise InvalidInputError(
+                f"{tool}: {key} has {len(value):,} items; the limit is {most}")
         for index, item in enumerate(value):
             _check_value(tool, f"{key}[{index}]", item, schema.get("items", {}))
 
@@ -136,9 +157,9 @@ def _check_args(name: str, args: Any) -> dict[str, Any]:
                                 f"got {type(args).__name__}")
     check_depth(args, f"{name}: arguments")
     params = _PARAMS[name]
-    unknown = sorted(str(k) for k in set(args) - set(params["properties"]))
+    unknown = sorted(shown(k) for k in set(args) - set(params["properties"]))
     if unknown:
-        raise InvalidInputError(f"{name}: unknown argument(s) {unknown}")
+        raise InvalidInputError(f"{name}: unknown argument(s) {', '.join(unknown[:5])}")
     missing = [key for key in params["required"] if args.get(key) is None]
     if missing:
         raise InvalidInputError(f"{name}: missing required argument(s) {missing}")
@@ -157,13 +178,37 @@ def _when(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInputError(f"expires_at is not an ISO 8601 time: {value!r}") from None
+        raise InvalidInputError(f"expires_at is not an ISO 8601 time: {shown(value)}") from None
+
+
+def unknown_tool(name: Any) -> str | None:
+    """Return the error envelope for a name that is not one of the tools, else None."""
+    if isinstance(name, str) and name in TOOL_NAMES:
+        return None
+    return error_envelope("UnknownTool", f"no tool named {shown(name)}; known: {list(TOOL_NAMES)}")
+
+
+def envelope_for(exc: BaseException, name: str) -> str:
+    """Return the typed error envelope for any exception a tool call raised (bad input that
+    escaped a check is an InvalidInputError; anything else is reported by type only)."""
+    if isinstance(exc, RecursionError):
+        return error_envelope("InvalidInputError", f"{name}: the arguments are nested too deeply")
+    try:
+        message = str(exc)
+    except Exception:  # a __str__ that fails must not break the envelope
+        message = ""
+    if isinstance(exc, IsoKronError):
+        return error_envelope(type(exc).__name__, message)
+    if isinstance(exc, ValueError | TypeError):
+        return error_envelope("InvalidInputError", f"{name}: {message}")
+    return error_envelope("IsoKronError", f"{name} failed: {type(exc).__name__}")
 
 
 async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) -> str:
     """Run tool ``name`` and return its JSON envelope; isokron errors become error envelopes."""
-    if name not in TOOL_NAMES:
-        return error_envelope("UnknownTool", f"no tool named {name!r}; known: {list(TOOL_NAMES)}")
+    refused = unknown_tool(name)
+    if refused is not None:
+        return refused
     try:
         args = _check_args(name, args)
         if name == "isokron_memory_commit":
@@ -200,7 +245,5 @@ async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) 
         episodes = await (await kron.episodic(read_of=workspace_id)).list(
             workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
         return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
-    except (IsoKronError, ValueError, TypeError) as exc:
-        return error_envelope(type(exc).__name__, str(exc))
-    except RecursionError:
-        return error_envelope("InvalidInputError", f"{name}: arguments are nested too deeply")
+    except (IsoKronError, ValueError, TypeError, RecursionError) as exc:
+        return envelope_for(exc, name)

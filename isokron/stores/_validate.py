@@ -4,19 +4,72 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Mapping, Sized
 from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..limits import check_clean_text, check_depth
+from ..limits import MAX_ID_CHARS, check_clean_text, check_depth
+from ..readers._common import check_workspace as _check_workspace_text
 
 __all__ = [
+    "MAX_EMBEDDING_DIMS",
+    "MAX_NAME_CHARS",
+    "MAX_SEARCH_NAMESPACES",
     "check_aware",
+    "check_items",
     "check_text",
     "check_uuid",
+    "check_workspace",
     "cut_text",
     "json_object_text",
+    "shown",
 ]
+
+#: namespace names, agent names, delegation ids, idempotency keys
+MAX_NAME_CHARS = 256
+#: namespaces one memory search may name
+MAX_SEARCH_NAMESPACES = 100
+#: dimensions of one embedding (pgvector's own maximum for a vector column)
+MAX_EMBEDDING_DIMS = 16_000
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """Describe ``value`` for an error message: bounded in size, and never recursive (the
+    repr of a 100,000-deep value raises RecursionError; of a 10 MB string, is 10 MB)."""
+    if isinstance(value, str):
+        head = repr(value[:limit])
+        return head if len(value) <= limit else f"{head}... ({len(value):,} characters)"
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):  # str() of a 5,000-digit int raises ValueError
+        return repr(value) if value.bit_length() <= 64 else (
+            f"an integer of {value.bit_length():,} bits")
+    if isinstance(value, uuid.UUID | datetime):
+        return repr(str(value))
+    try:
+        size = f" of {len(value):,} items" if isinstance(value, Sized) else ""
+    except Exception:  # a __len__ that raises tells nothing useful
+        size = ""
+    return f"a {type(value).__name__}{size}"
+
+
+def check_workspace(value: Any) -> str:
+    """Return ``value`` if it is a usable workspace id (a clean str of 1..MAX_ID_CHARS)."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"workspace_id must be a string, got {shown(value)}")
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidInputError(
+            f"workspace_id is {len(value):,} characters; the limit is {MAX_ID_CHARS:,}")
+    return _check_workspace_text(value)
+
+
+def check_items(value: Any, name: str) -> list[Any]:
+    """Return ``value`` as a list if it is a list, tuple or other iterable of items (a str,
+    bytes or mapping is not: iterating one would give characters or keys)."""
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"{name} must be a list, got {shown(value)}")
+    return list(value)
 
 
 def check_text(
@@ -26,12 +79,12 @@ def check_text(
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
-    check_clean_text(value, name)
-    if not min_len <= len(value) <= max_len:
+        raise InvalidInputError(f"{name} must be a string, got {shown(value)}")
+    if not min_len <= len(value) <= max_len:  # the length first: it costs nothing
         raise InvalidInputError(
             f"{name} must be {min_len}..{max_len} characters, got {len(value)}: {value[:40]!r}"
         )
+    check_clean_text(value, name)
     return value
 
 
@@ -39,10 +92,12 @@ def check_uuid(value: Any, name: str) -> uuid.UUID:
     """Return ``value`` as a UUID (str or UUID accepted)."""
     if isinstance(value, uuid.UUID):
         return value
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, AttributeError, TypeError):
-        raise InvalidInputError(f"{name} must be a UUID, got {value!r}") from None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise InvalidInputError(f"{name} must be a UUID, got {shown(value)}")
 
 
 def check_aware(value: Any, name: str, *, optional: bool = True) -> datetime | None:
@@ -50,7 +105,7 @@ def check_aware(value: Any, name: str, *, optional: bool = True) -> datetime | N
     if value is None and optional:
         return None
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(f"{name} must be a timezone-aware datetime, got {value!r}")
+        raise InvalidInputError(f"{name} must be a timezone-aware datetime, got {shown(value)}")
     return value
 
 

@@ -15,10 +15,17 @@ from ..errors import InvalidInputError, InvalidTransitionError
 from ..limits import MAX_TASK_CHARS
 from ..models import Delegation
 from ..pool import DB
-from ..readers._common import check_workspace
 from ..redact import scrub_text
 from ..tenancy import workspace_scope
-from ._validate import check_aware, check_text, check_uuid, cut_text
+from ._validate import (
+    MAX_NAME_CHARS,
+    check_aware,
+    check_text,
+    check_uuid,
+    check_workspace,
+    cut_text,
+    shown,
+)
 
 __all__ = [
     "IN_FLIGHT",
@@ -92,7 +99,7 @@ RETURNING true
 
 
 def _check_id(delegation_id: str) -> str:
-    checked = check_text(delegation_id, "delegation_id", max_len=256)
+    checked = check_text(delegation_id, "delegation_id", max_len=MAX_NAME_CHARS)
     assert checked is not None
     return checked
 
@@ -139,7 +146,7 @@ class DelegationLedger:
         """Insert a queued delegation; return False on a replay (same id, or caller+key)."""
         caller, callee, preview = _check_new(
             delegation_id, workspace_id, caller_id, callee_id, task_preview)
-        check_text(idempotency_key, "idempotency_key", max_len=256, optional=True)
+        check_text(idempotency_key, "idempotency_key", max_len=MAX_NAME_CHARS, optional=True)
         check_aware(deadline, "deadline")
         async with workspace_scope(self.pool, workspace_id, "inserting a delegation") as conn:
             inserted = await conn.fetchval(
@@ -182,7 +189,8 @@ class DelegationLedger:
         check_workspace(workspace_id)
         _check_id(delegation_id)
         if status not in STATUSES:
-            raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+            raise InvalidInputError(
+                f"status must be one of {', '.join(STATUSES)}; got {shown(status)}")
         check_text(error_detail, "error_detail", max_len=MAX_TASK_CHARS, min_len=0, optional=True)
         check_text(result_preview, "result_preview", max_len=MAX_TASK_CHARS, min_len=0,
                    optional=True)

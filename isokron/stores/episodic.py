@@ -16,10 +16,17 @@ from typing import Any
 from ..errors import InvalidInputError, NotOwnedError
 from ..models import EpisodicEvent
 from ..pool import DB, acquire, translate_errors
-from ..readers._common import check_workspace
 from ..redact import scrub_json, scrub_text
 from ._json import timestamps
-from ._validate import check_aware, check_text, check_uuid, json_object_text
+from ._validate import (
+    check_aware,
+    check_items,
+    check_text,
+    check_uuid,
+    check_workspace,
+    json_object_text,
+    shown,
+)
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 
@@ -59,10 +66,13 @@ class EpisodicEventStore:
         return _list_sql(by_type=event_type)
 
     def _row(self, event: Mapping[str, Any]) -> tuple[Any, ...]:
+        if not isinstance(event, Mapping):
+            raise InvalidInputError(f"an episodic event must be a mapping, got {shown(event)}")
         unknown = set(event) - {"event_type", "body", "sender", "recipient",
                                 "inference_receipt_id", "audit_event_hash", "id"}
         if unknown:
-            raise InvalidInputError(f"unknown episodic event field(s): {sorted(unknown)}")
+            raise InvalidInputError(f"unknown episodic event field(s): "
+                                    f"{', '.join(sorted(shown(k) for k in unknown)[:5])}")
         event_id = check_uuid(event["id"], "id") if event.get("id") is not None else uuid.uuid4()
         sender = check_text(event.get("sender"), "sender", max_len=128, min_len=0, optional=True)
         recipient = check_text(event.get("recipient"), "recipient", max_len=128, min_len=0,
@@ -111,7 +121,7 @@ class EpisodicEventStore:
         """Append a batch in one round trip; all rows are validated before any SQL."""
         check_workspace(workspace_id)
         agent = check_uuid(agent_id, "agent_id")
-        rows = [self._row(e) for e in events]
+        rows = [self._row(e) for e in check_items(events, "events")]
         if not rows:
             return []
         columns = list(zip(*rows, strict=True))
@@ -146,7 +156,7 @@ class EpisodicEventStore:
             check_text(event_type, "event_type", max_len=64)
         check_aware(since, "since")
         if isinstance(limit, bool) or not isinstance(limit, int):
-            raise InvalidInputError(f"limit must be an integer, got {limit!r}")
+            raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
         limit = max(1, min(500, limit))
         async with translate_errors("listing episodic events"), acquire(self.pool) as conn:
             text = await conn.fetchval(_LIST, workspace_id, agent, event_type, since, limit)

@@ -21,15 +21,31 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
-from ..limits import MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_free_text
+from ..limits import (
+    MAX_MEMORY_CHARS,
+    MAX_QUERY_CHARS,
+    check_clean_text,
+    check_depth,
+    check_free_text,
+)
 from ..models import MemoryRecord
 from ..pool import DB, Conn, acquire, translate_errors
-from ..readers._common import check_workspace, escape_like
+from ..readers._common import escape_like
 from ..redact import scrub_json, scrub_text
 from ..tenancy import workspace_scope
 from ._batch import COMMIT_ONE, CommitBatcher
 from ._json import timestamps
-from ._validate import check_aware, check_uuid, json_object_text
+from ._validate import (
+    MAX_EMBEDDING_DIMS,
+    MAX_NAME_CHARS,
+    MAX_SEARCH_NAMESPACES,
+    check_aware,
+    check_items,
+    check_uuid,
+    check_workspace,
+    json_object_text,
+    shown,
+)
 
 __all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory",
            "export_memory", "import_memory", "purge_workspace"]
@@ -101,11 +117,12 @@ def _namespace_kind(name: str) -> str:
     return prefix if prefix in ("workspace", "team", "org") else "custom"
 
 
-def _check_names(names: Iterable[str], what: str) -> list[str]:
+def _check_names(names: Iterable[Any], what: str) -> list[str]:
     checked = []
     for name in names:
-        if not isinstance(name, str) or not _NAME.match(name) or len(name) > 256:
-            raise InvalidInputError(f"{what}: {name!r} is not a valid namespace name")
+        if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _NAME.match(name):
+            raise InvalidInputError(f"{what}: {shown(name)} is not a valid namespace name "
+                                    f"(kind:name, at most {MAX_NAME_CHARS} characters)")
         checked.append(name)
     return checked
 
@@ -114,11 +131,15 @@ def _vector_text(embedding: Sequence[float]) -> str:
     """Validate an embedding and render it as pgvector's text form."""
     if isinstance(embedding, str | bytes) or not isinstance(embedding, Sequence) or not embedding:
         raise InvalidInputError("embedding must be a non-empty sequence of numbers")
+    if len(embedding) > MAX_EMBEDDING_DIMS:
+        raise InvalidInputError(f"embedding has {len(embedding):,} dimensions; the limit is "
+                                f"{MAX_EMBEDDING_DIMS:,}")
     values = []
     for value in embedding:
         number_like = isinstance(value, int | float) and not isinstance(value, bool)
         if not number_like or not math.isfinite(value):
-            raise InvalidInputError(f"embedding values must be finite numbers, got {value!r}")
+            raise InvalidInputError(
+                f"embedding values must be finite numbers, got {shown(value)}")
         values.append(repr(float(value)))
     return "[" + ",".join(values) + "]"
 
@@ -167,22 +188,24 @@ async def import_memory(db: DB, items: Sequence[dict[str, Any]]) -> dict[str, in
     """Operator: write exported items back, idempotently (ids kept, existing rows left as
     they are); memory content and namespace metadata are redacted again first."""
     clean: list[dict[str, Any]] = []
-    for n, item in enumerate(items):
+    for n, item in enumerate(check_items(items, "items")):
         if not isinstance(item, dict) or item.get("type") not in (
                 "workspace", "namespace", "memory"):
             raise InvalidInputError(f"item {n} is not an exported workspace, namespace or "
-                                    f"memory: {str(item)[:80]!r}")
+                                    f"memory: {shown(item)}")
+        check_depth(item, f"item {n}")
         item = dict(item)
         if item["type"] == "memory":
             check_free_text(item.get("content"), f"item {n} content",
                             max_chars=MAX_MEMORY_CHARS)
-            _check_names([str(item.get("namespace"))], f"item {n} namespace")
+            _check_names([item.get("namespace")], f"item {n} namespace")
             item["content"] = scrub_text(item["content"], "an imported memory")
         elif item["type"] == "namespace":
-            _check_names([str(item.get("name"))], f"item {n} name")
+            _check_names([item.get("name")], f"item {n} name")
+            json_object_text(item.get("metadata"), f"item {n} metadata", max_bytes=64 * 1024)
             item["metadata"] = scrub_json(item.get("metadata") or {}, "imported metadata")
         else:
-            check_workspace(item.get("workspace_id"))  # type: ignore[arg-type]
+            check_workspace(item.get("workspace_id"))
         clean.append(item)
     async with translate_errors("importing memory"), acquire(db) as conn:
         row = await conn.fetchrow("SELECT * FROM isokron.import_memory_v1($1::text::json)",
@@ -267,12 +290,13 @@ class NamespaceMemory:
             raise InvalidInputError("content must be a non-blank string")
         check_free_text(content, "content", max_chars=MAX_MEMORY_CHARS)
         if kind not in KINDS:
-            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {shown(kind)}")
         if source not in SOURCES:
-            raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+            raise InvalidInputError(
+                f"source must be one of {', '.join(SOURCES)}; got {shown(source)}")
         check_aware(expires_at, "expires_at")
         if not isinstance(pin, bool):
-            raise InvalidInputError(f"pin must be a bool, got {pin!r}")
+            raise InvalidInputError(f"pin must be a bool, got {shown(pin)}")
         record_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
         vector = _vector_text(embedding) if embedding is not None else None
         if vector is not None:
@@ -309,13 +333,23 @@ class NamespaceMemory:
         for name, value in (("kinds", kinds), ("namespaces", namespaces)):
             if value is not None and (not isinstance(value, list | tuple) or not all(
                     isinstance(v, str) for v in value)):
-                raise InvalidInputError(f"{name} must be a list of strings, got {value!r:.80}")
+                raise InvalidInputError(f"{name} must be a list of strings, got {shown(value)}")
         if kinds is not None:
-            bad = [k for k in kinds if k not in KINDS]
+            bad = [shown(k) for k in kinds if k not in KINDS]
             if bad:
-                raise InvalidInputError(f"kinds must be among {', '.join(KINDS)}; got {bad}")
+                raise InvalidInputError(
+                    f"kinds must be among {', '.join(KINDS)}; got {', '.join(bad[:5])}")
+        if namespaces is not None:
+            if len(namespaces) > MAX_SEARCH_NAMESPACES:
+                raise InvalidInputError(f"namespaces has {len(namespaces):,} names; the limit "
+                                        f"is {MAX_SEARCH_NAMESPACES}")
+            for index, name in enumerate(namespaces):
+                if len(name) > MAX_NAME_CHARS:
+                    raise InvalidInputError(f"namespaces[{index}] is {len(name):,} characters; "
+                                            f"the limit is {MAX_NAME_CHARS}")
+                check_clean_text(name, f"namespaces[{index}]")
         if isinstance(limit, bool) or not isinstance(limit, int):
-            raise InvalidInputError(f"limit must be an integer, got {limit!r}")
+            raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
         limit = max(1, min(MAX_LIMIT, limit))
         if query is not None:
             check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
@@ -327,8 +361,7 @@ class NamespaceMemory:
         # None or [] = every readable namespace (the original's intersect rule: an empty
         # request is all of them). Otherwise exact names only (never a prefix); anything
         # that is not a readable name matches none.
-        wanted_names = None if not namespaces else [
-            n for n in namespaces if isinstance(n, str) and "\x00" not in n]
+        wanted_names = None if not namespaces else list(namespaces)
         if vector is not None:
             return await self._vector_search(workspace_id, wanted_names, kind_list, limit,
                                              vector, len(embedding or ()))
@@ -372,6 +405,7 @@ class NamespaceMemory:
             check_aware(expires_at, "expires_at")
         meta_text = None
         if not isinstance(metadata, _Keep):
+            json_object_text(metadata, "metadata", max_bytes=64 * 1024)  # before the scrub
             meta_text = json_object_text(scrub_json(metadata, "namespace metadata"),
                                          "metadata", max_bytes=64 * 1024)
         async with workspace_scope(self.pool, workspace_id, "patching a namespace") as conn:
@@ -414,6 +448,8 @@ class NamespaceMemory:
         """Delete a memory in a namespace the workspace can write; audit org deletions."""
         check_workspace(workspace_id)
         target = check_uuid(memory_id, "memory_id")
+        if namespace is not None:
+            _check_names([namespace], "namespace")
         async with workspace_scope(self.pool, workspace_id, "forgetting a memory") as conn:
             access = await self._access(conn, workspace_id)
             allowed = [n for n in access.writable if namespace is None or n == namespace]

@@ -16,13 +16,26 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidInputError, NotFoundError
-from ..limits import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, check_depth, check_free_text
+from ..limits import (
+    MAX_ID_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_TITLE_CHARS,
+    check_depth,
+    check_free_text,
+)
 from ..models import AgentMessage, AgentSession
 from ..pool import DB, Conn, acquire, translate_errors
 from ..redact import scrub_json, scrub_text
 from ..tenancy import tenant_scope
 from ._json import json_rows
-from ._validate import check_text, check_uuid, json_object_text
+from ._validate import (
+    MAX_NAME_CHARS,
+    check_items,
+    check_text,
+    check_uuid,
+    json_object_text,
+    shown,
+)
 
 __all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
 
@@ -33,10 +46,11 @@ _SESSION_COLUMNS = ("id, tenant_id, user_id, agent_name, title, state::text AS s
 _MESSAGE_COLUMNS = ("id, session_id, seq, role, content, tool_calls::text AS tool_calls, "
                     "tenant_id, user_id, created_at")
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "id", "tenant_id", "user_id"}
+_MAX_SEQ = 2**31 - 1  # list_messages_v1 takes the seq as an integer
 
 
 def _check_identity(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    check_text(value, attribute.name, max_len=256)
+    check_text(value, attribute.name, max_len=MAX_ID_CHARS)
 
 
 @attrs.frozen
@@ -81,7 +95,7 @@ class AgentSessionStore:
         id: str | uuid.UUID | None = None,
     ) -> AgentSession:
         """Create a session owned by ``ctx`` (with ``id=``, an existing one is returned)."""
-        check_text(agent_name, "agent_name", max_len=256)
+        check_text(agent_name, "agent_name", max_len=MAX_NAME_CHARS)
         check_text(title, "title", max_len=MAX_TITLE_CHARS, min_len=0, optional=True)
         state_text = json_object_text(state, "state", max_bytes=1 << 20)
         title = scrub_text(title, "a session title") if title is not None else None
@@ -139,7 +153,7 @@ class AgentSessionStore:
             state_text = json_object_text(scrub_json(state, "a session state"), "state",
                                           max_bytes=1 << 20)
         if not isinstance(replace_state, bool):
-            raise InvalidInputError(f"replace_state must be a bool, got {replace_state!r}")
+            raise InvalidInputError(f"replace_state must be a bool, got {shown(replace_state)}")
         async with self._scoped(ctx, "updating a session") as conn:
             row = await conn.fetchrow(
                 f"UPDATE isokron.agent_sessions SET "
@@ -178,7 +192,8 @@ class AgentSessionStore:
     ) -> list[AgentMessage]:
         """Append messages atomically with gap-free seq; tenant and user come from the session."""
         target = check_uuid(session_id, "session_id")
-        prepared = [_prepare_message(m, i) for i, m in enumerate(messages)]
+        prepared = [_prepare_message(m, i)
+                    for i, m in enumerate(check_items(messages, "messages"))]
         if not prepared:
             return []
         if len({p[0] for p in prepared}) != len(prepared):
@@ -208,8 +223,10 @@ class AgentSessionStore:
         agent loop asks for when it rebuilds its context.
         """
         target = check_uuid(session_id, "session_id")
-        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
-            raise InvalidInputError(f"after_seq must be a non-negative integer, got {after_seq!r}")
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not (
+                0 <= after_seq <= _MAX_SEQ):
+            raise InvalidInputError(
+                f"after_seq must be an integer in 0..{_MAX_SEQ}, got {shown(after_seq)}")
         limit = _clamp(limit, 1000)
         newest = None if last is None else _clamp(last, 1000, name="last")
         if not isinstance(ctx, RequestContext):
@@ -223,7 +240,7 @@ class AgentSessionStore:
 
 def _clamp(limit: int, maximum: int, *, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInputError(f"{name} must be an integer, got {limit!r}")
+        raise InvalidInputError(f"{name} must be an integer, got {shown(limit)}")
     return max(1, min(maximum, limit))
 
 
@@ -231,13 +248,15 @@ def _prepare_message(message: Mapping[str, Any], index: int) -> tuple[uuid.UUID,
                                                                       str | None]:
     """Validate one message; tenant_id/user_id in the payload are ignored (no impersonation)."""
     if not isinstance(message, Mapping):
-        raise InvalidInputError(f"messages[{index}] must be a mapping")
+        raise InvalidInputError(f"messages[{index}] must be a mapping, got {shown(message)}")
     unknown = set(message) - _MESSAGE_KEYS
     if unknown:
-        raise InvalidInputError(f"messages[{index}] has unknown field(s): {sorted(unknown)}")
+        raise InvalidInputError(f"messages[{index}] has unknown field(s): "
+                                f"{', '.join(sorted(shown(k) for k in unknown)[:5])}")
     role = message.get("role")
     if role not in ROLES:
-        raise InvalidInputError(f"messages[{index}].role must be one of {ROLES}; got {role!r}")
+        raise InvalidInputError(
+            f"messages[{index}].role must be one of {', '.join(ROLES)}; got {shown(role)}")
     content = message.get("content")
     check_text(content, f"messages[{index}].content", max_len=MAX_MESSAGE_CHARS, min_len=0,
                optional=True)
