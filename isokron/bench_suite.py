@@ -182,7 +182,7 @@ async def _plain_upsert_floor(runtime_dsn: str, rounds: int) -> float:
             n += 1
             await conn.execute(
                 "INSERT INTO isokron.memory_records (id, namespace, content) "
-                "VALUES ($1, 'workspace:org_bench', $2) ON CONFLICT (namespace, id) "
+                "VALUES ($1, 'workspace:org_bench', $2) ON CONFLICT (root_id, namespace, id) "
                 "DO UPDATE SET content = EXCLUDED.content", uuid.uuid4(),
                 f"floor {n} about the deploy rota")
 

@@ -53,6 +53,7 @@ _ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
     "IKT02": NotOwnedError,  # a namespace the workspace may not write
     "IKT03": NotOwnedError,  # a memory id that lives in another namespace
     "IKN01": NotFoundError,  # an unknown workspace, or a session the caller cannot see
+    "IKI01": InvalidInputError,  # an import (or a tree change) that would mix two trees
 }
 
 # SQLSTATEs that mean "the database is not there right now" (shutdown, starting up, full).

@@ -60,17 +60,17 @@ _NAME = re.compile(r"^[a-z]+:[A-Za-z0-9_:.\-]+$")
 _COLUMNS = "r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at, r.created_at"
 
 # The tree walk (depth-capped at MAX_DEPTH) is the SQL function the RLS policies use.
-_ACCESS = "SELECT readable, writable FROM isokron.namespace_access_v1()"
+_ACCESS = "SELECT readable, writable, root_id FROM isokron.namespace_access_v2()"
 
 _LIVE = """
-    r.namespace = ANY($1::text[])
+    r.root_id = $6 AND r.namespace = ANY($1::text[])
     AND (r.expires_at IS NULL OR r.expires_at > now())
     AND (n.expires_at IS NULL OR n.expires_at > now())
     AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
 """
 _SEARCH_VECTOR = f"""
 SELECT {_COLUMNS} FROM isokron.memory_records r
-  JOIN isokron.memory_namespaces n ON n.name = r.namespace
+  JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
  WHERE {_LIVE} AND r.embedding IS NOT NULL AND vector_dims(r.embedding) = $5
  ORDER BY r.pin DESC, r.embedding <=> $4::text::vector, r.created_at DESC
  LIMIT $3
@@ -81,10 +81,11 @@ _SEARCH_RECENT = f"""
 SELECT {_COLUMNS}
   FROM unnest($1::text[]) AS ns(name)
   JOIN isokron.memory_namespaces n
-    ON n.name = ns.name AND (n.expires_at IS NULL OR n.expires_at > now())
+    ON n.root_id = $4 AND n.name = ns.name
+   AND (n.expires_at IS NULL OR n.expires_at > now())
  CROSS JOIN LATERAL (
     SELECT * FROM isokron.memory_records r
-     WHERE r.namespace = ns.name
+     WHERE r.root_id = $4 AND r.namespace = ns.name
        AND (r.expires_at IS NULL OR r.expires_at > now())
        AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
      ORDER BY r.pin DESC, r.created_at DESC
@@ -98,8 +99,9 @@ SELECT {_COLUMNS}
 _SEARCH = "SELECT isokron.memory_search_v1($1, $2, $3, $4, $5, $6)::text"
 
 _AUDIT = """
-INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256,
+                                  root_id)
+VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 
@@ -110,6 +112,8 @@ class NamespaceAccess:
     workspace_id: str
     readable: tuple[str, ...]
     writable: tuple[str, ...]
+    #: the root of the workspace's tree: the key every memory row of the tree is stored under
+    root_id: str
 
 
 def _namespace_kind(name: str) -> str:
@@ -245,14 +249,17 @@ class NamespaceMemory:
             raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
         readable, writable = tuple(row["readable"]), tuple(row["writable"])
         _check_names(readable, f"workspace {workspace_id!r}")
-        return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable)
+        return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable,
+                               root_id=row["root_id"])
 
     async def _require_writable(self, conn: Conn, workspace_id: str, name: str,
-                                verb: str) -> None:
+                                verb: str) -> str:
+        """Refuse a namespace the workspace may not write; return the tree's root."""
         access = await self._access(conn, workspace_id)
         if name not in access.writable:
             raise NotOwnedError(f"workspace {workspace_id!r} may not {verb} namespace "
                                 f"{name!r} (writable: {', '.join(access.writable)})")
+        return access.root_id
 
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
@@ -309,8 +316,10 @@ class NamespaceMemory:
             return MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
             text = await conn.fetchval(COMMIT_ONE, workspace_id, *item)
+            root = (await self._access(conn, workspace_id)).root_id
             await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
-                               "WHERE namespace = $3 AND id = $1", record_id, vector, target)
+                               "WHERE root_id = $4 AND namespace = $3 AND id = $1",
+                               record_id, vector, target, root)
         return MemoryRecord.from_row(timestamps(json.loads(text)))
 
     async def search(
@@ -385,7 +394,8 @@ class NamespaceMemory:
                 n for n in namespaces if n in access.readable]  # exact names: no prefix leaks
             if not wanted:
                 return []
-            rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kinds, limit, vector, dims)
+            rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kinds, limit, vector, dims,
+                                    access.root_id)
         return [MemoryRecord.from_row(r) for r in rows]
 
     async def patch_namespace(
@@ -409,18 +419,19 @@ class NamespaceMemory:
             meta_text = json_object_text(scrub_json(metadata, "namespace metadata"),
                                          "metadata", max_bytes=64 * 1024)
         async with workspace_scope(self.pool, workspace_id, "patching a namespace") as conn:
-            await self._require_writable(conn, workspace_id, name, "change")
+            root = await self._require_writable(conn, workspace_id, name, "change")
             row = await conn.fetchrow(
                 "UPDATE isokron.memory_namespaces SET "
                 "expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, "
-                "metadata = coalesce($4::text::jsonb, metadata) WHERE name = $1 "
+                "metadata = coalesce($4::text::jsonb, metadata) WHERE root_id = $5 AND name = $1 "
                 "RETURNING name, kind, expires_at, metadata::text AS metadata, created_at",
                 name, not isinstance(expires_at, _Keep),
-                None if isinstance(expires_at, _Keep) else expires_at, meta_text)
+                None if isinstance(expires_at, _Keep) else expires_at, meta_text, root)
             if row is None:
                 raise NotFoundError(f"namespace {name!r} does not exist")
             if name.startswith("org:"):
-                await conn.execute(_AUDIT, None, name, workspace_id, "patch_namespace", None)
+                await conn.execute(_AUDIT, None, name, workspace_id, "patch_namespace", None,
+                                   root)
         out = dict(row)
         out["metadata"] = json.loads(out["metadata"])
         return out
@@ -431,15 +442,17 @@ class NamespaceMemory:
         check_workspace(workspace_id)
         _check_names([name], "namespace")
         async with workspace_scope(self.pool, workspace_id, "deleting a namespace") as conn:
-            await self._require_writable(conn, workspace_id, name, "delete")
-            count = await conn.fetchval(
-                "SELECT count(*) FROM isokron.memory_records WHERE namespace = $1", name)
-            deleted = await conn.fetchval(
-                "DELETE FROM isokron.memory_namespaces WHERE name = $1 RETURNING true", name)
+            root = await self._require_writable(conn, workspace_id, name, "delete")
+            count = await conn.fetchval("SELECT count(*) FROM isokron.memory_records "
+                                        "WHERE root_id = $2 AND namespace = $1", name, root)
+            deleted = await conn.fetchval("DELETE FROM isokron.memory_namespaces "
+                                          "WHERE root_id = $2 AND name = $1 RETURNING true",
+                                          name, root)
             if not deleted:
                 raise NotFoundError(f"namespace {name!r} does not exist")
             if name.startswith("org:"):
-                await conn.execute(_AUDIT, None, name, workspace_id, "delete_namespace", None)
+                await conn.execute(_AUDIT, None, name, workspace_id, "delete_namespace", None,
+                                   root)
         return int(count)
 
     async def forget(
@@ -454,12 +467,14 @@ class NamespaceMemory:
             access = await self._access(conn, workspace_id)
             allowed = [n for n in access.writable if namespace is None or n == namespace]
             deleted = await conn.fetchrow(
-                "DELETE FROM isokron.memory_records WHERE id = $1 AND namespace = ANY($2::text[]) "
-                "RETURNING namespace, content", target, allowed,
+                "DELETE FROM isokron.memory_records WHERE root_id = $3 AND id = $1 "
+                "AND namespace = ANY($2::text[]) RETURNING namespace, content",
+                target, allowed, access.root_id,
             )
             if deleted is None:
                 existing = await conn.fetchval(
-                    "SELECT namespace FROM isokron.memory_records WHERE id = $1", target)
+                    "SELECT namespace FROM isokron.memory_records WHERE root_id = $2 AND id = $1",
+                    target, access.root_id)
                 if existing is None or (namespace is not None and existing != namespace
                                         and existing in access.writable):
                     raise NotFoundError(f"memory {target} does not exist"
@@ -471,4 +486,4 @@ class NamespaceMemory:
             if deleted["namespace"].startswith("org:"):
                 digest = hashlib.sha256(deleted["content"].encode("utf-8")).hexdigest()
                 await conn.execute(_AUDIT, target, deleted["namespace"], workspace_id, "forget",
-                                   digest)
+                                   digest, access.root_id)

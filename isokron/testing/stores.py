@@ -69,7 +69,8 @@ class InMemoryNamespaceMemory:
         readable = (f"workspace:{workspace_id}", team, f"org:{root}")
         writable = (f"workspace:{workspace_id}", team) + (
             (f"org:{root}",) if parent is None else ())
-        return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable)
+        return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable,
+                               root_id=root)
 
     async def commit(self, workspace_id: str, content: str, *, namespace: str | None = None,
                      kind: str = "fact", source: str = "agent",

@@ -141,7 +141,7 @@ async def test_org_writes_are_audited_by_hash_and_others_are_not(memory, owner):
     assert (rows[0]["namespace"], rows[0]["workspace_id"], rows[0]["action"]) == (
         "org:org_root", "org_root", "commit")
     assert set(rows[0].keys()) == {"id", "memory_id", "namespace", "workspace_id", "action",
-                                   "content_sha256", "created_at"}  # no content column
+                                   "content_sha256", "created_at", "root_id"}  # no content
     await memory.forget("org_root", record.id)
     actions = [r["action"] for r in await owner.fetch("SELECT action FROM isokron.memory_audit ORDER BY id")]
     assert actions == ["commit", "forget"]

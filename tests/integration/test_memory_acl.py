@@ -114,14 +114,14 @@ async def test_recent_search_reads_each_namespace_through_its_index(tree, raw, o
     readable = await tree.readable_namespaces("ws_a1")
     plan = "\n".join(r[0] for r in await raw(
         "ws_a1", "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + _SEARCH_RECENT,
-        readable, None, 20))
+        readable, None, 20, (await tree.access("ws_a1")).root_id))
     assert "Index Scan using memory_records_namespace_created_idx" in plan, plan
     assert "Seq Scan on memory_records" not in plan, plan
 
 
 def _squeezed(sql: str) -> str:
     for placeholder, name in (("$1::text[]", "v_wanted"), ("$2::text[]", "p_kinds"),
-                              ("$3", "p_limit")):
+                              ("$3", "p_limit"), ("$4", "v_root")):
         sql = sql.replace(placeholder, name)
     return "".join(sql.split())
 

@@ -104,7 +104,7 @@ async def test_on_conflict_cannot_read_or_lock_a_hidden_memory(runtime_pool, see
                 "ON CONFLICT DO NOTHING", f"workspace:{A}")
             status = await attacker.execute(
                 "INSERT INTO isokron.memory_records AS r (id, namespace, content) "
-                "VALUES ($1, $2, 'x') ON CONFLICT (namespace, id) DO UPDATE "
+                "VALUES ($1, $2, 'x') ON CONFLICT (root_id, namespace, id) DO UPDATE "
                 "SET content = excluded.content WHERE (r.content)::int > 0",
                 uuid.UUID(hidden.id), f"workspace:{A}")
             assert status == "INSERT 0 1"  # a new row of A's: B's row was never the conflict
