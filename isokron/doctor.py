@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import asyncpg
 import attrs
 
+from .distribution import distribution_problems
 from .readers.capability_mirror import KORA_CAPABILITY_MIRROR
 from .readers.events import verify_event_chain
 from .schema import available_migrations
@@ -272,6 +273,14 @@ async def _check_pooler(conn: asyncpg.Connection, dsn: str | None) -> Check:
                  detail="one backend per connection (direct, or a session-mode pooler)")
 
 
+async def _check_shard_keys(conn: asyncpg.Connection) -> Check:
+    problems = await distribution_problems(conn)
+    if problems:
+        return Check(name="shard keys", status="fail", detail="; ".join(problems))
+    return Check(name="shard keys", status="ok",
+                 detail="every isokron table keyed by its tenant (ready for Citus)")
+
+
 async def run_doctor(
     conn: asyncpg.Connection, *, chain_heads: Mapping[str, tuple[int, str]] | None = None,
     dsn: str | None = None,
@@ -287,6 +296,7 @@ async def run_doctor(
     checks = [schema, await _check_roles(conn), await _check_pooler(conn, dsn)]
     if schema.status == "ok":
         checks += await _check_tables(conn)
+        checks.append(await _check_shard_keys(conn))
         checks.append(await _check_chains(conn))
         if chain_heads is not None:
             checks.append(await _check_chain_heads(conn, chain_heads))

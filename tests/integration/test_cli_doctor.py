@@ -97,3 +97,15 @@ async def test_doctor_fails_on_a_new_isokron_table_without_rls(owner, db, capsys
     assert code == 1
     assert "[FAIL] rls isokron.rogue: row-level security not enabled and not forced" in (
         capsys.readouterr().out)
+
+
+async def test_doctor_checks_the_shard_keys(owner, db, capsys):
+    """A memory table whose key loses the tree's root fails doctor's shard-key check,
+    as the owner and as the runtime role (catalog reads only)."""
+    assert await asyncio.to_thread(main, ["doctor", "--dsn", db.runtime_dsn]) == 0
+    assert "[ok  ] shard keys: every isokron table keyed by its tenant" in capsys.readouterr().out
+    await owner.execute("CREATE UNIQUE INDEX audit_by_id ON isokron.memory_audit (id)")
+    for dsn in (db.dsn, db.runtime_dsn):
+        assert await asyncio.to_thread(main, ["doctor", "--dsn", dsn]) == 1
+        assert ("[FAIL] shard keys: isokron.memory_audit: unique index isokron.audit_by_id "
+                "does not include root_id") in capsys.readouterr().out
