@@ -67,7 +67,7 @@ RUNTIME_GRANTS: dict[str, frozenset[str]] = {
     "isokron.memory_records": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "isokron.memory_audit": frozenset({"SELECT", "INSERT"}),
     "isokron.agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
-    "isokron.agent_messages": frozenset({"SELECT", "INSERT"}),
+    "isokron.agent_messages": frozenset({"SELECT", "INSERT", "DELETE"}),
 }
 
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")

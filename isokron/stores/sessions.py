@@ -237,6 +237,30 @@ class AgentSessionStore:
                 ctx.tenant_id, ctx.user_id, target, after_seq, limit, newest)
         return [AgentMessage.from_row(r) for r in json_rows(text)]
 
+    async def pop_message(
+        self, ctx: RequestContext, session_id: str | uuid.UUID
+    ) -> AgentMessage | None:
+        """Remove and return the session's most recent message (None when it has none);
+        another owner's session is not found."""
+        target = check_uuid(session_id, "session_id")
+        if not isinstance(ctx, RequestContext):
+            raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
+        async with translate_errors("popping a message"), acquire(self.pool) as conn:
+            text = await conn.fetchval("SELECT isokron.pop_message_v1($1, $2, $3)::text",
+                                       ctx.tenant_id, ctx.user_id, target)
+        return None if text is None else AgentMessage.from_row(json_rows(f"[{text}]")[0])
+
+    async def clear_messages(self, ctx: RequestContext, session_id: str | uuid.UUID) -> int:
+        """Remove every message of the session (the session stays); return how many went.
+        Another owner's session is not found."""
+        target = check_uuid(session_id, "session_id")
+        if not isinstance(ctx, RequestContext):
+            raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
+        async with translate_errors("clearing messages"), acquire(self.pool) as conn:
+            count = await conn.fetchval("SELECT isokron.clear_messages_v1($1, $2, $3)",
+                                        ctx.tenant_id, ctx.user_id, target)
+        return int(count)
+
 
 def _clamp(limit: int, maximum: int, *, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int):

@@ -147,3 +147,37 @@ async def test_update_merges_or_replaces_state_and_delete_takes_the_messages(run
     assert await store.get_session(mine, session.id) is None
     assert await owner.fetchval("SELECT count(*) FROM isokron.agent_messages") == 0
     assert await store.delete_session(mine, session.id) is False
+
+
+async def test_pop_and_clear_take_back_only_the_owners_messages(runtime_pool, db, owner):
+    """pop_message removes the latest message, clear_messages all of them; another tenant's
+    session is not found by either, and raw DELETE as that tenant removes nothing."""
+    import asyncpg
+
+    store = AgentSessionStore(runtime_pool)
+    a, b = RequestContext("t_a", "u"), RequestContext("t_b", "u")
+    session = await store.create_session(a, agent_name="kora")
+    await store.append_messages(a, session.id, [{"role": "user", "content": f"m{i}"}
+                                                for i in range(3)])
+    for ctx_b_call in (store.pop_message(b, session.id), store.clear_messages(b, session.id)):
+        with pytest.raises(NotFoundError):
+            await ctx_b_call
+    raw = await asyncpg.connect(db.runtime_dsn)
+    try:
+        async with raw.transaction():
+            await raw.execute("SELECT set_config('app.current_tenant_id', 't_b', true), "
+                              "set_config('app.current_user_id', 'u', true)")
+            assert await raw.execute("DELETE FROM isokron.agent_messages") == "DELETE 0"
+    finally:
+        await raw.close()
+    popped = await store.pop_message(a, session.id)
+    assert popped is not None and (popped.content, popped.seq) == ("m2", 3)
+    await store.append_messages(a, session.id, [{"role": "user", "content": "again"}])
+    assert [(m.seq, m.content) for m in await store.list_messages(a, session.id)] == [
+        (1, "m0"), (2, "m1"), (3, "again")]  # seq stays gap-free after a pop
+    assert await store.clear_messages(a, session.id) == 3
+    assert await store.pop_message(a, session.id) is None
+    assert await store.list_messages(a, session.id) == []
+    assert await store.get_session(a, session.id) is not None  # the session stays
+    with pytest.raises(InvalidInputError):
+        await store.pop_message(a, "not-a-uuid")
