@@ -258,7 +258,7 @@ async def _bench_search(dsn: str, memory: Any, lg: Any, counter: _Counter,
     return results
 
 
-_PAIR = [{"role": "user", "content": "what changed?"},
+_PAIR: list[Any] = [{"role": "user", "content": "what changed?"},
          {"role": "assistant", "content": "the deploy rota"}]
 
 
