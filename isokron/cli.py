@@ -341,6 +341,17 @@ def _cmd_memory(args: argparse.Namespace) -> int:
     return asyncio.run(run[args.memory_command](args))
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    try:
+        import mcp  # noqa: F401  (the extra: refuse early with one line when it is missing)
+
+        from .integrations.mcp import serve_stdio
+    except ImportError:
+        raise _Refused("the MCP server needs the mcp extra: pip install 'isokron[mcp]'") from None
+    asyncio.run(serve_stdio(args.workspace, _dsn(args), actor_kind=args.actor_kind))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = _Parser(prog="isokron", description=__doc__)
@@ -408,6 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=_readable_file)
     load.set_defaults(func=_cmd_memory)
 
+    mcp = with_dsn(sub.add_parser(
+        "mcp", help="serve the memory and episodes tools of one workspace over stdio (MCP)"))
+    mcp.add_argument("--workspace", required=True, type=_workspace_type)
+    mcp.add_argument("--actor-kind", default="kora",
+                     help="whose episodes isokron_episodes_recent lists (default kora)")
+    mcp.set_defaults(func=_cmd_mcp)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, type=_directory_type,
                         help="default: $HERMES_HOME or ~/.hermes")

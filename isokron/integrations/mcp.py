@@ -1,0 +1,73 @@
+"""isokron's memory and episodes tools as an MCP server over stdio (extra ``mcp``).
+
+``isokron mcp --workspace W`` serves the same tools, with the same JSON schemas and the
+same JSON envelopes, as :meth:`isokron.core.AsyncIsoKron.handle_tool`. The workspace is
+the server's, fixed when it starts: no tool takes a workspace argument, and an argument a
+schema does not declare is refused (the schemas say ``additionalProperties: false``).
+Writes are flushed before the process exits. Standard output carries only the protocol;
+logs go to standard error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core import AsyncIsoKron
+from ..errors import NotFoundError
+from ..tools import TOOL_SCHEMAS
+
+__all__ = ["build_server", "serve_stdio"]
+
+
+def build_server(kron: AsyncIsoKron, workspace_id: str) -> Any:
+    """An ``mcp`` low-level ``Server`` whose tools run for ``workspace_id`` only."""
+    import mcp.types as types
+    from mcp.server.lowlevel import Server
+
+    tools = [types.Tool(name=t["function"]["name"], description=t["function"]["description"],
+                        input_schema=t["function"]["parameters"]) for t in TOOL_SCHEMAS]
+
+    async def list_tools(ctx: Any, params: Any) -> Any:
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(ctx: Any, params: Any) -> Any:
+        envelope = await kron.handle_tool(workspace_id, params.name,
+                                          params.arguments if params.arguments is not None
+                                          else {})
+        failed = not json.loads(envelope).get("ok", False)
+        return types.CallToolResult(content=[types.TextContent(type="text", text=envelope)],
+                                    is_error=failed)
+
+    return Server("isokron", version=_version(),
+                  instructions=f"Governed memory of workspace {workspace_id} (isokron).",
+                  on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("isokron")
+    except PackageNotFoundError:
+        return "0"
+
+
+async def serve_stdio(workspace_id: str, dsn: str, *, actor_kind: str = "kora") -> None:
+    """Serve until the client closes standard input; flush writes; close the pool.
+
+    Raises NotFoundError before serving when the workspace is not registered.
+    """
+    from mcp.server.stdio import stdio_server
+
+    async with AsyncIsoKron({"dsn": dsn, "actor_kind": actor_kind}) as kron:
+        memory = await kron.memory()
+        try:
+            await memory.access(workspace_id)
+        except NotFoundError:
+            raise NotFoundError(f"unknown workspace {workspace_id!r} "
+                                "(not in isokron.workspaces)") from None
+        server = build_server(kron, workspace_id)
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+        await kron.flush()
