@@ -131,6 +131,8 @@ class IsoKronConfig:
     integrity_failure: str = attrs.field(default="raise", validator=_one_of("raise", "lock"))
     recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
     recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))
+    #: record memory content, queries and tool arguments on OpenTelemetry spans
+    otel_capture_content: bool = attrs.field(default=False, validator=_boolean)
 
     @property
     def workspace_concurrency(self) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import attrs
 
+from . import telemetry
 from .breaker import breaker_for
 from .cache import CachedContext, Clock, ContextCache
 from .config import IsoKronConfig, load_config
@@ -70,6 +71,14 @@ READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_r
                                     "isokron_memory_forget"})
 
 
+def _on_tool(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
+             result: Any) -> None:
+    span.set("gen_ai.tool.name", args[2] if len(args) > 2 else kwargs.get("name"))
+    span.set("isokron.tool.ok", isinstance(result, str) and result.startswith('{"ok": true'))
+    span.content("gen_ai.tool.call.arguments", args[3] if len(args) > 3 else kwargs.get("args"))
+    span.content("gen_ai.tool.call.result", result)
+
+
 class AsyncIsoKron:
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
 
@@ -112,6 +121,9 @@ class AsyncIsoKron:
                              dead_letter_max=cfg.dead_letter_max,
                              breaker=self.breaker if self.own_breaker(substrate) else None)
         self._breaker_on = self.own_breaker(substrate)
+        if cfg.otel_capture_content:
+            telemetry.set_capture_content(True)
+        telemetry.register(self)  # outbox and breaker in the metrics (with OpenTelemetry)
         self.replicas: ReplicaRouter | None = None
         if cfg.read_dsn:
             async def open_replica(dsn: str) -> asyncpg.Pool:
@@ -299,6 +311,7 @@ class AsyncIsoKron:
             return self._stores["sessions"]  # type: ignore[no-any-return]
         return AgentSessionStore(await self.pool())
 
+    @telemetry.traced("isokron.prefetch", operation="search_memory")
     async def recall(self, workspace_id: str, query: str) -> str:
         """Search the readable namespaces for ``query`` and render the recall block."""
         async with self.guarded("recalling memories", workspace_id):
@@ -306,6 +319,7 @@ class AsyncIsoKron:
             found = await store.search(workspace_id, query, limit=self.config.recall_limit)
         return render_recall_block(found, max_chars=self.config.recall_max_chars)
 
+    @telemetry.traced("isokron.tool", operation="execute_tool", annotate=_on_tool)
     async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
         """Run one memory tool and return its JSON envelope (never raise: every input, however
         malformed, gets a typed error envelope)."""
@@ -403,8 +417,15 @@ class AsyncIsoKron:
     async def _entry(self, workspace_id: str) -> CachedContext:
         entry = self.cached(workspace_id)
         if entry is not None:
+            telemetry.record_warm(True)
             return entry
-        return await self.cache.single_flight(workspace_id, lambda: self._load(workspace_id))
+        async with telemetry.span("isokron.warm", **{"isokron.workspace.id": workspace_id,
+                                                     "isokron.cache.hit": False}):
+            started = telemetry.now()
+            entry = await self.cache.single_flight(workspace_id,
+                                                   lambda: self._load(workspace_id))
+            telemetry.record_warm(False, telemetry.now() - started)
+        return entry
 
     async def _load(self, workspace_id: str) -> CachedContext:
         budget = self.config.prefetch_timeout_s * 0.9
@@ -522,6 +543,7 @@ class AsyncIsoKron:
             wrapped = self._slotted_merges[key] = slotted
         return wrapped
 
+    @telemetry.traced("isokron.sync_turn")
     async def sync_turn(
         self, workspace_id: str, user_content: str, assistant_content: str, *,
         session_id: str = "", turn_number: int = 0, user_id: str | None = None,
@@ -551,6 +573,7 @@ class AsyncIsoKron:
             self.writes.scratchpad(workspace_id, "reasoning_trail",
                                  cut_with_marker(text, TURN_TEXT_CHARS))
 
+    @telemetry.traced("isokron.on_memory_write")
     async def on_memory_write(
         self, workspace_id: str, action: str, target: str, content: str,
         metadata: dict[str, Any] | None = None,
@@ -559,6 +582,7 @@ class AsyncIsoKron:
         text = cut_with_marker(f"[memory.{action} → {target}] {content}", TURN_TEXT_CHARS)
         self.writes.scratchpad(workspace_id, "reasoning_trail", text)
 
+    @telemetry.traced("isokron.on_delegation")
     async def on_delegation(
         self, workspace_id: str, task: str, result: str, *, child_session_id: str = "",
     ) -> None:
@@ -582,6 +606,7 @@ class AsyncIsoKron:
             "result_preview": result_preview,
         })
 
+    @telemetry.traced("isokron.on_session_end")
     async def on_session_end(self, workspace_id: str, *, session_id: str, turn_count: int) -> None:
         """Queue a ``<actor_kind>.session.ended`` event."""
         self.writes.event(workspace_id, f"{self.config.actor_kind}.session.ended",

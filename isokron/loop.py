@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from . import telemetry
 from .pool import create_pool
 
 __all__ = ["PoolRegistry", "get_loop", "loop_thread", "pools", "submit", "submit_and_wait"]
@@ -54,7 +55,7 @@ def loop_thread() -> threading.Thread | None:
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     """Schedule ``coro`` on the shared loop and return its future (never blocks)."""
-    return asyncio.run_coroutine_threadsafe(coro, get_loop())
+    return asyncio.run_coroutine_threadsafe(telemetry.carried(coro), get_loop())
 
 
 def submit_and_wait(coro: Coroutine[Any, Any, T], timeout: float) -> T:

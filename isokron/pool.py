@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from . import telemetry
 from .errors import (
     DatabaseError,
     InvalidInputError,
@@ -196,6 +197,8 @@ async def create_pool(
 
     async def _init(conn: asyncpg.Connection) -> None:
         await init_connection(conn)
+        if telemetry.enabled():  # round trips per span (isokron.db.round_trips)
+            conn.add_query_logger(telemetry.count_query)
         if init is not None:
             await init(conn)
 

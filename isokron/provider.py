@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from . import loop
+from . import loop, telemetry
 from .base import MemoryProvider
 from .config import PROVIDER_NAME, IsoKronConfig, load_config
 from .core import AsyncIsoKron
@@ -134,6 +134,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         return self.config.workspace_id if self.config is not None else None
 
     # -- lifecycle -----------------------------------------------------------------
+    @telemetry.hook("initialize")
     def initialize(self, session_id: str, **kwargs: Any) -> None:
         """Bind the session; start nothing slow (the pool opens lazily on first use)."""
         self.session_id = session_id
@@ -165,6 +166,7 @@ class IsoKronMemoryProvider(MemoryProvider):
             self._core = AsyncIsoKron(cfg, pool_opener=open_pool, **self._core_options)
         loop.get_loop()  # start the shared loop thread now; it costs nothing later
 
+    @telemetry.hook("shutdown")
     def shutdown(self) -> None:
         """Drain queued writes within ``shutdown_timeout_s`` and release the shared pool."""
         core, self._core = self._core, None
@@ -193,6 +195,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         assert self.config is not None
         return loop.submit_and_wait(coro, self.config.prefetch_timeout_s)
 
+    @telemetry.hook("on_turn_start")
     def on_turn_start(self, turn_number: int, message: str, **kwargs: Any) -> None:
         """Warm the workspace's context (bounded by prefetch_timeout_s).
 
@@ -223,6 +226,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         except Exception as exc:
             log.error("isokron on_turn_start failed: %s: %s", type(exc).__name__, exc)
 
+    @telemetry.hook("system_prompt_block")
     def system_prompt_block(self) -> str:
         """Return the cached identity block (warming only when cold); "" when unavailable."""
         hot, core = self._hot, self._core
@@ -231,6 +235,7 @@ class IsoKronMemoryProvider(MemoryProvider):
             # entry has not expired: no lookup, no lock.
             generation, expires_at, served = hot
             if generation == core.cache.generation and core.cache.clock() < expires_at:
+                telemetry.record_warm(True)
                 return served
         workspace = self.workspace_for()
         if workspace is None or core is None:
@@ -242,6 +247,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         if entry is not None:
             if core.cache.ttl_seconds > 0:
                 self._hot = (generation, entry.stored_at + core.cache.ttl_seconds, entry.block)
+            telemetry.record_warm(True)
             return entry.block
         try:
             block: str = self._wait(self.core.system_prompt_block(workspace))
@@ -263,6 +269,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         entry = self.core.cached(workspace)
         return entry.context if entry is not None else None
 
+    @telemetry.hook("prefetch")
     def prefetch(self, query: str, *, session_id: str = "") -> str:
         """Return recalled memories for ``query`` as an untrusted-data block ("" for none)."""
         workspace = self.workspace_for()
@@ -282,6 +289,7 @@ class IsoKronMemoryProvider(MemoryProvider):
             log.warning("isokron prefetch failed: %s: %s", type(exc).__name__, exc)
             return ""
 
+    @telemetry.hook("queue_prefetch")
     def queue_prefetch(self, query: str, *, session_id: str = "") -> None:
         """Start recalling ``query`` now; the next ``prefetch(query)`` picks up the result."""
         workspace = self.workspace_for()
@@ -298,6 +306,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         """Return the memory tools (OpenAI function format)."""
         return copy.deepcopy(TOOL_SCHEMAS)
 
+    @telemetry.hook("handle_tool_call")
     def handle_tool_call(self, tool_name: str, args: dict[str, Any], **kwargs: Any) -> str:
         """Run a memory tool; always return a JSON envelope, never raise (whatever the name,
         arguments or keyword arguments hold)."""
@@ -408,6 +417,7 @@ class IsoKronMemoryProvider(MemoryProvider):
                         "slower than the agent loop); later writes may be dropped", hook,
                         config.outbox_wait_s)
 
+    @telemetry.hook("sync_turn")
     def sync_turn(
         self,
         user_content: str,
@@ -429,6 +439,7 @@ class IsoKronMemoryProvider(MemoryProvider):
             user_id=self.user_id,
         ))
 
+    @telemetry.hook("on_memory_write")
     def on_memory_write(
         self, action: str, target: str, content: str, metadata: dict[str, Any] | None = None
     ) -> None:
@@ -439,6 +450,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         self._fire("on_memory_write",
                    self.core.on_memory_write(workspace, action, target, content, metadata))
 
+    @telemetry.hook("on_delegation")
     def on_delegation(
         self, task: str, result: str, *, child_session_id: str = "", **kwargs: Any
     ) -> None:
@@ -449,6 +461,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         self._fire("on_delegation", self.core.on_delegation(
             workspace, task, result, child_session_id=child_session_id))
 
+    @telemetry.hook("on_session_end")
     def on_session_end(self, messages: list[dict[str, Any]]) -> None:
         """Queue the ``<actor_kind>.session.ended`` event."""
         workspace = self.workspace_for()
@@ -458,6 +471,7 @@ class IsoKronMemoryProvider(MemoryProvider):
             workspace, session_id=self.session_id,
             turn_count=max(self._turns, self._turn_number)))
 
+    @telemetry.hook("on_session_switch")
     def on_session_switch(
         self,
         new_session_id: str,
@@ -478,6 +492,7 @@ class IsoKronMemoryProvider(MemoryProvider):
         if (reset or rewound) and self._core is not None:
             self.core.cache.invalidate(None)
 
+    @telemetry.hook("on_pre_compress")
     def on_pre_compress(self, messages: list[dict[str, Any]]) -> str:
         """Return a one-line note of what isokron holds for the session, for the summary."""
         workspace = self.workspace_for()

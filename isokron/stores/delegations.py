@@ -11,6 +11,7 @@ import logging
 import uuid
 from datetime import datetime
 
+from .. import telemetry
 from ..errors import InvalidInputError, InvalidTransitionError
 from ..limits import MAX_TASK_CHARS
 from ..models import Delegation
@@ -132,6 +133,7 @@ class DelegationLedger:
         #: completions refused because the sweeper had already failed the delegation
         self.raced_completions = 0
 
+    @telemetry.traced("isokron.delegations.insert")
     async def insert(
         self,
         delegation_id: str,
@@ -155,6 +157,7 @@ class DelegationLedger:
             )
         return bool(inserted)
 
+    @telemetry.traced("isokron.delegations.record_completed")
     async def record_completed(
         self,
         delegation_id: str,
@@ -176,6 +179,7 @@ class DelegationLedger:
             )
         return bool(inserted)
 
+    @telemetry.traced("isokron.delegations.set_status")
     async def set_status(
         self,
         workspace_id: str,
@@ -223,6 +227,7 @@ class DelegationLedger:
                         delegation_id, workspace_id, self.raced_completions)
         raise InvalidTransitionError(delegation_id, current, status)
 
+    @telemetry.traced("isokron.delegations.heartbeat")
     async def heartbeat(self, workspace_id: str, delegation_id: str) -> bool:
         """Stamp an in-flight row (stuck -> in_progress); False for terminal or unknown rows."""
         check_workspace(workspace_id)
@@ -230,6 +235,7 @@ class DelegationLedger:
         async with workspace_scope(self.pool, workspace_id, "heartbeating a delegation") as conn:
             return bool(await conn.fetchval(_HEARTBEAT, delegation_id, workspace_id))
 
+    @telemetry.traced("isokron.delegations.get")
     async def get(self, workspace_id: str, delegation_id: str) -> Delegation | None:
         """Return the workspace's delegation with that id, or None."""
         check_workspace(workspace_id)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from .. import telemetry
 from ..errors import InvalidInputError, NotOwnedError
 from ..models import EpisodicEvent
 from ..pool import DB, acquire, translate_errors
@@ -94,6 +95,7 @@ class EpisodicEventStore:
                        min_len=0, optional=True),
         )
 
+    @telemetry.traced("isokron.episodic.append")
     async def append(
         self,
         workspace_id: str,
@@ -115,6 +117,7 @@ class EpisodicEventStore:
         }])
         return event
 
+    @telemetry.traced("isokron.episodic.append_many")
     async def append_many(
         self, workspace_id: str, agent_id: str | uuid.UUID, events: Iterable[Mapping[str, Any]]
     ) -> list[EpisodicEvent]:
@@ -140,6 +143,7 @@ class EpisodicEventStore:
                                 f"{', '.join(taken[:5])}")
         return [by_id[row[0]] for row in rows]
 
+    @telemetry.traced("isokron.episodic.list")
     async def list(
         self,
         workspace_id: str,

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from .. import telemetry
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
 from ..limits import (
     MAX_MEMORY_CHARS,
@@ -219,6 +220,27 @@ async def import_memory(db: DB, items: Sequence[dict[str, Any]]) -> dict[str, in
             "memories": int(row["memories"])}
 
 
+def _on_commit(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
+               result: Any) -> None:
+    span.set("gen_ai.memory.store.id", result.namespace)
+    span.set("gen_ai.memory.record.id", result.id)
+    span.set("gen_ai.memory.record.count", 1)
+    span.content("gen_ai.memory.records", [{"id": result.id, "content": result.content}])
+
+
+def _on_search(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
+               result: Any) -> None:
+    span.set("gen_ai.memory.record.count", len(result))
+    span.content("gen_ai.memory.query.text", args[2] if len(args) > 2 else kwargs.get("query"))
+    span.content("gen_ai.memory.records", [{"id": m.id, "content": m.content} for m in result])
+
+
+def _on_forget(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
+               result: Any) -> None:
+    span.set("gen_ai.memory.record.id", str(args[2] if len(args) > 2 else kwargs["memory_id"]))
+    span.set("gen_ai.memory.store.id", kwargs.get("namespace"))
+
+
 class NamespaceMemory:
     """Commit, search and forget memories in the namespaces a workspace may use."""
 
@@ -261,6 +283,7 @@ class NamespaceMemory:
                                 f"{name!r} (writable: {', '.join(access.writable)})")
         return access.root_id
 
+    @telemetry.traced("isokron.memory.access")
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
         check_workspace(workspace_id)
@@ -275,6 +298,7 @@ class NamespaceMemory:
         """Return workspace and team namespaces, plus org:<root> for the root itself."""
         return list((await self.access(workspace_id)).writable)
 
+    @telemetry.traced("isokron.memory.commit", operation="upsert_memory", annotate=_on_commit)
     async def commit(
         self,
         workspace_id: str,
@@ -322,6 +346,7 @@ class NamespaceMemory:
                                record_id, vector, target, root)
         return MemoryRecord.from_row(timestamps(json.loads(text)))
 
+    @telemetry.traced("isokron.memory.search", operation="search_memory", annotate=_on_search)
     async def search(
         self,
         workspace_id: str,
@@ -398,6 +423,7 @@ class NamespaceMemory:
                                     access.root_id)
         return [MemoryRecord.from_row(r) for r in rows]
 
+    @telemetry.traced("isokron.memory.patch_namespace", operation="update_memory")
     async def patch_namespace(
         self,
         workspace_id: str,
@@ -436,6 +462,7 @@ class NamespaceMemory:
         out["metadata"] = json.loads(out["metadata"])
         return out
 
+    @telemetry.traced("isokron.memory.delete_namespace", operation="delete_memory_store")
     async def delete_namespace(self, workspace_id: str, name: str) -> int:
         """Delete a writable namespace and its memories (org: by the root only; audited);
         return how many memories went. NotFoundError if it does not exist."""
@@ -455,6 +482,7 @@ class NamespaceMemory:
                                    root)
         return int(count)
 
+    @telemetry.traced("isokron.memory.forget", operation="delete_memory", annotate=_on_forget)
     async def forget(
         self, workspace_id: str, memory_id: str | uuid.UUID, *, namespace: str | None = None
     ) -> None:

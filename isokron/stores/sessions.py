@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from .. import telemetry
 from ..errors import InvalidInputError, NotFoundError
 from ..limits import (
     MAX_ID_CHARS,
@@ -85,6 +86,7 @@ class AgentSessionStore:
         async with tenant_scope(self.pool, ctx.tenant_id, ctx.user_id, what) as conn:
             yield conn
 
+    @telemetry.traced("isokron.sessions.create_session")
     async def create_session(
         self,
         ctx: RequestContext,
@@ -117,6 +119,7 @@ class AgentSessionStore:
         assert row is not None  # the key includes ctx: only ctx's own row can conflict
         return AgentSession.from_row(row)
 
+    @telemetry.traced("isokron.sessions.get_session")
     async def get_session(
         self, ctx: RequestContext, session_id: str | uuid.UUID
     ) -> AgentSession | None:
@@ -127,6 +130,7 @@ class AgentSessionStore:
                 f"SELECT {_SESSION_COLUMNS} FROM isokron.agent_sessions WHERE id = $1", target)
         return None if row is None else AgentSession.from_row(row)
 
+    @telemetry.traced("isokron.sessions.update_session")
     async def update_session(
         self,
         ctx: RequestContext,
@@ -167,6 +171,7 @@ class AgentSessionStore:
             raise NotFoundError(f"session {target} not found")
         return AgentSession.from_row(row)
 
+    @telemetry.traced("isokron.sessions.delete_session")
     async def delete_session(self, ctx: RequestContext, session_id: str | uuid.UUID) -> bool:
         """Delete a session and its messages; False if ``ctx`` cannot see such a session."""
         target = check_uuid(session_id, "session_id")
@@ -175,6 +180,7 @@ class AgentSessionStore:
                 "DELETE FROM isokron.agent_sessions WHERE id = $1 RETURNING true", target)
         return bool(deleted)
 
+    @telemetry.traced("isokron.sessions.list_sessions")
     async def list_sessions(self, ctx: RequestContext, *, limit: int = 50) -> list[AgentSession]:
         """Return ``ctx``'s sessions, most recently updated first (limit 1..500)."""
         limit = _clamp(limit, 500)
@@ -184,6 +190,7 @@ class AgentSessionStore:
                 "ORDER BY updated_at DESC, id LIMIT $1", limit)
         return [AgentSession.from_row(r) for r in rows]
 
+    @telemetry.traced("isokron.sessions.append_messages")
     async def append_messages(
         self,
         ctx: RequestContext,
@@ -208,6 +215,7 @@ class AgentSessionStore:
         rows = json_rows(text)
         return [AgentMessage.from_row(r) for r in rows]
 
+    @telemetry.traced("isokron.sessions.list_messages")
     async def list_messages(
         self,
         ctx: RequestContext,
@@ -237,6 +245,7 @@ class AgentSessionStore:
                 ctx.tenant_id, ctx.user_id, target, after_seq, limit, newest)
         return [AgentMessage.from_row(r) for r in json_rows(text)]
 
+    @telemetry.traced("isokron.sessions.pop_message")
     async def pop_message(
         self, ctx: RequestContext, session_id: str | uuid.UUID
     ) -> AgentMessage | None:
@@ -250,6 +259,7 @@ class AgentSessionStore:
                                        ctx.tenant_id, ctx.user_id, target)
         return None if text is None else AgentMessage.from_row(json_rows(f"[{text}]")[0])
 
+    @telemetry.traced("isokron.sessions.clear_messages")
     async def clear_messages(self, ctx: RequestContext, session_id: str | uuid.UUID) -> int:
         """Remove every message of the session (the session stays); return how many went.
         Another owner's session is not found."""
