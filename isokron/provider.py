@@ -226,7 +226,6 @@ class IsoKronMemoryProvider(MemoryProvider):
         except Exception as exc:
             log.error("isokron on_turn_start failed: %s: %s", type(exc).__name__, exc)
 
-    @telemetry.hook("system_prompt_block")
     def system_prompt_block(self) -> str:
         """Return the cached identity block (warming only when cold); "" when unavailable."""
         hot, core = self._hot, self._core

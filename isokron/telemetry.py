@@ -88,11 +88,13 @@ class _Telemetry:
         self.warm_duration = meter.create_histogram(
             "isokron.warm.duration", unit="s",
             description="time to read and verify a workspace's identity (cache misses)")
-        self.cache_requests = meter.create_counter(
-            "isokron.cache.requests", description="identity requests, by isokron.cache.hit")
         self.kernels: weakref.WeakSet[AsyncIsoKron] = weakref.WeakSet()
         self.hits = 0
         self.misses = 0
+        # Hits are the no-I/O hot path: counted as plain integers, reported when read.
+        meter.create_observable_counter(
+            "isokron.cache.requests", callbacks=[self._requests],
+            description="identity requests, by isokron.cache.hit")
         meter.create_observable_gauge(
             "isokron.cache.hit_ratio", callbacks=[self._hit_ratio],
             description="share of identity requests served from the cache")
@@ -108,6 +110,12 @@ class _Telemetry:
         meter.create_observable_gauge(
             "isokron.breaker.state", callbacks=[self._observe("breaker")],
             description="the circuit breaker: 0 closed, 1 half-open, 2 open")
+
+    def _requests(self, options: Any) -> Iterator[Any]:
+        from opentelemetry.metrics import Observation
+
+        yield Observation(self.hits, {"isokron.cache.hit": True})
+        yield Observation(self.misses, {"isokron.cache.hit": False})
 
     def _hit_ratio(self, options: Any) -> Iterator[Any]:
         from opentelemetry.metrics import Observation
@@ -159,14 +167,13 @@ def register(kron: AsyncIsoKron) -> None:
 
 def record_warm(hit: bool, seconds: float | None = None) -> None:
     """Count an identity request (and time a miss)."""
-    tel = _telemetry()
+    tel = _state if _state is not None else _telemetry()
     if tel is None:
         return
     if hit:
         tel.hits += 1
     else:
         tel.misses += 1
-    tel.cache_requests.add(1, {"isokron.cache.hit": hit})
     if seconds is not None:
         tel.warm_duration.record(seconds)
 
