@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from isokron.bench import run_prompt_bench
+from isokron.ops.bench import run_prompt_bench
 
 if __name__ == "__main__":
     print(json.dumps(run_prompt_bench()))

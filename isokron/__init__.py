@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ._version import __version__
 from .base import MemoryProvider
 from .config import IsoKronConfig, load_config
-from .core import AsyncIsoKron
+from .engine.core import AsyncIsoKron
 from .errors import (
     ChainEventEmitNotAvailableError,
     ConfigError,
@@ -40,8 +41,6 @@ from .models import (
 from .provider import IsoKronMemoryProvider
 from .registry import load_provider
 
-__version__ = "0.1.0"
-
 __all__ = [
     "AgentMessage",
     "AgentSession",
@@ -75,6 +74,7 @@ __all__ = [
     "SessionContext",
     "SubstrateUnavailableError",
     "WorkspaceNotResolvedError",
+    "__version__",
     "load_config",
     "load_provider",
 ]

@@ -12,7 +12,7 @@ import attrs
 import yaml
 
 from .errors import ConfigError
-from .pool import redact_dsn
+from .guard.dsn import redact_dsn
 
 __all__ = ["PROVIDER_NAME", "IsoKronConfig", "config_document", "load_config", "settings_of"]
 
@@ -286,3 +286,65 @@ def load_config(
         return IsoKronConfig(**values)
     except TypeError as exc:  # pragma: no cover - attrs reports bad keyword types this way
         raise ConfigError(str(exc)) from exc
+
+
+_DESCRIPTIONS = {
+    "dsn": "PostgreSQL DSN (postgres:// or postgresql://)",
+    "workspace_id": "workspace (organisation) id, e.g. org_2abc",
+    "actor_kind": "actor kind whose identity is served",
+    "cache_ttl_seconds": "seconds a workspace's context stays cached (0 disables)",
+    "pool_min_size": "minimum pool connections",
+    "pool_max_size": "maximum pool connections",
+    "statement_timeout_ms": "per-statement timeout in milliseconds",
+    "prefetch_timeout_s": "upper bound on a turn's warm-up, in seconds",
+    "stale_if_error_seconds": "serve a verified context this old when the database is down",
+    "write_transport": "deferred (default) or substrate",
+    "scratchpad_limit": "scratchpad entries read per kind",
+    "recent_event_limit": "recent chain events read",
+    "prompt_max_chars": "upper bound on the identity block's size",
+    "user_id": "user id for sessions when the loop passes none",
+    "outbox_capacity": "queued writes before new ones are dropped",
+    "shutdown_timeout_s": "how long shutdown waits for queued writes",
+    "recall_limit": "memories recalled by prefetch",
+    "recall_max_chars": "upper bound on the recall block's size",
+}
+
+
+def config_schema() -> list[dict[str, Any]]:
+    """Describe every IsoKronConfig field for setup wizards (the DSN is secret)."""
+    schema = []
+    for field in attrs.fields(IsoKronConfig):
+        default = None if field.default is attrs.NOTHING else field.default
+        schema.append({
+            "key": field.name,
+            "description": _DESCRIPTIONS.get(field.name, field.name),
+            "type": str(field.type),
+            "default": default,
+            "required": field.default is attrs.NOTHING,
+            "secret": field.name == "dsn",
+        })
+    return schema
+
+
+def save_isokron_section(values: dict[str, Any], home: str | os.PathLike[str]) -> Path:
+    """Merge ``values`` into the ``isokron:`` section of ``<home>/config.yaml``, atomically.
+
+    Every other key of the file is kept; an unknown isokron setting is a ConfigError.
+    """
+    path = Path(home).expanduser() / "config.yaml"
+    document: dict[str, Any] = {}
+    if path.exists():
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            document = loaded
+    section = dict(document.get(PROVIDER_NAME) or {})
+    section.update(values)
+    unknown = sorted(set(section) - set(IsoKronConfig.field_names()))
+    if unknown:
+        raise ConfigError(f"unknown isokron setting(s): {', '.join(unknown)}", key=unknown[0])
+    document[PROVIDER_NAME] = section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

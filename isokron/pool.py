@@ -14,7 +14,6 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -28,6 +27,7 @@ from .errors import (
     QueryTimeoutError,
     SubstrateUnavailableError,
 )
+from .guard.dsn import redact_dsn
 
 __all__ = [
     "DB",
@@ -39,7 +39,6 @@ __all__ = [
     "init_connection",
     "is_connection_failure",
     "is_unavailable",
-    "redact_dsn",
     "translate_errors",
 ]
 
@@ -63,15 +62,6 @@ _CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 STATEMENT_TIMEOUT_SQLSTATE = "57014"
 _UNAVAILABLE_SQLSTATES = _CONNECTION_SQLSTATES | {STATEMENT_TIMEOUT_SQLSTATE}
 
-
-def redact_dsn(dsn: str) -> str:
-    """Return ``dsn`` with any password replaced by ``***`` (safe to log)."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
 
 
 def is_connection_failure(exc: BaseException) -> bool:

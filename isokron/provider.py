@@ -13,20 +13,27 @@ from typing import Any
 
 import attrs
 
-from . import loop, telemetry
+from . import telemetry
 from .base import MemoryProvider
-from .config import PROVIDER_NAME, IsoKronConfig, load_config
-from .core import AsyncIsoKron
+from .config import (
+    PROVIDER_NAME,
+    IsoKronConfig,
+    config_schema,
+    load_config,
+    save_isokron_section,
+)
+from .engine import loop
+from .engine.core import AsyncIsoKron
+from .engine.tools import TOOL_SCHEMAS, envelope_for, error_envelope, unknown_tool
 from .errors import (
     ConfigError,
     NoActiveRoleCharterError,
     RoleCharterIntegrityError,
     SubstrateUnavailableError,
 )
+from .guard.dsn import redact_dsn
+from .guard.validate import shown
 from .models import SessionContext
-from .pool import redact_dsn
-from .stores._validate import shown
-from .tools import TOOL_SCHEMAS, envelope_for, error_envelope, unknown_tool
 
 __all__ = ["IsoKronMemoryProvider", "default_config_path"]
 
@@ -574,12 +581,8 @@ class IsoKronMemoryProvider(MemoryProvider):
     # -- configuration ----------------------------------------------------------------------
     def get_config_schema(self) -> list[dict[str, Any]]:
         """Describe every setting (the DSN is marked secret)."""
-        from .integrations.hermes import config_schema
-
         return config_schema()
 
     def save_config(self, values: dict[str, Any], home: str) -> None:
         """Write ``values`` as the ``isokron:`` section of ``<home>/config.yaml`` (rest kept)."""
-        from .integrations.hermes import save_isokron_section
-
         save_isokron_section(values, home)

@@ -37,13 +37,21 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from .core import AsyncIsoKron
-
-__all__ = ["Annotate", "Span", "carried", "count_query", "enabled", "hook", "register",
+__all__ = ["Annotate", "Observed", "Span", "carried", "count_query", "enabled", "hook", "register",
            "set_capture_content", "span", "sync_span", "traced"]
+
+
+
+class Observed(Protocol):
+    """What the metrics read from a registered core (its outbox and breaker)."""
+
+    def observed(self) -> dict[str, Any]:
+        """Return ``dsn`` (redacted), ``depth``, ``dropped``, ``dead_lettered`` and
+        ``breaker`` (``closed``, ``half_open`` or ``open``)."""
+        ...
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -80,7 +88,7 @@ class _Telemetry:
     def __init__(self) -> None:
         from opentelemetry import metrics, trace
 
-        from . import __version__
+        from ._version import __version__
 
         self.trace = trace
         self.tracer = trace.get_tracer("isokron", __version__)
@@ -88,7 +96,7 @@ class _Telemetry:
         self.warm_duration = meter.create_histogram(
             "isokron.warm.duration", unit="s",
             description="time to read and verify a workspace's identity (cache misses)")
-        self.kernels: weakref.WeakSet[AsyncIsoKron] = weakref.WeakSet()
+        self.kernels: weakref.WeakSet[Observed] = weakref.WeakSet()
         self.hits = 0
         self.misses = 0
         # Hits are the no-I/O hot path: counted as plain integers, reported when read.
@@ -127,22 +135,13 @@ class _Telemetry:
     def _observe(self, what: str) -> Callable[[Any], Iterator[Any]]:
         from opentelemetry.metrics import Observation
 
-        from .pool import redact_dsn
-
         states = {"closed": 0, "half_open": 1, "open": 2}
 
         def observe(options: Any) -> Iterator[Any]:
             for kron in list(self.kernels):
-                outbox = kron.outbox
-                if what == "depth":
-                    value = len(outbox)
-                elif what == "dropped":
-                    value = outbox.stats.dropped
-                elif what == "dead_lettered":
-                    value = outbox.stats.dead_lettered
-                else:
-                    value = states.get(kron.breaker.state, 2)
-                yield Observation(value, {"isokron.dsn": redact_dsn(kron.config.dsn)})
+                seen = kron.observed()
+                value = states.get(seen["breaker"], 2) if what == "breaker" else seen[what]
+                yield Observation(value, {"isokron.dsn": seen["dsn"]})
 
         return observe
 
@@ -158,7 +157,7 @@ def _telemetry() -> _Telemetry | None:
     return _state
 
 
-def register(kron: AsyncIsoKron) -> None:
+def register(kron: Observed) -> None:
     """Report ``kron``'s outbox and breaker in the observable metrics."""
     tel = _telemetry()
     if tel is not None:

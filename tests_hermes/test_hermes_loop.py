@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 import yaml
 
-from isokron.cli import main as isokron_main
+from isokron.ops.cli import main as isokron_main
 from isokron.embedded import EmbeddedPostgres
 from isokron.testing.seed import seed_demo_workspace
 

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from isokron.tools import TOOL_SCHEMAS
+from isokron.engine.tools import TOOL_SCHEMAS
 
 TREE = [("org_mcp", None), ("ws_mcp", "org_mcp"), ("org_b", None)]
 
@@ -30,7 +30,7 @@ async def workspaces(owner):
 @asynccontextmanager
 async def _client(dsn: str, workspace: str):
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "isokron.cli", "mcp", "--workspace", workspace],
+        command=sys.executable, args=["-m", "isokron.ops.cli", "mcp", "--workspace", workspace],
         env={**os.environ, "ISOKRON_DSN": dsn})
     with open(os.devnull, "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), \
@@ -98,7 +98,7 @@ async def test_the_client_cannot_choose_another_workspace(db, owner, workspaces)
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "isokron.cli", "mcp", *args],
+    return subprocess.run([sys.executable, "-m", "isokron.ops.cli", "mcp", *args],
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
 
@@ -123,7 +123,7 @@ async def test_the_command_refuses_bad_input_in_one_line(db, workspaces):
 
 def test_a_missing_extra_is_one_line():
     """Without the mcp package the command says which extra to install."""
-    code = ("import sys; sys.modules['mcp'] = None; from isokron.cli import main; "
+    code = ("import sys; sys.modules['mcp'] = None; from isokron.ops.cli import main; "
             "sys.exit(main(['mcp', '--workspace', 'w', '--dsn', 'postgresql://u@h/db']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from isokron import telemetry
-from isokron.core import AsyncIsoKron
+from isokron.engine.core import AsyncIsoKron
 from isokron.provider import IsoKronMemoryProvider
 from isokron.stores import AgentSessionStore, NamespaceMemory, RequestContext
 

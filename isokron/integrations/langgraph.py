@@ -47,12 +47,12 @@ from langgraph.store.base import (
     SearchOp,
 )
 
+from ..db.tenancy import workspace_scope
 from ..errors import InvalidInputError, NotFoundError
+from ..guard.redact import redact_secrets, scrub_json
+from ..guard.validate import check_workspace, shown
 from ..pool import Conn, create_pool
-from ..redact import redact_secrets, scrub_json
 from ..stores import NamespaceMemory
-from ..stores._validate import check_workspace, shown
-from ..tenancy import workspace_scope
 
 __all__ = ["IsoKronStore"]
 

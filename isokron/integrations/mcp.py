@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core import AsyncIsoKron
+from ..engine.core import AsyncIsoKron
+from ..engine.tools import TOOL_SCHEMAS
 from ..errors import NotFoundError
-from ..tools import TOOL_SCHEMAS
 
 __all__ = ["build_server", "serve_stdio"]
 

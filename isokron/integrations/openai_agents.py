@@ -22,11 +22,11 @@ import uuid
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..limits import MAX_ID_CHARS
+from ..guard.limits import MAX_ID_CHARS
+from ..guard.validate import shown
 from ..models import AgentMessage
 from ..pool import DB
 from ..stores import AgentSessionStore, RequestContext
-from ..stores._validate import shown
 
 __all__ = ["IsoKronSession", "session_uuid"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..charter_md import LIST_SECTIONS, TEXT_SECTIONS, CharterFormatError, parse_charter_md
 from ..errors import NoActiveRoleCharterError, RoleCharterIntegrityError
+from ..guard.validate import check_workspace
 from ..models import RoleCharter, Row
 from ..pool import DB, Conn, acquire, translate_errors
-from ._common import check_workspace
+from .charter_md import LIST_SECTIONS, TEXT_SECTIONS, CharterFormatError, parse_charter_md
 
 __all__ = ["read_active_role_charter", "verify_charter", "verify_charter_row"]
 

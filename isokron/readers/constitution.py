@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..db.tenancy import workspace_scope
+from ..guard.validate import check_workspace
 from ..models import ConstitutionRevision
 from ..pool import DB, Conn
-from ..tenancy import workspace_scope
-from ._common import check_workspace
 
 __all__ = ["read_active_constitution"]
 

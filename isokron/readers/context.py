@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import NoActiveRoleCharterError
+from ..guard.validate import check_limit, check_workspace
 from ..models import (
     CapabilityRow,
     ChainEvent,
@@ -23,7 +24,6 @@ from ..models import (
     ScratchpadEntry,
 )
 from ..pool import DB, Conn, acquire, translate_errors
-from ._common import check_limit, check_workspace
 from .capabilities import mirror_capability_row
 from .charter import verify_charter
 from .policies import warn_policy_drift

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..errors import InvalidInputError
+from ..guard.validate import check_limit, check_workspace, escape_like
 from ..models import ChainEvent
 from ..pool import DB, Conn, acquire, translate_errors
-from ._common import check_limit, check_workspace, escape_like
 
 __all__ = ["PAYLOAD_SUMMARY_CHARS", "read_chain_heads", "read_recent_events",
            "verify_event_chain"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
+from ..db.tenancy import workspace_scope
+from ..guard.validate import check_workspace
 from ..models import PolicyEntry
 from ..pool import DB, Conn
-from ..tenancy import workspace_scope
-from ._common import check_workspace
 
 __all__ = ["EXPECTED_POLICY_COUNT", "read_policy_registry", "warn_policy_drift"]
 

@@ -6,10 +6,10 @@ import hashlib
 import logging
 from collections.abc import Iterable
 
+from ..db.tenancy import workspace_scope
+from ..guard.validate import check_limit, check_workspace
 from ..models import ScratchpadEntry
 from ..pool import DB, Conn
-from ..tenancy import workspace_scope
-from ._common import check_limit, check_workspace
 
 __all__ = ["check_scratchpad_integrity", "read_cross_agent_scratchpad", "read_own_scratchpad"]
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import NoActiveRoleCharterError
+from ..guard.validate import check_limit, check_workspace
 from ..models import (
     CapabilityRow,
     ChainEvent,
@@ -17,7 +18,6 @@ from ..models import (
     SessionContext,
 )
 from ..pool import DB
-from ._common import check_limit, check_workspace
 from .capabilities import read_capability_row
 from .charter import read_active_role_charter
 from .constitution import read_active_constitution

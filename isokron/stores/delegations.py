@@ -12,13 +12,11 @@ import uuid
 from datetime import datetime
 
 from .. import telemetry
+from ..db.tenancy import workspace_scope
 from ..errors import InvalidInputError, InvalidTransitionError
-from ..limits import MAX_TASK_CHARS
-from ..models import Delegation
-from ..pool import DB
-from ..redact import scrub_text
-from ..tenancy import workspace_scope
-from ._validate import (
+from ..guard.limits import MAX_TASK_CHARS
+from ..guard.redact import scrub_text
+from ..guard.validate import (
     MAX_NAME_CHARS,
     check_aware,
     check_text,
@@ -27,6 +25,8 @@ from ._validate import (
     cut_text,
     shown,
 )
+from ..models import Delegation
+from ..pool import DB
 
 __all__ = [
     "IN_FLIGHT",

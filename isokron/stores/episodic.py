@@ -15,11 +15,8 @@ from typing import Any
 
 from .. import telemetry
 from ..errors import InvalidInputError, NotOwnedError
-from ..models import EpisodicEvent
-from ..pool import DB, acquire, translate_errors
-from ..redact import scrub_json, scrub_text
-from ._json import timestamps
-from ._validate import (
+from ..guard.redact import scrub_json, scrub_text
+from ..guard.validate import (
     check_aware,
     check_items,
     check_text,
@@ -28,6 +25,9 @@ from ._validate import (
     json_object_text,
     shown,
 )
+from ..models import EpisodicEvent
+from ..pool import DB, acquire, translate_errors
+from ._json import timestamps
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 

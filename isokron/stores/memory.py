@@ -21,22 +21,17 @@ from typing import Any
 import attrs
 
 from .. import telemetry
+from ..db.tenancy import workspace_scope
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
-from ..limits import (
+from ..guard.limits import (
     MAX_MEMORY_CHARS,
     MAX_QUERY_CHARS,
     check_clean_text,
     check_depth,
     check_free_text,
 )
-from ..models import MemoryRecord
-from ..pool import DB, Conn, acquire, translate_errors
-from ..readers._common import escape_like
-from ..redact import scrub_json, scrub_text
-from ..tenancy import workspace_scope
-from ._batch import COMMIT_ONE, CommitBatcher
-from ._json import timestamps
-from ._validate import (
+from ..guard.redact import scrub_json, scrub_text
+from ..guard.validate import (
     MAX_EMBEDDING_DIMS,
     MAX_NAME_CHARS,
     MAX_SEARCH_NAMESPACES,
@@ -44,9 +39,14 @@ from ._validate import (
     check_items,
     check_uuid,
     check_workspace,
+    escape_like,
     json_object_text,
     shown,
 )
+from ..models import MemoryRecord
+from ..pool import DB, Conn, acquire, translate_errors
+from ._batch import COMMIT_ONE, CommitBatcher
+from ._json import timestamps
 
 __all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory",
            "export_memory", "import_memory", "purge_workspace"]

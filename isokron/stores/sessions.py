@@ -16,20 +16,17 @@ from typing import Any
 import attrs
 
 from .. import telemetry
+from ..db.tenancy import tenant_scope
 from ..errors import InvalidInputError, NotFoundError
-from ..limits import (
+from ..guard.limits import (
     MAX_ID_CHARS,
     MAX_MESSAGE_CHARS,
     MAX_TITLE_CHARS,
     check_depth,
     check_free_text,
 )
-from ..models import AgentMessage, AgentSession
-from ..pool import DB, Conn, acquire, translate_errors
-from ..redact import scrub_json, scrub_text
-from ..tenancy import tenant_scope
-from ._json import json_rows
-from ._validate import (
+from ..guard.redact import scrub_json, scrub_text
+from ..guard.validate import (
     MAX_NAME_CHARS,
     check_items,
     check_text,
@@ -37,6 +34,9 @@ from ._validate import (
     json_object_text,
     shown,
 )
+from ..models import AgentMessage, AgentSession
+from ..pool import DB, Conn, acquire, translate_errors
+from ._json import json_rows
 
 __all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from ..charter_md import render_charter_md
 from ..errors import NoActiveRoleCharterError
+from ..guard.validate import check_limit, check_workspace
 from ..models import (
     CapabilityRow,
     ChainEvent,
@@ -24,10 +24,10 @@ from ..models import (
     ScratchpadEntry,
     SessionContext,
 )
-from ..readers._common import check_limit, check_workspace
 from ..readers.capabilities import mirror_capability_row
 from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
 from ..readers.charter import verify_charter
+from ..readers.charter_md import render_charter_md
 from ..readers.events import PAYLOAD_SUMMARY_CHARS
 from ..readers.policies import warn_policy_drift
 from ..readers.scratchpad import check_scratchpad_integrity

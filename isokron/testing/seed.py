@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import attrs
 
-from ..charter_md import render_charter_md
 from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
+from ..readers.charter_md import render_charter_md
 
 __all__ = ["DEMO_CHARTER_SECTIONS", "DEMO_POLICIES", "SeedSummary", "render_charter_md",
            "seed_demo_workspace"]

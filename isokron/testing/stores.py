@@ -16,10 +16,10 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidInputError, InvalidTransitionError, NotFoundError, NotOwnedError
-from ..limits import MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_free_text
+from ..guard.limits import MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_free_text
+from ..guard.redact import scrub_json, scrub_text
+from ..guard.validate import check_workspace
 from ..models import AgentMessage, AgentSession, Delegation, EpisodicEvent, MemoryRecord
-from ..readers._common import check_workspace
-from ..redact import scrub_json, scrub_text
 from ..stores.delegations import _PREDECESSORS, STATUSES
 from ..stores.memory import KINDS, SOURCES, NamespaceAccess
 from ..stores.sessions import UNSET, RequestContext, _Unset

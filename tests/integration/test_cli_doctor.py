@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from isokron.cli import main
+from isokron.ops.cli import main
 from isokron.testing.seed import seed_demo_workspace
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from isokron.cli import build_parser
+from isokron.ops.cli import build_parser
 from isokron.embedded import dsn_with
 
 SECRET = "s3cret"
@@ -23,7 +23,7 @@ REFUSED = f"postgresql://u:{SECRET}@127.0.0.1:1/db"
 def _isokron(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a fresh interpreter (no ISOKRON_DSN unless given) and time it."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "isokron.cli", *argv], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "isokron.ops.cli", *argv], capture_output=True,
                           text=True, timeout=120,
                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})})
     shown = " ".join("<dsn>" if "://" in arg or "password=" in arg else arg for arg in argv)

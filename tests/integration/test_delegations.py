@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from isokron.cli import main
+from isokron.ops.cli import main
 from isokron.errors import InvalidInputError, InvalidTransitionError
 from isokron.stores import DelegationLedger, DelegationSweeper
 from isokron.stores.delegations import TRANSITIONS

@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from isokron import distribution
-from isokron.distribution import citus_statements, distribution_problems
+from isokron.db import distribution
+from isokron.db.distribution import citus_statements, distribution_problems
 from isokron.errors import InvalidInputError
 from isokron.stores import NamespaceMemory
 from isokron.stores.memory import export_memory, import_memory

@@ -313,7 +313,7 @@ async def test_namespace_lifecycle_patch_delete_and_purge(memory, owner, sweeper
 
 
 async def test_the_purge_cli_prints_what_it_removed(memory, db, capsys):
-    from isokron.cli import main
+    from isokron.ops.cli import main
 
     await memory.commit("ws_b1", "note")
     code = await asyncio.to_thread(main, ["memory", "purge-workspace", "--dsn", db.sweeper_dsn,
@@ -330,7 +330,7 @@ async def test_export_then_import_into_an_empty_database_gives_the_same_searches
     a secret that slipped into an export file is redacted again on import."""
     import json
 
-    from isokron.cli import main
+    from isokron.ops.cli import main
     from isokron.pool import create_pool
     from tests.conftest import _drop_database, create_test_database
 

@@ -220,7 +220,7 @@ async def test_a_kron_core_through_the_pooler_reads_in_one_round_trip(bouncer, o
 
 
 async def test_doctor_detects_the_transaction_pooler_and_names_the_setting(bouncer, db):
-    from isokron.doctor import run_doctor
+    from isokron.ops.doctor import run_doctor
 
     through = bouncer("postgres")
     conn = await asyncpg.connect(through, statement_cache_size=0)
@@ -240,7 +240,8 @@ async def test_doctor_detects_the_transaction_pooler_and_names_the_setting(bounc
 
 _WORKER = """
 import json, sys, time
-from isokron import IsoKronMemoryProvider, loop
+from isokron import IsoKronMemoryProvider
+from isokron.engine import loop
 dsn, turns, worker, pooled = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
 p = IsoKronMemoryProvider({"dsn": dsn, "workspace_id": "org_demo", "pool_max_size": 4,
                            "prepared_statements": not pooled})

@@ -13,8 +13,9 @@ import asyncpg
 import pytest
 import yaml
 
-from isokron import IsoKronMemoryProvider, SubstrateUnavailableError, loop
-from isokron.cli import main
+from isokron import IsoKronMemoryProvider, SubstrateUnavailableError
+from isokron.engine import loop
+from isokron.ops.cli import main
 from isokron.embedded import EmbeddedPostgres, run_coro_sync
 from isokron.testing.seed import seed_demo_workspace
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from isokron.cli import main
+from isokron.ops.cli import main
 from isokron.errors import SubstrateUnavailableError
 from isokron.models import ConstitutionRevision, hex_digest
 from isokron.pool import create_pool, translate_errors

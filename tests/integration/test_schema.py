@@ -8,7 +8,7 @@ import json
 import asyncpg
 import pytest
 
-from isokron.doctor import RLS_TABLES
+from isokron.ops.doctor import RLS_TABLES
 from isokron.schema import available_migrations, migrate
 from isokron.testing.seed import seed_demo_workspace
 

@@ -16,7 +16,7 @@ from isokron.stores import (
     RequestContext,
 )
 from isokron.testing.seed import seed_demo_workspace
-from isokron.transports import SubstrateTransport
+from isokron.db.transports import SubstrateTransport
 
 A, B = "org_a", "org_b"
 CTX_A, CTX_B = RequestContext(A, "u"), RequestContext(B, "u")

@@ -28,7 +28,7 @@ from isokron.stores import (
     import_memory,
 )
 from isokron.testing.seed import seed_demo_workspace
-from isokron.tools import TOOL_NAMES
+from isokron.engine.tools import TOOL_NAMES
 
 TEN_MB = "y" * 10_000_000  # shared: drawn a few times, never built per example
 NASTY_TEXT = st.one_of(

@@ -11,7 +11,8 @@ import time
 import asyncpg
 import pytest
 
-from isokron import AsyncIsoKron, IsoKronMemoryProvider, loop
+from isokron import AsyncIsoKron, IsoKronMemoryProvider
+from isokron.engine import loop
 from isokron.embedded import EmbeddedPostgres, run_coro_sync
 from isokron.errors import SubstrateUnavailableError
 from isokron.stores import EpisodicEventStore

@@ -8,9 +8,9 @@ import pytest
 
 from isokron import AsyncIsoKron
 from isokron.errors import ConfigError
-from isokron.outbox import Outbox, WriteJob
+from isokron.engine.outbox import Outbox, WriteJob
 from isokron.testing import InMemorySubstrate
-from isokron.writes import payload_bytes
+from isokron.engine.writes import payload_bytes
 
 
 async def test_the_outbox_refuses_writes_past_its_byte_bound():

@@ -8,9 +8,9 @@ import logging
 import asyncpg
 import pytest
 
-from isokron.breaker import CircuitBreaker
+from isokron.engine.breaker import CircuitBreaker
 from isokron.errors import InvalidInputError, QueryTimeoutError, SubstrateUnavailableError
-from isokron.outbox import Outbox, WriteJob
+from isokron.engine.outbox import Outbox, WriteJob
 from isokron.pool import is_connection_failure
 from tests.unit.helpers import FakeClock
 

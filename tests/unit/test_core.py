@@ -13,7 +13,7 @@ from isokron import (
     RoleCharterIntegrityError,
     SubstrateUnavailableError,
 )
-from isokron.outbox import Outbox, WriteJob
+from isokron.engine.outbox import Outbox, WriteJob
 from isokron.testing import InMemorySubstrate
 from tests.unit.helpers import DSN, FakeClock, RecordingTransport
 

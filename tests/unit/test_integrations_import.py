@@ -21,7 +21,7 @@ def test_without_opentelemetry_nothing_imports_it_and_spans_are_no_ops():
     code = """
 import asyncio, sys
 sys.modules['opentelemetry'] = None
-import isokron, isokron.core, isokron.provider, isokron.stores
+import isokron, isokron.engine.core, isokron.provider, isokron.stores
 from isokron import telemetry
 assert telemetry.enabled() is False
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from isokron import AsyncIsoKron, IsoKronMemoryProvider, limits
+from isokron import AsyncIsoKron, IsoKronMemoryProvider
+from isokron.guard import limits
 from isokron.errors import InvalidInputError, NotOwnedError
 from isokron.stores import RequestContext
-from isokron.stores._validate import (
+from isokron.guard.validate import (
     MAX_NAME_CHARS,
     MAX_SEARCH_NAMESPACES,
     check_items,
@@ -28,7 +29,7 @@ from isokron.testing import (
     InMemorySessionStore,
     InMemorySubstrate,
 )
-from isokron.tools import MAX_ERROR_CHARS, TOOL_SCHEMAS, envelope_for, error_envelope
+from isokron.engine.tools import MAX_ERROR_CHARS, TOOL_SCHEMAS, envelope_for, error_envelope
 from tests.unit.helpers import DSN, RecordingTransport
 
 CHECKED = {"cases": 0}

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from isokron.outbox import Outbox, WriteJob
+from isokron.engine.outbox import Outbox, WriteJob
 
 
 def _job(name: str, log: list[str], lane: str = "", merge=None) -> WriteJob:

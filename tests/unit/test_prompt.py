@@ -7,7 +7,7 @@ import asyncio
 import attrs
 import pytest
 
-from isokron.prompt import HONEST_LABEL, format_policy_value, render_prompt_block
+from isokron.engine.prompt import HONEST_LABEL, format_policy_value, render_prompt_block
 from isokron.testing import InMemorySubstrate
 
 

@@ -240,7 +240,7 @@ def test_stats_counts_every_write_per_surface():
     p.on_turn_start(1, "hello")
     p.on_memory_write("add", "memory", "fact one")
     p.on_memory_write("add", "memory", "fact two")
-    from isokron import loop
+    from isokron.engine import loop
 
     assert loop.submit_and_wait(p.core.flush(2), 3)
     stats = p.stats()

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from isokron.redact import redact_json, redact_secrets
+from isokron.guard.redact import redact_json, redact_secrets
 
 _B64 = "QWxhZGRpbjpvcGVuIHNlc2FtZQ"  # "Aladdin:open sesame"
 _AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -13,8 +13,8 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from .models import MemoryRecord
-from .sanitize import escape_line
+from ..guard.sanitize import escape_line
+from ..models import MemoryRecord
 
 __all__ = [
     "RECALL_LABEL",

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 from cachetools import LRUCache, TLRUCache
 
-from .models import SessionContext
+from ..models import SessionContext
 
 __all__ = ["CachedContext", "Clock", "ContextCache"]
 

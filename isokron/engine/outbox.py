@@ -20,9 +20,9 @@ from typing import Any
 
 import attrs
 
+from ..errors import DeferredWriteError
+from ..pool import is_connection_failure
 from .breaker import CircuitBreaker
-from .errors import DeferredWriteError
-from .pool import is_connection_failure
 
 __all__ = ["DeadLetter", "Outbox", "OutboxStats", "WriteJob", "surface_of"]
 

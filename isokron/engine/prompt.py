@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .models import SessionContext
-from .sanitize import escape_line
+from ..guard.sanitize import escape_line
+from ..models import SessionContext
 
 __all__ = ["HONEST_LABEL", "RENDERED_POLICY_PATHS", "format_policy_value", "render_prompt_block"]
 

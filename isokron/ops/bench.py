@@ -9,9 +9,9 @@ from typing import Any
 
 import asyncpg
 
-from .embedded import EmbeddedPostgres
-from .provider import IsoKronMemoryProvider
-from .testing.seed import seed_demo_workspace
+from ..embedded import EmbeddedPostgres
+from ..provider import IsoKronMemoryProvider
+from ..testing.seed import seed_demo_workspace
 
 __all__ = ["run_prompt_bench", "run_redact_bench", "run_rls_bench"]
 
@@ -66,8 +66,8 @@ _RLS_TABLES = ("isokron.memory_records", "isokron.memory_namespaces")
 
 
 async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int) -> dict[str, Any]:
-    from .pool import create_pool
-    from .stores import NamespaceMemory
+    from ..pool import create_pool
+    from ..stores import NamespaceMemory
 
     owner = await asyncpg.connect(pg.dsn)
     pool = await create_pool(pg.runtime_dsn, min_size=1, max_size=2)
@@ -122,7 +122,7 @@ def run_rls_bench(*, records: int = 10_000, rounds: int = 8) -> dict[str, Any]:
 
 def run_redact_bench(*, size: int = 10_000, rounds: int = 2_000) -> dict[str, Any]:
     """Time redaction of a ``size``-character message: plain prose, and prose with secrets."""
-    from .redact import redact_secrets
+    from ..guard.redact import redact_secrets
 
     prose = ("The deploy freezes on Fridays; ask the on-call engineer before merging. "
              "PR 312 fixed the flaky billing test and the key rotation runbook. ")

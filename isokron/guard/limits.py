@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 
 __all__ = [
     "MAX_ID_CHARS",

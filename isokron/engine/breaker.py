@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .errors import SubstrateUnavailableError
+from ..errors import SubstrateUnavailableError
 
 __all__ = ["CircuitBreaker", "breaker_for"]
 

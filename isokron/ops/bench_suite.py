@@ -24,9 +24,9 @@ from typing import Any
 
 import asyncpg
 
-from .embedded import EmbeddedPostgres
-from .pool import create_pool
-from .testing.seed import seed_demo_workspace
+from ..embedded import EmbeddedPostgres
+from ..pool import create_pool
+from ..testing.seed import seed_demo_workspace
 
 __all__ = ["run_suite"]
 
@@ -115,7 +115,7 @@ def _sqlalchemy_url(dsn: str) -> str:
 
 
 async def _bench_memory(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
-    from .stores import NamespaceMemory
+    from ..stores import NamespaceMemory
 
     counter = _Counter()
     pool = await create_pool(runtime_dsn, min_size=4, max_size=4, init=counter.attach)
@@ -266,7 +266,7 @@ async def _session_round(store: Any, engine: Any, sessions: int, quick: bool) ->
     """Append a pair and read the last 50, in ``sessions`` sessions at once, ours vs theirs."""
     from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 
-    from .stores import RequestContext
+    from ..stores import RequestContext
 
     contexts = [RequestContext("org_bench", f"u{i}-{uuid.uuid4().hex[:6]}")
                 for i in range(sessions)]
@@ -299,7 +299,7 @@ async def _session_round(store: Any, engine: Any, sessions: int, quick: bool) ->
 async def _bench_sessions(runtime_dsn: str, dsn: str, quick: bool) -> list[dict[str, Any]]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from .stores import AgentSessionStore
+    from ..stores import AgentSessionStore
 
     pool = await create_pool(runtime_dsn, min_size=4, max_size=4)
     engine = create_async_engine(_sqlalchemy_url(dsn), pool_size=4, max_overflow=0)
@@ -312,7 +312,7 @@ async def _bench_sessions(runtime_dsn: str, dsn: str, quick: bool) -> list[dict[
 
 
 async def _bench_warmup(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
-    from .readers import PostgresSubstrate
+    from ..readers import PostgresSubstrate
 
     counter = _Counter()
     pool = await create_pool(runtime_dsn, min_size=2, max_size=2, init=counter.attach)
@@ -371,7 +371,7 @@ async def _grow_substrate(dsn: str, workspace: str, total: int) -> None:
 
 
 async def _bench_warmup_growth(dsn: str, runtime_dsn: str, quick: bool) -> dict[str, Any]:
-    from .readers import PostgresSubstrate
+    from ..readers import PostgresSubstrate
 
     workspace = "org_bench_growth"
     conn = await asyncpg.connect(dsn)
@@ -406,7 +406,7 @@ async def _bench_warmup_growth(dsn: str, runtime_dsn: str, quick: bool) -> dict[
 
 def _warm_block(runtime_dsn: str, cold_p50_ms: float, quick: bool) -> dict[str, Any]:
     """Time the warm system_prompt_block() through the sync facade (no I/O)."""
-    from .provider import IsoKronMemoryProvider
+    from ..provider import IsoKronMemoryProvider
 
     provider = IsoKronMemoryProvider({"dsn": runtime_dsn, "workspace_id": "org_bench"})
     provider.initialize("bench")
@@ -448,7 +448,7 @@ async def _fill_episodes(dsn: str, workspace: str, agent: uuid.UUID, total: int)
 
 
 async def _bench_episodic(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
-    from .stores import EpisodicEventStore
+    from ..stores import EpisodicEventStore
 
     workspace = "org_bench"
     owner = await asyncpg.connect(dsn)
@@ -510,7 +510,7 @@ async def _bench_episodic(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[
 
 # -- sweeper ----------------------------------------------------------------------------------
 async def _bench_sweeper(dsn: str, sweeper_dsn: str, quick: bool) -> dict[str, Any]:
-    from .stores import DelegationSweeper
+    from ..stores import DelegationSweeper
 
     owner = await asyncpg.connect(dsn)
     pool = await create_pool(sweeper_dsn, min_size=1, max_size=1)
@@ -565,7 +565,7 @@ def _rss_bytes() -> int:
 
 def _soak(runtime_dsn: str, quick: bool) -> dict[str, Any]:
     """Turns through the sync facade: RSS after the first 1,000 vs the end; outbox bytes."""
-    from .provider import IsoKronMemoryProvider
+    from ..provider import IsoKronMemoryProvider
 
     turns = 3_000 if quick else 10_000
     provider = IsoKronMemoryProvider({"dsn": runtime_dsn, "workspace_id": "org_bench"})
@@ -582,7 +582,7 @@ def _soak(runtime_dsn: str, quick: bool) -> dict[str, Any]:
             if n == 1000:
                 gc.collect()
                 baseline = _rss_bytes()
-        from . import loop
+        from ..engine import loop
 
         loop.submit_and_wait(provider.core.flush(120), 130)
         gc.collect()

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
+from ..errors import IsoKronError
+from ..guard.dsn import dsn_secrets, redact_dsn
+from ..guard.limits import MAX_ID_CHARS, check_free_text
+from ..schema import migrate
 from .doctor import run_doctor
-from .errors import IsoKronError
-from .limits import MAX_ID_CHARS, check_free_text
-from .pool import redact_dsn
-from .schema import migrate
 
 __all__ = ["main"]
 
@@ -30,29 +28,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
-
-_PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)('[^']*'|[^&\s]+)")
-
-
-def _shown_dsn(dsn: str) -> str:
-    """Return ``dsn`` safe to print: no password, whether in the URL, the query or k=v form."""
-    try:
-        shown = redact_dsn(dsn)
-    except ValueError:  # not even a URL: mask ``user:password@`` by hand
-        shown = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
-    return _PASSWORD_PARAM.sub(r"\1***", shown)
-
-
-def _dsn_secrets(dsn: str | None) -> list[str]:
-    """Return the passwords written in ``dsn`` (to scrub them from any message)."""
-    if not dsn:
-        return []
-    found = [m.group(2).strip("'") for m in _PASSWORD_PARAM.finditer(dsn)]
-    with contextlib.suppress(ValueError):
-        parts = urlsplit(dsn)
-        if parts.password:
-            found += [parts.password, unquote(parts.password)]
-    return [secret for secret in found if secret]
 
 
 def _dsn_problem(value: str) -> str | None:
@@ -73,7 +48,7 @@ def _dsn_problem(value: str) -> str | None:
 def _dsn_type(value: str) -> str:
     problem = _dsn_problem(value)
     if problem:
-        raise argparse.ArgumentTypeError(f"{problem}, got {_shown_dsn(value)!r}")
+        raise argparse.ArgumentTypeError(f"{problem}, got {redact_dsn(value)!r}")
     return value
 
 
@@ -147,7 +122,7 @@ def _dsn(args: argparse.Namespace) -> str:
         raise _Refused("no DSN given (use --dsn or set ISOKRON_DSN)")
     problem = _dsn_problem(dsn)
     if problem:
-        raise _Refused(f"$ISOKRON_DSN {problem}, got {_shown_dsn(dsn)!r}")
+        raise _Refused(f"$ISOKRON_DSN {problem}, got {redact_dsn(dsn)!r}")
     return dsn
 
 
@@ -162,8 +137,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 async def _doctor(dsn: str, args: argparse.Namespace) -> int:
+    from ..readers.events import read_chain_heads
     from .chain_heads import load_chain_heads, write_chain_heads
-    from .readers.events import read_chain_heads
 
     heads = load_chain_heads(args.chain_heads) if args.chain_heads else None
     # No statement cache: the doctor also works (and detects it) behind PgBouncer.
@@ -191,7 +166,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_hermes_install(args: argparse.Namespace) -> int:
-    from .integrations.hermes import install_plugin
+    from ..integrations.hermes import install_plugin
 
     folder = install_plugin(args.home, python=args.python)
     print(f"installed the isokron plugin in {folder}")
@@ -201,7 +176,7 @@ def _cmd_hermes_install(args: argparse.Namespace) -> int:
 
 
 async def _prompt(args: argparse.Namespace) -> int:
-    from .core import AsyncIsoKron
+    from ..engine.core import AsyncIsoKron
 
     async with AsyncIsoKron({"dsn": _dsn(args), "actor_kind": args.actor_kind}) as kron:
         print(await kron.system_prompt_block(args.workspace))
@@ -215,8 +190,8 @@ def _cmd_prompt(args: argparse.Namespace) -> int:
 async def _sweep(args: argparse.Namespace) -> int:
     import json
 
-    from .pool import create_pool
-    from .stores.sweeper import DelegationSweeper
+    from ..pool import create_pool
+    from ..stores.sweeper import DelegationSweeper
 
     pool = await create_pool(_dsn(args))
     try:
@@ -278,8 +253,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 async def _purge(args: argparse.Namespace) -> int:
-    from .pool import create_pool
-    from .stores import purge_workspace
+    from ..pool import create_pool
+    from ..stores import purge_workspace
 
     pool = await create_pool(_dsn(args), min_size=1, max_size=1)
     try:
@@ -296,8 +271,8 @@ async def _purge(args: argparse.Namespace) -> int:
 async def _export(args: argparse.Namespace) -> int:
     import json
 
-    from .pool import create_pool
-    from .stores import export_memory
+    from ..pool import create_pool
+    from ..stores import export_memory
 
     pool = await create_pool(_dsn(args), min_size=1, max_size=1)
     try:
@@ -316,8 +291,8 @@ async def _export(args: argparse.Namespace) -> int:
 async def _import(args: argparse.Namespace) -> int:
     import json
 
-    from .pool import create_pool
-    from .stores import import_memory
+    from ..pool import create_pool
+    from ..stores import import_memory
 
     items = []
     for number, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
@@ -345,7 +320,7 @@ def _cmd_mcp(args: argparse.Namespace) -> int:
     try:
         import mcp  # noqa: F401  (the extra: refuse early with one line when it is missing)
 
-        from .integrations.mcp import serve_stdio
+        from ..integrations.mcp import serve_stdio
     except ImportError:
         raise _Refused("the MCP server needs the mcp extra: pip install 'isokron[mcp]'") from None
     asyncio.run(serve_stdio(args.workspace, _dsn(args), actor_kind=args.actor_kind))
@@ -442,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _fail(command: str, message: str, dsn: str | None) -> int:
     """Print ``isokron <command>: <message>`` as one line, no password in it; return 1."""
     line = " ".join(message.split()) or "failed (no detail)"
-    for secret in _dsn_secrets(dsn):
+    for secret in dsn_secrets(dsn):
         line = line.replace(secret, "***")
     print(f"isokron {command}: {line}", file=sys.stderr)
     return 1
@@ -460,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dsn: str | None = getattr(args, "dsn", None)
     if dsn is None and command not in ("demo", "hermes-install", "bench"):
         dsn = os.environ.get("ISOKRON_DSN")
-    target = f" on {_shown_dsn(dsn)}" if dsn else ""
+    target = f" on {redact_dsn(dsn)}" if dsn else ""
     try:
         code: int = args.func(args)
     except _Refused as exc:

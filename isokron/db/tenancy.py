@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from .pool import DB, Conn, in_transaction, translate_errors
+from ..pool import DB, Conn, in_transaction, translate_errors
 
 __all__ = [
     "TENANT_SETTING",

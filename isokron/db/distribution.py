@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from .pool import DB, acquire
+from ..pool import DB, acquire
 
 __all__ = ["DISTRIBUTED", "REFERENCE", "SUBSTRATE_REFERENCE", "citus_statements",
            "distribution_problems"]

@@ -8,10 +8,10 @@ import time
 
 import asyncpg
 
-from .embedded import EmbeddedPostgres
-from .provider import IsoKronMemoryProvider
-from .readers import verify_event_chain
-from .testing.seed import seed_demo_workspace
+from ..embedded import EmbeddedPostgres
+from ..provider import IsoKronMemoryProvider
+from ..readers import verify_event_chain
+from ..testing.seed import seed_demo_workspace
 
 __all__ = ["run_demo"]
 

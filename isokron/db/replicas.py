@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from .pool import redact_dsn
+from ..guard.dsn import redact_dsn
 
 __all__ = ["ReplicaRouter", "lsn_value"]
 
@@ -58,6 +58,15 @@ class ReplicaRouter:
         #: workspace -> the primary's WAL position after its last write
         self.written: dict[str, int] = {}
         self.reads = {"replica": 0, "primary": 0}
+
+    async def note_write(self, workspace_id: str, primary: asyncpg.Pool) -> None:
+        """After ``workspace_id`` wrote: remember the primary's WAL insert position.
+
+        The insert position, not the write position: with synchronous_commit off the
+        write position can still be before this commit's record.
+        """
+        lsn = await primary.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+        self.wrote(workspace_id, str(lsn))
 
     def wrote(self, workspace_id: str, lsn: str) -> None:
         """Remember the primary's position after ``workspace_id`` wrote."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ChainEventEmitNotAvailableError, ScratchpadWriteNotAvailableError
-from .pool import DB
-from .redact import scrub_json, scrub_text
+from ..errors import ChainEventEmitNotAvailableError, ScratchpadWriteNotAvailableError
+from ..guard.redact import scrub_json, scrub_text
+from ..pool import DB
 from .tenancy import workspace_scope
 
 __all__ = ["DeferredTransport", "SubstrateTransport", "WriteTransport", "make_transport"]

@@ -1,4 +1,5 @@
-"""Validate store arguments before any SQL runs; every failure names the bad value."""
+"""Validate arguments before any SQL runs (the one validator); every failure names the bad
+value in a bounded form (:func:`shown`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..limits import MAX_ID_CHARS, check_clean_text, check_depth
-from ..readers._common import check_workspace as _check_workspace_text
+from .limits import MAX_ID_CHARS, check_clean_text, check_depth, check_free_text
 
 __all__ = [
     "MAX_EMBEDDING_DIMS",
@@ -18,10 +18,12 @@ __all__ = [
     "MAX_SEARCH_NAMESPACES",
     "check_aware",
     "check_items",
+    "check_limit",
     "check_text",
     "check_uuid",
     "check_workspace",
     "cut_text",
+    "escape_like",
     "json_object_text",
     "shown",
 ]
@@ -55,13 +57,28 @@ def shown(value: Any, limit: int = 40) -> str:
 
 
 def check_workspace(value: Any) -> str:
-    """Return ``value`` if it is a usable workspace id (a clean str of 1..MAX_ID_CHARS)."""
+    """Return ``value`` if it is a usable workspace id (a clean, non-blank str of
+    1..MAX_ID_CHARS)."""
     if not isinstance(value, str):
         raise InvalidInputError(f"workspace_id must be a string, got {shown(value)}")
     if len(value) > MAX_ID_CHARS:
         raise InvalidInputError(
             f"workspace_id is {len(value):,} characters; the limit is {MAX_ID_CHARS:,}")
-    return _check_workspace_text(value)
+    if not value.strip():
+        raise InvalidInputError(f"workspace_id must be a non-empty string, got {shown(value)}")
+    return check_free_text(value, "workspace_id", max_chars=MAX_ID_CHARS)
+
+
+def check_limit(limit: Any, name: str = "limit") -> int:
+    """Return ``limit`` if it is a positive int, else raise InvalidInputError naming it."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {shown(limit)}")
+    return limit
+
+
+def escape_like(value: str) -> str:
+    r"""Escape LIKE wildcards (``%``, ``_``) and the escape char ``\`` in ``value``."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def check_items(value: Any, name: str) -> list[Any]:

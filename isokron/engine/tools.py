@@ -5,20 +5,35 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
-from .errors import InvalidInputError, IsoKronError
-from .limits import MAX_JSON_BYTES, MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_depth, check_free_text
+from ..errors import InvalidInputError, IsoKronError
+from ..guard.limits import (
+    MAX_JSON_BYTES,
+    MAX_MEMORY_CHARS,
+    MAX_QUERY_CHARS,
+    check_depth,
+    check_free_text,
+)
+from ..guard.validate import MAX_NAME_CHARS, MAX_SEARCH_NAMESPACES, shown
+from ..stores.episodic import EpisodicEventStore
+from ..stores.memory import NamespaceMemory
 from .recall import UNTRUSTED_NOTE
-from .stores._validate import MAX_NAME_CHARS, MAX_SEARCH_NAMESPACES, shown
 
-if TYPE_CHECKING:
-    from .core import AsyncIsoKron
+__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "ToolHost", "envelope_for", "error_envelope",
+           "ok_envelope", "run_tool", "unknown_tool"]
 
-__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "envelope_for", "error_envelope", "ok_envelope",
-           "run_tool", "unknown_tool"]
+
+class ToolHost(Protocol):
+    """What the tools use of their host (:class:`isokron.AsyncIsoKron`)."""
+
+    async def memory(self, *, read_of: str | None = None) -> NamespaceMemory: ...
+
+    async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore: ...
+
+    async def actor_id(self, workspace_id: str) -> uuid.UUID | None: ...
 
 
 def _fn(name: str, description: str, properties: dict[str, Any],
@@ -204,46 +219,43 @@ def envelope_for(exc: BaseException, name: str) -> str:
     return error_envelope("IsoKronError", f"{name} failed: {type(exc).__name__}")
 
 
-async def run_tool(kron: AsyncIsoKron, workspace_id: str, name: str, args: Any) -> str:
-    """Run tool ``name`` and return its JSON envelope; isokron errors become error envelopes."""
-    refused = unknown_tool(name)
-    if refused is not None:
-        return refused
-    try:
-        args = _check_args(name, args)
-        if name == "isokron_memory_commit":
-            memory = await (await kron.memory()).commit(
-                workspace_id, args["content"], namespace=args.get("namespace"),
-                kind=args.get("kind", "fact"), source="agent",
-                expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True)
-            return ok_envelope(memory=memory)
-        if name == "isokron_memory_commit_summary":
-            expires = _when(args.get("expires_at")) or (
-                datetime.now(UTC) + timedelta(days=SUMMARY_TTL_DAYS))
-            memory = await (await kron.memory()).commit(
-                workspace_id, args["content"], namespace=args.get("namespace"), kind="summary",
-                source="agent", expires_at=expires)
-            return ok_envelope(memory=memory)
-        if name == "isokron_memory_search":
-            found = await (await kron.memory(read_of=workspace_id)).search(
-                workspace_id, args.get("query"), namespaces=args.get("namespaces"),
-                kinds=args.get("kinds"), limit=args.get("limit", 20))
-            return ok_envelope(memories=found, untrusted=True, note=UNTRUSTED_NOTE)
-        if name == "isokron_memory_forget":
-            await (await kron.memory()).forget(workspace_id, args["memory_id"],
-                                              namespace=args.get("namespace"))
-            return ok_envelope(forgotten=args["memory_id"])
-        if name == "isokron_memory_namespaces":
-            store = await kron.memory()
-            access = await store.access(workspace_id)
-            return ok_envelope(readable=access.readable, writable=access.writable,
-                               vector_search=await store.supports_vectors())
-        agent = await kron.actor_id(workspace_id)
-        if agent is None:
-            raise InvalidInputError(
-                f"no {kron.config.actor_kind} actor is registered in workspace {workspace_id!r}")
-        episodes = await (await kron.episodic(read_of=workspace_id)).list(
-            workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
-        return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
-    except (IsoKronError, ValueError, TypeError, RecursionError) as exc:
-        return envelope_for(exc, name)
+async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
+                   actor_kind: str) -> str:
+    """Run the known tool ``name`` and return its ok envelope; raise on bad input or a
+    store error (the caller, :meth:`isokron.AsyncIsoKron.handle_tool`, turns every
+    exception into the error envelope, in one place)."""
+    args = _check_args(name, args)
+    if name == "isokron_memory_commit":
+        memory = await (await host.memory()).commit(
+            workspace_id, args["content"], namespace=args.get("namespace"),
+            kind=args.get("kind", "fact"), source="agent",
+            expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True)
+        return ok_envelope(memory=memory)
+    if name == "isokron_memory_commit_summary":
+        expires = _when(args.get("expires_at")) or (
+            datetime.now(UTC) + timedelta(days=SUMMARY_TTL_DAYS))
+        memory = await (await host.memory()).commit(
+            workspace_id, args["content"], namespace=args.get("namespace"), kind="summary",
+            source="agent", expires_at=expires)
+        return ok_envelope(memory=memory)
+    if name == "isokron_memory_search":
+        found = await (await host.memory(read_of=workspace_id)).search(
+            workspace_id, args.get("query"), namespaces=args.get("namespaces"),
+            kinds=args.get("kinds"), limit=args.get("limit", 20))
+        return ok_envelope(memories=found, untrusted=True, note=UNTRUSTED_NOTE)
+    if name == "isokron_memory_forget":
+        await (await host.memory()).forget(workspace_id, args["memory_id"],
+                                           namespace=args.get("namespace"))
+        return ok_envelope(forgotten=args["memory_id"])
+    if name == "isokron_memory_namespaces":
+        store = await host.memory()
+        access = await store.access(workspace_id)
+        return ok_envelope(readable=access.readable, writable=access.writable,
+                           vector_search=await store.supports_vectors())
+    agent = await host.actor_id(workspace_id)
+    if agent is None:
+        raise InvalidInputError(
+            f"no {actor_kind} actor is registered in workspace {workspace_id!r}")
+    episodes = await (await host.episodic(read_of=workspace_id)).list(
+        workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
+    return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)

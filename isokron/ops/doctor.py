@@ -7,10 +7,10 @@ from collections.abc import Mapping
 import asyncpg
 import attrs
 
-from .distribution import distribution_problems
-from .readers.capability_mirror import KORA_CAPABILITY_MIRROR
-from .readers.events import verify_event_chain
-from .schema import available_migrations
+from ..db.distribution import distribution_problems
+from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
+from ..readers.events import verify_event_chain
+from ..schema import available_migrations
 
 __all__ = [
     "NO_RLS_BY_DESIGN",

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from . import telemetry
-from .pool import create_pool
+from .. import telemetry
+from ..pool import create_pool
 
 __all__ = ["PoolRegistry", "get_loop", "loop_thread", "pools", "submit", "submit_and_wait"]
 

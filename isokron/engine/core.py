@@ -1,0 +1,425 @@
+"""AsyncIsoKron: the asyncio core — fan-out reads, caches, the prompt block, write hooks.
+
+It composes the engine's parts and hands each one what it needs at construction:
+:class:`~isokron.engine.warmup.ContextWarmer` (identity reads),
+:class:`~isokron.engine.fairness.WorkspaceGate` (slots, breaker),
+:class:`~isokron.engine.writequeue.WriteQueue` over the outbox, and
+:class:`~isokron.engine.writes.HookWrites` (what each hook writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+import attrs
+
+from .. import telemetry
+from ..config import IsoKronConfig, load_config
+from ..db.replicas import ReplicaRouter
+from ..db.transports import DeferredTransport, SubstrateTransport, WriteTransport
+from ..errors import InvalidInputError, SubstrateUnavailableError
+from ..guard.dsn import redact_dsn
+from ..guard.validate import check_workspace
+from ..models import SessionContext
+from ..pool import create_pool
+from ..readers.actors import ActorDirectory
+from ..readers.substrate import PostgresSubstrate, Substrate
+from ..stores.delegations import DelegationLedger
+from ..stores.episodic import EpisodicEventStore
+from ..stores.memory import NamespaceMemory
+from ..stores.sessions import AgentSessionStore, RequestContext
+from .breaker import breaker_for
+from .cache import CachedContext, Clock, ContextCache
+from .fairness import WorkspaceGate
+from .outbox import Outbox, OutboxStats
+from .recall import render_recall_block
+from .tools import envelope_for, error_envelope, run_tool, unknown_tool
+from .warmup import ContextWarmer
+from .writequeue import WriteQueue
+from .writes import HookWrites, cut_with_marker
+
+__all__ = ["AsyncIsoKron", "cut_with_marker"]
+
+log = logging.getLogger("isokron.core")
+
+PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
+
+#: tools that write (read-your-writes: their workspace reads the primary until replayed)
+WRITING_TOOL_NAMES = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
+                                "isokron_memory_forget"})
+
+#: tools that read what the agent's queued writes may change
+READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_recent",
+                                    "isokron_memory_forget"})
+
+
+def _on_tool(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
+             result: Any) -> None:
+    span.set("gen_ai.tool.name", args[2] if len(args) > 2 else kwargs.get("name"))
+    span.set("isokron.tool.ok", isinstance(result, str) and result.startswith('{"ok": true'))
+    span.content("gen_ai.tool.call.arguments", args[3] if len(args) > 3 else kwargs.get("args"))
+    span.content("gen_ai.tool.call.result", result)
+
+
+class AsyncIsoKron:
+    """Serve an agent's governed identity from PostgreSQL and queue its writes.
+
+    Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an
+    existing asyncpg pool (never closed here), ``substrate=`` / ``transport=``
+    to replace the seams (tests use ``InMemorySubstrate``), and ``clock=`` to
+    drive the TTL cache.
+    """
+
+    def __init__(
+        self,
+        config: IsoKronConfig | Mapping[str, Any] | str,
+        *,
+        pool: asyncpg.Pool | None = None,
+        pool_opener: PoolOpener | None = None,
+        substrate: Substrate | None = None,
+        transport: WriteTransport | None = None,
+        clock: Clock | None = None,
+        own_stores: bool | None = None,
+        memory: Any = None,
+        sessions: Any = None,
+        episodic: Any = None,
+        ledger: Any = None,
+    ) -> None:
+        self.config: IsoKronConfig = load_config(config)
+        cfg = self.config
+        self._pool = pool
+        self._owns_pool = pool is None and pool_opener is None
+        self._pool_opener = pool_opener
+        self._pool_lock: asyncio.Lock | None = None
+        self._substrate = substrate
+        self._transport = transport
+        self.cache = ContextCache(cfg.cache_ttl_seconds, clock=clock or time.monotonic,
+                                  maxsize=cfg.cache_max_workspaces)
+        self.breaker = breaker_for(cfg.dsn, failures=cfg.breaker_failures,
+                                   open_seconds=cfg.breaker_open_seconds,
+                                   display=redact_dsn(cfg.dsn))
+        # An injected (fake) substrate means no database: no breaker on reads or writes.
+        on_database = substrate is None
+        self.gate = WorkspaceGate(cfg.workspace_concurrency,
+                                  self.breaker if on_database else None)
+        self.outbox = Outbox(capacity=cfg.outbox_capacity, max_bytes=cfg.outbox_max_bytes,
+                             max_attempts=cfg.outbox_max_attempts,
+                             dead_letter_max=cfg.dead_letter_max,
+                             breaker=self.breaker if on_database else None)
+        if cfg.otel_capture_content:
+            telemetry.set_capture_content(True)
+        telemetry.register(self)  # outbox and breaker in the metrics (with OpenTelemetry)
+        self.replicas: ReplicaRouter | None = None
+        if cfg.read_dsn:
+            async def open_replica(dsn: str) -> asyncpg.Pool:
+                return await create_pool(
+                    dsn, min_size=1, max_size=cfg.pool_max_size,
+                    statement_timeout_ms=cfg.statement_timeout_ms,
+                    prepared_statements=cfg.prepared_statements)
+
+            self.replicas = ReplicaRouter(cfg.read_dsn, max_lag_s=cfg.replica_max_lag_s,
+                                          open_pool=open_replica)
+        self.rejected: dict[str, int] = {}
+        #: injected stores (isokron.testing's fakes, or your own): used instead of the
+        #: PostgreSQL ones
+        self._stores: dict[str, Any] = {k: v for k, v in (
+            ("memory", memory), ("sessions", sessions), ("episodic", episodic),
+            ("ledger", ledger)) if v is not None}
+        # isokron's own stores need PostgreSQL; with an injected (fake) substrate they are
+        # off unless asked for (or given), so unit tests never try to reach a database.
+        self.own_stores = own_stores if own_stores is not None else (
+            on_database or bool(self._stores))
+        injected_episodic = self._stores.get("episodic")
+        self._actors = (_FakeActors(injected_episodic, cfg.actor_kind)
+                        if injected_episodic is not None and hasattr(injected_episodic,
+                                                                     "actor_for")
+                        else ActorDirectory(self.pool, cfg.actor_kind))
+        self.warmer = ContextWarmer(cfg, self.cache, self.gate, self)
+        self.queue = WriteQueue(self.outbox, self.gate, self.note_write)
+        self.writes = HookWrites(queue=self.queue, cache=self.cache, actors=self._actors,
+                                 transport=self.transport, stores=self,
+                                 actor_kind=cfg.actor_kind, own_stores=self.own_stores)
+
+    @property
+    def fan_outs(self) -> int:
+        """Full identity reads done so far (cache misses that were not partial refreshes)."""
+        return self.warmer.fan_outs
+
+    def observed(self) -> dict[str, Any]:
+        """What the metrics report (see :class:`isokron.telemetry.Observed`)."""
+        return {"dsn": redact_dsn(self.config.dsn), "depth": len(self.outbox),
+                "dropped": self.outbox.stats.dropped,
+                "dead_lettered": self.outbox.stats.dead_lettered,
+                "breaker": self.breaker.state}
+
+    def guarded(self, what: str, workspace_id: str,
+                timeout: float | None = None) -> contextlib.AbstractAsyncContextManager[None]:
+        """See :meth:`isokron.engine.fairness.WorkspaceGate.guarded`."""
+        return self.gate.guarded(what, workspace_id, timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of what happened to writes and the breaker (call on the core's loop).
+
+        ``outbox``: totals (``queued``, ``delivered``, ``retried``, ``dropped``,
+        ``dead_lettered``, ``deferred``), ``by_surface`` (the same per surface),
+        ``queued_now``/``queued_bytes`` and the last ``dead_letters``;
+        ``rejected``: hook calls whose writes could not be queued, per hook;
+        ``breaker``: its state.
+        """
+        def counters(stats: OutboxStats) -> dict[str, int]:
+            return {"queued": stats.queued, "delivered": stats.delivered,
+                    "retried": stats.retried, "dropped": stats.dropped,
+                    "overflowed": stats.overflowed, "lost": stats.lost,
+                    "dead_lettered": stats.dead_lettered, "deferred": stats.deferred}
+
+        outbox = self.outbox
+        return {
+            "outbox": {
+                **counters(outbox.stats),
+                "queued_now": len(outbox), "queued_bytes": outbox.queued_bytes,
+                "by_surface": {k: counters(v) for k, v in sorted(outbox.by_surface.items())},
+                "dead_letters": [attrs.asdict(d) for d in outbox.dead_letters],
+            },
+            "rejected": dict(self.rejected),
+            "breaker": self.breaker.snapshot(),
+            "replicas": self.replicas.snapshot() if self.replicas is not None else None,
+        }
+
+    def reject(self, hook: str, exc: BaseException) -> None:
+        """Count and log a hook call whose writes could not be queued (never raises)."""
+        self.rejected[hook] = self.rejected.get(hook, 0) + 1
+        log.warning("isokron %s: write not queued: %s: %s (%d %s call(s) rejected so far)",
+                    hook, type(exc).__name__, exc, self.rejected[hook], hook)
+
+    # -- lifecycle -------------------------------------------------------------
+    async def __aenter__(self) -> AsyncIsoKron:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self, timeout: float | None = None) -> int:
+        """Drain queued writes (bounded) and close an owned pool; return writes lost."""
+        lost = await self.outbox.drain(
+            self.config.shutdown_timeout_s if timeout is None else timeout
+        )
+        if self._owns_pool and self._pool is not None:
+            await self._pool.close()
+        self._pool = None
+        if self.replicas is not None:
+            await self.replicas.close()
+        return lost
+
+    async def pool(self) -> asyncpg.Pool:
+        """Return the pool, opening it on first use (a failed open is retried next time)."""
+        if self._pool is not None:
+            return self._pool
+        if self._pool_lock is None:
+            self._pool_lock = asyncio.Lock()
+        async with self._pool_lock:
+            if self._pool is None:
+                if self._pool_opener is not None:
+                    self._pool = await self._pool_opener()
+                else:
+                    cfg = self.config
+                    self._pool = await create_pool(
+                        cfg.dsn, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
+                        statement_timeout_ms=cfg.statement_timeout_ms,
+                        prepared_statements=cfg.prepared_statements,
+                    )
+            return self._pool
+
+    async def read_pool(self, workspace_id: str) -> asyncpg.Pool:
+        """The pool ``workspace_id``'s reads go to: a caught-up replica, else the primary."""
+        primary = await self.pool()
+        if self.replicas is None:
+            return primary
+        return await self.replicas.pick(workspace_id, primary)
+
+    async def note_write(self, workspace_id: str) -> None:
+        """After a write: remember the primary's WAL position (read-your-writes)."""
+        if self.replicas is not None:
+            await self.replicas.note_write(workspace_id, await self.pool())
+
+    async def substrate_for(self, workspace_id: str) -> Substrate:
+        """The read seam for ``workspace_id``: on a caught-up replica when one is set."""
+        substrate = await self.substrate()
+        if self.replicas is not None and self._substrate is substrate and isinstance(
+                substrate, PostgresSubstrate):
+            return PostgresSubstrate(await self.read_pool(workspace_id))
+        return substrate
+
+    async def reset_connections(self) -> bool:
+        """Drop the pool's connections (after a server restart); False without a pool."""
+        if self._pool is None:
+            return False
+        await self._pool.expire_connections()
+        return True
+
+    async def substrate(self) -> Substrate:
+        """Return the read seam (PostgreSQL unless one was injected)."""
+        if self._substrate is None:
+            self._substrate = PostgresSubstrate(await self.pool())
+        return self._substrate
+
+    async def memory(self, *, read_of: str | None = None) -> NamespaceMemory:
+        """Return the namespaced memory store on the pool (or the injected one); with
+        ``read_of``, on the pool that workspace's reads go to."""
+        if "memory" in self._stores:
+            return self._stores["memory"]  # type: ignore[no-any-return]
+        if read_of is not None and self.replicas is not None:
+            return NamespaceMemory(await self.read_pool(read_of))
+        return NamespaceMemory(await self.pool())
+
+    async def sessions(self) -> AgentSessionStore:
+        """Return the session store on the pool (or the injected one)."""
+        if "sessions" in self._stores:
+            return self._stores["sessions"]  # type: ignore[no-any-return]
+        return AgentSessionStore(await self.pool())
+
+    @telemetry.traced("isokron.prefetch", operation="search_memory")
+    async def recall(self, workspace_id: str, query: str) -> str:
+        """Search the readable namespaces for ``query`` and render the recall block."""
+        async with self.guarded("recalling memories", workspace_id):
+            store = await self.memory(read_of=workspace_id)
+            found = await store.search(workspace_id, query, limit=self.config.recall_limit)
+        return render_recall_block(found, max_chars=self.config.recall_max_chars)
+
+    @telemetry.traced("isokron.tool", operation="execute_tool", annotate=_on_tool)
+    async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
+        """Run one memory tool and return its JSON envelope (never raise: every input, however
+        malformed, gets a typed error envelope)."""
+        refused = unknown_tool(name)  # before any wait: a bad name needs no database
+        if refused is not None:
+            return refused
+        try:
+            check_workspace(workspace_id)
+            if name in READ_YOUR_WRITES_TOOLS:
+                # The agent must find what it just did: its queued writes land first.
+                await self.outbox.wait_for_workspace(workspace_id,
+                                                     self.config.prefetch_timeout_s)
+            async with self.gate.guarded(f"tool {name}", workspace_id):
+                result = await run_tool(self, workspace_id, name, args,
+                                        actor_kind=self.config.actor_kind)
+                if name in WRITING_TOOL_NAMES:
+                    await self.note_write(workspace_id)
+                return result
+        except SubstrateUnavailableError as exc:  # the breaker is open: answer at once
+            return error_envelope(type(exc).__name__, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the envelope, always: never an exception into the loop
+            return envelope_for(exc, name)
+
+    async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore:
+        """Return the episodic event store on the pool (or the injected one); with
+        ``read_of``, on the pool that workspace's reads go to."""
+        if "episodic" in self._stores:
+            return self._stores["episodic"]  # type: ignore[no-any-return]
+        if read_of is not None and self.replicas is not None:
+            return EpisodicEventStore(await self.read_pool(read_of))
+        return EpisodicEventStore(await self.pool())
+
+    async def ledger(self) -> DelegationLedger:
+        """Return the delegation ledger on the pool (or the injected one)."""
+        if "ledger" in self._stores:
+            return self._stores["ledger"]  # type: ignore[no-any-return]
+        return DelegationLedger(await self.pool())
+
+    async def actor_id(self, workspace_id: str) -> uuid.UUID | None:
+        """Return the configured actor kind's actor id in ``workspace_id`` (cached), or None."""
+        return await self._actors.actor_id(workspace_id)
+
+    async def transport(self) -> WriteTransport:
+        """Return the write transport chosen by ``write_transport``."""
+        if self._transport is None:
+            if self.config.write_transport == "substrate":
+                self._transport = SubstrateTransport(await self.pool())
+            else:
+                self._transport = DeferredTransport()
+        return self._transport
+
+    # -- reads -------------------------------------------------------------------
+    def cached(self, workspace_id: str) -> CachedContext | None:
+        """Return the fresh cached entry without I/O (thread-safe)."""
+        return self.warmer.cached(workspace_id)
+
+    async def warm(self, workspace_id: str) -> SessionContext:
+        """Return the workspace's context: cached if fresh, else one single-flight fan-out."""
+        return (await self.warmer.entry(workspace_id)).context
+
+    async def session_context(self, workspace_id: str) -> SessionContext:
+        """Return the context, cache first."""
+        return await self.warm(workspace_id)
+
+    async def system_prompt_block(self, workspace_id: str) -> str:
+        """Return the rendered identity block (no I/O when warm)."""
+        return (await self.warmer.entry(workspace_id)).block
+
+    def invalidate(self, workspace_id: str | None = None) -> None:
+        """Drop cached contexts for one workspace or all of them."""
+        self.cache.invalidate(workspace_id)
+
+    # -- writes (queued; return at once) -------------------------------------------
+    @telemetry.traced("isokron.sync_turn")
+    async def sync_turn(
+        self, workspace_id: str, user_content: str, assistant_content: str, *,
+        session_id: str = "", turn_number: int = 0, user_id: str | None = None,
+    ) -> None:
+        """Queue the session messages, a ``turn`` episode, and a reasoning_trail entry when a
+        cap_* is named. Inputs are checked before anything is queued."""
+        user = user_id or self.config.user_id
+        check_workspace(workspace_id)
+        RequestContext(workspace_id, user)  # raises on a bad user id
+        for name, text in (("user_content", user_content),
+                           ("assistant_content", assistant_content)):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{name} must be a string, got {type(text).__name__}")
+        self.writes.turn(workspace_id, user, user_content, assistant_content,
+                         session_id=session_id, turn_number=turn_number)
+
+    @telemetry.traced("isokron.on_memory_write")
+    async def on_memory_write(
+        self, workspace_id: str, action: str, target: str, content: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a scratchpad mirror of a loop-side memory write."""
+        self.writes.memory_write(workspace_id, action, target, content)
+
+    @telemetry.traced("isokron.on_delegation")
+    async def on_delegation(
+        self, workspace_id: str, task: str, result: str, *, child_session_id: str = "",
+    ) -> None:
+        """Queue the ledger row, a ``delegation`` episode, a scratchpad entry and a chain event."""
+        self.writes.delegation(workspace_id, task, result, child_session_id=child_session_id)
+
+    @telemetry.traced("isokron.on_session_end")
+    async def on_session_end(self, workspace_id: str, *, session_id: str, turn_count: int) -> None:
+        """Queue a ``<actor_kind>.session.ended`` event."""
+        self.writes.session_end(workspace_id, session_id=session_id, turn_count=turn_count)
+
+    async def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued write is handled; return False on timeout."""
+        return await self.outbox.wait_idle(timeout)
+
+
+class _FakeActors:
+    """Actor ids from an injected episodic store that knows them (isokron.testing's)."""
+
+    def __init__(self, store: Any, actor_kind: str) -> None:
+        self._store = store
+        self._kind = actor_kind
+
+    async def actor_id(self, workspace_id: str) -> uuid.UUID | None:
+        found: uuid.UUID | None = self._store.actor_for(workspace_id, self._kind)
+        return found
