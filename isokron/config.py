@@ -348,3 +348,12 @@ def save_isokron_section(values: dict[str, Any], home: str | os.PathLike[str]) -
     tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def default_config_path() -> Path:
+    """Return ``$ISOKRON_CONFIG``, else ``$HERMES_HOME/config.yaml`` (default ``~/.hermes``)."""
+    explicit = os.environ.get("ISOKRON_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("HERMES_HOME") or "~/.hermes"
+    return Path(home).expanduser() / "config.yaml"

@@ -9,6 +9,7 @@ The tree::
     ├── WorkspaceNotResolvedError        no workspace id for a call that needs one
     ├── NoActiveRoleCharterError         fail-closed: the workspace has no active charter
     ├── RoleCharterIntegrityError        fail-closed: charter content does not match its hash
+    ├── MigrationChecksumError           an applied migration's file changed (or is gone)
     ├── DeferredWriteError               a substrate write surface that does not exist yet
     │   ├── ScratchpadWriteNotAvailableError
     │   └── ChainEventEmitNotAvailableError
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "IsoKronError",
+    "MigrationChecksumError",
     "NoActiveRoleCharterError",
     "NotFoundError",
     "NotOwnedError",
@@ -103,6 +105,22 @@ class RoleCharterIntegrityError(IsoKronError):
         self.expected_hash = expected_hash
         self.actual_hash = actual_hash
         self.section = section
+
+
+class MigrationChecksumError(IsoKronError):
+    """Refuse to migrate: an applied migration's packaged file no longer matches it.
+
+    ``problems`` holds one line per migration (its file name, the recorded and packaged
+    checksums shortened, how to repair); ``missing`` names applied migrations the package
+    does not have. Nothing was applied.
+    """
+
+    def __init__(self, problems: list[str], *, missing: list[str] | None = None) -> None:
+        super().__init__(
+            "refusing to migrate, nothing was applied:\n" + "\n".join(f"- {p}" for p in problems)
+        )
+        self.problems = list(problems)
+        self.missing = list(missing or [])
 
 
 class DeferredWriteError(IsoKronError):

@@ -3,62 +3,34 @@
 from __future__ import annotations
 
 import concurrent.futures
-import copy
 import logging
 import os
-import threading
-from collections.abc import Coroutine, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from . import telemetry
 from .base import MemoryProvider
-from .config import (
-    PROVIDER_NAME,
-    IsoKronConfig,
-    config_schema,
-    load_config,
-    save_isokron_section,
-)
+from .config import PROVIDER_NAME, IsoKronConfig, default_config_path, load_config
 from .engine import loop
 from .engine.core import AsyncIsoKron
-from .engine.tools import TOOL_SCHEMAS, envelope_for, error_envelope, unknown_tool
 from .errors import (
     ConfigError,
     NoActiveRoleCharterError,
     RoleCharterIntegrityError,
     SubstrateUnavailableError,
 )
-from .guard.dsn import redact_dsn
-from .guard.validate import shown
+from .facade.toolcalls import ToolCalls
 from .models import SessionContext
 
-__all__ = ["IsoKronMemoryProvider", "default_config_path"]
+__all__ = ["IsoKronMemoryProvider"]
 
 log = logging.getLogger("isokron.provider")
 _FAIL_CLOSED = (NoActiveRoleCharterError, RoleCharterIntegrityError)
 
 
-def default_config_path() -> Path:
-    """Return ``$ISOKRON_CONFIG``, else ``$HERMES_HOME/config.yaml`` (default ``~/.hermes``)."""
-    explicit = os.environ.get("ISOKRON_CONFIG")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("HERMES_HOME") or "~/.hermes"
-    return Path(home).expanduser() / "config.yaml"
-
-
-#: tools that write (refused outside Hermes's primary context)
-WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
-                           "isokron_memory_forget"})
-
-#: how long a write hook waits for its writes to be validated and queued (no I/O)
-_QUEUE_TIMEOUT_S = 5.0
-
-
-class IsoKronMemoryProvider(MemoryProvider):
+class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
     """Give a sync agent loop isokron's governed memory; hooks never crash the loop.
 
     Only :class:`NoActiveRoleCharterError` and :class:`RoleCharterIntegrityError`
@@ -125,21 +97,6 @@ class IsoKronMemoryProvider(MemoryProvider):
             return False
         return True
 
-    @property
-    def core(self) -> AsyncIsoKron:
-        """Return the async core (created by ``initialize``)."""
-        if self._core is None:
-            raise RuntimeError("IsoKronMemoryProvider.initialize() has not been called")
-        return self._core
-
-    def workspace_for(self, kwargs: Mapping[str, Any] | None = None) -> str | None:
-        """Resolve the workspace: hook kwargs, then initialize(), then config."""
-        if kwargs and kwargs.get("workspace_id"):
-            return str(kwargs["workspace_id"])
-        if self._workspace_id:
-            return self._workspace_id
-        return self.config.workspace_id if self.config is not None else None
-
     # -- lifecycle -----------------------------------------------------------------
     @telemetry.hook("initialize")
     def initialize(self, session_id: str, **kwargs: Any) -> None:
@@ -198,10 +155,6 @@ class IsoKronMemoryProvider(MemoryProvider):
             log.warning("isokron shutdown: %d write(s) were not delivered", lost)
 
     # -- reads -------------------------------------------------------------------------
-    def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        assert self.config is not None
-        return loop.submit_and_wait(coro, self.config.prefetch_timeout_s)
-
     @telemetry.hook("on_turn_start")
     def on_turn_start(self, turn_number: int, message: str, **kwargs: Any) -> None:
         """Warm the workspace's context (bounded by prefetch_timeout_s).
@@ -308,121 +261,6 @@ class IsoKronMemoryProvider(MemoryProvider):
         except Exception as exc:
             log.warning("isokron queue_prefetch failed: %s: %s", type(exc).__name__, exc)
 
-    def get_tool_schemas(self) -> list[dict[str, Any]]:
-        """Return the memory tools (OpenAI function format)."""
-        return copy.deepcopy(TOOL_SCHEMAS)
-
-    @telemetry.hook("handle_tool_call")
-    def handle_tool_call(self, tool_name: str, args: dict[str, Any], **kwargs: Any) -> str:
-        """Run a memory tool; always return a JSON envelope, never raise (whatever the name,
-        arguments or keyword arguments hold)."""
-        try:
-            given = kwargs.get("workspace_id")
-            if given is not None and not isinstance(given, str):
-                return error_envelope("InvalidInputError",
-                                      f"workspace_id must be a string, got {shown(given)}")
-            refused = unknown_tool(tool_name)
-            if refused is not None:
-                return refused
-            workspace = self.workspace_for(kwargs)
-            if workspace is None or self._core is None or self.config is None:
-                return error_envelope("WorkspaceNotResolvedError", "isokron has no workspace "
-                                      "for this call (or is not initialized)")
-            if workspace in self._locked:
-                return error_envelope("IdentityLocked", self._locked[workspace])
-            if not self.writes_allowed and tool_name in WRITING_TOOLS:
-                return error_envelope(
-                    "ReadOnlyContext", f"{tool_name} writes; this agent runs in the "
-                    f"{self.agent_context!r} context, where isokron only reads")
-            try:
-                result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
-            except TimeoutError:
-                return error_envelope("SubstrateUnavailableError",
-                                      f"{tool_name} did not finish within "
-                                      f"{self.config.prefetch_timeout_s:.3g}s")
-            if tool_name in ("isokron_memory_commit", "isokron_memory_commit_summary") and (
-                    result.startswith('{"ok": true')):
-                self._memories_committed += 1
-            return result
-        except Exception as exc:  # the envelope, always: never an exception into the loop
-            return envelope_for(exc, str(tool_name) if isinstance(tool_name, str) else "tool")
-
-    # -- writes (return at once) ------------------------------------------------------------
-    def _may_write(self, hook: str, workspace: str | None) -> bool:
-        """Writes happen only for the primary context and an unlocked identity."""
-        if workspace is None or self._core is None:
-            return False
-        if not self.writes_allowed:
-            log.debug("isokron %s skipped: agent_context %r only reads", hook,
-                      self.agent_context)
-            return False
-        if workspace in self._locked:
-            log.debug("isokron %s suppressed: workspace %s is locked", hook, workspace)
-            return False
-        return True
-
-    def _fire(self, hook: str, coro: Coroutine[Any, Any, Any]) -> None:
-        """Validate and queue a hook's writes before returning; never raise into the loop.
-
-        The hook's coroutine only checks its inputs and queues jobs (no I/O), so waiting
-        for it is quick; a write it cannot queue is logged at WARNING and counted in
-        :meth:`stats` (``rejected``).
-        """
-        try:
-            loop.submit_and_wait(coro, _QUEUE_TIMEOUT_S)
-        except Exception as exc:  # never into the agent loop
-            if self._core is not None:
-                self._core.reject(hook, exc)
-            else:
-                log.warning("isokron %s: write not queued: %s: %s", hook, type(exc).__name__,
-                            exc)
-            return
-        self._backpressure(hook)
-
-    def stats(self) -> dict[str, Any]:
-        """A snapshot of queued, delivered, retried, dropped and dead-lettered writes (per
-        surface), rejected hook calls and the circuit breaker; {} before initialize()."""
-        core = self._core
-        if core is None:
-            return {}
-
-        async def snapshot() -> dict[str, Any]:
-            return core.stats()
-
-        try:
-            result: dict[str, Any] = loop.submit_and_wait(snapshot(), _QUEUE_TIMEOUT_S)
-        except Exception as exc:
-            log.warning("isokron stats unavailable: %s: %s", type(exc).__name__, exc)
-            return {}
-        return result
-
-    def _backpressure(self, hook: str) -> None:
-        """Slow the loop down instead of dropping writes: past half full, wait for room.
-
-        Only while the database is reachable but slower than the loop; during an outage
-        hooks return at once. Waits at most ``outbox_wait_s`` (0 turns this off); a loop
-        that outruns the database for longer than that starts losing writes, each one
-        logged.
-        """
-        core, config = self._core, self.config
-        if core is None or config is None or config.outbox_wait_s <= 0:
-            return
-        if loop.loop_thread() is threading.current_thread():
-            return
-        if core.outbox.pressure() < 0.5 or core.outbox.retrying:
-            return  # room, or an outage: never stall the agent loop for the database
-        try:
-            room = loop.submit_and_wait(core.outbox.wait_for_room(0.5, config.outbox_wait_s),
-                                        config.outbox_wait_s + 1)
-        except Exception as exc:
-            log.warning("isokron %s: waiting for room in the outbox failed: %s: %s", hook,
-                        type(exc).__name__, exc)
-            return
-        if not room and not core.outbox.retrying:
-            log.warning("isokron %s: the outbox stayed over half full for %.3gs (database "
-                        "slower than the agent loop); later writes may be dropped", hook,
-                        config.outbox_wait_s)
-
     @telemetry.hook("sync_turn")
     def sync_turn(
         self,
@@ -513,76 +351,3 @@ class IsoKronMemoryProvider(MemoryProvider):
     def initialize_for_inspection(self, session_id: str = "", **kwargs: Any) -> None:
         """Set up for ``hermes memory status``-style inspection: no writes, no warm-up."""
         self.initialize(session_id, **{**kwargs, "agent_context": "inspection"})
-
-    def unavailable_reason(self) -> str | None:
-        """Why isokron cannot serve right now, in one line (None when it can)."""
-        if self.config is None:
-            return f"not configured: {self._config_error}"
-        if self._core is None:
-            return "not initialized (initialize() was not called)"
-        breaker = self.core.breaker.snapshot()
-        if breaker["state"] == "open":
-            return (f"database at {redact_dsn(self.config.dsn)} unreachable: circuit open "
-                    f"for {breaker['retry_in_s']:.1f}s more")
-        locked = next(iter(self._locked.items()), None)
-        if locked is not None:
-            return f"identity locked for workspace {locked[0]}: {locked[1]}"
-        return None
-
-    def recall_status(self) -> dict[str, Any]:
-        """What recall can do now: available or not (and why), limits, the breaker."""
-        reason = self.unavailable_reason()
-        status: dict[str, Any] = {"available": reason is None, "reason": reason}
-        if self.config is not None:
-            status.update(recall_limit=self.config.recall_limit,
-                          recall_max_chars=self.config.recall_max_chars)
-        if self._core is not None:
-            status["breaker"] = self.core.breaker.snapshot()
-        return status
-
-    def backup_paths(self) -> list[str]:
-        """None: everything isokron keeps is in PostgreSQL (back it up with pg_dump)."""
-        return []
-
-    # -- fail-closed that survives the host (integrity_failure: lock) ------------------------
-    def _lock(self, workspace: str, exc: BaseException) -> bool:
-        """Enter the locked state for ``workspace``; False when the setting says raise."""
-        if self.config is None or self.config.integrity_failure != "lock":
-            return False
-        first = workspace not in self._locked
-        self._locked[workspace] = f"{type(exc).__name__}: {exc}"
-        self._hot = None
-        if first:
-            log.error("isokron: the governed identity of workspace %s could not be verified "
-                      "(%s); locked: no actions, writes suppressed", workspace, exc)
-            if self.writes_allowed and self._core is not None:
-                core, kind = self._core, self.config.actor_kind
-                reason = self._locked[workspace]
-
-                async def flag() -> None:
-                    core.writes.event(workspace, f"{kind}.identity.unverified",
-                                      {"reason": reason[:500]})
-
-                self._fire("identity.unverified", flag())
-        return True
-
-    def _unlock(self, workspace: str) -> None:
-        if self._locked.pop(workspace, None) is not None:
-            self._hot = None
-            log.warning("isokron: workspace %s verified again; unlocked", workspace)
-
-    def _locked_block(self, workspace: str) -> str:
-        return (f"§0 Identity unverified (workspace {workspace})\n"
-                "  > isokron could not verify this agent's governed identity (its role "
-                "charter is missing or failed its integrity check). Do not take actions or "
-                "change anything: only explain this to the user and escalate to a human "
-                "operator.")
-
-    # -- configuration ----------------------------------------------------------------------
-    def get_config_schema(self) -> list[dict[str, Any]]:
-        """Describe every setting (the DSN is marked secret)."""
-        return config_schema()
-
-    def save_config(self, values: dict[str, Any], home: str) -> None:
-        """Write ``values`` as the ``isokron:`` section of ``<home>/config.yaml`` (rest kept)."""
-        save_isokron_section(values, home)

@@ -41,7 +41,7 @@ from .cache import CachedContext, Clock, ContextCache
 from .fairness import WorkspaceGate
 from .outbox import Outbox, OutboxStats
 from .recall import render_recall_block
-from .tools import envelope_for, error_envelope, run_tool, unknown_tool
+from .tools import WRITING_TOOLS, envelope_for, error_envelope, run_tool, unknown_tool
 from .warmup import ContextWarmer
 from .writequeue import WriteQueue
 from .writes import HookWrites, cut_with_marker
@@ -51,10 +51,6 @@ __all__ = ["AsyncIsoKron", "cut_with_marker"]
 log = logging.getLogger("isokron.core")
 
 PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
-
-#: tools that write (read-your-writes: their workspace reads the primary until replayed)
-WRITING_TOOL_NAMES = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
-                                "isokron_memory_forget"})
 
 #: tools that read what the agent's queued writes may change
 READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_recent",
@@ -311,7 +307,7 @@ class AsyncIsoKron:
             async with self.gate.guarded(f"tool {name}", workspace_id):
                 result = await run_tool(self, workspace_id, name, args,
                                         actor_kind=self.config.actor_kind)
-                if name in WRITING_TOOL_NAMES:
+                if name in WRITING_TOOLS:  # read-your-writes: the primary until replayed
                     await self.note_write(workspace_id)
                 return result
         except SubstrateUnavailableError as exc:  # the breaker is open: answer at once

@@ -22,7 +22,8 @@ from ..stores.episodic import EpisodicEventStore
 from ..stores.memory import NamespaceMemory
 from .recall import UNTRUSTED_NOTE
 
-__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "ToolHost", "envelope_for", "error_envelope",
+__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "WRITING_TOOLS", "ToolHost", "envelope_for",
+           "error_envelope",
            "ok_envelope", "run_tool", "unknown_tool"]
 
 
@@ -91,6 +92,9 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
          "limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
 ]
 TOOL_NAMES = tuple(t["function"]["name"] for t in TOOL_SCHEMAS)
+#: the tools that write (refused in read-only contexts; read-your-writes after them)
+WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
+                           "isokron_memory_forget"})
 _PARAMS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOL_SCHEMAS}
 
 

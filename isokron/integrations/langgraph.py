@@ -47,25 +47,16 @@ from langgraph.store.base import (
     SearchOp,
 )
 
-from ..db.tenancy import workspace_scope
 from ..errors import InvalidInputError, NotFoundError
 from ..guard.redact import redact_secrets, scrub_json
 from ..guard.validate import check_workspace, shown
-from ..pool import Conn, create_pool
-from ..stores import NamespaceMemory
+from ..pool import create_pool
+from ..stores import NamespaceItem, NamespaceMemory
 
 __all__ = ["IsoKronStore"]
 
 #: the most items of one isokron namespace a listing or a filtered search reads
 MAX_ITEMS = 10_000
-_COLUMNS = "r.id, r.content, r.created_at, r.updated_at"
-_LIVE = ("r.root_id = $1 AND r.namespace = $2 AND (r.expires_at IS NULL OR r.expires_at > now())"
-         " AND EXISTS (SELECT 1 FROM isokron.memory_namespaces n WHERE n.root_id = r.root_id"
-         " AND n.name = r.namespace AND (n.expires_at IS NULL OR n.expires_at > now()))")
-_ALL = f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} " \
-       "ORDER BY r.created_at, r.id LIMIT $3"
-_ONE = f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} AND r.id = $3"
-_BY_IDS = f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} AND r.id = ANY($3)"
 
 
 def _matches(value: Any, wanted: Any) -> bool:
@@ -114,13 +105,13 @@ class _Row:
 
     __slots__ = ("created_at", "key", "namespace", "updated_at", "value")
 
-    def __init__(self, record: asyncpg.Record) -> None:
-        doc = json.loads(record["content"])
+    def __init__(self, record: NamespaceItem) -> None:
+        doc = json.loads(record.content)
         self.namespace: tuple[str, ...] = tuple(doc["namespace"])
         self.key: str = doc["key"]
         self.value: dict[str, Any] = doc["value"]
-        self.created_at: datetime = record["created_at"]
-        self.updated_at: datetime = record["updated_at"]
+        self.created_at: datetime = record.created_at
+        self.updated_at: datetime = record.updated_at
 
     def item(self) -> Item:
         return Item(value=self.value, key=self.key, namespace=self.namespace,
@@ -190,14 +181,14 @@ class IsoKronStore(BaseStore):
         results: list[Result] = []
         for op in ops:
             if isinstance(op, GetOp):
-                results.append(await self._get(pool, op))
+                results.append(await self._get(memory, op))
             elif isinstance(op, PutOp):
                 await self._put(memory, op)
                 results.append(None)
             elif isinstance(op, SearchOp):
-                results.append(await self._search(pool, memory, op))
+                results.append(await self._search(memory, op))
             elif isinstance(op, ListNamespacesOp):
-                results.append(await self._list_namespaces(pool, op))
+                results.append(await self._list_namespaces(memory, op))
             else:
                 raise InvalidInputError(f"unknown store operation {shown(op)}")
         return results
@@ -229,18 +220,10 @@ class IsoKronStore(BaseStore):
         return uuid.uuid5(uuid.NAMESPACE_URL, "isokron:langgraph:" + json.dumps(
             [self.namespace, list(namespace), key], ensure_ascii=False))
 
-    async def _root(self, conn: Conn) -> str:
-        root = await conn.fetchval("SELECT root_id FROM isokron.namespace_access_v2()")
-        if root is None:
-            raise NotFoundError(f"unknown workspace {self.workspace_id!r} "
-                                "(not in isokron.workspaces)")
-        return str(root)
-
-    async def _get(self, pool: asyncpg.Pool, op: GetOp) -> Item | None:
-        async with workspace_scope(pool, self.workspace_id, "reading a store item") as conn:
-            record = await conn.fetchrow(_ONE, await self._root(conn), self.namespace,
-                                         self._id(tuple(op.namespace), op.key))
-        return None if record is None else _Row(record).item()
+    async def _get(self, memory: NamespaceMemory, op: GetOp) -> Item | None:
+        found = await memory.items(self.workspace_id, self.namespace,
+                                   ids=[self._id(tuple(op.namespace), op.key)], limit=1)
+        return _Row(found[0]).item() if found else None
 
     async def _put(self, memory: NamespaceMemory, op: PutOp) -> None:
         namespace = tuple(op.namespace)
@@ -278,13 +261,11 @@ class IsoKronStore(BaseStore):
         await memory.commit(self.workspace_id, content, namespace=self.namespace,
                             id=record_id, expires_at=expires, embedding=embedding)
 
-    async def _rows(self, pool: asyncpg.Pool) -> list[_Row]:
-        async with workspace_scope(pool, self.workspace_id, "listing store items") as conn:
-            records = await conn.fetch(_ALL, await self._root(conn), self.namespace, MAX_ITEMS)
-        return [_Row(r) for r in records]
+    async def _rows(self, memory: NamespaceMemory) -> list[_Row]:
+        items = await memory.items(self.workspace_id, self.namespace, limit=MAX_ITEMS)
+        return [_Row(r) for r in items]
 
-    async def _search(self, pool: asyncpg.Pool, memory: NamespaceMemory,
-                      op: SearchOp) -> list[SearchItem]:
+    async def _search(self, memory: NamespaceMemory, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
 
         def wanted(row: _Row) -> bool:
@@ -292,23 +273,23 @@ class IsoKronStore(BaseStore):
                 _matches(row.value.get(k), v) for k, v in (op.filter or {}).items())
 
         if not op.query:
-            rows = [r for r in await self._rows(pool) if wanted(r)]
+            rows = [r for r in await self._rows(memory) if wanted(r)]
             return [r.search_item() for r in rows[op.offset:op.offset + op.limit]]
         embedding = self.embed(op.query) if self.embed is not None else None
         found = await memory.search(self.workspace_id, op.query, namespaces=[self.namespace],
                                     limit=100, embedding=embedding)
         ranked = [uuid.UUID(m.id) for m in found]
-        async with workspace_scope(pool, self.workspace_id, "reading store items") as conn:
-            records = await conn.fetch(_BY_IDS, await self._root(conn), self.namespace, ranked)
-        by_id = {r["id"]: _Row(r) for r in records}
+        records = await memory.items(self.workspace_id, self.namespace, ids=ranked,
+                                     limit=max(1, len(ranked)))
+        by_id = {r.id: _Row(r) for r in records}
         rows = [by_id[i] for i in ranked if i in by_id and wanted(by_id[i])]
         count = len(rows)
         return [r.search_item(score=(count - n) / count)
                 for n, r in enumerate(rows)][op.offset:op.offset + op.limit]
 
-    async def _list_namespaces(self, pool: asyncpg.Pool,
+    async def _list_namespaces(self, memory: NamespaceMemory,
                                op: ListNamespacesOp) -> list[tuple[str, ...]]:
-        namespaces = {r.namespace for r in await self._rows(pool)}
+        namespaces = {r.namespace for r in await self._rows(memory)}
         kept = [ns for ns in namespaces
                 if all(_condition_holds(c, ns) for c in op.match_conditions or ())]
         if op.max_depth is not None:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
-from .memory import (
-    NamespaceAccess,
-    NamespaceMemory,
-    export_memory,
-    import_memory,
-    purge_workspace,
-)
+from .memory import NamespaceAccess, NamespaceItem, NamespaceMemory
+from .memory_transfer import export_memory, import_memory, purge_workspace
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
 
@@ -20,6 +15,7 @@ __all__ = [
     "DelegationSweeper",
     "EpisodicEventStore",
     "NamespaceAccess",
+    "NamespaceItem",
     "NamespaceMemory",
     "RequestContext",
     "SweepResult",

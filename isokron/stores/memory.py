@@ -11,14 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-import attrs
 
 from .. import telemetry
 from ..db.tenancy import workspace_scope
@@ -27,16 +23,13 @@ from ..guard.limits import (
     MAX_MEMORY_CHARS,
     MAX_QUERY_CHARS,
     check_clean_text,
-    check_depth,
     check_free_text,
 )
 from ..guard.redact import scrub_json, scrub_text
 from ..guard.validate import (
-    MAX_EMBEDDING_DIMS,
     MAX_NAME_CHARS,
     MAX_SEARCH_NAMESPACES,
     check_aware,
-    check_items,
     check_uuid,
     check_workspace,
     escape_like,
@@ -47,9 +40,14 @@ from ..models import MemoryRecord
 from ..pool import DB, Conn, acquire, translate_errors
 from ._batch import COMMIT_ONE, CommitBatcher
 from ._json import timestamps
+from ._names import KEEP, Keep, NamespaceAccess, check_names, namespace_kind, vector_text
+from ._spans import on_commit as _on_commit
+from ._spans import on_forget as _on_forget
+from ._spans import on_search as _on_search
+from .memory_items import NamespaceItem, read_items
 
-__all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceMemory",
-           "export_memory", "import_memory", "purge_workspace"]
+__all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceItem",
+           "NamespaceMemory"]
 
 log = logging.getLogger("isokron.stores.memory")
 
@@ -57,7 +55,6 @@ KINDS = ("fact", "summary", "checkpoint")
 SOURCES = ("agent", "runtime", "user")
 MAX_DEPTH = 50
 MAX_LIMIT = 100
-_NAME = re.compile(r"^[a-z]+:[A-Za-z0-9_:.\-]+$")
 _COLUMNS = "r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at, r.created_at"
 
 # The tree walk (depth-capped at MAX_DEPTH) is the SQL function the RLS policies use.
@@ -106,141 +103,6 @@ VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 
-@attrs.frozen(kw_only=True)
-class NamespaceAccess:
-    """Hold the namespaces a workspace may read and write."""
-
-    workspace_id: str
-    readable: tuple[str, ...]
-    writable: tuple[str, ...]
-    #: the root of the workspace's tree: the key every memory row of the tree is stored under
-    root_id: str
-
-
-def _namespace_kind(name: str) -> str:
-    prefix = name.split(":", 1)[0]
-    return prefix if prefix in ("workspace", "team", "org") else "custom"
-
-
-def _check_names(names: Iterable[Any], what: str) -> list[str]:
-    checked = []
-    for name in names:
-        if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _NAME.match(name):
-            raise InvalidInputError(f"{what}: {shown(name)} is not a valid namespace name "
-                                    f"(kind:name, at most {MAX_NAME_CHARS} characters)")
-        checked.append(name)
-    return checked
-
-
-def _vector_text(embedding: Sequence[float]) -> str:
-    """Validate an embedding and render it as pgvector's text form."""
-    if isinstance(embedding, str | bytes) or not isinstance(embedding, Sequence) or not embedding:
-        raise InvalidInputError("embedding must be a non-empty sequence of numbers")
-    if len(embedding) > MAX_EMBEDDING_DIMS:
-        raise InvalidInputError(f"embedding has {len(embedding):,} dimensions; the limit is "
-                                f"{MAX_EMBEDDING_DIMS:,}")
-    values = []
-    for value in embedding:
-        number_like = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number_like or not math.isfinite(value):
-            raise InvalidInputError(
-                f"embedding values must be finite numbers, got {shown(value)}")
-        values.append(repr(float(value)))
-    return "[" + ",".join(values) + "]"
-
-
-class _Keep:
-    """The type of :data:`KEEP` (an argument left out: keep the stored value)."""
-
-    def __repr__(self) -> str:
-        return "KEEP"
-
-
-#: marks an argument of ``patch_namespace`` that was left out
-KEEP = _Keep()
-
-
-async def purge_workspace(db: DB, workspace_id: str) -> list[tuple[str, int]]:
-    """Operator: remove a workspace's memory (run as a member of ``isokron_sweeper``).
-
-    Its ``workspace:<id>`` namespace goes with its memories; a ``team:``/``org:``
-    namespace goes only when no other workspace still reads it. Returns (namespace,
-    memories deleted) per namespace removed.
-    """
-    check_workspace(workspace_id)
-    async with translate_errors("purging a workspace"), acquire(db) as conn:
-        rows = await conn.fetch("SELECT * FROM isokron.purge_workspace_v1($1)", workspace_id)
-    return [(r["namespace"], int(r["memories"])) for r in rows]
-
-
-async def export_memory(db: DB, workspace_id: str) -> list[dict[str, Any]]:
-    """Operator: everything ``workspace_id``'s tree can read, as JSON-ready items.
-
-    The tree's workspaces, then the namespaces any member reads (each member's private
-    namespace, shared ones once), then their memories. Run as an ``isokron_sweeper``
-    member.
-    """
-    check_workspace(workspace_id)
-    async with translate_errors("exporting memory"), acquire(db) as conn:
-        rows = await conn.fetch("SELECT x::text FROM isokron.export_memory_v1($1) x",
-                                workspace_id)
-    items = [json.loads(r[0]) for r in rows]
-    order = {"workspace": 0, "namespace": 1, "memory": 2}
-    return sorted(items, key=lambda i: order[i["type"]])
-
-
-async def import_memory(db: DB, items: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Operator: write exported items back, idempotently (ids kept, existing rows left as
-    they are); memory content and namespace metadata are redacted again first."""
-    clean: list[dict[str, Any]] = []
-    for n, item in enumerate(check_items(items, "items")):
-        if not isinstance(item, dict) or item.get("type") not in (
-                "workspace", "namespace", "memory"):
-            raise InvalidInputError(f"item {n} is not an exported workspace, namespace or "
-                                    f"memory: {shown(item)}")
-        check_depth(item, f"item {n}")
-        item = dict(item)
-        if item["type"] == "memory":
-            check_free_text(item.get("content"), f"item {n} content",
-                            max_chars=MAX_MEMORY_CHARS)
-            _check_names([item.get("namespace")], f"item {n} namespace")
-            item["content"] = scrub_text(item["content"], "an imported memory")
-        elif item["type"] == "namespace":
-            _check_names([item.get("name")], f"item {n} name")
-            json_object_text(item.get("metadata"), f"item {n} metadata", max_bytes=64 * 1024)
-            item["metadata"] = scrub_json(item.get("metadata") or {}, "imported metadata")
-        else:
-            check_workspace(item.get("workspace_id"))
-        clean.append(item)
-    async with translate_errors("importing memory"), acquire(db) as conn:
-        row = await conn.fetchrow("SELECT * FROM isokron.import_memory_v1($1::text::json)",
-                                  json.dumps(clean, default=str))
-    assert row is not None
-    return {"workspaces": int(row["workspaces"]), "namespaces": int(row["namespaces"]),
-            "memories": int(row["memories"])}
-
-
-def _on_commit(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
-               result: Any) -> None:
-    span.set("gen_ai.memory.store.id", result.namespace)
-    span.set("gen_ai.memory.record.id", result.id)
-    span.set("gen_ai.memory.record.count", 1)
-    span.content("gen_ai.memory.records", [{"id": result.id, "content": result.content}])
-
-
-def _on_search(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
-               result: Any) -> None:
-    span.set("gen_ai.memory.record.count", len(result))
-    span.content("gen_ai.memory.query.text", args[2] if len(args) > 2 else kwargs.get("query"))
-    span.content("gen_ai.memory.records", [{"id": m.id, "content": m.content} for m in result])
-
-
-def _on_forget(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
-               result: Any) -> None:
-    span.set("gen_ai.memory.record.id", str(args[2] if len(args) > 2 else kwargs["memory_id"]))
-    span.set("gen_ai.memory.store.id", kwargs.get("namespace"))
-
-
 class NamespaceMemory:
     """Commit, search and forget memories in the namespaces a workspace may use."""
 
@@ -270,7 +132,7 @@ class NamespaceMemory:
         if row is None:
             raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
         readable, writable = tuple(row["readable"]), tuple(row["writable"])
-        _check_names(readable, f"workspace {workspace_id!r}")
+        check_names(readable, f"workspace {workspace_id!r}")
         return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable,
                                root_id=row["root_id"])
 
@@ -329,13 +191,13 @@ class NamespaceMemory:
         if not isinstance(pin, bool):
             raise InvalidInputError(f"pin must be a bool, got {shown(pin)}")
         record_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
-        vector = _vector_text(embedding) if embedding is not None else None
+        vector = vector_text(embedding) if embedding is not None else None
         if vector is not None:
             await self._require_vectors()
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
-        _check_names([target], "namespace")
+        check_names([target], "namespace")
         stored = scrub_text(content, "a memory")
-        item = (record_id, target, _namespace_kind(target), stored, kind, source, pin, expires_at)
+        item = (record_id, target, namespace_kind(target), stored, kind, source, pin, expires_at)
         if vector is None:  # the usual case: one round trip, shared with the tick's others
             return MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
@@ -388,7 +250,7 @@ class NamespaceMemory:
         if query is not None:
             check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
         text = query.strip() if isinstance(query, str) else None
-        vector = _vector_text(embedding) if embedding is not None else None
+        vector = vector_text(embedding) if embedding is not None else None
         if vector is not None:
             await self._require_vectors()
         kind_list = list(kinds) if kinds is not None else None
@@ -424,23 +286,30 @@ class NamespaceMemory:
         return [MemoryRecord.from_row(r) for r in rows]
 
     @telemetry.traced("isokron.memory.patch_namespace", operation="update_memory")
+    async def items(self, workspace_id: str, namespace: str, *,
+                    ids: Sequence[uuid.UUID | str] | None = None,
+                    limit: int = MAX_LIMIT) -> list[NamespaceItem]:
+        """Return the live records of one namespace whole, oldest first (or those with
+        ``ids``): see :func:`isokron.stores.memory_items.read_items`."""
+        return await read_items(self.pool, workspace_id, namespace, ids=ids, limit=limit)
+
     async def patch_namespace(
         self,
         workspace_id: str,
         name: str,
         *,
-        expires_at: datetime | None | _Keep = KEEP,
-        metadata: dict[str, Any] | _Keep = KEEP,
+        expires_at: datetime | None | Keep = KEEP,
+        metadata: dict[str, Any] | Keep = KEEP,
     ) -> dict[str, Any]:
         """Change a writable namespace's expiry and/or metadata (org: by the root only;
         audited); return the namespace row. Leaving an argument out keeps that field;
         ``expires_at=None`` clears the expiry."""
         check_workspace(workspace_id)
-        _check_names([name], "namespace")
-        if not isinstance(expires_at, _Keep):
+        check_names([name], "namespace")
+        if not isinstance(expires_at, Keep):
             check_aware(expires_at, "expires_at")
         meta_text = None
-        if not isinstance(metadata, _Keep):
+        if not isinstance(metadata, Keep):
             json_object_text(metadata, "metadata", max_bytes=64 * 1024)  # before the scrub
             meta_text = json_object_text(scrub_json(metadata, "namespace metadata"),
                                          "metadata", max_bytes=64 * 1024)
@@ -451,8 +320,8 @@ class NamespaceMemory:
                 "expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, "
                 "metadata = coalesce($4::text::jsonb, metadata) WHERE root_id = $5 AND name = $1 "
                 "RETURNING name, kind, expires_at, metadata::text AS metadata, created_at",
-                name, not isinstance(expires_at, _Keep),
-                None if isinstance(expires_at, _Keep) else expires_at, meta_text, root)
+                name, not isinstance(expires_at, Keep),
+                None if isinstance(expires_at, Keep) else expires_at, meta_text, root)
             if row is None:
                 raise NotFoundError(f"namespace {name!r} does not exist")
             if name.startswith("org:"):
@@ -467,7 +336,7 @@ class NamespaceMemory:
         """Delete a writable namespace and its memories (org: by the root only; audited);
         return how many memories went. NotFoundError if it does not exist."""
         check_workspace(workspace_id)
-        _check_names([name], "namespace")
+        check_names([name], "namespace")
         async with workspace_scope(self.pool, workspace_id, "deleting a namespace") as conn:
             root = await self._require_writable(conn, workspace_id, name, "delete")
             count = await conn.fetchval("SELECT count(*) FROM isokron.memory_records "
@@ -490,7 +359,7 @@ class NamespaceMemory:
         check_workspace(workspace_id)
         target = check_uuid(memory_id, "memory_id")
         if namespace is not None:
-            _check_names([namespace], "namespace")
+            check_names([namespace], "namespace")
         async with workspace_scope(self.pool, workspace_id, "forgetting a memory") as conn:
             access = await self._access(conn, workspace_id)
             allowed = [n for n in access.writable if namespace is None or n == namespace]

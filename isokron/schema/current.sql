@@ -1,0 +1,2858 @@
+-- isokron: the whole schema its migrations leave, in one file.
+-- Generated from a freshly migrated database; do not edit by hand. Regenerate with
+--     python -m isokron.schema.dump --out isokron/schema/current.sql
+-- Load it into an empty database; roles are created when the cluster lacks them.
+
+-- Roles are cluster-wide: create the ones this schema names if they are missing.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'isokron_definer') THEN
+        CREATE ROLE isokron_definer NOLOGIN;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'isokron_runtime') THEN
+        CREATE ROLE isokron_runtime NOLOGIN;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'isokron_sweeper') THEN
+        CREATE ROLE isokron_sweeper NOLOGIN;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+
+-- A loader that is not a superuser must be a member to hand objects over.
+DO $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('GRANT isokron_definer TO %I', current_user);
+    END IF;
+END
+$$;
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: hivex_foundation; Type: SCHEMA; Schema: -
+--
+
+CREATE SCHEMA hivex_foundation;
+
+--
+-- Name: isokron; Type: SCHEMA; Schema: -
+--
+
+CREATE SCHEMA isokron;
+
+--
+-- Name: kronicle; Type: SCHEMA; Schema: -
+--
+
+CREATE SCHEMA kronicle;
+
+--
+-- Name: scratchpad_kind; Type: TYPE; Schema: kronicle
+--
+
+CREATE TYPE kronicle.scratchpad_kind AS ENUM (
+    'reasoning_trail',
+    'hypothesis',
+    'discarded_option',
+    'override_rationale',
+    'self_critique',
+    'route_decision',
+    'compacted_summary'
+);
+
+--
+-- Name: scratchpad_visibility_scope; Type: TYPE; Schema: kronicle
+--
+
+CREATE TYPE kronicle.scratchpad_visibility_scope AS ENUM (
+    'agent_private',
+    'cross_agent_dereferenceable'
+);
+
+--
+-- Name: append_event_v1(text, text, jsonb, uuid); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_tenant  uuid;
+    v_seq     bigint;
+    v_prev    text;
+    v_payload jsonb := coalesce(p_payload, '{}'::jsonb);
+    v_id      uuid := gen_random_uuid();
+BEGIN
+    IF p_workspace_id IS NULL
+       OR p_workspace_id IS DISTINCT FROM current_setting('app.current_workspace_id', true) THEN
+        RAISE EXCEPTION 'append_event_v1: workspace % is not the transaction''s workspace',
+            quote_nullable(p_workspace_id)
+            USING ERRCODE = 'IKT01',
+                  HINT = 'set app.current_workspace_id with set_config(..., true) first';
+    END IF;
+    IF p_event_type IS NULL OR p_event_type !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' THEN
+        RAISE EXCEPTION 'invalid event_type %', quote_nullable(p_event_type)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_actor_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM public.actor_registry a
+         WHERE a.actor_id = p_actor_id AND a.workspace_id = p_workspace_id) THEN
+        RAISE EXCEPTION 'append_event_v1: actor % is not registered in workspace %',
+            p_actor_id, quote_nullable(p_workspace_id) USING ERRCODE = 'IKT01';
+    END IF;
+    -- The tenant row lock serialises appends per tenant, so seq has no gaps.
+    SELECT t.tenant_id INTO v_tenant
+      FROM hivex_foundation.tenant t
+     WHERE t.clerk_org_id = p_workspace_id
+       FOR UPDATE;
+    IF v_tenant IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace %', quote_nullable(p_workspace_id)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT e.seq, e.this_event_hash INTO v_seq, v_prev
+      FROM hivex_foundation.event_log e
+     WHERE e.tenant_id = v_tenant
+     ORDER BY e.seq DESC
+     LIMIT 1;
+    v_seq := coalesce(v_seq, 0) + 1;
+    INSERT INTO hivex_foundation.event_log
+        (event_id, tenant_id, seq, event_type, payload, actor_id, prev_event_hash, this_event_hash)
+    VALUES (v_id, v_tenant, v_seq, p_event_type, v_payload, p_actor_id, v_prev,
+            hivex_foundation.event_hash_v1(v_prev, v_tenant, v_seq, p_event_type, v_payload));
+    RETURN v_id;
+END
+$_$;
+
+--
+-- Name: event_hash_v1(text, uuid, bigint, text, jsonb); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.event_hash_v1(p_prev text, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT encode(sha256(convert_to(concat_ws('|', coalesce(p_prev, ''), p_tenant::text,
+        p_seq::text, p_type, p_payload::text), 'UTF8')), 'hex')
+$$;
+
+--
+-- Name: event_log_reject_mutation(); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.event_log_reject_mutation() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'hivex_foundation.event_log is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+--
+-- Name: verify_chain_v1(text); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_expected_seq  bigint := 1;
+    v_prev          text := NULL;
+    r               record;
+BEGIN
+    FOR r IN
+        SELECT e.seq, e.tenant_id, e.event_type, e.payload, e.prev_event_hash, e.this_event_hash
+          FROM hivex_foundation.event_log e
+          JOIN hivex_foundation.tenant t ON t.tenant_id = e.tenant_id
+         WHERE t.clerk_org_id = p_workspace_id
+         ORDER BY e.seq
+    LOOP
+        IF r.seq <> v_expected_seq
+           OR r.prev_event_hash IS DISTINCT FROM v_prev
+           OR r.this_event_hash IS DISTINCT FROM hivex_foundation.event_hash_v1(
+                  r.prev_event_hash, r.tenant_id, r.seq, r.event_type, r.payload) THEN
+            RETURN least(r.seq, v_expected_seq);
+        END IF;
+        v_prev := r.this_event_hash;
+        v_expected_seq := v_expected_seq + 1;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: append_messages_v1(text, text, uuid, uuid[], text[], text[], text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.append_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_ids uuid[], p_roles text[], p_contents text[], p_tool_calls text[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_base integer;
+    v_added integer;
+BEGIN
+    PERFORM set_config('app.current_tenant_id', p_tenant_id, true);
+    PERFORM set_config('app.current_user_id', p_user_id, true);
+    -- The row lock serialises appends to one session, so seq has no gaps.
+    PERFORM 1 FROM isokron.agent_sessions s
+      WHERE s.tenant_id = p_tenant_id AND s.user_id = p_user_id AND s.id = p_session_id
+      FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session % not found', p_session_id USING ERRCODE = 'IKN01';
+    END IF;
+    SELECT coalesce(max(m.seq), 0) INTO v_base FROM isokron.agent_messages m
+     WHERE m.tenant_id = p_tenant_id AND m.user_id = p_user_id AND m.session_id = p_session_id;
+    -- Replayed ids (already stored for this tenant and user) are not added again.
+    INSERT INTO isokron.agent_messages (id, session_id, seq, role, content, tool_calls,
+                                        tenant_id, user_id)
+    SELECT f.id, p_session_id, v_base + row_number() OVER (ORDER BY f.ord), f.role, f.content,
+           f.tool_calls::jsonb, p_tenant_id, p_user_id
+      FROM unnest(p_ids, p_roles, p_contents, p_tool_calls) WITH ORDINALITY
+           AS f(id, role, content, tool_calls, ord)
+     WHERE NOT EXISTS (SELECT 1 FROM isokron.agent_messages m
+                        WHERE m.tenant_id = p_tenant_id AND m.user_id = p_user_id
+                          AND m.id = f.id);
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    IF v_added > 0 THEN
+        UPDATE isokron.agent_sessions SET updated_at = now()
+         WHERE tenant_id = p_tenant_id AND user_id = p_user_id AND id = p_session_id;
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(to_jsonb(m) ORDER BY m.seq)
+          FROM (SELECT id, session_id, seq, role, content, tool_calls::text AS tool_calls, tenant_id, user_id,
+                       created_at
+                  FROM isokron.agent_messages
+                 WHERE tenant_id = p_tenant_id AND user_id = p_user_id
+                   AND id = ANY (p_ids)) m), '[]'::jsonb);
+END
+$$;
+
+--
+-- Name: applied_migrations_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.applied_migrations_v1() RETURNS SETOF text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT name FROM isokron.schema_migrations ORDER BY name $$;
+
+ALTER FUNCTION isokron.applied_migrations_v1() OWNER TO isokron_definer;
+
+--
+-- Name: clear_messages_v1(text, text, uuid); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    PERFORM set_config('app.current_tenant_id', p_tenant_id, true);
+    PERFORM set_config('app.current_user_id', p_user_id, true);
+    PERFORM 1 FROM isokron.agent_sessions s
+      WHERE s.tenant_id = p_tenant_id AND s.user_id = p_user_id AND s.id = p_session_id
+      FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session % not found', p_session_id USING ERRCODE = 'IKN01';
+    END IF;
+    DELETE FROM isokron.agent_messages m
+     WHERE m.tenant_id = p_tenant_id AND m.user_id = p_user_id AND m.session_id = p_session_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        UPDATE isokron.agent_sessions SET updated_at = now()
+         WHERE tenant_id = p_tenant_id AND user_id = p_user_id AND id = p_session_id;
+    END IF;
+    RETURN v_count;
+END
+$$;
+
+--
+-- Name: enable_vectors_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.enable_vectors_v1() RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_schema text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
+        RETURN false;
+    END IF;
+    BEGIN
+        CREATE EXTENSION IF NOT EXISTS vector;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'pgvector is available but may not be created here: %', SQLERRM;
+        RETURN false;
+    END;
+    SELECT n.nspname INTO v_schema
+      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'vector';
+    EXECUTE format('ALTER TABLE isokron.memory_records ADD COLUMN IF NOT EXISTS embedding %I.vector',
+                   v_schema);
+    RETURN true;
+END
+$$;
+
+--
+-- Name: episodic_append_v1(text, uuid, uuid[], text[], text[], text[], text[], text[], text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.episodic_append_v1(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_owned boolean;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    v_owned := EXISTS (SELECT 1 FROM public.actor_registry a
+                        WHERE a.actor_id = p_agent_id AND a.workspace_id = p_workspace_id);
+    IF NOT v_owned THEN
+        RETURN jsonb_build_object('owned', false, 'rows', '[]'::jsonb);
+    END IF;
+    INSERT INTO isokron.agent_episodic_events
+        (id, workspace_id, agent_id, event_type, sender, recipient, body, inference_receipt_id,
+         audit_event_hash)
+    SELECT u.id, p_workspace_id, p_agent_id, u.event_type, u.sender, u.recipient,
+           u.body::jsonb, u.receipt, u.hash
+      FROM unnest(p_ids, p_types, p_senders, p_recipients, p_bodies, p_receipts, p_hashes)
+           AS u(id, event_type, sender, recipient, body, receipt, hash)
+    ON CONFLICT (workspace_id, id) DO NOTHING;
+    -- New rows and replays (ids that already existed) come back as stored, for this agent.
+    RETURN jsonb_build_object('owned', true, 'rows', coalesce((
+        SELECT jsonb_agg(to_jsonb(e))
+          FROM (SELECT id, agent_id, created_at, event_type, sender, recipient,
+                       body::text AS body, inference_receipt_id, audit_event_hash
+                  FROM isokron.agent_episodic_events
+                 WHERE workspace_id = p_workspace_id AND id = ANY (p_ids)
+                   AND agent_id = p_agent_id) e), '[]'::jsonb));
+END
+$$;
+
+--
+-- Name: episodic_append_v2(text, uuid, uuid[], text[], text[], text[], text[], text[], text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.episodic_append_v2(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_rows json;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    IF NOT EXISTS (SELECT 1 FROM public.actor_registry a
+                    WHERE a.actor_id = p_agent_id AND a.workspace_id = p_workspace_id) THEN
+        RETURN json_build_object('owned', false, 'rows', '[]'::json);
+    END IF;
+    WITH written AS (
+        INSERT INTO isokron.agent_episodic_events
+            (id, workspace_id, agent_id, event_type, sender, recipient, body,
+             inference_receipt_id, audit_event_hash)
+        SELECT u.id, p_workspace_id, p_agent_id, u.event_type, u.sender, u.recipient,
+               u.body::jsonb, u.receipt, u.hash
+          FROM unnest(p_ids, p_types, p_senders, p_recipients, p_bodies, p_receipts, p_hashes)
+               WITH ORDINALITY AS u(id, event_type, sender, recipient, body, receipt, hash, ord)
+         ORDER BY u.ord  -- seq follows the order given
+        ON CONFLICT (workspace_id, id) DO NOTHING
+        RETURNING id, agent_id, created_at, event_type, sender, recipient, body::text AS body,
+                  inference_receipt_id, audit_event_hash
+    ), replayed AS (
+        -- The statement's snapshot does not see the rows just written: these are the ids
+        -- that were stored before (a retry), returned as stored, for this agent only.
+        SELECT x.id, x.agent_id, x.created_at, x.event_type, x.sender, x.recipient,
+               x.body::text AS body, x.inference_receipt_id, x.audit_event_hash
+          FROM isokron.agent_episodic_events x
+         WHERE x.workspace_id = p_workspace_id AND x.id = ANY (p_ids)
+           AND x.agent_id = p_agent_id
+    )
+    SELECT json_agg(r) INTO v_rows
+      FROM (SELECT * FROM written UNION ALL SELECT * FROM replayed) r;
+    RETURN json_build_object('owned', true, 'rows', coalesce(v_rows, '[]'::json));
+END
+$$;
+
+--
+-- Name: episodic_list_v1(text, uuid, text, timestamp with time zone, integer); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.episodic_list_v1(p_workspace_id text, p_agent_id uuid, p_event_type text, p_since timestamp with time zone, p_limit integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    IF NOT EXISTS (SELECT 1 FROM public.actor_registry a
+                    WHERE a.actor_id = p_agent_id AND a.workspace_id = p_workspace_id) THEN
+        RETURN jsonb_build_object('owned', false, 'rows', '[]'::jsonb);
+    END IF;
+    -- Two static statements (with and without a type), each served by its own index.
+    IF p_event_type IS NULL THEN
+        RETURN jsonb_build_object('owned', true, 'rows', coalesce((
+            SELECT jsonb_agg(to_jsonb(e) ORDER BY e.created_at DESC, e.seq DESC)
+              FROM (SELECT id, agent_id, created_at, event_type, sender, recipient,
+                           body::text AS body, inference_receipt_id, audit_event_hash, seq
+                      FROM isokron.agent_episodic_events x
+                     WHERE x.workspace_id = p_workspace_id AND x.agent_id = p_agent_id
+                       AND x.created_at >= coalesce(p_since, '-infinity')
+                     ORDER BY x.created_at DESC, x.seq DESC
+                     LIMIT p_limit) e), '[]'::jsonb));
+    END IF;
+    RETURN jsonb_build_object('owned', true, 'rows', coalesce((
+        SELECT jsonb_agg(to_jsonb(e) ORDER BY e.created_at DESC, e.seq DESC)
+          FROM (SELECT id, agent_id, created_at, event_type, sender, recipient,
+                       body::text AS body, inference_receipt_id, audit_event_hash, seq
+                  FROM isokron.agent_episodic_events x
+                 WHERE x.workspace_id = p_workspace_id AND x.agent_id = p_agent_id
+                   AND x.event_type = p_event_type
+                   AND x.created_at >= coalesce(p_since, '-infinity')
+                 ORDER BY x.created_at DESC, x.seq DESC
+                 LIMIT p_limit) e), '[]'::jsonb));
+END
+$$;
+
+--
+-- Name: export_memory_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.export_memory_v1(p_workspace_id text) RETURNS SETOF json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_root text;
+BEGIN
+    WITH RECURSIVE up(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = p_workspace_id
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, u.depth + 1 FROM isokron.workspaces w
+          JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
+    )
+    SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    RETURN QUERY
+    WITH RECURSIVE tree(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = v_root
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, t.depth + 1 FROM isokron.workspaces w
+          JOIN tree t ON w.parent_id = t.id WHERE t.depth < 50
+    ), names AS (
+        SELECT 'workspace:' || t.id AS name FROM tree t
+        UNION SELECT 'team:' || coalesce(t.parent, t.id) FROM tree t
+        UNION SELECT 'org:' || v_root
+    )
+    SELECT json_build_object('type', 'workspace', 'workspace_id', t.id, 'parent_id', t.parent)
+      FROM tree t
+    UNION ALL
+    SELECT json_build_object('type', 'namespace', 'name', n.name, 'kind', n.kind,
+                             'expires_at', n.expires_at, 'metadata', n.metadata)
+      FROM isokron.memory_namespaces n WHERE n.name IN (SELECT name FROM names)
+    UNION ALL
+    SELECT json_build_object('type', 'memory', 'id', r.id, 'namespace', r.namespace,
+                             'content', r.content, 'kind', r.kind, 'source', r.source,
+                             'pin', r.pin, 'expires_at', r.expires_at,
+                             'created_at', r.created_at)
+      FROM isokron.memory_records r WHERE r.namespace IN (SELECT name FROM names);
+END
+$$;
+
+ALTER FUNCTION isokron.export_memory_v1(p_workspace_id text) OWNER TO isokron_definer;
+
+--
+-- Name: fill_record_root_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.fill_record_root_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    NEW.root_id := isokron.namespace_root_v1(NEW.namespace);
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION isokron.fill_record_root_tg() OWNER TO isokron_definer;
+
+--
+-- Name: guard_workspace_root_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.guard_workspace_root_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_old text;
+    v_new text;
+BEGIN
+    v_old := CASE WHEN TG_OP = 'INSERT' THEN NEW.workspace_id
+                  ELSE isokron.workspace_root_v1(OLD.workspace_id) END;
+    v_new := CASE WHEN NEW.parent_id IS NULL THEN NEW.workspace_id
+                  ELSE isokron.workspace_root_v1(NEW.parent_id) END;
+    IF v_old IS DISTINCT FROM v_new AND EXISTS (
+            SELECT 1 FROM isokron.memory_namespaces n WHERE n.root_id = v_old) THEN
+        RAISE EXCEPTION 'workspace % would move from tree % to tree % while memory is stored '
+                        'under %; export it, purge it and import it under the new tree',
+            quote_literal(NEW.workspace_id), quote_literal(v_old), quote_literal(v_new),
+            quote_literal(v_old) USING ERRCODE = 'IKI01';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION isokron.guard_workspace_root_tg() OWNER TO isokron_definer;
+
+--
+-- Name: import_memory_v1(json); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.import_memory_v1(p_items json) RETURNS TABLE(workspaces bigint, namespaces bigint, memories bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_w bigint;
+    v_n bigint;
+    v_m bigint;
+    v_bad text;
+    v_roots text[];
+BEGIN
+    SELECT format('workspace %L exists with parent %L, the document says %L',
+                  w.workspace_id, w.parent_id, i->>'parent_id')
+      INTO v_bad
+      FROM json_array_elements(p_items) i
+      JOIN isokron.workspaces w ON w.workspace_id = i->>'workspace_id'
+     WHERE i->>'type' = 'workspace' AND w.parent_id IS DISTINCT FROM i->>'parent_id'
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing the import: %', v_bad USING ERRCODE = 'IKI01';
+    END IF;
+    SELECT array_agg(i->>'workspace_id') INTO v_roots
+      FROM json_array_elements(p_items) i
+     WHERE i->>'type' = 'workspace' AND i->>'parent_id' IS NULL;
+    -- parents before children: insert in depth order of the exported tree
+    WITH RECURSIVE items AS (
+        SELECT i FROM json_array_elements(p_items) i WHERE i->>'type' = 'workspace'
+    ), ordered(id, parent, depth) AS (
+        SELECT i->>'workspace_id', i->>'parent_id', 0 FROM items WHERE i->>'parent_id' IS NULL
+        UNION ALL
+        SELECT i->>'workspace_id', i->>'parent_id', o.depth + 1
+          FROM items JOIN ordered o ON i->>'parent_id' = o.id WHERE o.depth < 50
+    ), ins AS (
+        INSERT INTO isokron.workspaces (workspace_id, parent_id)
+        SELECT o.id, o.parent FROM ordered o ORDER BY o.depth
+        ON CONFLICT DO NOTHING RETURNING 1
+    )
+    SELECT count(*) INTO v_w FROM ins;
+    -- every namespace and memory must belong to one of the document's own trees
+    SELECT format('%s %L belongs to tree %L, not to the document''s (%s)', i->>'type',
+                  coalesce(i->>'name', i->>'namespace'),
+                  isokron.namespace_root_v1(coalesce(i->>'name', i->>'namespace')),
+                  coalesce(array_to_string(v_roots, ', '), 'none'))
+      INTO v_bad
+      FROM json_array_elements(p_items) i
+     WHERE i->>'type' IN ('namespace', 'memory')
+       AND NOT coalesce(isokron.namespace_root_v1(coalesce(i->>'name', i->>'namespace'))
+                        = ANY (v_roots), false)
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing the import: %', v_bad USING ERRCODE = 'IKI01';
+    END IF;
+    WITH ins AS (
+        INSERT INTO isokron.memory_namespaces (name, kind, expires_at, metadata)
+        SELECT i->>'name', i->>'kind', (i->>'expires_at')::timestamptz,
+               coalesce(i->'metadata', '{}')::jsonb
+          FROM json_array_elements(p_items) i WHERE i->>'type' = 'namespace'
+        ON CONFLICT DO NOTHING RETURNING 1
+    )
+    SELECT count(*) INTO v_n FROM ins;
+    WITH ins AS (
+        INSERT INTO isokron.memory_records (id, namespace, content, kind, source, pin,
+                                            expires_at, created_at)
+        SELECT (i->>'id')::uuid, i->>'namespace', i->>'content',
+               coalesce(i->>'kind', 'fact'), coalesce(i->>'source', 'user'),
+               coalesce((i->>'pin')::boolean, false), (i->>'expires_at')::timestamptz,
+               coalesce((i->>'created_at')::timestamptz, now())
+          FROM json_array_elements(p_items) i WHERE i->>'type' = 'memory'
+        ON CONFLICT DO NOTHING RETURNING 1
+    )
+    SELECT count(*) INTO v_m FROM ins;
+    RETURN QUERY SELECT v_w, v_n, v_m;
+END
+$$;
+
+ALTER FUNCTION isokron.import_memory_v1(p_items json) OWNER TO isokron_definer;
+
+--
+-- Name: list_messages_v1(text, text, uuid, integer, integer, integer); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.list_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_after_seq integer, p_limit integer, p_last integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM set_config('app.current_tenant_id', p_tenant_id, true);
+    PERFORM set_config('app.current_user_id', p_user_id, true);
+    PERFORM 1 FROM isokron.agent_sessions s
+      WHERE s.tenant_id = p_tenant_id AND s.user_id = p_user_id AND s.id = p_session_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session % not found', p_session_id USING ERRCODE = 'IKN01';
+    END IF;
+    IF p_last IS NOT NULL THEN
+        RETURN coalesce((
+            SELECT jsonb_agg(to_jsonb(m) ORDER BY m.seq)
+              FROM (SELECT id, session_id, seq, role, content, tool_calls::text AS tool_calls, tenant_id, user_id,
+                           created_at
+                      FROM isokron.agent_messages
+                     WHERE tenant_id = p_tenant_id AND user_id = p_user_id
+                       AND session_id = p_session_id AND seq > p_after_seq
+                     ORDER BY seq DESC
+                     LIMIT p_last) m), '[]'::jsonb);
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(to_jsonb(m) ORDER BY m.seq)
+          FROM (SELECT id, session_id, seq, role, content, tool_calls::text AS tool_calls, tenant_id, user_id,
+                       created_at
+                  FROM isokron.agent_messages
+                 WHERE tenant_id = p_tenant_id AND user_id = p_user_id
+                   AND session_id = p_session_id AND seq > p_after_seq
+                 ORDER BY seq
+                 LIMIT p_limit) m), '[]'::jsonb);
+END
+$$;
+
+--
+-- Name: memory_commit_many_v1(text, uuid[], text[], text[], text[], text[], text[], boolean[], timestamp with time zone[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_commit_many_v1(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_writable text[];
+    v_root text;
+    v_out jsonb;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.writable, a.root_id INTO v_writable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_writable IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    -- One statement: the foreign key from records to namespaces is checked at its end.
+    WITH input AS (
+        SELECT u.ord, u.id, u.ns, u.nk, u.content, u.kind, u.source, u.pin, u.exp
+          FROM unnest(p_ids, p_namespaces, p_namespace_kinds, p_contents, p_kinds, p_sources,
+                      p_pins, p_expires_at) WITH ORDINALITY
+               AS u(id, ns, nk, content, kind, source, pin, exp, ord)
+    ), checked AS (
+        SELECT i.*, e.elsewhere,
+               CASE WHEN NOT i.ns = ANY (v_writable) THEN 'IKT02'
+                    WHEN e.elsewhere IS NOT NULL THEN 'IKT03' END AS code
+          FROM input i
+          LEFT JOIN LATERAL (SELECT r.namespace AS elsewhere FROM isokron.memory_records r
+                              WHERE r.root_id = v_root AND r.id = i.id AND r.namespace <> i.ns
+                              LIMIT 1) e ON true
+    ), namespaces AS (
+        INSERT INTO isokron.memory_namespaces (root_id, name, kind)
+        SELECT DISTINCT v_root, c.ns, c.nk FROM checked c
+         WHERE c.code IS NULL
+           AND NOT EXISTS (SELECT 1 FROM isokron.memory_namespaces m
+                            WHERE m.root_id = v_root AND m.name = c.ns)
+        ON CONFLICT (root_id, name) DO NOTHING
+    ), written AS (
+        INSERT INTO isokron.memory_records AS r
+            (root_id, id, namespace, content, kind, source, pin, expires_at)
+        SELECT DISTINCT ON (c.ns, c.id) v_root, c.id, c.ns, c.content, c.kind, c.source, c.pin,
+               c.exp
+          FROM checked c
+         WHERE c.code IS NULL
+         ORDER BY c.ns, c.id, c.ord DESC
+        ON CONFLICT (root_id, namespace, id) DO UPDATE
+           SET content = EXCLUDED.content, kind = EXCLUDED.kind, source = EXCLUDED.source,
+               pin = EXCLUDED.pin, expires_at = EXCLUDED.expires_at, updated_at = now()
+        RETURNING r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at,
+                  r.created_at
+    ), audited AS (
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        SELECT v_root, c.id, c.ns, p_workspace_id, 'commit',
+               encode(sha256(convert_to(c.content, 'UTF8')), 'hex')
+          FROM checked c
+         WHERE c.code IS NULL AND c.ns LIKE 'org:%'
+    )
+    SELECT jsonb_agg(CASE
+               WHEN c.code = 'IKT02' THEN jsonb_build_object('error', jsonb_build_object(
+                   'code', c.code, 'message', format(
+                       'workspace %L may not write namespace %L (writable: %s)',
+                       p_workspace_id, c.ns, array_to_string(v_writable, ', '))))
+               WHEN c.code = 'IKT03' THEN jsonb_build_object('error', jsonb_build_object(
+                   'code', c.code, 'message', format(
+                       'memory %s already exists in another namespace (%s)', c.id,
+                       c.elsewhere)))
+               ELSE jsonb_build_object('row', to_jsonb(w)) END ORDER BY c.ord)
+      INTO v_out
+      FROM checked c
+      LEFT JOIN written w ON w.namespace = c.ns AND w.id = c.id AND c.code IS NULL;
+    RETURN coalesce(v_out, '[]'::jsonb);
+END
+$$;
+
+--
+-- Name: memory_commit_v1(text, uuid, text, text, text, text, text, boolean, timestamp with time zone); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_access record;
+    v_elsewhere text;
+    v_row isokron.memory_records;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.writable, a.root_id INTO v_access FROM isokron.namespace_access_v2() a;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    IF NOT p_namespace = ANY (v_access.writable) THEN
+        RAISE EXCEPTION 'workspace % may not write namespace % (writable: %)',
+            quote_literal(p_workspace_id), quote_literal(p_namespace),
+            array_to_string(v_access.writable, ', ') USING ERRCODE = 'IKT02';
+    END IF;
+    -- Most commits go to a namespace that exists: a read is cheaper than a speculative insert.
+    IF NOT EXISTS (SELECT 1 FROM isokron.memory_namespaces m
+                    WHERE m.root_id = v_access.root_id AND m.name = p_namespace) THEN
+        INSERT INTO isokron.memory_namespaces (root_id, name, kind)
+        VALUES (v_access.root_id, p_namespace, p_namespace_kind)
+        ON CONFLICT (root_id, name) DO NOTHING;
+    END IF;
+    SELECT r.namespace INTO v_elsewhere FROM isokron.memory_records r
+     WHERE r.root_id = v_access.root_id AND r.id = p_id AND r.namespace <> p_namespace LIMIT 1;
+    IF v_elsewhere IS NOT NULL THEN
+        RAISE EXCEPTION 'memory % already exists in another namespace (%)', p_id, v_elsewhere
+            USING ERRCODE = 'IKT03';
+    END IF;
+    INSERT INTO isokron.memory_records AS r
+        (root_id, id, namespace, content, kind, source, pin, expires_at)
+    VALUES (v_access.root_id, p_id, p_namespace, p_content, p_kind, p_source, p_pin,
+            p_expires_at)
+    ON CONFLICT (root_id, namespace, id) DO UPDATE
+       SET content = EXCLUDED.content, kind = EXCLUDED.kind, source = EXCLUDED.source,
+           pin = EXCLUDED.pin, expires_at = EXCLUDED.expires_at, updated_at = now()
+    RETURNING * INTO v_row;
+    IF p_namespace LIKE 'org:%' THEN
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        VALUES (v_access.root_id, p_id, p_namespace, p_workspace_id, 'commit',
+                encode(sha256(convert_to(p_content, 'UTF8')), 'hex'));
+    END IF;
+    RETURN jsonb_build_object('id', v_row.id, 'namespace', v_row.namespace,
+                              'content', v_row.content, 'kind', v_row.kind,
+                              'source', v_row.source, 'pin', v_row.pin,
+                              'expires_at', v_row.expires_at, 'created_at', v_row.created_at);
+END
+$$;
+
+--
+-- Name: memory_fts_keys_v1(text[], text, text[], integer); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) RETURNS TABLE(namespace text, id uuid, rank real)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 20
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+BEGIN
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_readable IS NULL OR p_limit IS NULL OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r.namespace, r.id,
+           ts_rank_cd(r.search_tsv, websearch_to_tsquery('english', p_query)) AS rank
+      FROM isokron.memory_records r
+     WHERE r.search_tsv @@ websearch_to_tsquery('english', p_query)
+       AND r.root_id = v_root
+       AND r.namespace = ANY (p_namespaces)
+       AND r.namespace = ANY (v_readable)
+       AND (r.expires_at IS NULL OR r.expires_at > now())
+       AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+     ORDER BY r.pin DESC, 3 DESC, r.created_at DESC
+     LIMIT p_limit;
+END
+$$;
+
+ALTER FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) OWNER TO isokron_definer;
+
+--
+-- Name: memory_search_v1(text, text[], text[], integer, text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_wanted text[];
+    v_rows jsonb;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_readable IS NULL THEN
+        RETURN NULL;
+    END IF;
+    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
+                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
+                END;
+    IF cardinality(v_wanted) = 0 THEN
+        RETURN jsonb_build_object('readable', to_jsonb(v_readable), 'rows', '[]'::jsonb);
+    END IF;
+    IF p_mode = 'recent' THEN
+        SELECT jsonb_agg(to_jsonb(x) ORDER BY x.pin DESC, x.created_at DESC) INTO v_rows
+          FROM (SELECT r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at,
+                       r.created_at
+                  FROM unnest(v_wanted) AS ns(name)
+                  JOIN isokron.memory_namespaces n
+                    ON n.root_id = v_root AND n.name = ns.name
+                   AND (n.expires_at IS NULL OR n.expires_at > now())
+                 CROSS JOIN LATERAL (
+                    SELECT * FROM isokron.memory_records r
+                     WHERE r.root_id = v_root AND r.namespace = ns.name
+                       AND (r.expires_at IS NULL OR r.expires_at > now())
+                       AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+                     ORDER BY r.pin DESC, r.created_at DESC
+                     LIMIT p_limit) r
+                 ORDER BY r.pin DESC, r.created_at DESC
+                 LIMIT p_limit) x;
+    ELSIF p_mode = 'fts' THEN
+        -- Candidates from the GIN index (see memory_fts_keys_v1), rows by key under RLS.
+        SELECT jsonb_agg(to_jsonb(x) - 'rank' ORDER BY x.pin DESC, x.rank DESC, x.created_at DESC)
+          INTO v_rows
+          FROM (SELECT r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at,
+                       r.created_at, k.rank
+                  FROM isokron.memory_fts_keys_v1(
+                           ARRAY(SELECT n.name FROM isokron.memory_namespaces n
+                                  WHERE n.root_id = v_root AND n.name = ANY (v_wanted)
+                                    AND (n.expires_at IS NULL OR n.expires_at > now())),
+                           p_query, p_kinds, p_limit) k
+                  JOIN isokron.memory_records r
+                    ON r.root_id = v_root AND r.namespace = k.namespace AND r.id = k.id) x;
+    ELSIF p_mode = 'like' THEN
+        SELECT jsonb_agg(to_jsonb(x) ORDER BY x.pin DESC, x.created_at DESC) INTO v_rows
+          FROM (SELECT r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at,
+                       r.created_at
+                  FROM isokron.memory_records r
+                  JOIN isokron.memory_namespaces n
+                    ON n.root_id = r.root_id AND n.name = r.namespace
+                 WHERE r.root_id = v_root
+                   AND r.namespace = ANY (v_wanted)
+                   AND (r.expires_at IS NULL OR r.expires_at > now())
+                   AND (n.expires_at IS NULL OR n.expires_at > now())
+                   AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+                   AND r.content ILIKE '%' || p_query || '%' ESCAPE '\'
+                 ORDER BY r.pin DESC, r.created_at DESC
+                 LIMIT p_limit) x;
+    ELSE
+        RAISE EXCEPTION 'unknown search mode %', quote_literal(p_mode)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN jsonb_build_object('readable', to_jsonb(v_readable),
+                              'rows', coalesce(v_rows, '[]'::jsonb));
+END
+$$;
+
+--
+-- Name: namespace_access_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.namespace_access_v1() RETURNS TABLE(workspace_id text, readable text[], writable text[])
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT a.workspace_id, a.readable, a.writable FROM isokron.namespace_access_v2() a $$;
+
+ALTER FUNCTION isokron.namespace_access_v1() OWNER TO isokron_definer;
+
+--
+-- Name: namespace_access_v2(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.namespace_access_v2() RETURNS TABLE(workspace_id text, readable text[], writable text[], root_id text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH RECURSIVE chain AS (
+        SELECT w.workspace_id, w.parent_id, 0 AS depth
+          FROM isokron.workspaces w
+         WHERE w.workspace_id = current_setting('app.current_workspace_id', true)
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, c.depth + 1
+          FROM isokron.workspaces w
+          JOIN chain c ON w.workspace_id = c.parent_id
+         WHERE c.depth < 50
+    ), self AS (
+        SELECT c.workspace_id, c.parent_id FROM chain c WHERE c.depth = 0
+    ), root AS (
+        SELECT c.workspace_id FROM chain c ORDER BY c.depth DESC LIMIT 1
+    )
+    SELECT s.workspace_id,
+           ARRAY['workspace:' || s.workspace_id,
+                 'team:' || coalesce(s.parent_id, s.workspace_id),
+                 'org:' || r.workspace_id],
+           ARRAY['workspace:' || s.workspace_id,
+                 'team:' || coalesce(s.parent_id, s.workspace_id)]
+           || CASE WHEN s.parent_id IS NULL THEN ARRAY['org:' || r.workspace_id]
+                   ELSE ARRAY[]::text[] END,
+           r.workspace_id
+      FROM self s CROSS JOIN root r
+$$;
+
+ALTER FUNCTION isokron.namespace_access_v2() OWNER TO isokron_definer;
+
+--
+-- Name: namespace_root_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.namespace_root_v1(p_name text) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN split_part(p_name, ':', 1) IN ('workspace', 'team', 'org')
+                THEN isokron.workspace_root_v1(substr(p_name, strpos(p_name, ':') + 1))
+                ELSE p_name END
+$$;
+
+ALTER FUNCTION isokron.namespace_root_v1(p_name text) OWNER TO isokron_definer;
+
+--
+-- Name: pop_message_v1(text, text, uuid); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.pop_message_v1(p_tenant_id text, p_user_id text, p_session_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_row jsonb;
+BEGIN
+    PERFORM set_config('app.current_tenant_id', p_tenant_id, true);
+    PERFORM set_config('app.current_user_id', p_user_id, true);
+    PERFORM 1 FROM isokron.agent_sessions s
+      WHERE s.tenant_id = p_tenant_id AND s.user_id = p_user_id AND s.id = p_session_id
+      FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session % not found', p_session_id USING ERRCODE = 'IKN01';
+    END IF;
+    WITH gone AS (
+        DELETE FROM isokron.agent_messages m
+         WHERE m.tenant_id = p_tenant_id AND m.user_id = p_user_id
+           AND m.session_id = p_session_id
+           AND m.seq = (SELECT max(x.seq) FROM isokron.agent_messages x
+                         WHERE x.tenant_id = p_tenant_id AND x.user_id = p_user_id
+                           AND x.session_id = p_session_id)
+        RETURNING m.id, m.session_id, m.seq, m.role, m.content, m.tool_calls::text AS tool_calls,
+                  m.tenant_id, m.user_id, m.created_at
+    )
+    SELECT to_jsonb(g) INTO v_row FROM gone g;
+    IF v_row IS NOT NULL THEN
+        UPDATE isokron.agent_sessions SET updated_at = now()
+         WHERE tenant_id = p_tenant_id AND user_id = p_user_id AND id = p_session_id;
+    END IF;
+    RETURN v_row;
+END
+$$;
+
+--
+-- Name: purge_workspace_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.purge_workspace_v1(p_workspace_id text) RETURNS TABLE(namespace text, memories bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_mine text[];
+    v_name text;
+    v_others boolean;
+    v_count bigint;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable INTO v_mine FROM isokron.namespace_access_v1() a;
+    IF v_mine IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    FOREACH v_name IN ARRAY v_mine LOOP
+        v_others := false;
+        -- Does another workspace still read it? (The ACL's rules, from the tree.)
+        IF v_name LIKE 'team:%' THEN
+            SELECT EXISTS (
+                SELECT 1 FROM isokron.workspaces w
+                 WHERE w.workspace_id <> p_workspace_id
+                   AND (w.parent_id = substr(v_name, 6)
+                        OR (w.workspace_id = substr(v_name, 6) AND w.parent_id IS NULL)))
+              INTO v_others;
+        ELSIF v_name LIKE 'org:%' THEN
+            WITH RECURSIVE tree(id, depth) AS (
+                SELECT substr(v_name, 5), 0
+                UNION ALL
+                SELECT w.workspace_id, t.depth + 1 FROM isokron.workspaces w
+                  JOIN tree t ON w.parent_id = t.id WHERE t.depth < 50
+            )
+            SELECT EXISTS (SELECT 1 FROM tree t JOIN isokron.workspaces w
+                             ON w.workspace_id = t.id WHERE t.id <> p_workspace_id)
+              INTO v_others;
+        END IF;
+        CONTINUE WHEN v_others;
+        SELECT count(*) INTO v_count FROM isokron.memory_records r WHERE r.namespace = v_name;
+        DELETE FROM isokron.memory_namespaces n WHERE n.name = v_name;
+        IF FOUND THEN
+            IF v_name LIKE 'org:%' THEN
+                INSERT INTO isokron.memory_audit (namespace, workspace_id, action)
+                VALUES (v_name, p_workspace_id, 'purge_namespace');
+            END IF;
+            namespace := v_name;
+            memories := v_count;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION isokron.purge_workspace_v1(p_workspace_id text) OWNER TO isokron_definer;
+
+--
+-- Name: read_context_v1(text, text, integer, integer, text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.read_context_v1(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[] DEFAULT NULL::text[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_all     boolean := p_parts IS NULL;
+    v_out     jsonb := '{}'::jsonb;
+    v_pattern text;
+BEGIN
+    IF p_workspace_id IS NULL OR btrim(p_workspace_id) = '' THEN
+        RAISE EXCEPTION 'read_context_v1: workspace id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    IF v_all OR 'charter' = ANY (p_parts) THEN
+        v_out := v_out || jsonb_build_object('charter', (
+            SELECT jsonb_build_object(
+                       'id', c.id, 'workspace_id', c.workspace_id,
+                       'schema_version', c.schema_version, 'content_md', c.content_md,
+                       'content_jsonb', c.content_jsonb, 'content_hash', c.content_hash,
+                       'created_at', c.created_at)
+              FROM public.kora_role_charter c
+             WHERE c.workspace_id = p_workspace_id AND c.superseded_at IS NULL));
+    END IF;
+    IF v_all OR 'policies' = ANY (p_parts) THEN
+        v_out := v_out || jsonb_build_object('policies', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(p.policy_path, p.policy_value)
+                             ORDER BY p.policy_path)
+              FROM public.kora_policy_registry p
+             WHERE p.workspace_id = p_workspace_id), '[]'::jsonb));
+    END IF;
+    IF v_all OR 'capabilities' = ANY (p_parts) THEN
+        v_out := v_out || jsonb_build_object('capabilities', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(m.cap_name, m.granted))
+              FROM public.actor_capability_matrix m
+             WHERE m.actor_kind = p_actor_kind), '[]'::jsonb));
+    END IF;
+    IF v_all OR 'own_scratchpad' = ANY (p_parts) THEN
+        v_out := v_out || jsonb_build_object('own_scratchpad', coalesce((
+            SELECT jsonb_agg(to_jsonb(s) ORDER BY s.created_at DESC, s.scratchpad_entry_id DESC)
+              FROM (SELECT e.scratchpad_entry_id, a.actor_kind, a.display_name,
+                           e.scratchpad_kind, e.visibility_scope, e.content_inline,
+                           e.content_uri, e.content_hash, e.created_at
+                      FROM kronicle.agent_scratchpad_entries e
+                      JOIN public.actor_registry a ON a.actor_id = e.actor_id
+                     WHERE e.workspace_id = p_workspace_id AND e.status = 'active'
+                       AND a.actor_kind = p_actor_kind
+                     ORDER BY e.created_at DESC, e.scratchpad_entry_id DESC
+                     LIMIT p_scratchpad_limit) s), '[]'::jsonb));
+    END IF;
+    IF v_all OR 'cross_scratchpad' = ANY (p_parts) THEN
+        v_out := v_out || jsonb_build_object('cross_scratchpad', coalesce((
+            SELECT jsonb_agg(to_jsonb(s) ORDER BY s.created_at DESC, s.scratchpad_entry_id DESC)
+              FROM (SELECT e.scratchpad_entry_id, a.actor_kind, a.display_name,
+                           e.scratchpad_kind, e.visibility_scope, e.content_inline,
+                           e.content_uri, e.content_hash, e.created_at
+                      FROM kronicle.agent_scratchpad_entries e
+                      JOIN public.actor_registry a ON a.actor_id = e.actor_id
+                     WHERE e.workspace_id = p_workspace_id AND e.status = 'active'
+                       AND a.actor_kind <> p_actor_kind
+                       AND e.visibility_scope = 'cross_agent_dereferenceable'
+                     ORDER BY e.created_at DESC, e.scratchpad_entry_id DESC
+                     LIMIT p_scratchpad_limit) s), '[]'::jsonb));
+    END IF;
+    IF v_all OR 'recent_events' = ANY (p_parts) THEN
+        v_pattern := replace(replace(replace(p_actor_kind, '\', '\\'), '%', '\%'), '_', '\_')
+                     || '.%';
+        v_out := v_out || jsonb_build_object('recent_events', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'event_id', r.event_id, 'event_type', r.event_type,
+                       'occurred_at', r.occurred_at,
+                       'payload_summary', CASE WHEN char_length(r.pretty) > 300
+                                               THEN left(r.pretty, 300) || '…'
+                                               ELSE r.pretty END)
+                             ORDER BY r.seq DESC)
+              FROM (SELECT e.event_id, e.event_type, e.occurred_at, e.seq,
+                           jsonb_pretty(e.payload) AS pretty
+                      FROM (SELECT x.event_id, x.event_type, x.occurred_at, x.seq, x.payload
+                              FROM hivex_foundation.event_log x
+                             WHERE x.tenant_id = (SELECT t.tenant_id FROM hivex_foundation.tenant t
+                                                   WHERE t.clerk_org_id = p_workspace_id)
+                               AND x.event_type LIKE v_pattern ESCAPE '\'
+                             ORDER BY x.seq DESC
+                             LIMIT p_event_limit) e) r), '[]'::jsonb));
+    END IF;
+    IF v_all OR 'constitution' = ANY (p_parts) THEN
+        v_out := v_out || jsonb_build_object('constitution', (
+            SELECT jsonb_build_object('revision_id', w.revision_id,
+                                      'revision_number', w.revision_number,
+                                      'rules_hash', encode(w.rules_hash, 'hex'))
+              FROM kronicle.workspace_constitution_revisions w
+             WHERE w.workspace_id = p_workspace_id
+             ORDER BY w.revision_number DESC
+             LIMIT 1));
+    END IF;
+    RETURN v_out;
+END
+$$;
+
+--
+-- Name: read_context_v2(text, text, integer, integer, text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.read_context_v2(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[] DEFAULT NULL::text[]) RETURNS json
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_all     boolean := p_parts IS NULL;
+    v_out     text := '';
+    v_lo      text;
+    v_hi      text;
+    v_tenant  uuid;
+BEGIN
+    IF p_workspace_id IS NULL OR btrim(p_workspace_id) = '' THEN
+        RAISE EXCEPTION 'read_context_v2: workspace id must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    IF v_all OR 'charter' = ANY (p_parts) THEN
+        v_out := v_out || ',"charter":' || coalesce(((
+            SELECT json_build_object(
+                       'id', c.id, 'workspace_id', c.workspace_id,
+                       'schema_version', c.schema_version, 'content_md', c.content_md,
+                       'content_jsonb', c.content_jsonb, 'content_hash', c.content_hash,
+                       'created_at', c.created_at)
+              FROM public.kora_role_charter c
+             WHERE c.workspace_id = p_workspace_id AND c.superseded_at IS NULL))::text, 'null');
+    END IF;
+    IF v_all OR 'policies' = ANY (p_parts) THEN
+        v_out := v_out || ',"policies":' || coalesce((coalesce((
+            SELECT json_agg(json_build_array(p.policy_path, p.policy_value)
+                             ORDER BY p.policy_path)
+              FROM public.kora_policy_registry p
+             WHERE p.workspace_id = p_workspace_id), '[]'::json))::text, 'null');
+    END IF;
+    IF v_all OR 'capabilities' = ANY (p_parts) THEN
+        v_out := v_out || ',"capabilities":' || coalesce((coalesce((
+            SELECT json_agg(json_build_array(m.cap_name, m.granted))
+              FROM public.actor_capability_matrix m
+             WHERE m.actor_kind = p_actor_kind), '[]'::json))::text, 'null');
+    END IF;
+    IF v_all OR 'own_scratchpad' = ANY (p_parts) THEN
+        v_out := v_out || ',"own_scratchpad":' || coalesce((coalesce((
+            SELECT json_agg(s ORDER BY s.created_at DESC, s.scratchpad_entry_id DESC)
+              FROM (SELECT e.scratchpad_entry_id, a.actor_kind, a.display_name,
+                           e.scratchpad_kind, e.visibility_scope, e.content_inline,
+                           e.content_uri, e.content_hash, e.created_at
+                      FROM public.actor_registry a
+                     CROSS JOIN LATERAL (
+                        SELECT x.* FROM kronicle.agent_scratchpad_entries x
+                         WHERE x.actor_id = a.actor_id AND x.status = 'active'
+                           AND x.workspace_id = p_workspace_id
+                         ORDER BY x.created_at DESC, x.scratchpad_entry_id DESC
+                         LIMIT p_scratchpad_limit) e
+                     WHERE a.workspace_id = p_workspace_id AND a.actor_kind = p_actor_kind
+                     ORDER BY e.created_at DESC, e.scratchpad_entry_id DESC
+                     LIMIT p_scratchpad_limit) s), '[]'::json))::text, 'null');
+    END IF;
+    IF v_all OR 'cross_scratchpad' = ANY (p_parts) THEN
+        v_out := v_out || ',"cross_scratchpad":' || coalesce((coalesce((
+            SELECT json_agg(s ORDER BY s.created_at DESC, s.scratchpad_entry_id DESC)
+              FROM (SELECT e.scratchpad_entry_id, a.actor_kind, a.display_name,
+                           e.scratchpad_kind, e.visibility_scope, e.content_inline,
+                           e.content_uri, e.content_hash, e.created_at
+                      FROM public.actor_registry a
+                     CROSS JOIN LATERAL (
+                        SELECT x.* FROM kronicle.agent_scratchpad_entries x
+                         WHERE x.actor_id = a.actor_id AND x.status = 'active'
+                           AND x.visibility_scope = 'cross_agent_dereferenceable'
+                           AND x.workspace_id = p_workspace_id
+                         ORDER BY x.created_at DESC, x.scratchpad_entry_id DESC
+                         LIMIT p_scratchpad_limit) e
+                     WHERE a.workspace_id = p_workspace_id AND a.actor_kind <> p_actor_kind
+                     ORDER BY e.created_at DESC, e.scratchpad_entry_id DESC
+                     LIMIT p_scratchpad_limit) s), '[]'::json))::text, 'null');
+    END IF;
+    IF v_all OR 'recent_events' = ANY (p_parts) THEN
+        -- The actor's event types are a range of the (tenant, type) index: walk its distinct
+        -- types (a loose index scan), take each type's newest events, keep the newest of all.
+        v_lo := p_actor_kind || '.';
+        v_hi := p_actor_kind || '/';
+        SELECT t.tenant_id INTO v_tenant FROM hivex_foundation.tenant t
+         WHERE t.clerk_org_id = p_workspace_id;
+        v_out := v_out || ',"recent_events":' || coalesce((coalesce((
+            WITH RECURSIVE types(event_type) AS (
+                (SELECT x.event_type FROM hivex_foundation.event_log x
+                  WHERE x.tenant_id = v_tenant AND x.event_type ~>=~ v_lo
+                    AND x.event_type ~<~ v_hi
+                  ORDER BY x.event_type USING ~<~ LIMIT 1)
+                UNION ALL
+                SELECT (SELECT x.event_type FROM hivex_foundation.event_log x
+                         WHERE x.tenant_id = v_tenant AND x.event_type ~>~ types.event_type
+                           AND x.event_type ~<~ v_hi
+                         ORDER BY x.event_type USING ~<~ LIMIT 1)
+                  FROM types WHERE types.event_type IS NOT NULL
+            )
+            SELECT json_agg(json_build_object(
+                       'event_id', r.event_id, 'event_type', r.event_type,
+                       'occurred_at', r.occurred_at,
+                       'payload_summary', CASE WHEN char_length(r.pretty) > 300
+                                               THEN left(r.pretty, 300) || '…'
+                                               ELSE r.pretty END)
+                             ORDER BY r.seq DESC)
+              FROM (SELECT e.event_id, e.event_type, e.occurred_at, e.seq,
+                           jsonb_pretty(e.payload) AS pretty
+                      FROM (SELECT x.event_id, x.event_type, x.occurred_at, x.seq, x.payload
+                              FROM types
+                             CROSS JOIN LATERAL (
+                                SELECT y.event_id, y.event_type, y.occurred_at, y.seq, y.payload
+                                  FROM hivex_foundation.event_log y
+                                 WHERE y.tenant_id = v_tenant
+                                   AND y.event_type = types.event_type
+                                 ORDER BY y.seq DESC
+                                 LIMIT p_event_limit) x
+                             WHERE types.event_type IS NOT NULL
+                             ORDER BY x.seq DESC
+                             LIMIT p_event_limit) e) r), '[]'::json))::text, 'null');
+    END IF;
+    IF v_all OR 'constitution' = ANY (p_parts) THEN
+        v_out := v_out || ',"constitution":' || coalesce(((
+            SELECT json_build_object('revision_id', w.revision_id,
+                                      'revision_number', w.revision_number,
+                                      'rules_hash', encode(w.rules_hash, 'hex'))
+              FROM kronicle.workspace_constitution_revisions w
+             WHERE w.workspace_id = p_workspace_id
+             ORDER BY w.revision_number DESC
+             LIMIT 1))::text, 'null');
+    END IF;
+    RETURN ('{' || substr(v_out, 2) || '}')::json;
+END
+$$;
+
+--
+-- Name: readable_namespaces_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.readable_namespaces_v1() RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT coalesce((SELECT a.readable FROM isokron.namespace_access_v1() a), '{}') $$;
+
+--
+-- Name: set_namespace_root_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.set_namespace_root_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    NEW.root_id := isokron.namespace_root_v1(NEW.name);
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION isokron.set_namespace_root_tg() OWNER TO isokron_definer;
+
+--
+-- Name: sweep_delegations_v1(double precision); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.sweep_delegations_v1(p_stuck_threshold_s double precision) RETURNS TABLE(deadline_failures bigint, stuck_marked bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_failed bigint;
+    v_stuck  bigint;
+BEGIN
+    IF p_stuck_threshold_s IS NULL OR NOT p_stuck_threshold_s > 0
+       OR p_stuck_threshold_s = 'Infinity'::double precision THEN
+        RAISE EXCEPTION 'stuck threshold must be a positive number of seconds, got %',
+            quote_nullable(p_stuck_threshold_s) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE isokron.delegations
+       SET status = 'failed', error_detail = 'deadline exceeded by sweeper', updated_at = now()
+     WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') AND deadline < now();
+    GET DIAGNOSTICS v_failed = ROW_COUNT;
+    UPDATE isokron.delegations
+       SET status = 'stuck',
+           error_detail = 'no heartbeat for '
+                          || round(extract(epoch FROM now() - last_heartbeat))::bigint || 's',
+           updated_at = now()
+     WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') -- the partial index
+       AND status = 'in_progress'
+       AND last_heartbeat < now() - make_interval(secs => p_stuck_threshold_s);
+    GET DIAGNOSTICS v_stuck = ROW_COUNT;
+    RETURN QUERY SELECT v_failed, v_stuck;
+END
+$$;
+
+ALTER FUNCTION isokron.sweep_delegations_v1(p_stuck_threshold_s double precision) OWNER TO isokron_definer;
+
+--
+-- Name: sweep_memory_expiry_v1(double precision); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) RETURNS TABLE(memories_deleted bigint, namespaces_deleted bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_records bigint;
+    v_namespaces bigint;
+BEGIN
+    IF p_grace_s IS NULL OR p_grace_s < 0 OR p_grace_s = 'Infinity'::double precision THEN
+        RAISE EXCEPTION 'grace must be a non-negative number of seconds, got %',
+            quote_nullable(p_grace_s) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH gone AS (
+        DELETE FROM isokron.memory_records r
+         WHERE r.expires_at < now() - make_interval(secs => p_grace_s)
+        RETURNING r.id, r.namespace, r.content
+    ), audited AS (
+        INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        SELECT g.id, g.namespace, substr(g.namespace, 5), 'expire',
+               encode(sha256(convert_to(g.content, 'UTF8')), 'hex')
+          FROM gone g WHERE g.namespace LIKE 'org:%'
+    )
+    SELECT count(*) INTO v_records FROM gone;
+    WITH gone AS (
+        DELETE FROM isokron.memory_namespaces n
+         WHERE n.expires_at < now() - make_interval(secs => p_grace_s)
+        RETURNING n.name
+    ), audited AS (
+        INSERT INTO isokron.memory_audit (namespace, workspace_id, action)
+        SELECT g.name, substr(g.name, 5), 'expire_namespace' FROM gone g
+         WHERE g.name LIKE 'org:%'
+    )
+    SELECT count(*) INTO v_namespaces FROM gone;
+    RETURN QUERY SELECT v_records, v_namespaces;
+END
+$$;
+
+ALTER FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) OWNER TO isokron_definer;
+
+--
+-- Name: workspace_root_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.workspace_root_v1(p_workspace_id text) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH RECURSIVE chain AS (
+        SELECT w.workspace_id, w.parent_id, 0 AS depth
+          FROM isokron.workspaces w WHERE w.workspace_id = p_workspace_id
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, c.depth + 1
+          FROM isokron.workspaces w JOIN chain c ON w.workspace_id = c.parent_id
+         WHERE c.depth < 50
+    )
+    SELECT coalesce((SELECT c.workspace_id FROM chain c ORDER BY c.depth DESC LIMIT 1),
+                    p_workspace_id)
+$$;
+
+ALTER FUNCTION isokron.workspace_root_v1(p_workspace_id text) OWNER TO isokron_definer;
+
+--
+-- Name: writable_namespaces_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.writable_namespaces_v1() RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT coalesce((SELECT a.writable FROM isokron.namespace_access_v1() a), '{}') $$;
+
+--
+-- Name: write_agent_scratchpad_v1(text, text, kronicle.scratchpad_kind, kronicle.scratchpad_visibility_scope, text); Type: FUNCTION; Schema: kronicle
+--
+
+CREATE FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text) RETURNS TABLE(scratchpad_entry_id uuid, approved_event_id uuid)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_actor uuid;
+    v_event uuid;
+    v_entry uuid := gen_random_uuid();
+BEGIN
+    IF p_workspace_id IS NULL
+       OR p_workspace_id IS DISTINCT FROM current_setting('app.current_workspace_id', true) THEN
+        RAISE EXCEPTION 'write_agent_scratchpad_v1: workspace % is not the current one',
+            quote_nullable(p_workspace_id)
+            USING ERRCODE = 'IKT01',
+                  HINT = 'set app.current_workspace_id with set_config(..., true) first';
+    END IF;
+    IF p_content IS NULL OR p_content = '' THEN
+        RAISE EXCEPTION 'scratchpad content must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT coalesce((SELECT m.granted FROM public.actor_capability_matrix m
+                      WHERE m.cap_name = 'cap_write_agent_scratchpad'
+                        AND m.actor_kind = p_actor_kind), false) THEN
+        RAISE EXCEPTION 'actor kind % lacks cap_write_agent_scratchpad', quote_nullable(p_actor_kind)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT a.actor_id INTO v_actor
+      FROM public.actor_registry a
+     WHERE a.workspace_id = p_workspace_id AND a.actor_kind = p_actor_kind
+     ORDER BY a.created_at, a.actor_id
+     LIMIT 1;
+    IF v_actor IS NULL THEN
+        RAISE EXCEPTION 'write_agent_scratchpad_v1: no % actor registered in workspace %',
+            quote_nullable(p_actor_kind), quote_nullable(p_workspace_id) USING ERRCODE = 'IKT01';
+    END IF;
+    v_event := hivex_foundation.append_event_v1(
+        p_workspace_id, p_actor_kind || '.scratchpad.written',
+        jsonb_build_object('scratchpad_entry_id', v_entry, 'kind', p_kind, 'scope', p_scope),
+        v_actor);
+    INSERT INTO kronicle.agent_scratchpad_entries
+        (scratchpad_entry_id, workspace_id, actor_id, scratchpad_kind, visibility_scope,
+         content_inline, content_hash, approved_event_id)
+    VALUES (v_entry, p_workspace_id, v_actor, p_kind, p_scope, p_content,
+            encode(sha256(convert_to(p_content, 'UTF8')), 'hex'), v_event);
+    RETURN QUERY SELECT v_entry, v_event;
+END
+$$;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: event_log; Type: TABLE; Schema: hivex_foundation
+--
+
+CREATE TABLE hivex_foundation.event_log (
+    event_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    event_type text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    actor_id uuid,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    prev_event_hash text,
+    this_event_hash text NOT NULL
+);
+
+--
+-- Name: tenant; Type: TABLE; Schema: hivex_foundation
+--
+
+CREATE TABLE hivex_foundation.tenant (
+    tenant_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    clerk_org_id text NOT NULL,
+    display_name text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: agent_episodic_events; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.agent_episodic_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    agent_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    event_type character varying(64) NOT NULL,
+    sender character varying(128),
+    recipient character varying(128),
+    body jsonb DEFAULT '{}'::jsonb NOT NULL,
+    inference_receipt_id character varying(64),
+    audit_event_hash character varying(64),
+    workspace_id text NOT NULL,
+    seq bigint NOT NULL,
+    CONSTRAINT agent_episodic_events_body_check CHECK ((jsonb_typeof(body) = 'object'::text)),
+    CONSTRAINT agent_episodic_events_event_type_check CHECK (((event_type)::text <> ''::text))
+);
+
+ALTER TABLE ONLY isokron.agent_episodic_events FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_episodic_events_seq_seq; Type: SEQUENCE; Schema: isokron
+--
+
+ALTER TABLE isokron.agent_episodic_events ALTER COLUMN seq ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME isokron.agent_episodic_events_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: agent_messages; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.agent_messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    seq integer NOT NULL,
+    role text NOT NULL,
+    content text,
+    tool_calls jsonb,
+    tenant_id text NOT NULL,
+    user_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agent_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
+);
+
+ALTER TABLE ONLY isokron.agent_messages FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_sessions; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.agent_sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id text NOT NULL,
+    user_id text NOT NULL,
+    agent_name text NOT NULL,
+    title text,
+    state jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY isokron.agent_sessions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: delegations; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.delegations (
+    delegation_id text NOT NULL,
+    workspace_id text NOT NULL,
+    caller_id uuid NOT NULL,
+    callee_id uuid NOT NULL,
+    task_preview text NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    last_heartbeat timestamp with time zone,
+    deadline timestamp with time zone DEFAULT (now() + '06:00:00'::interval) NOT NULL,
+    result_preview text,
+    error_detail text,
+    retry_count integer DEFAULT 0 NOT NULL,
+    idempotency_key text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT delegations_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'dispatched'::text, 'in_progress'::text, 'completed'::text, 'failed'::text, 'stuck'::text]))),
+    CONSTRAINT delegations_task_preview_check CHECK ((char_length(task_preview) <= 4096))
+);
+
+ALTER TABLE ONLY isokron.delegations FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_audit; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.memory_audit (
+    id bigint NOT NULL,
+    memory_id uuid,
+    namespace text,
+    workspace_id text,
+    action text NOT NULL,
+    content_sha256 text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    root_id text NOT NULL
+);
+
+ALTER TABLE ONLY isokron.memory_audit FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_audit_id_seq; Type: SEQUENCE; Schema: isokron
+--
+
+CREATE SEQUENCE isokron.memory_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: memory_audit_id_seq; Type: SEQUENCE OWNED BY; Schema: isokron
+--
+
+ALTER SEQUENCE isokron.memory_audit_id_seq OWNED BY isokron.memory_audit.id;
+
+--
+-- Name: memory_namespaces; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.memory_namespaces (
+    name text NOT NULL,
+    kind text NOT NULL,
+    expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    root_id text NOT NULL,
+    CONSTRAINT memory_namespaces_kind_check CHECK ((kind = ANY (ARRAY['workspace'::text, 'team'::text, 'org'::text, 'custom'::text]))),
+    CONSTRAINT memory_namespaces_name_check CHECK (((name ~ '^[a-z]+:[A-Za-z0-9_:.\-]+$'::text) AND (char_length(name) <= 256)))
+);
+
+ALTER TABLE ONLY isokron.memory_namespaces FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_records; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.memory_records (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    namespace text NOT NULL,
+    content text NOT NULL,
+    kind text DEFAULT 'fact'::text NOT NULL,
+    source text DEFAULT 'agent'::text NOT NULL,
+    pin boolean DEFAULT false NOT NULL,
+    expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    root_id text NOT NULL,
+    CONSTRAINT memory_records_content_check CHECK ((btrim(content) <> ''::text)),
+    CONSTRAINT memory_records_kind_check CHECK ((kind = ANY (ARRAY['fact'::text, 'summary'::text, 'checkpoint'::text]))),
+    CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text])))
+);
+
+ALTER TABLE ONLY isokron.memory_records FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.schema_migrations (
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: workspaces; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.workspaces (
+    workspace_id text NOT NULL,
+    parent_id text,
+    display_name text,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY isokron.workspaces FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_scratchpad_entries; Type: TABLE; Schema: kronicle
+--
+
+CREATE TABLE kronicle.agent_scratchpad_entries (
+    scratchpad_entry_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id text NOT NULL,
+    actor_id uuid NOT NULL,
+    scratchpad_kind kronicle.scratchpad_kind NOT NULL,
+    visibility_scope kronicle.scratchpad_visibility_scope DEFAULT 'agent_private'::kronicle.scratchpad_visibility_scope NOT NULL,
+    content_inline text,
+    content_uri text,
+    content_hash text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    approved_event_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agent_scratchpad_entries_one_content CHECK (((content_inline IS NULL) <> (content_uri IS NULL))),
+    CONSTRAINT agent_scratchpad_entries_status_check CHECK ((status = ANY (ARRAY['active'::text, 'superseded'::text, 'invalidated'::text, 'tombstoned'::text])))
+);
+
+ALTER TABLE ONLY kronicle.agent_scratchpad_entries FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: workspace_constitution_revisions; Type: TABLE; Schema: kronicle
+--
+
+CREATE TABLE kronicle.workspace_constitution_revisions (
+    revision_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id text NOT NULL,
+    revision_number integer NOT NULL,
+    rules_jsonb jsonb DEFAULT '[]'::jsonb NOT NULL,
+    rules_hash bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY kronicle.workspace_constitution_revisions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: actor_capability_matrix; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.actor_capability_matrix (
+    cap_name text NOT NULL,
+    actor_kind text NOT NULL,
+    granted boolean NOT NULL,
+    CONSTRAINT actor_capability_matrix_cap_name_check CHECK ((cap_name ~ '^cap_[a-z0-9_]+$'::text))
+);
+
+--
+-- Name: actor_registry; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.actor_registry (
+    actor_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id text NOT NULL,
+    actor_kind text NOT NULL,
+    display_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: kora_policy_registry; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.kora_policy_registry (
+    workspace_id text NOT NULL,
+    policy_path text NOT NULL,
+    policy_value jsonb NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.kora_policy_registry FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: kora_role_charter; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.kora_role_charter (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id text NOT NULL,
+    schema_version text NOT NULL,
+    content_md text,
+    content_jsonb jsonb NOT NULL,
+    content_hash text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    superseded_at timestamp with time zone
+);
+
+--
+-- Name: memory_audit id; Type: DEFAULT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.memory_audit ALTER COLUMN id SET DEFAULT nextval('isokron.memory_audit_id_seq'::regclass);
+
+--
+-- Name: event_log event_log_pkey; Type: CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.event_log
+    ADD CONSTRAINT event_log_pkey PRIMARY KEY (event_id);
+
+--
+-- Name: event_log event_log_tenant_id_seq_key; Type: CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.event_log
+    ADD CONSTRAINT event_log_tenant_id_seq_key UNIQUE (tenant_id, seq);
+
+--
+-- Name: tenant tenant_clerk_org_id_key; Type: CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.tenant
+    ADD CONSTRAINT tenant_clerk_org_id_key UNIQUE (clerk_org_id);
+
+--
+-- Name: tenant tenant_pkey; Type: CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.tenant
+    ADD CONSTRAINT tenant_pkey PRIMARY KEY (tenant_id);
+
+--
+-- Name: agent_episodic_events agent_episodic_events_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.agent_episodic_events
+    ADD CONSTRAINT agent_episodic_events_pkey PRIMARY KEY (workspace_id, id);
+
+--
+-- Name: agent_messages agent_messages_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.agent_messages
+    ADD CONSTRAINT agent_messages_pkey PRIMARY KEY (tenant_id, user_id, id);
+
+--
+-- Name: agent_messages agent_messages_session_seq_key; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.agent_messages
+    ADD CONSTRAINT agent_messages_session_seq_key UNIQUE (tenant_id, user_id, session_id, seq);
+
+--
+-- Name: agent_sessions agent_sessions_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.agent_sessions
+    ADD CONSTRAINT agent_sessions_pkey PRIMARY KEY (tenant_id, user_id, id);
+
+--
+-- Name: delegations delegations_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.delegations
+    ADD CONSTRAINT delegations_pkey PRIMARY KEY (workspace_id, delegation_id);
+
+--
+-- Name: memory_audit memory_audit_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.memory_audit
+    ADD CONSTRAINT memory_audit_pkey PRIMARY KEY (root_id, id);
+
+--
+-- Name: memory_namespaces memory_namespaces_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.memory_namespaces
+    ADD CONSTRAINT memory_namespaces_pkey PRIMARY KEY (root_id, name);
+
+--
+-- Name: memory_records memory_records_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.memory_records
+    ADD CONSTRAINT memory_records_pkey PRIMARY KEY (root_id, namespace, id);
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
+
+--
+-- Name: workspaces workspaces_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.workspaces
+    ADD CONSTRAINT workspaces_pkey PRIMARY KEY (workspace_id);
+
+--
+-- Name: agent_scratchpad_entries agent_scratchpad_entries_pkey; Type: CONSTRAINT; Schema: kronicle
+--
+
+ALTER TABLE ONLY kronicle.agent_scratchpad_entries
+    ADD CONSTRAINT agent_scratchpad_entries_pkey PRIMARY KEY (scratchpad_entry_id);
+
+--
+-- Name: workspace_constitution_revisions workspace_constitution_revisio_workspace_id_revision_number_key; Type: CONSTRAINT; Schema: kronicle
+--
+
+ALTER TABLE ONLY kronicle.workspace_constitution_revisions
+    ADD CONSTRAINT workspace_constitution_revisio_workspace_id_revision_number_key UNIQUE (workspace_id, revision_number);
+
+--
+-- Name: workspace_constitution_revisions workspace_constitution_revisions_pkey; Type: CONSTRAINT; Schema: kronicle
+--
+
+ALTER TABLE ONLY kronicle.workspace_constitution_revisions
+    ADD CONSTRAINT workspace_constitution_revisions_pkey PRIMARY KEY (revision_id);
+
+--
+-- Name: actor_capability_matrix actor_capability_matrix_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.actor_capability_matrix
+    ADD CONSTRAINT actor_capability_matrix_pkey PRIMARY KEY (cap_name, actor_kind);
+
+--
+-- Name: actor_registry actor_registry_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.actor_registry
+    ADD CONSTRAINT actor_registry_pkey PRIMARY KEY (actor_id);
+
+--
+-- Name: actor_registry actor_registry_workspace_actor_key; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.actor_registry
+    ADD CONSTRAINT actor_registry_workspace_actor_key UNIQUE (workspace_id, actor_id);
+
+--
+-- Name: actor_registry actor_registry_workspace_id_actor_kind_display_name_key; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.actor_registry
+    ADD CONSTRAINT actor_registry_workspace_id_actor_kind_display_name_key UNIQUE (workspace_id, actor_kind, display_name);
+
+--
+-- Name: kora_policy_registry kora_policy_registry_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.kora_policy_registry
+    ADD CONSTRAINT kora_policy_registry_pkey PRIMARY KEY (workspace_id, policy_path);
+
+--
+-- Name: kora_role_charter kora_role_charter_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.kora_role_charter
+    ADD CONSTRAINT kora_role_charter_pkey PRIMARY KEY (id);
+
+--
+-- Name: event_log_tenant_type_idx; Type: INDEX; Schema: hivex_foundation
+--
+
+CREATE INDEX event_log_tenant_type_idx ON hivex_foundation.event_log USING btree (tenant_id, event_type text_pattern_ops, seq DESC);
+
+--
+-- Name: agent_episodic_events_agent_created_seq_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX agent_episodic_events_agent_created_seq_idx ON isokron.agent_episodic_events USING btree (agent_id, created_at DESC, seq DESC);
+
+--
+-- Name: agent_episodic_events_agent_type_created_seq_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX agent_episodic_events_agent_type_created_seq_idx ON isokron.agent_episodic_events USING btree (agent_id, event_type, created_at DESC, seq DESC);
+
+--
+-- Name: agent_sessions_tenant_user_updated_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX agent_sessions_tenant_user_updated_idx ON isokron.agent_sessions USING btree (tenant_id, user_id, updated_at DESC);
+
+--
+-- Name: delegations_callee_created_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX delegations_callee_created_idx ON isokron.delegations USING btree (callee_id, created_at DESC);
+
+--
+-- Name: delegations_caller_created_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX delegations_caller_created_idx ON isokron.delegations USING btree (caller_id, created_at DESC);
+
+--
+-- Name: delegations_caller_idempotency_key_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE UNIQUE INDEX delegations_caller_idempotency_key_idx ON isokron.delegations USING btree (workspace_id, caller_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+--
+-- Name: delegations_in_flight_heartbeat_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX delegations_in_flight_heartbeat_idx ON isokron.delegations USING btree (last_heartbeat NULLS FIRST) WHERE (status = ANY (ARRAY['queued'::text, 'dispatched'::text, 'in_progress'::text, 'stuck'::text]));
+
+--
+-- Name: memory_audit_namespace_created_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_audit_namespace_created_idx ON isokron.memory_audit USING btree (namespace, created_at DESC);
+
+--
+-- Name: memory_namespaces_expires_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_namespaces_expires_idx ON isokron.memory_namespaces USING btree (expires_at) WHERE (expires_at IS NOT NULL);
+
+--
+-- Name: memory_namespaces_name_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_namespaces_name_idx ON isokron.memory_namespaces USING btree (name);
+
+--
+-- Name: memory_records_expires_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_records_expires_idx ON isokron.memory_records USING btree (expires_at) WHERE (expires_at IS NOT NULL);
+
+--
+-- Name: memory_records_id_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_records_id_idx ON isokron.memory_records USING btree (id);
+
+--
+-- Name: memory_records_namespace_created_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_records_namespace_created_idx ON isokron.memory_records USING btree (namespace, pin DESC, created_at DESC);
+
+--
+-- Name: memory_records_search_tsv_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_records_search_tsv_idx ON isokron.memory_records USING gin (search_tsv);
+
+--
+-- Name: workspaces_parent_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX workspaces_parent_idx ON isokron.workspaces USING btree (parent_id);
+
+--
+-- Name: agent_scratchpad_entries_active_actor_idx; Type: INDEX; Schema: kronicle
+--
+
+CREATE INDEX agent_scratchpad_entries_active_actor_idx ON kronicle.agent_scratchpad_entries USING btree (actor_id, created_at DESC, scratchpad_entry_id DESC) WHERE (status = 'active'::text);
+
+--
+-- Name: agent_scratchpad_entries_actor_idx; Type: INDEX; Schema: kronicle
+--
+
+CREATE INDEX agent_scratchpad_entries_actor_idx ON kronicle.agent_scratchpad_entries USING btree (actor_id, created_at DESC);
+
+--
+-- Name: agent_scratchpad_entries_cross_actor_idx; Type: INDEX; Schema: kronicle
+--
+
+CREATE INDEX agent_scratchpad_entries_cross_actor_idx ON kronicle.agent_scratchpad_entries USING btree (actor_id, created_at DESC, scratchpad_entry_id DESC) WHERE ((status = 'active'::text) AND (visibility_scope = 'cross_agent_dereferenceable'::kronicle.scratchpad_visibility_scope));
+
+--
+-- Name: agent_scratchpad_entries_ws_created_idx; Type: INDEX; Schema: kronicle
+--
+
+CREATE INDEX agent_scratchpad_entries_ws_created_idx ON kronicle.agent_scratchpad_entries USING btree (workspace_id, created_at DESC) WHERE (status = 'active'::text);
+
+--
+-- Name: actor_capability_matrix_kind_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX actor_capability_matrix_kind_idx ON public.actor_capability_matrix USING btree (actor_kind);
+
+--
+-- Name: actor_registry_workspace_kind_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX actor_registry_workspace_kind_idx ON public.actor_registry USING btree (workspace_id, actor_kind);
+
+--
+-- Name: kora_role_charter_one_active_idx; Type: INDEX; Schema: public
+--
+
+CREATE UNIQUE INDEX kora_role_charter_one_active_idx ON public.kora_role_charter USING btree (workspace_id) WHERE (superseded_at IS NULL);
+
+--
+-- Name: event_log event_log_append_only; Type: TRIGGER; Schema: hivex_foundation
+--
+
+CREATE TRIGGER event_log_append_only BEFORE DELETE OR UPDATE ON hivex_foundation.event_log FOR EACH ROW EXECUTE FUNCTION hivex_foundation.event_log_reject_mutation();
+
+--
+-- Name: event_log event_log_no_truncate; Type: TRIGGER; Schema: hivex_foundation
+--
+
+CREATE TRIGGER event_log_no_truncate BEFORE TRUNCATE ON hivex_foundation.event_log FOR EACH STATEMENT EXECUTE FUNCTION hivex_foundation.event_log_reject_mutation();
+
+--
+-- Name: memory_audit memory_audit_root; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_audit_root BEFORE INSERT OR UPDATE OF namespace, root_id ON isokron.memory_audit FOR EACH ROW EXECUTE FUNCTION isokron.fill_record_root_tg();
+
+--
+-- Name: memory_namespaces memory_namespaces_root; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_namespaces_root BEFORE INSERT OR UPDATE OF name, root_id ON isokron.memory_namespaces FOR EACH ROW EXECUTE FUNCTION isokron.set_namespace_root_tg();
+
+--
+-- Name: memory_records memory_records_root; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_root BEFORE INSERT ON isokron.memory_records FOR EACH ROW WHEN ((new.root_id IS NULL)) EXECUTE FUNCTION isokron.fill_record_root_tg();
+
+--
+-- Name: workspaces workspaces_root_guard; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER workspaces_root_guard BEFORE INSERT OR UPDATE OF workspace_id, parent_id ON isokron.workspaces FOR EACH ROW EXECUTE FUNCTION isokron.guard_workspace_root_tg();
+
+--
+-- Name: event_log event_log_tenant_id_fkey; Type: FK CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.event_log
+    ADD CONSTRAINT event_log_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES hivex_foundation.tenant(tenant_id);
+
+--
+-- Name: agent_episodic_events agent_episodic_events_workspace_agent_fkey; Type: FK CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.agent_episodic_events
+    ADD CONSTRAINT agent_episodic_events_workspace_agent_fkey FOREIGN KEY (workspace_id, agent_id) REFERENCES public.actor_registry(workspace_id, actor_id) ON DELETE CASCADE;
+
+--
+-- Name: agent_messages agent_messages_session_fkey; Type: FK CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.agent_messages
+    ADD CONSTRAINT agent_messages_session_fkey FOREIGN KEY (tenant_id, user_id, session_id) REFERENCES isokron.agent_sessions(tenant_id, user_id, id) ON DELETE CASCADE;
+
+--
+-- Name: memory_records memory_records_namespace_fkey; Type: FK CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.memory_records
+    ADD CONSTRAINT memory_records_namespace_fkey FOREIGN KEY (root_id, namespace) REFERENCES isokron.memory_namespaces(root_id, name) ON DELETE CASCADE;
+
+--
+-- Name: workspaces workspaces_parent_id_fkey; Type: FK CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.workspaces
+    ADD CONSTRAINT workspaces_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES isokron.workspaces(workspace_id);
+
+--
+-- Name: agent_scratchpad_entries agent_scratchpad_entries_actor_id_fkey; Type: FK CONSTRAINT; Schema: kronicle
+--
+
+ALTER TABLE ONLY kronicle.agent_scratchpad_entries
+    ADD CONSTRAINT agent_scratchpad_entries_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.actor_registry(actor_id);
+
+--
+-- Name: agent_episodic_events; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.agent_episodic_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_episodic_events agent_episodic_events_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_episodic_events_insert ON isokron.agent_episodic_events FOR INSERT WITH CHECK ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: agent_episodic_events agent_episodic_events_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_episodic_events_select ON isokron.agent_episodic_events FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: agent_messages; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.agent_messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_messages agent_messages_delete; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_messages_delete ON isokron.agent_messages FOR DELETE USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: agent_messages agent_messages_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_messages_insert ON isokron.agent_messages FOR INSERT WITH CHECK (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: agent_messages agent_messages_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_messages_select ON isokron.agent_messages FOR SELECT USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: agent_sessions; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.agent_sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_sessions agent_sessions_delete; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_sessions_delete ON isokron.agent_sessions FOR DELETE USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: agent_sessions agent_sessions_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_sessions_insert ON isokron.agent_sessions FOR INSERT WITH CHECK (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: agent_sessions agent_sessions_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_sessions_select ON isokron.agent_sessions FOR SELECT USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: agent_sessions agent_sessions_update; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_sessions_update ON isokron.agent_sessions FOR UPDATE USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true)))) WITH CHECK (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+
+--
+-- Name: delegations; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.delegations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: delegations delegations_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY delegations_insert ON isokron.delegations FOR INSERT WITH CHECK ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: delegations delegations_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY delegations_select ON isokron.delegations FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: delegations delegations_sweep_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY delegations_sweep_select ON isokron.delegations FOR SELECT TO isokron_definer USING (true);
+
+--
+-- Name: delegations delegations_sweep_update; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY delegations_sweep_update ON isokron.delegations FOR UPDATE TO isokron_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: delegations delegations_update; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY delegations_update ON isokron.delegations FOR UPDATE USING ((workspace_id = current_setting('app.current_workspace_id'::text, true))) WITH CHECK ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: memory_audit; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.memory_audit ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_audit memory_audit_definer_expiry; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_audit_definer_expiry ON isokron.memory_audit FOR INSERT TO isokron_definer WITH CHECK (true);
+
+--
+-- Name: memory_audit memory_audit_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_audit_insert ON isokron.memory_audit FOR INSERT WITH CHECK (((workspace_id = current_setting('app.current_workspace_id'::text, true)) AND (namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))));
+
+--
+-- Name: memory_audit memory_audit_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_audit_select ON isokron.memory_audit FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: memory_namespaces; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.memory_namespaces ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_namespaces memory_namespaces_definer_expiry; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_namespaces_definer_expiry ON isokron.memory_namespaces TO isokron_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: memory_namespaces memory_namespaces_definer_root; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_namespaces_definer_root ON isokron.memory_namespaces FOR SELECT TO isokron_definer USING (true);
+
+--
+-- Name: memory_namespaces memory_namespaces_delete; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_namespaces_delete ON isokron.memory_namespaces FOR DELETE USING ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_namespaces memory_namespaces_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_namespaces_insert ON isokron.memory_namespaces FOR INSERT WITH CHECK ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_namespaces memory_namespaces_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_namespaces_select ON isokron.memory_namespaces FOR SELECT USING ((name = ANY (( SELECT isokron.readable_namespaces_v1() AS readable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_namespaces memory_namespaces_update; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_namespaces_update ON isokron.memory_namespaces FOR UPDATE USING ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))) WITH CHECK ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_records; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.memory_records ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_records memory_records_definer_expiry; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_definer_expiry ON isokron.memory_records FOR DELETE TO isokron_definer USING (true);
+
+--
+-- Name: memory_records memory_records_definer_import; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_definer_import ON isokron.memory_records FOR INSERT TO isokron_definer WITH CHECK (true);
+
+--
+-- Name: memory_records memory_records_definer_search; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_definer_search ON isokron.memory_records FOR SELECT TO isokron_definer USING (true);
+
+--
+-- Name: memory_records memory_records_delete; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_delete ON isokron.memory_records FOR DELETE USING ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_records memory_records_insert; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_insert ON isokron.memory_records FOR INSERT WITH CHECK ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_records memory_records_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_select ON isokron.memory_records FOR SELECT USING ((namespace = ANY (( SELECT isokron.readable_namespaces_v1() AS readable_namespaces_v1)::text[])));
+
+--
+-- Name: memory_records memory_records_update; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_records_update ON isokron.memory_records FOR UPDATE USING ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))) WITH CHECK ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: workspaces; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.workspaces ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: workspaces workspaces_definer_import; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY workspaces_definer_import ON isokron.workspaces FOR INSERT TO isokron_definer WITH CHECK (true);
+
+--
+-- Name: workspaces workspaces_select; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY workspaces_select ON isokron.workspaces FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: workspaces workspaces_tree_walk; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY workspaces_tree_walk ON isokron.workspaces FOR SELECT TO isokron_definer USING (true);
+
+--
+-- Name: agent_scratchpad_entries; Type: ROW SECURITY; Schema: kronicle
+--
+
+ALTER TABLE kronicle.agent_scratchpad_entries ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_scratchpad_entries agent_scratchpad_entries_workspace; Type: POLICY; Schema: kronicle
+--
+
+CREATE POLICY agent_scratchpad_entries_workspace ON kronicle.agent_scratchpad_entries USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: workspace_constitution_revisions; Type: ROW SECURITY; Schema: kronicle
+--
+
+ALTER TABLE kronicle.workspace_constitution_revisions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: workspace_constitution_revisions workspace_constitution_revisions_workspace; Type: POLICY; Schema: kronicle
+--
+
+CREATE POLICY workspace_constitution_revisions_workspace ON kronicle.workspace_constitution_revisions USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: kora_policy_registry; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.kora_policy_registry ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: kora_policy_registry kora_policy_registry_workspace; Type: POLICY; Schema: public
+--
+
+CREATE POLICY kora_policy_registry_workspace ON public.kora_policy_registry USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+
+--
+-- Name: SCHEMA hivex_foundation; Type: ACL; Schema: -
+--
+
+GRANT USAGE ON SCHEMA hivex_foundation TO isokron_runtime;
+
+--
+-- Name: SCHEMA isokron; Type: ACL; Schema: -
+--
+
+GRANT USAGE ON SCHEMA isokron TO isokron_runtime;
+GRANT USAGE ON SCHEMA isokron TO isokron_definer;
+GRANT USAGE ON SCHEMA isokron TO isokron_sweeper;
+
+--
+-- Name: SCHEMA kronicle; Type: ACL; Schema: -
+--
+
+GRANT USAGE ON SCHEMA kronicle TO isokron_runtime;
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -
+--
+
+GRANT USAGE ON SCHEMA public TO isokron_runtime;
+
+--
+-- Name: FUNCTION append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid); Type: ACL; Schema: hivex_foundation
+--
+
+REVOKE ALL ON FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid) TO isokron_runtime;
+
+--
+-- Name: FUNCTION event_hash_v1(p_prev text, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb); Type: ACL; Schema: hivex_foundation
+--
+
+GRANT ALL ON FUNCTION hivex_foundation.event_hash_v1(p_prev text, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb) TO isokron_runtime;
+
+--
+-- Name: FUNCTION verify_chain_v1(p_workspace_id text); Type: ACL; Schema: hivex_foundation
+--
+
+REVOKE ALL ON FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION append_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_ids uuid[], p_roles text[], p_contents text[], p_tool_calls text[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.append_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_ids uuid[], p_roles text[], p_contents text[], p_tool_calls text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.append_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_ids uuid[], p_roles text[], p_contents text[], p_tool_calls text[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION applied_migrations_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.applied_migrations_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.applied_migrations_v1() TO isokron_runtime;
+
+--
+-- Name: FUNCTION clear_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid) TO isokron_runtime;
+
+--
+-- Name: FUNCTION episodic_append_v1(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.episodic_append_v1(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.episodic_append_v1(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION episodic_append_v2(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.episodic_append_v2(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.episodic_append_v2(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION episodic_list_v1(p_workspace_id text, p_agent_id uuid, p_event_type text, p_since timestamp with time zone, p_limit integer); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.episodic_list_v1(p_workspace_id text, p_agent_id uuid, p_event_type text, p_since timestamp with time zone, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.episodic_list_v1(p_workspace_id text, p_agent_id uuid, p_event_type text, p_since timestamp with time zone, p_limit integer) TO isokron_runtime;
+
+--
+-- Name: FUNCTION export_memory_v1(p_workspace_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.export_memory_v1(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.export_memory_v1(p_workspace_id text) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION fill_record_root_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.fill_record_root_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION guard_workspace_root_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.guard_workspace_root_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION import_memory_v1(p_items json); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.import_memory_v1(p_items json) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.import_memory_v1(p_items json) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION list_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_after_seq integer, p_limit integer, p_last integer); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.list_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_after_seq integer, p_limit integer, p_last integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.list_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_after_seq integer, p_limit integer, p_last integer) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_commit_many_v1(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_commit_many_v1(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_commit_many_v1(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION namespace_access_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.namespace_access_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.namespace_access_v1() TO isokron_runtime;
+
+--
+-- Name: FUNCTION namespace_access_v2(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.namespace_access_v2() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.namespace_access_v2() TO isokron_runtime;
+
+--
+-- Name: FUNCTION namespace_root_v1(p_name text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.namespace_root_v1(p_name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION pop_message_v1(p_tenant_id text, p_user_id text, p_session_id uuid); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.pop_message_v1(p_tenant_id text, p_user_id text, p_session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.pop_message_v1(p_tenant_id text, p_user_id text, p_session_id uuid) TO isokron_runtime;
+
+--
+-- Name: FUNCTION purge_workspace_v1(p_workspace_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.purge_workspace_v1(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.purge_workspace_v1(p_workspace_id text) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION read_context_v1(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.read_context_v1(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.read_context_v1(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION read_context_v2(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.read_context_v2(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.read_context_v2(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION readable_namespaces_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.readable_namespaces_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.readable_namespaces_v1() TO isokron_runtime;
+
+--
+-- Name: FUNCTION set_namespace_root_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.set_namespace_root_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION sweep_delegations_v1(p_stuck_threshold_s double precision); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.sweep_delegations_v1(p_stuck_threshold_s double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.sweep_delegations_v1(p_stuck_threshold_s double precision) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION sweep_memory_expiry_v1(p_grace_s double precision); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION workspace_root_v1(p_workspace_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.workspace_root_v1(p_workspace_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION writable_namespaces_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.writable_namespaces_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.writable_namespaces_v1() TO isokron_runtime;
+
+--
+-- Name: FUNCTION write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text); Type: ACL; Schema: kronicle
+--
+
+REVOKE ALL ON FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text) TO isokron_runtime;
+
+--
+-- Name: TABLE event_log; Type: ACL; Schema: hivex_foundation
+--
+
+GRANT SELECT ON TABLE hivex_foundation.event_log TO isokron_runtime;
+
+--
+-- Name: TABLE tenant; Type: ACL; Schema: hivex_foundation
+--
+
+GRANT SELECT ON TABLE hivex_foundation.tenant TO isokron_runtime;
+
+--
+-- Name: TABLE agent_episodic_events; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT ON TABLE isokron.agent_episodic_events TO isokron_runtime;
+
+--
+-- Name: TABLE agent_messages; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE isokron.agent_messages TO isokron_runtime;
+
+--
+-- Name: TABLE agent_sessions; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.agent_sessions TO isokron_runtime;
+
+--
+-- Name: TABLE delegations; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE isokron.delegations TO isokron_runtime;
+GRANT SELECT,UPDATE ON TABLE isokron.delegations TO isokron_definer;
+
+--
+-- Name: TABLE memory_audit; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT ON TABLE isokron.memory_audit TO isokron_runtime;
+GRANT INSERT ON TABLE isokron.memory_audit TO isokron_definer;
+
+--
+-- Name: SEQUENCE memory_audit_id_seq; Type: ACL; Schema: isokron
+--
+
+GRANT USAGE ON SEQUENCE isokron.memory_audit_id_seq TO isokron_runtime;
+GRANT USAGE ON SEQUENCE isokron.memory_audit_id_seq TO isokron_definer;
+
+--
+-- Name: TABLE memory_namespaces; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_namespaces TO isokron_runtime;
+GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_namespaces TO isokron_definer;
+
+--
+-- Name: TABLE memory_records; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_records TO isokron_runtime;
+GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: TABLE schema_migrations; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT ON TABLE isokron.schema_migrations TO isokron_definer;
+
+--
+-- Name: TABLE workspaces; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT ON TABLE isokron.workspaces TO isokron_runtime;
+GRANT SELECT,INSERT ON TABLE isokron.workspaces TO isokron_definer;
+
+--
+-- Name: TABLE agent_scratchpad_entries; Type: ACL; Schema: kronicle
+--
+
+GRANT SELECT ON TABLE kronicle.agent_scratchpad_entries TO isokron_runtime;
+
+--
+-- Name: TABLE workspace_constitution_revisions; Type: ACL; Schema: kronicle
+--
+
+GRANT SELECT ON TABLE kronicle.workspace_constitution_revisions TO isokron_runtime;
+
+--
+-- Name: TABLE actor_capability_matrix; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.actor_capability_matrix TO isokron_runtime;
+
+--
+-- Name: TABLE actor_registry; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.actor_registry TO isokron_runtime;
+
+--
+-- Name: TABLE kora_policy_registry; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.kora_policy_registry TO isokron_runtime;
+
+--
+-- Name: TABLE kora_role_charter; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.kora_role_charter TO isokron_runtime;
+
+-- pgvector is optional (0003): add the embedding column when the server has it.
+RESET search_path;
+SELECT isokron.enable_vectors_v1();
+
+-- The migrations this schema is the result of: migrate() then has nothing to do.
+INSERT INTO isokron.schema_migrations (name, checksum) VALUES
+    ('0001_substrate', '31bab3c87479500cd459a96bc13fc523cab5c0f080a6c5b677f3a30ec1823e8d'),
+    ('0002_isokron_stores', '4e5f64e6d95b78b12d9b9e5b5d76ac88fb8345dde02f28a8ac7b2380c16e6a63'),
+    ('0003_memory_embeddings', 'db3a5c60187dbd16a410be9c2d7df649f846e3dcc5607282aebc5131e26e05d1'),
+    ('0004_tenancy', '882286dbab7e94e1517dc757a8b1beae10341803e81b903709282cab5da707c9'),
+    ('0005_read_context', '2eac3efb40be8cc3a6df0cf95ca1b9baafbfc08e65f2900a98412ace40d4d24f'),
+    ('0006_store_functions', '2de1ceb42fd404a5e4b4d85d8b70278e95ca3aa77d17f88e8194b41b087f42e4'),
+    ('0007_episodic_functions', '5e6ad2949861652d4b0ae9e8cbf3975634752a2eacf14e3148399c05c90e2bfb'),
+    ('0008_memory_commit_many', '5ebc9bda45bcb4d372ee0a9ec8bb6fd8a0ed256cb50b8d8a32118a5c5daefe0e'),
+    ('0009_bounded_identity_reads', 'afd30e06d46307e0af3798e3a758802eadbf52c691c08275077050f064b2d072'),
+    ('0010_lean_writes', '779387432bb0af3c83c4c1d45844f1a6e2bbb9d64a1d21914ff5ecb05b52c197'),
+    ('0011_memory_fts_index', '24544afad2b52b9e1698c4c006014a8f01dd7f38855c49ee0e9021dc73f7243c'),
+    ('0012_delegation_transitions', '1005f50a56c1f4bb0170231d5c7dcc17133c4136a5d3293bdbe25db0f3973ee1'),
+    ('0013_episodic_order', 'c03aba23eae5ce52ff5749351f52c3f16b27a6fe6d9de8db7091efdbc6ad8b36'),
+    ('0014_session_lifecycle', '0ea2a7b3b067af09924ad2b77e4ad90adfeedfbe2155b79831207e2a6217c64a'),
+    ('0015_memory_expiry', 'e8eed2c2a99d05ecce139b2855798a7d2968d821ef91ba9fe8ea51745c56a080'),
+    ('0016_namespace_lifecycle', '782083a238a84e7d4bb1bac2ec30e4717fbfe9d7b6a1310d03af89505faa0443'),
+    ('0017_memory_export', '4bd2839f0082e000930d9de7fabaf17f01ac86e7ea61b299c00e749bd1c4bf40'),
+    ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
+    ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17');
