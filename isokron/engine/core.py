@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Any
 
 import asyncpg
-import attrs
 
 from .. import telemetry
 from ..config import IsoKronConfig, load_config
@@ -30,7 +29,7 @@ from ..guard.dsn import redact_dsn
 from ..guard.validate import check_workspace
 from ..models import SessionContext
 from ..pool import create_pool
-from ..readers.actors import ActorDirectory
+from ..readers.actors import ActorDirectory, InjectedActors
 from ..readers.substrate import PostgresSubstrate, Substrate
 from ..stores.delegations import DelegationLedger
 from ..stores.episodic import EpisodicEventStore
@@ -39,9 +38,16 @@ from ..stores.sessions import AgentSessionStore, RequestContext
 from .breaker import breaker_for
 from .cache import CachedContext, Clock, ContextCache
 from .fairness import WorkspaceGate
-from .outbox import Outbox, OutboxStats
+from .outbox import Outbox
 from .recall import render_recall_block
-from .tools import WRITING_TOOLS, envelope_for, error_envelope, run_tool, unknown_tool
+from .tools import (
+    WRITING_TOOLS,
+    annotate_tool_span,
+    envelope_for,
+    error_envelope,
+    run_tool,
+    unknown_tool,
+)
 from .warmup import ContextWarmer
 from .writequeue import WriteQueue
 from .writes import HookWrites, cut_with_marker
@@ -55,14 +61,6 @@ PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
 #: tools that read what the agent's queued writes may change
 READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_recent",
                                     "isokron_memory_forget"})
-
-
-def _on_tool(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
-             result: Any) -> None:
-    span.set("gen_ai.tool.name", args[2] if len(args) > 2 else kwargs.get("name"))
-    span.set("isokron.tool.ok", isinstance(result, str) and result.startswith('{"ok": true'))
-    span.content("gen_ai.tool.call.arguments", args[3] if len(args) > 3 else kwargs.get("args"))
-    span.content("gen_ai.tool.call.result", result)
 
 
 class AsyncIsoKron:
@@ -134,7 +132,7 @@ class AsyncIsoKron:
         self.own_stores = own_stores if own_stores is not None else (
             on_database or bool(self._stores))
         injected_episodic = self._stores.get("episodic")
-        self._actors = (_FakeActors(injected_episodic, cfg.actor_kind)
+        self._actors = (InjectedActors(injected_episodic, cfg.actor_kind)
                         if injected_episodic is not None and hasattr(injected_episodic,
                                                                      "actor_for")
                         else ActorDirectory(self.pool, cfg.actor_kind))
@@ -170,20 +168,8 @@ class AsyncIsoKron:
         ``rejected``: hook calls whose writes could not be queued, per hook;
         ``breaker``: its state.
         """
-        def counters(stats: OutboxStats) -> dict[str, int]:
-            return {"queued": stats.queued, "delivered": stats.delivered,
-                    "retried": stats.retried, "dropped": stats.dropped,
-                    "overflowed": stats.overflowed, "lost": stats.lost,
-                    "dead_lettered": stats.dead_lettered, "deferred": stats.deferred}
-
-        outbox = self.outbox
         return {
-            "outbox": {
-                **counters(outbox.stats),
-                "queued_now": len(outbox), "queued_bytes": outbox.queued_bytes,
-                "by_surface": {k: counters(v) for k, v in sorted(outbox.by_surface.items())},
-                "dead_letters": [attrs.asdict(d) for d in outbox.dead_letters],
-            },
+            "outbox": self.outbox.snapshot(),
             "rejected": dict(self.rejected),
             "breaker": self.breaker.snapshot(),
             "replicas": self.replicas.snapshot() if self.replicas is not None else None,
@@ -291,7 +277,7 @@ class AsyncIsoKron:
             found = await store.search(workspace_id, query, limit=self.config.recall_limit)
         return render_recall_block(found, max_chars=self.config.recall_max_chars)
 
-    @telemetry.traced("isokron.tool", operation="execute_tool", annotate=_on_tool)
+    @telemetry.traced("isokron.tool", operation="execute_tool", annotate=annotate_tool_span)
     async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
         """Run one memory tool and return its JSON envelope (never raise: every input, however
         malformed, gets a typed error envelope)."""
@@ -408,14 +394,3 @@ class AsyncIsoKron:
         """Wait until every queued write is handled; return False on timeout."""
         return await self.outbox.wait_idle(timeout)
 
-
-class _FakeActors:
-    """Actor ids from an injected episodic store that knows them (isokron.testing's)."""
-
-    def __init__(self, store: Any, actor_kind: str) -> None:
-        self._store = store
-        self._kind = actor_kind
-
-    async def actor_id(self, workspace_id: str) -> uuid.UUID | None:
-        found: uuid.UUID | None = self._store.actor_for(workspace_id, self._kind)
-        return found

@@ -139,6 +139,19 @@ class Outbox:
         self._closing = False
         self._deferred_seen: dict[str, tuple[float, int]] = {}
 
+    def snapshot(self) -> dict[str, Any]:
+        """Totals, the same per surface, what is queued now and the last dead letters."""
+        def counters(stats: OutboxStats) -> dict[str, int]:
+            return {"queued": stats.queued, "delivered": stats.delivered,
+                    "retried": stats.retried, "dropped": stats.dropped,
+                    "overflowed": stats.overflowed, "lost": stats.lost,
+                    "dead_lettered": stats.dead_lettered, "deferred": stats.deferred}
+
+        return {**counters(self.stats), "queued_now": len(self),
+                "queued_bytes": self.queued_bytes,
+                "by_surface": {k: counters(v) for k, v in sorted(self.by_surface.items())},
+                "dead_letters": [attrs.asdict(d) for d in self.dead_letters]}
+
     def __len__(self) -> int:
         return len(self._queue)
 

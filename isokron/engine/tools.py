@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from .. import telemetry
 from ..errors import InvalidInputError, IsoKronError
 from ..guard.limits import (
     MAX_JSON_BYTES,
@@ -22,9 +23,8 @@ from ..stores.episodic import EpisodicEventStore
 from ..stores.memory import NamespaceMemory
 from .recall import UNTRUSTED_NOTE
 
-__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "WRITING_TOOLS", "ToolHost", "envelope_for",
-           "error_envelope",
-           "ok_envelope", "run_tool", "unknown_tool"]
+__all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "WRITING_TOOLS", "ToolHost", "annotate_tool_span",
+           "envelope_for", "error_envelope", "ok_envelope", "run_tool", "unknown_tool"]
 
 
 class ToolHost(Protocol):
@@ -263,3 +263,12 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
     episodes = await (await host.episodic(read_of=workspace_id)).list(
         workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
     return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
+
+
+def annotate_tool_span(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
+             result: Any) -> None:
+    """Record a tool call on its span (arguments and result only with content capture)."""
+    span.set("gen_ai.tool.name", args[2] if len(args) > 2 else kwargs.get("name"))
+    span.set("isokron.tool.ok", isinstance(result, str) and result.startswith('{"ok": true'))
+    span.content("gen_ai.tool.call.arguments", args[3] if len(args) > 3 else kwargs.get("args"))
+    span.content("gen_ai.tool.call.result", result)

@@ -1,1 +1,3 @@
-"""Plug isokron into agent frameworks."""
+"""Plug isokron into agent frameworks: one module per framework, each behind its extra."""
+
+__all__: list[str] = []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..pool import DB, translate_errors
 
-__all__ = ["ActorDirectory", "ActorLookup"]
+__all__ = ["ActorDirectory", "ActorLookup", "InjectedActors"]
 
 
 class ActorLookup(Protocol):
@@ -43,3 +43,17 @@ class ActorDirectory:
         actor = uuid.UUID(str(found))
         self._found[workspace_id] = actor
         return actor
+
+
+class InjectedActors:
+    """Actor ids from an injected episodic store that knows them (``actor_for``, as
+    :class:`isokron.testing.InMemoryEpisodicStore` does)."""
+
+    def __init__(self, store: Any, actor_kind: str) -> None:
+        self._store = store
+        self.actor_kind = actor_kind
+
+    async def actor_id(self, workspace_id: str) -> uuid.UUID | None:
+        """Ask the injected store."""
+        found: uuid.UUID | None = self._store.actor_for(workspace_id, self.actor_kind)
+        return found

@@ -19,8 +19,6 @@ from ..pool import DB, acquire, translate_errors
 __all__ = [
     "DEFAULT_INTERVAL_S",
     "DEFAULT_STUCK_THRESHOLD_S",
-    "DEADLINE_SQL",
-    "STUCK_SQL",
     "SWEEP_SQL",
     "DelegationSweeper",
     "SweepResult",
@@ -41,28 +39,6 @@ LEGACY_ENV = {INTERVAL_ENV: "DELEGATION_SWEEPER_INTERVAL_S",
               THRESHOLD_ENV: "DELEGATION_STUCK_THRESHOLD_S"}
 
 SWEEP_SQL = "SELECT deadline_failures, stuck_marked FROM isokron.sweep_delegations_v1($1)"
-
-# Deadline first, so a row that is both late and silent ends failed (deadline wins).
-DEADLINE_SQL = """
-UPDATE isokron.delegations
-   SET status = 'failed', error_detail = 'deadline exceeded by sweeper', updated_at = now()
- WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') AND deadline < now()
-"""
-
-# A NULL heartbeat is a free pass: only the deadline can catch such a row. Only an
-# in_progress row can become stuck (the original ledger's transition table); the first
-# status list is the partial index's predicate, so the index serves the scan.
-STUCK_SQL = """
-UPDATE isokron.delegations
-   SET status = 'stuck',
-       error_detail = 'no heartbeat for '
-                      || round(extract(epoch FROM now() - last_heartbeat))::bigint || 's',
-       updated_at = now()
- WHERE status IN ('queued', 'dispatched', 'in_progress', 'stuck') -- the partial index
-   AND status = 'in_progress'
-   AND last_heartbeat < now() - make_interval(secs => $1)
-"""
-
 
 @attrs.frozen(kw_only=True)
 class SweepResult:

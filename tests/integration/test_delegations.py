@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -15,10 +16,8 @@ from isokron.errors import InvalidInputError, InvalidTransitionError
 from isokron.stores import DelegationLedger, DelegationSweeper
 from isokron.stores.delegations import TRANSITIONS
 from isokron.stores.sweeper import (
-    DEADLINE_SQL,
     DEFAULT_INTERVAL_S,
     DEFAULT_STUCK_THRESHOLD_S,
-    STUCK_SQL,
     env_seconds,
 )
 
@@ -244,8 +243,18 @@ async def test_loop_survives_failed_passes_and_stops_in_time(caplog):
     assert task.done()
 
 
+async def _sweep_statements(owner) -> list[str]:
+    """The UPDATE statements of the server's sweep function, as the server holds them
+    (the function is the one definition; nothing in Python copies its SQL)."""
+    body = await owner.fetchval(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'sweep_delegations_v1'")
+    statements = re.findall(r"(UPDATE isokron\.delegations.*?);", body, re.S)
+    return [s.replace("p_stuck_threshold_s", "$1::double precision") for s in statements]
+
+
 async def test_sweep_query_uses_the_partial_in_flight_index(owner):
-    """EXPLAIN on 100,000 terminal + 1,000 in-flight rows: both passes use the partial index."""
+    """EXPLAIN on 100,000 terminal + 1,000 in-flight rows: both of the sweep function's
+    statements use the partial index."""
     await owner.execute(
         "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, callee_id, "
         "task_preview, status, last_heartbeat) "
@@ -254,7 +263,10 @@ async def test_sweep_query_uses_the_partial_in_flight_index(owner):
         "            ELSE 'in_progress' END, now() - make_interval(secs => g % 900) "
         "  FROM generate_series(1, 101000) g")
     await owner.execute("ANALYZE isokron.delegations")
-    for sql, args in ((DEADLINE_SQL, ()), (STUCK_SQL, (600.0,))):
+    statements = await _sweep_statements(owner)
+    assert len(statements) == 2 and "'failed'" in statements[0] and "'stuck'" in statements[1]
+    for sql in statements:
+        args = (600.0,) if "$1" in sql else ()
         plan = "\n".join(r[0] for r in await owner.fetch("EXPLAIN " + sql, *args))
         assert "delegations_in_flight_heartbeat_idx" in plan, plan
 
@@ -270,18 +282,16 @@ async def test_the_runtime_role_cannot_run_the_sweep(runtime_pool, owner):
     assert await owner.fetchval("SELECT status FROM isokron.delegations") == "queued"
 
 
-def _normalised(sql: str) -> str:
-    return " ".join(sql.replace("$1", "p_stuck_threshold_s").split())
-
-
-async def test_sweep_function_runs_exactly_the_documented_statements(owner):
-    """sweep_delegations_v1's body holds DEADLINE_SQL and STUCK_SQL, in that order."""
-    body = _normalised(await owner.fetchval(
-        "SELECT prosrc FROM pg_proc WHERE proname = 'sweep_delegations_v1'"))
-    deadline, stuck = _normalised(DEADLINE_SQL), _normalised(STUCK_SQL)
-    assert deadline in body and stuck in body
-    assert body.index(deadline) < body.index(stuck)
-    assert body.count("UPDATE isokron.delegations") == 2
+async def test_sweep_function_fails_deadlines_before_marking_stuck(owner):
+    """A row both past its deadline and silent ends failed: the deadline pass runs first."""
+    await owner.execute(
+        "INSERT INTO isokron.delegations (delegation_id, workspace_id, caller_id, callee_id, "
+        "task_preview, status, deadline, last_heartbeat) VALUES ('late', 'org_a', "
+        "gen_random_uuid(), gen_random_uuid(), 't', 'in_progress', now() - interval '1 minute', "
+        "now() - interval '1 hour')")
+    row = await owner.fetchrow("SELECT * FROM isokron.sweep_delegations_v1(600)")
+    assert (row["deadline_failures"], row["stuck_marked"]) == (1, 0)
+    assert await owner.fetchval("SELECT status FROM isokron.delegations") == "failed"
 
 
 async def test_sweep_command_prints_one_json_pass(db, owner, capsys):

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from isokron.schema import available_migrations, checksum_problems, migrate
-from isokron.schema.dump import CURRENT_SCHEMA_PATH, REGENERATE_HINT, dump_schema
+from isokron.ops.schema_dump import CURRENT_SCHEMA_PATH, REGENERATE_HINT, dump_schema
 from tests.conftest import Cluster, TestDatabase, _drop_database, create_test_database
 
 _USER_NAMESPACES = (

@@ -28,7 +28,7 @@ packaged file is generated with the embedded server's pg_dump. Which pg_dump run
 ``pg_dump`` argument; else ``pg_dump`` on PATH, if it is not older than the server
 (pg_dump refuses newer servers); else the one in the embedded server's install.
 
-Regenerate the packaged file with ``python -m isokron.schema.dump`` (a throwaway
+Regenerate the packaged file with ``isokron schema dump`` (a throwaway
 embedded server, migrated from zero) or ``--dsn`` for a freshly migrated database.
 """
 
@@ -59,9 +59,9 @@ __all__ = [
 ]
 
 #: the packaged one-file schema
-CURRENT_SCHEMA_PATH = Path(__file__).with_name("current.sql")
+CURRENT_SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "current.sql"
 
-REGENERATE_HINT = "python -m isokron.schema.dump --out isokron/schema/current.sql"
+REGENERATE_HINT = "isokron schema dump --out isokron/schema/current.sql"
 
 _HEADER = f"""\
 -- isokron: the whole schema its migrations leave, in one file.
@@ -163,7 +163,7 @@ def normalise_dump(raw: str, *, dump_user: str, migrations: Sequence[tuple[str, 
         if count != 1 or f"{vector_schema}.vector" in text:
             raise SchemaDumpError(
                 "the dump uses pgvector beyond isokron.memory_records.embedding; teach "
-                "isokron.schema.dump.normalise_dump about it")
+                "isokron.ops.schema_dump.normalise_dump about it")
 
     body = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
     rows = ",\n".join(f"    ({_literal(name)}, {_literal(checksum)})"
@@ -284,7 +284,7 @@ async def write_current_schema(
 async def _dump_fresh(pg_dump: str | None) -> str:
     """Migrate a throwaway embedded server from zero and dump it."""
     from ..embedded import EmbeddedPostgres, dsn_with
-    from . import migrate
+    from ..schema import migrate
 
     async with EmbeddedPostgres(durable=False, run_migrations=False) as server:
         admin = await asyncpg.connect(server.dsn)
@@ -298,9 +298,9 @@ async def _dump_fresh(pg_dump: str | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m isokron.schema.dump [--dsn DSN] [--out PATH] [--pg-dump EXE]``."""
+    """``python -m isokron.ops.schema_dump [--dsn DSN] [--out PATH] [--pg-dump EXE]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m isokron.schema.dump",
+        prog="python -m isokron.ops.schema_dump",
         description="Write the whole schema the migrations leave (isokron/schema/current.sql).")
     parser.add_argument("--dsn", help="a freshly migrated database holding only isokron's "
                         "schema (default: migrate a throwaway embedded server from zero)")
