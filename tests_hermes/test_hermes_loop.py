@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 import yaml
 
-from isokron.ops.cli import main as isokron_main
 from isokron.embedded import EmbeddedPostgres
+from isokron.ops.cli import main as isokron_main
 from isokron.testing.seed import seed_demo_workspace
 
 sys.path.insert(0, str(Path(__file__).parent))

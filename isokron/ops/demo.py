@@ -11,7 +11,7 @@ import asyncpg
 from ..embedded import EmbeddedPostgres
 from ..provider import IsoKronMemoryProvider
 from ..readers import verify_event_chain
-from ..testing.seed import seed_demo_workspace
+from ..testing.seed import demo_seeded, demo_totals, seed_demo_workspace
 
 __all__ = ["run_demo"]
 
@@ -19,10 +19,7 @@ __all__ = ["run_demo"]
 async def _seed(pg: EmbeddedPostgres, workspace_id: str) -> None:
     conn = await asyncpg.connect(pg.dsn)
     try:
-        exists = await conn.fetchval(
-            "SELECT 1 FROM hivex_foundation.tenant WHERE clerk_org_id = $1", workspace_id
-        )
-        if exists:
+        if await demo_seeded(conn, workspace_id):
             print(f"workspace {workspace_id} already seeded; reusing it")
             return
         summary = await seed_demo_workspace(conn, workspace_id)
@@ -38,17 +35,13 @@ async def _report(pg: EmbeddedPostgres, workspace_id: str) -> str:
     conn = await asyncpg.connect(pg.dsn)
     try:
         broken = await verify_event_chain(conn, workspace_id)
-        total = await conn.fetchval(
-            "SELECT count(*) FROM hivex_foundation.event_log e JOIN hivex_foundation.tenant t "
-            "USING (tenant_id) WHERE t.clerk_org_id = $1", workspace_id)
-        episodes = await conn.fetchval("SELECT count(*) FROM isokron.agent_episodic_events")
-        delegations = await conn.fetchval("SELECT count(*) FROM isokron.delegations")
-        messages = await conn.fetchval("SELECT count(*) FROM isokron.agent_messages")
+        totals = await demo_totals(conn, workspace_id)
     finally:
         await conn.close()
     chain = "intact" if broken is None else f"BROKEN at seq {broken}"
-    return (f"{total} chain events (chain {chain}); {episodes} episodic events; "
-            f"{delegations} delegation(s) in the ledger; {messages} session messages")
+    return (f"{totals['chain_events']} chain events (chain {chain}); {totals['episodes']} "
+            f"episodic events; {totals['delegations']} delegation(s) in the ledger; "
+            f"{totals['messages']} session messages")
 
 
 def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> int:

@@ -10,7 +10,8 @@ import attrs
 from ..db.distribution import distribution_problems
 from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
 from ..readers.events import verify_event_chain
-from ..schema import available_migrations
+from ..schema import available_migrations, checksum_problems
+from . import doctor_checks as q
 
 __all__ = [
     "NO_RLS_BY_DESIGN",
@@ -72,18 +73,6 @@ RUNTIME_GRANTS: dict[str, frozenset[str]] = {
 
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
-# Every table of the isokron schema and of the substrate's schemas, from the catalog.
-_TABLES_SQL = """
-SELECT n.nspname || '.' || c.relname AS name, c.relrowsecurity, c.relforcerowsecurity,
-       ARRAY(SELECT p FROM unnest($1::text[]) p
-              WHERE has_table_privilege('isokron_runtime', c.oid, p)) AS runtime_privileges
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p')
-   AND (n.nspname IN ('isokron', 'kronicle', 'hivex_foundation')
-        OR n.nspname || '.' || c.relname = ANY($2::text[]))
- ORDER BY 1
-"""
-
 
 @attrs.frozen(kw_only=True)
 class Check:
@@ -129,15 +118,9 @@ def capability_drift(
 
 
 async def _check_schema(conn: asyncpg.Connection) -> Check:
-    exists = await conn.fetchval("SELECT to_regclass('isokron.schema_migrations') IS NOT NULL")
-    if not exists:
+    if not await q.schema_migrated(conn):
         return Check(name="schema", status="fail", detail="not migrated (run `isokron migrate`)")
-    # The runtime role reads the names through the function (it has no table privilege).
-    via_function = await conn.fetchval(
-        "SELECT to_regprocedure('isokron.applied_migrations_v1()') IS NOT NULL")
-    sql = ("SELECT isokron.applied_migrations_v1() AS name" if via_function
-           else "SELECT name FROM isokron.schema_migrations")
-    applied = {r["name"] for r in await conn.fetch(sql)}
+    applied = await q.applied_migrations(conn)
     names = [name for name, _ in available_migrations()]
     pending = [n for n in names if n not in applied]
     if pending:
@@ -145,20 +128,26 @@ async def _check_schema(conn: asyncpg.Connection) -> Check:
     return Check(name="schema", status="ok", detail=f"up to date at {names[-1]}")
 
 
+async def _check_checksums(conn: asyncpg.Connection) -> Check:
+    problems = await checksum_problems(conn)
+    if not problems:
+        return Check(name="migration checksums", status="ok",
+                     detail="every applied migration matches its file")
+    if len(problems) == 1 and problems[0].startswith("cannot verify"):
+        return Check(name="migration checksums", status="warn", detail=problems[0])
+    return Check(name="migration checksums", status="fail", detail="; ".join(problems))
+
+
 async def _check_roles(conn: asyncpg.Connection) -> Check:
-    row = await conn.fetchrow(
-        "SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'isokron_runtime'"
-    )
-    if row is None:
+    flags = await q.runtime_role(conn)
+    if flags is None:
         return Check(name="roles", status="fail", detail="role isokron_runtime is missing")
-    if row["rolsuper"] or row["rolbypassrls"]:
+    if any(flags):  # rolsuper, rolbypassrls
         return Check(name="roles", status="fail", detail="isokron_runtime bypasses RLS")
     # The definer and sweeper roles cross workspaces: the runtime role must not hold them.
-    held = await conn.fetch(
-        "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('isokron_definer', "
-        "'isokron_sweeper') AND pg_has_role('isokron_runtime', r.oid, 'MEMBER') ORDER BY 1")
+    held = await q.crossing_roles_held(conn)
     if held:
-        names = ", ".join(r["rolname"] for r in held)
+        names = ", ".join(held)
         return Check(name="roles", status="fail",
                      detail=f"isokron_runtime is a member of {names} (crosses workspaces)")
     return Check(name="roles", status="ok", detail="isokron_runtime present, subject to RLS")
@@ -180,18 +169,18 @@ def _rls_check(name: str, enabled: bool, forced: bool) -> Check:
 async def _check_tables(conn: asyncpg.Connection) -> list[Check]:
     """Check RLS on every table and that isokron_runtime holds no undocumented grant."""
     wanted = sorted(set(RLS_TABLES) | set(RUNTIME_GRANTS))
-    rows = await conn.fetch(_TABLES_SQL, list(_PRIVILEGES), wanted)
-    found = {r["name"] for r in rows}
+    rows = await q.tables(conn, _PRIVILEGES, wanted)
+    found = {r.name for r in rows}
     checks = [Check(name=f"rls {t}", status="fail", detail="table is missing")
               for t in RLS_TABLES if t not in found]
     extra: list[str] = []
     missing: list[str] = []
     for r in rows:
-        checks.append(_rls_check(r["name"], r["relrowsecurity"], r["relforcerowsecurity"]))
-        held = set(r["runtime_privileges"])
-        allowed = RUNTIME_GRANTS.get(r["name"], frozenset())
-        extra += [f"{p} on {r['name']}" for p in sorted(held - allowed)]
-        missing += [f"{p} on {r['name']}" for p in sorted(allowed - held)]
+        checks.append(_rls_check(r.name, r.rls_enabled, r.rls_forced))
+        held = r.runtime_privileges
+        allowed = RUNTIME_GRANTS.get(r.name, frozenset())
+        extra += [f"{p} on {r.name}" for p in sorted(held - allowed)]
+        missing += [f"{p} on {r.name}" for p in sorted(allowed - held)]
     if extra:
         checks.append(Check(name="runtime grants", status="fail",
                             detail="isokron_runtime holds undocumented grants: "
@@ -208,24 +197,19 @@ async def _check_tables(conn: asyncpg.Connection) -> list[Check]:
 
 
 async def _check_chains(conn: asyncpg.Connection) -> Check:
-    rows = await conn.fetch(
-        "SELECT clerk_org_id, hivex_foundation.verify_chain_v1(clerk_org_id) AS broken "
-        "FROM hivex_foundation.tenant ORDER BY clerk_org_id"
-    )
-    broken = [f"{r['clerk_org_id']} at seq {r['broken']}" for r in rows if r["broken"] is not None]
+    rows = await q.chain_breaks(conn)
+    broken = [f"{ws} at seq {seq}" for ws, seq in rows if seq is not None]
     if broken:
         return Check(name="event chain", status="fail", detail="broken: " + ", ".join(broken))
     return Check(name="event chain", status="ok", detail=f"{len(rows)} tenant chain(s) intact")
 
 
 async def _check_capabilities(conn: asyncpg.Connection) -> Check:
-    rows = await conn.fetch(
-        "SELECT cap_name, granted FROM public.actor_capability_matrix WHERE actor_kind = 'kora'"
-    )
+    rows = await q.kora_capabilities(conn)
     if not rows:
         return Check(name="capability mirror", status="warn",
                      detail="no kora rows in actor_capability_matrix; the packaged mirror is used")
-    drift = capability_drift({r["cap_name"]: r["granted"] for r in rows})
+    drift = capability_drift(dict(rows))
     if drift:
         return Check(name="capability mirror", status="fail",
                      detail=f"{len(drift)} drift(s): " + "; ".join(drift))
@@ -254,17 +238,7 @@ async def _check_pooler(conn: asyncpg.Connection, dsn: str | None) -> Check:
     statement) pooler such as PgBouncer sits in between. A second client holds a
     transaction open while the first asks, then lets go, so a pooler has to move the
     first client to another server connection."""
-    pids = {await conn.fetchval("SELECT pg_backend_pid()")}
-    if dsn is not None:
-        other = await asyncpg.connect(dsn, statement_cache_size=0)
-        try:
-            async with other.transaction():
-                await other.fetchval("SELECT pg_backend_pid()")
-                pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
-            pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
-        finally:
-            await other.close()
-    if len(pids) > 1:
+    if len(await q.backend_pids(conn, dsn)) > 1:
         return Check(name="pooler", status="warn",
                      detail="a transaction-mode pooler serves this DSN: set "
                             "`prepared_statements: false` and set statement_timeout on the "
@@ -295,6 +269,7 @@ async def run_doctor(
     schema = await _check_schema(conn)
     checks = [schema, await _check_roles(conn), await _check_pooler(conn, dsn)]
     if schema.status == "ok":
+        checks.append(await _check_checksums(conn))
         checks += await _check_tables(conn)
         checks.append(await _check_shard_keys(conn))
         checks.append(await _check_chains(conn))

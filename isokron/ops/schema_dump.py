@@ -52,6 +52,7 @@ __all__ = [
     "CURRENT_SCHEMA_PATH",
     "SchemaDumpError",
     "dump_schema",
+    "dump_fresh",
     "find_pg_dump",
     "main",
     "normalise_dump",
@@ -281,7 +282,7 @@ async def write_current_schema(
     return out
 
 
-async def _dump_fresh(pg_dump: str | None) -> str:
+async def dump_fresh(pg_dump: str | None) -> str:
     """Migrate a throwaway embedded server from zero and dump it."""
     from ..embedded import EmbeddedPostgres, dsn_with
     from ..schema import migrate
@@ -312,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dsn:
             text = asyncio.run(dump_schema(args.dsn, pg_dump=args.pg_dump))
         else:
-            text = asyncio.run(_dump_fresh(args.pg_dump))
+            text = asyncio.run(dump_fresh(args.pg_dump))
     except (IsoKronError, OSError, asyncpg.PostgresError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -290,3 +290,23 @@ async def seed_demo_workspace(
         chain_events=len(EVENTS),
         constitution_revisions=len(CONSTITUTION),
     )
+
+
+async def demo_seeded(conn: asyncpg.Connection, workspace_id: str) -> bool:
+    """Tell whether ``workspace_id`` was seeded already (its tenant row exists)."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM hivex_foundation.tenant WHERE clerk_org_id = $1", workspace_id)
+    return found is not None
+
+
+async def demo_totals(conn: asyncpg.Connection, workspace_id: str) -> dict[str, int]:
+    """Count what a demo session left: the workspace's chain events, and the episodic
+    events, delegations and session messages in isokron's stores (run as the owner)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM hivex_foundation.event_log e JOIN hivex_foundation.tenant"
+        " t USING (tenant_id) WHERE t.clerk_org_id = $1) AS chain_events,"
+        " (SELECT count(*) FROM isokron.agent_episodic_events) AS episodes,"
+        " (SELECT count(*) FROM isokron.delegations) AS delegations,"
+        " (SELECT count(*) FROM isokron.agent_messages) AS messages", workspace_id)
+    assert row is not None
+    return {k: int(v) for k, v in row.items()}

@@ -7,8 +7,8 @@ import json
 
 import asyncpg
 
-from isokron.ops.cli import main
 from isokron.engine.prompt import HONEST_LABEL
+from isokron.ops.cli import main
 from isokron.testing.seed import seed_demo_workspace
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from isokron.ops.cli import build_parser
 from isokron.embedded import dsn_with
+from isokron.ops.cli import build_parser
 
 SECRET = "s3cret"
 REFUSED = f"postgresql://u:{SECRET}@127.0.0.1:1/db"

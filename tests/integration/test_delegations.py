@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import logging
+import re
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
 
-from isokron.ops.cli import main
 from isokron.errors import InvalidInputError, InvalidTransitionError
+from isokron.ops.cli import main
 from isokron.stores import DelegationLedger, DelegationSweeper
 from isokron.stores.delegations import TRANSITIONS
 from isokron.stores.sweeper import (

@@ -16,8 +16,7 @@ import pytest
 from isokron.db import distribution
 from isokron.db.distribution import citus_statements, distribution_problems
 from isokron.errors import InvalidInputError
-from isokron.stores import NamespaceMemory
-from isokron.stores.memory import export_memory, import_memory
+from isokron.stores import NamespaceMemory, export_memory, import_memory
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TREES = [("root_a", None), ("team_a", "root_a"), ("ws_a", "team_a"),

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from isokron import IsoKronMemoryProvider
-from isokron.engine import loop
 from isokron.embedded import run_coro_sync
+from isokron.engine import loop
 from isokron.engine.recall import UNTRUSTED_NOTE
 from isokron.stores import AgentSessionStore, RequestContext
 from isokron.testing.seed import seed_demo_workspace

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from isokron import IsoKronMemoryProvider, SubstrateUnavailableError
+from isokron.embedded import EmbeddedPostgres, run_coro_sync
 from isokron.engine import loop
 from isokron.ops.cli import main
-from isokron.embedded import EmbeddedPostgres, run_coro_sync
 from isokron.testing.seed import seed_demo_workspace
 
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from isokron.ops.cli import main
 from isokron.errors import SubstrateUnavailableError
 from isokron.models import ConstitutionRevision, hex_digest
+from isokron.ops.cli import main
 from isokron.pool import create_pool, translate_errors
 from isokron.readers import (
     KORA_CAPABILITY_MIRROR,

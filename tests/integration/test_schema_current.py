@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from isokron.schema import available_migrations, checksum_problems, migrate
 from isokron.ops.schema_dump import CURRENT_SCHEMA_PATH, REGENERATE_HINT, dump_schema
+from isokron.schema import available_migrations, checksum_problems, migrate
 from tests.conftest import Cluster, TestDatabase, _drop_database, create_test_database
 
 _USER_NAMESPACES = (

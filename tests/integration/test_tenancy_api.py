@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
+from isokron.db.transports import SubstrateTransport
 from isokron.errors import NotFoundError, NotOwnedError
 from isokron.stores import (
     AgentSessionStore,
@@ -16,7 +17,6 @@ from isokron.stores import (
     RequestContext,
 )
 from isokron.testing.seed import seed_demo_workspace
-from isokron.db.transports import SubstrateTransport
 
 A, B = "org_a", "org_b"
 CTX_A, CTX_B = RequestContext(A, "u"), RequestContext(B, "u")

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from isokron import IsoKronMemoryProvider, RoleCharterIntegrityError
-from isokron.ops.cli import main
 from isokron.embedded import run_coro_sync
+from isokron.ops.cli import main
 from isokron.readers import read_chain_heads, verify_event_chain
 from isokron.testing.seed import seed_demo_workspace
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isokron import AsyncIsoKron, IsoKronMemoryProvider
+from isokron.engine.tools import TOOL_NAMES
 from isokron.errors import InvalidInputError, IsoKronError, NotOwnedError
 from isokron.stores import (
     AgentSessionStore,
@@ -28,7 +29,6 @@ from isokron.stores import (
     import_memory,
 )
 from isokron.testing.seed import seed_demo_workspace
-from isokron.engine.tools import TOOL_NAMES
 
 TEN_MB = "y" * 10_000_000  # shared: drawn a few times, never built per example
 NASTY_TEXT = st.one_of(

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from isokron import AsyncIsoKron, IsoKronMemoryProvider
-from isokron.engine import loop
 from isokron.embedded import EmbeddedPostgres, run_coro_sync
+from isokron.engine import loop
 from isokron.errors import SubstrateUnavailableError
 from isokron.stores import EpisodicEventStore
 from isokron.testing.seed import seed_demo_workspace

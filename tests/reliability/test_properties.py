@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isokron.config import load_config
-from isokron.errors import ConfigError
-from isokron.models import MemoryRecord
 from isokron.engine.prompt import HONEST_LABEL, render_prompt_block
 from isokron.engine.recall import render_recall_block
+from isokron.errors import ConfigError
 from isokron.guard.redact import redact_secrets
+from isokron.models import MemoryRecord
 from isokron.testing import InMemorySubstrate
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

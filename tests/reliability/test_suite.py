@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 
 from isokron import AsyncIsoKron, IsoKronMemoryProvider
-from isokron.engine import loop
 from isokron.embedded import EmbeddedPostgres, run_coro_sync
+from isokron.engine import loop
 from isokron.errors import QueryTimeoutError, SubstrateUnavailableError
 from isokron.testing.seed import seed_demo_workspace
 

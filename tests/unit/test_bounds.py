@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from isokron import AsyncIsoKron
-from isokron.errors import ConfigError
 from isokron.engine.outbox import Outbox, WriteJob
-from isokron.testing import InMemorySubstrate
 from isokron.engine.writes import payload_bytes
+from isokron.errors import ConfigError
+from isokron.testing import InMemorySubstrate
 
 
 async def test_the_outbox_refuses_writes_past_its_byte_bound():

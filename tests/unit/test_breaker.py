@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from isokron.engine.breaker import CircuitBreaker
-from isokron.errors import InvalidInputError, QueryTimeoutError, SubstrateUnavailableError
 from isokron.engine.outbox import Outbox, WriteJob
+from isokron.errors import InvalidInputError, QueryTimeoutError, SubstrateUnavailableError
 from isokron.pool import is_connection_failure
 from tests.unit.helpers import FakeClock
 

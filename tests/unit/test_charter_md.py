@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from isokron.readers.charter_md import CharterFormatError, parse_charter_md, render_charter_md
 from isokron.errors import RoleCharterIntegrityError
 from isokron.readers.charter import verify_charter
+from isokron.readers.charter_md import CharterFormatError, parse_charter_md, render_charter_md
 from isokron.testing.seed import DEMO_CHARTER_SECTIONS
 
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from isokron import IsoKronMemoryProvider
-from isokron.ops.cli import main
 from isokron.integrations.hermes import HOOKS, HermesNotFoundError, install_plugin
+from isokron.ops.cli import main
 from isokron.testing import InMemorySubstrate
 from tests.unit.helpers import DSN, RecordingTransport
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from isokron import AsyncIsoKron, IsoKronMemoryProvider
-from isokron.guard import limits
+from isokron.engine.tools import MAX_ERROR_CHARS, TOOL_SCHEMAS, envelope_for, error_envelope
 from isokron.errors import InvalidInputError, NotOwnedError
-from isokron.stores import RequestContext
+from isokron.guard import limits
 from isokron.guard.validate import (
     MAX_NAME_CHARS,
     MAX_SEARCH_NAMESPACES,
@@ -22,6 +22,7 @@ from isokron.guard.validate import (
     check_workspace,
     shown,
 )
+from isokron.stores import RequestContext
 from isokron.testing import (
     InMemoryDelegationLedger,
     InMemoryEpisodicStore,
@@ -29,7 +30,6 @@ from isokron.testing import (
     InMemorySessionStore,
     InMemorySubstrate,
 )
-from isokron.engine.tools import MAX_ERROR_CHARS, TOOL_SCHEMAS, envelope_for, error_envelope
 from tests.unit.helpers import DSN, RecordingTransport
 
 CHECKED = {"cases": 0}

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from isokron.models import MemoryRecord
 from isokron.engine.recall import RECALL_LABEL, recall_close, recall_open, render_recall_block
+from isokron.models import MemoryRecord
 
 
 def record(content: str, n: int = 1) -> MemoryRecord:

@@ -1,0 +1,13 @@
+"""Run the ``isokron`` command: migrate, demo, doctor, prompt, sweep, bench, hermes-install.
+
+One module per subcommand (or small group: ``memory`` holds export, import and purge),
+``_args`` for the shared argument types, ``parser`` for the wiring and ``entry`` for
+:func:`main`, the console script.
+"""
+
+from __future__ import annotations
+
+from .entry import main
+from .parser import build_parser
+
+__all__ = ["build_parser", "main"]

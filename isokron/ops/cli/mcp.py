@@ -1,0 +1,22 @@
+"""``isokron mcp``: serve one workspace's memory and episodes tools over stdio (MCP)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ._args import Refused, dsn
+
+__all__ = ["cmd_mcp"]
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve until stdin closes; Refused when the mcp extra is missing."""
+    try:
+        import mcp  # noqa: F401  (the extra: refuse early with one line when it is missing)
+
+        from ...integrations.mcp import serve_stdio
+    except ImportError:
+        raise Refused("the MCP server needs the mcp extra: pip install 'isokron[mcp]'") from None
+    asyncio.run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind))
+    return 0

@@ -1,0 +1,80 @@
+"""``isokron memory purge-workspace|export|import``: operate on namespaced memory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from ...errors import IsoKronError
+from ._args import dsn
+
+__all__ = ["cmd_memory"]
+
+
+async def _purge(args: argparse.Namespace) -> int:
+    from ...pool import create_pool
+    from ...stores import purge_workspace
+
+    pool = await create_pool(dsn(args), min_size=1, max_size=1)
+    try:
+        removed = await purge_workspace(pool, args.workspace)
+    finally:
+        await pool.close()
+    for name, count in removed:
+        print(f"removed {name} ({count} memories)")
+    if not removed:
+        print(f"nothing to remove for workspace {args.workspace}")
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from ...pool import create_pool
+    from ...stores import export_memory
+
+    pool = await create_pool(dsn(args), min_size=1, max_size=1)
+    try:
+        items = await export_memory(pool, args.workspace)
+    finally:
+        await pool.close()
+    lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    if args.out:
+        Path(args.out).write_text(lines, encoding="utf-8")
+        print(f"exported {len(items)} item(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(lines)
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
+    from ...pool import create_pool
+    from ...stores import import_memory
+
+    items = []
+    for number, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                raise IsoKronError(f"{args.file}:{number}: not a JSON line") from None
+    pool = await create_pool(dsn(args), min_size=1, max_size=1)
+    try:
+        counts = await import_memory(pool, items)
+    finally:
+        await pool.close()
+    print(f"imported {counts['workspaces']} workspace(s), {counts['namespaces']} "
+          f"namespace(s), {counts['memories']} memory(ies); the rest already existed")
+    return 0
+
+
+_RUN: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "purge-workspace": _purge, "export": _export, "import": _import}
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    """Run the ``memory`` subcommand named by ``args.memory_command``."""
+    return asyncio.run(_RUN[args.memory_command](args))

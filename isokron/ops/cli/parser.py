@@ -1,0 +1,143 @@
+"""Build the ``isokron`` argument parser: every subcommand, its options and its handler."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._args import (
+    Parser,
+    directory_type,
+    dsn_type,
+    positive_float,
+    positive_int,
+    program_type,
+    readable_file,
+    workspace_type,
+    writable_file,
+)
+from .bench import cmd_bench
+from .demo import cmd_demo
+from .doctor import cmd_doctor
+from .hermes import cmd_hermes_install
+from .mcp import cmd_mcp
+from .memory import cmd_memory
+from .migrate import cmd_migrate
+from .prompt import cmd_prompt
+from .schema import cmd_schema
+from .sweep import cmd_sweep
+
+__all__ = ["DESCRIPTION", "build_parser"]
+
+#: The description ``isokron --help`` shows.
+DESCRIPTION = ("Run the ``isokron`` command: migrate, demo, doctor, prompt, sweep, bench, "
+               "hermes-install.")
+
+
+def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--dsn", type=dsn_type, help="PostgreSQL DSN (default: $ISOKRON_DSN)")
+    return p
+
+
+def _add_bench(sub: argparse._SubParsersAction[Parser]) -> None:
+    bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
+    bench.add_argument("--workspaces", type=positive_int,
+                       help="workspaces for --suite prompt (default 20)")
+    bench.add_argument("--warm-calls", type=positive_int,
+                       help="warm-block calls for --suite prompt (default 10000)")
+    bench.add_argument("--suite", choices=("all", "prompt", "rls", "redact"), default="all",
+                       help="all: the side-by-side suite with pass flags (needs the bench "
+                            "extra); prompt: cold warm-up and warm block; rls: memory search "
+                            "latency with row-level security on and off; redact: "
+                            "redaction time for a 10 KB message")
+    bench.add_argument("--quick", action="store_true",
+                       help="smaller sizes (under 2 minutes): a smoke test of the JSON shape")
+    bench.add_argument("--dsn", type=dsn_type,
+                       help="run on this server (owner DSN) instead of an embedded one")
+    bench.add_argument("--out", type=writable_file,
+                       help="also write the JSON document to this file")
+    bench.add_argument("--records", type=positive_int,
+                       help="memory rows for --suite rls (default 10000)")
+    bench.set_defaults(func=cmd_bench)
+
+
+def _add_memory(sub: argparse._SubParsersAction[Parser]) -> None:
+    memory = sub.add_parser("memory", help="operate on namespaced memory")
+    memory_sub = memory.add_subparsers(dest="memory_command", required=True,
+                                       parser_class=Parser)
+    purge = _with_dsn(memory_sub.add_parser(
+        "purge-workspace", help="remove a workspace's memory (its namespace; shared ones "
+        "nobody else reads)"))
+    purge.add_argument("--workspace", required=True, type=workspace_type)
+    purge.set_defaults(func=cmd_memory)
+    export = _with_dsn(memory_sub.add_parser(
+        "export", help="write everything a workspace's tree can read as JSON lines"))
+    export.add_argument("--workspace", required=True, type=workspace_type)
+    export.add_argument("--out", type=writable_file,
+                        help="write to this file (default: standard output)")
+    export.set_defaults(func=cmd_memory)
+    load = _with_dsn(memory_sub.add_parser(
+        "import", help="write an export back (idempotent; secrets redacted again)"))
+    load.add_argument("file", type=readable_file)
+    load.set_defaults(func=cmd_memory)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for tests and docs)."""
+    parser = Parser(prog="isokron", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    migrate = _with_dsn(sub.add_parser(
+        "migrate", help="apply pending schema migrations (an edited applied one is refused)"))
+    migrate.add_argument("--repair-checksum", metavar="NAME", action="append",
+                         help="accept the changed file of applied migration NAME (e.g. "
+                              "0006_store_functions) as its new checksum; repeatable")
+    migrate.set_defaults(func=cmd_migrate)
+    schema = sub.add_parser("schema", help="the one current schema")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True, parser_class=Parser)
+    dump = schema_sub.add_parser(
+        "dump", help="write the whole schema the migrations leave (default: over the "
+                     "packaged isokron/schema/current.sql)")
+    dump.add_argument("--dsn", type=dsn_type,
+                      help="a migrated database holding only isokron (default: a throwaway "
+                           "embedded server migrated from zero)")
+    dump.add_argument("--out", help="where to write it ('-' for standard output)")
+    dump.add_argument("--pg-dump", dest="pg_dump", type=program_type,
+                      help="the pg_dump to run (default: PATH's, else the embedded server's)")
+    dump.set_defaults(func=cmd_schema)
+    doctor = _with_dsn(sub.add_parser("doctor", help="check schema, roles, RLS and chains"))
+    doctor.add_argument("--chain-heads", metavar="FILE", type=readable_file,
+                        help="check that every head recorded in FILE is still in its chain")
+    doctor.add_argument("--record-chain-heads", metavar="FILE", type=writable_file,
+                        help="write every workspace's current chain head to FILE")
+    doctor.set_defaults(func=cmd_doctor)
+    prompt = _with_dsn(sub.add_parser("prompt", help="print a workspace's identity block"))
+    prompt.add_argument("--workspace", required=True, type=workspace_type)
+    prompt.add_argument("--actor-kind", default="kora")
+    prompt.set_defaults(func=cmd_prompt)
+    sweep = _with_dsn(sub.add_parser("sweep", help="run the delegation sweeper"))
+    sweep.add_argument("--once", action="store_true", help="run one pass and exit")
+    sweep.add_argument("--interval", type=positive_float, default=None,
+                       help="seconds between passes")
+    sweep.add_argument("--stuck-threshold", type=positive_float, default=None,
+                       help="seconds without a heartbeat before a row is stuck")
+    sweep.set_defaults(func=cmd_sweep)
+    _add_bench(sub)
+    _add_memory(sub)
+    mcp = _with_dsn(sub.add_parser(
+        "mcp", help="serve the memory and episodes tools of one workspace over stdio (MCP)"))
+    mcp.add_argument("--workspace", required=True, type=workspace_type)
+    mcp.add_argument("--actor-kind", default="kora",
+                     help="whose episodes isokron_episodes_recent lists (default kora)")
+    mcp.set_defaults(func=cmd_mcp)
+    hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
+    hermes.add_argument("--home", default=None, type=directory_type,
+                        help="default: $HERMES_HOME or ~/.hermes")
+    hermes.add_argument("--python", default=None, type=program_type,
+                        help="the Python Hermes runs on (default: the `hermes` executable's)")
+    hermes.set_defaults(func=cmd_hermes_install)
+    demo = sub.add_parser("demo", help="run isokron end to end on an embedded PostgreSQL")
+    demo.add_argument("--workspace", default="org_demo", type=workspace_type)
+    demo.add_argument("--data-dir", default=None, type=directory_type,
+                      help="reuse this cluster directory")
+    demo.set_defaults(func=cmd_demo)
+    return parser

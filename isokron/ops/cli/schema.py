@@ -1,0 +1,27 @@
+"""``isokron schema dump``: write the whole schema the migrations leave."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from ..schema_dump import CURRENT_SCHEMA_PATH, dump_fresh, dump_schema
+
+__all__ = ["cmd_schema"]
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Dump the schema of ``--dsn`` (or of a throwaway embedded server migrated from zero)."""
+    if args.dsn:
+        text = asyncio.run(dump_schema(args.dsn, pg_dump=args.pg_dump))
+    else:
+        text = asyncio.run(dump_fresh(args.pg_dump))
+    out = args.out or str(CURRENT_SCHEMA_PATH)
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8", newline="\n")
+        print(f"wrote {out}", file=sys.stderr)
+    return 0

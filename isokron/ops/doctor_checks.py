@@ -1,0 +1,125 @@
+"""The doctor's catalog SQL: every query ``isokron doctor`` sends, and the functions that
+send them and hand back plain Python values (:mod:`isokron.ops.doctor` judges them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import attrs
+
+__all__ = [
+    "TableFacts",
+    "applied_migrations",
+    "backend_pids",
+    "chain_breaks",
+    "crossing_roles_held",
+    "kora_capabilities",
+    "runtime_role",
+    "schema_migrated",
+    "tables",
+]
+
+_SCHEMA_MIGRATED_SQL = "SELECT to_regclass('isokron.schema_migrations') IS NOT NULL"
+_APPLIED_VIA_FUNCTION_SQL = "SELECT to_regprocedure('isokron.applied_migrations_v1()') IS NOT NULL"
+# The runtime role reads the names through the function (it has no table privilege).
+_APPLIED_FUNCTION_SQL = "SELECT isokron.applied_migrations_v1() AS name"
+_APPLIED_TABLE_SQL = "SELECT name FROM isokron.schema_migrations"
+
+_RUNTIME_ROLE_SQL = (
+    "SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'isokron_runtime'"
+)
+_CROSSING_ROLES_SQL = (
+    "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('isokron_definer', "
+    "'isokron_sweeper') AND pg_has_role('isokron_runtime', r.oid, 'MEMBER') ORDER BY 1")
+
+# Every table of the isokron schema and of the substrate's schemas, from the catalog.
+_TABLES_SQL = """
+SELECT n.nspname || '.' || c.relname AS name, c.relrowsecurity, c.relforcerowsecurity,
+       ARRAY(SELECT p FROM unnest($1::text[]) p
+              WHERE has_table_privilege('isokron_runtime', c.oid, p)) AS runtime_privileges
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND (n.nspname IN ('isokron', 'kronicle', 'hivex_foundation')
+        OR n.nspname || '.' || c.relname = ANY($2::text[]))
+ ORDER BY 1
+"""
+
+_CHAINS_SQL = (
+    "SELECT clerk_org_id, hivex_foundation.verify_chain_v1(clerk_org_id) AS broken "
+    "FROM hivex_foundation.tenant ORDER BY clerk_org_id"
+)
+_KORA_CAPABILITIES_SQL = (
+    "SELECT cap_name, granted FROM public.actor_capability_matrix WHERE actor_kind = 'kora'"
+)
+_BACKEND_PID_SQL = "SELECT pg_backend_pid()"
+
+
+@attrs.frozen(kw_only=True)
+class TableFacts:
+    """One table from the catalog: its RLS flags and what isokron_runtime may do on it."""
+
+    name: str
+    rls_enabled: bool
+    rls_forced: bool
+    runtime_privileges: frozenset[str]
+
+
+async def schema_migrated(conn: asyncpg.Connection) -> bool:
+    """Tell whether ``isokron.schema_migrations`` exists."""
+    return bool(await conn.fetchval(_SCHEMA_MIGRATED_SQL))
+
+
+async def applied_migrations(conn: asyncpg.Connection) -> set[str]:
+    """Return the applied migrations' names (through the function where it exists)."""
+    via_function = await conn.fetchval(_APPLIED_VIA_FUNCTION_SQL)
+    sql = _APPLIED_FUNCTION_SQL if via_function else _APPLIED_TABLE_SQL
+    return {r["name"] for r in await conn.fetch(sql)}
+
+
+async def runtime_role(conn: asyncpg.Connection) -> tuple[bool, bool] | None:
+    """Return isokron_runtime's ``(rolsuper, rolbypassrls)``, or None when it is missing."""
+    row = await conn.fetchrow(_RUNTIME_ROLE_SQL)
+    return None if row is None else (bool(row["rolsuper"]), bool(row["rolbypassrls"]))
+
+
+async def crossing_roles_held(conn: asyncpg.Connection) -> list[str]:
+    """Return the workspace-crossing roles (definer, sweeper) isokron_runtime is a member of."""
+    return [r["rolname"] for r in await conn.fetch(_CROSSING_ROLES_SQL)]
+
+
+async def tables(conn: asyncpg.Connection, privileges: Sequence[str],
+                 wanted: Sequence[str]) -> list[TableFacts]:
+    """Every table of the isokron and substrate schemas plus ``wanted``, by name, with
+    which of ``privileges`` isokron_runtime holds on each."""
+    rows = await conn.fetch(_TABLES_SQL, list(privileges), list(wanted))
+    return [TableFacts(name=r["name"], rls_enabled=r["relrowsecurity"],
+                       rls_forced=r["relforcerowsecurity"],
+                       runtime_privileges=frozenset(r["runtime_privileges"])) for r in rows]
+
+
+async def chain_breaks(conn: asyncpg.Connection) -> list[tuple[str, int | None]]:
+    """Return every tenant with the first broken seq of its chain (None when intact)."""
+    return [(r["clerk_org_id"], r["broken"]) for r in await conn.fetch(_CHAINS_SQL)]
+
+
+async def kora_capabilities(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
+    """Return the kora column of ``actor_capability_matrix`` as ``(cap_name, granted)``."""
+    return [(r["cap_name"], r["granted"]) for r in await conn.fetch(_KORA_CAPABILITIES_SQL)]
+
+
+async def backend_pids(conn: asyncpg.Connection, dsn: str | None) -> set[int]:
+    """Ask ``conn`` for its backend pid, and with ``dsn`` twice more while a second client
+    holds a transaction open and after it lets go: a transaction (or statement) pooler in
+    between has to move ``conn`` to another server connection, so more than one pid."""
+    pids = {await conn.fetchval(_BACKEND_PID_SQL)}
+    if dsn is not None:
+        other = await asyncpg.connect(dsn, statement_cache_size=0)
+        try:
+            async with other.transaction():
+                await other.fetchval(_BACKEND_PID_SQL)
+                pids.add(await conn.fetchval(_BACKEND_PID_SQL))
+            pids.add(await conn.fetchval(_BACKEND_PID_SQL))
+        finally:
+            await other.close()
+    return pids
