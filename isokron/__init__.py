@@ -40,6 +40,7 @@ from .models import (
 )
 from .provider import IsoKronMemoryProvider
 from .registry import load_provider
+from .stores.recall import RecallItem
 
 __all__ = [
     "AgentMessage",
@@ -66,6 +67,7 @@ __all__ = [
     "NotOwnedError",
     "PolicyEntry",
     "QueryTimeoutError",
+    "RecallItem",
     "RoleCharter",
     "RoleCharterIntegrityError",
     "RoleCharterSections",

@@ -377,3 +377,4 @@ class AgentMessage:
     def from_row(cls, row: Row) -> AgentMessage:
         """Build from an ``isokron.agent_messages`` row."""
         return _from_columns(cls, row)
+

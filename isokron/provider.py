@@ -242,7 +242,7 @@ class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
             if queued is not None:
                 block: str = queued.result(timeout=self.config.prefetch_timeout_s)
             else:
-                block = self._wait(self.core.recall(workspace, query))
+                block = self._wait(self.core.recall(workspace, query, user_id=self.user_id))
             return block
         except Exception as exc:  # recall must never break a turn
             log.warning("isokron prefetch failed: %s: %s", type(exc).__name__, exc)
@@ -257,7 +257,8 @@ class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
         while len(self._queued) >= 8:  # bounded: forget the oldest unclaimed recall
             self._queued.pop(next(iter(self._queued))).cancel()
         try:
-            self._queued[(workspace, query)] = loop.submit(self.core.recall(workspace, query))
+            self._queued[(workspace, query)] = loop.submit(
+                self.core.recall(workspace, query, user_id=self.user_id))
         except Exception as exc:
             log.warning("isokron queue_prefetch failed: %s: %s", type(exc).__name__, exc)
 

@@ -28,6 +28,9 @@ DISTRIBUTED: dict[str, str] = {
     "isokron.agent_messages": "tenant_id",
     "isokron.delegations": "workspace_id",
     "isokron.agent_episodic_events": "workspace_id",
+    # recall statistics: key1 is the memory tree's root or the messages' tenant
+    "isokron.recall_corpora": "key1",
+    "isokron.recall_lexicon": "key1",
 }
 
 #: isokron's reference tables: the workspace tree (read by the memory ACL on every node)
@@ -93,7 +96,7 @@ async def distribution_problems(db: DB) -> list[str]:
             column = DISTRIBUTED.get(name)
             if column is None:
                 problems.append(f"{name} is neither distributed nor a reference table "
-                                "(declare it in isokron/distribution.py)")
+                                "(declare it in isokron/db/distribution.py)")
                 continue
             found = await conn.fetchrow(_COLUMN, table["oid"], column)
             if found is None:

@@ -17,6 +17,7 @@ __all__ = [
     "TENANT_SETTING",
     "USER_SETTING",
     "WORKSPACE_SETTING",
+    "recall_scope",
     "tenant_scope",
     "workspace_scope",
 ]
@@ -41,5 +42,18 @@ async def tenant_scope(
 ) -> AsyncIterator[Conn]:
     """Yield a connection in a transaction that RLS scopes to ``tenant_id`` and ``user_id``."""
     settings = {TENANT_SETTING: tenant_id, USER_SETTING: user_id}
+    async with translate_errors(what), in_transaction(db, settings) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def recall_scope(
+    db: DB | Conn, workspace_id: str, user_id: str | None, what: str
+) -> AsyncIterator[Conn]:
+    """Yield a connection scoped to ``workspace_id``'s memory and, with ``user_id``, to that
+    user's conversations in the workspace (the tenant): what recall may read."""
+    settings = {WORKSPACE_SETTING: workspace_id}
+    if user_id is not None:
+        settings |= {TENANT_SETTING: workspace_id, USER_SETTING: user_id}
     async with translate_errors(what), in_transaction(db, settings) as conn:
         yield conn

@@ -24,7 +24,7 @@ from .. import telemetry
 from ..config import IsoKronConfig, load_config
 from ..db.replicas import ReplicaRouter
 from ..db.transports import DeferredTransport, SubstrateTransport, WriteTransport
-from ..errors import InvalidInputError, SubstrateUnavailableError
+from ..errors import InvalidInputError
 from ..guard.dsn import redact_dsn
 from ..guard.validate import check_workspace
 from ..models import SessionContext
@@ -34,20 +34,14 @@ from ..readers.substrate import PostgresSubstrate, Substrate
 from ..stores.delegations import DelegationLedger
 from ..stores.episodic import EpisodicEventStore
 from ..stores.memory import NamespaceMemory
+from ..stores.recall import Recall, RecallItem
 from ..stores.sessions import AgentSessionStore, RequestContext
 from .breaker import breaker_for
 from .cache import CachedContext, Clock, ContextCache
 from .fairness import WorkspaceGate
 from .outbox import Outbox
-from .recall import render_recall_block
-from .tools import (
-    WRITING_TOOLS,
-    annotate_tool_span,
-    envelope_for,
-    error_envelope,
-    run_tool,
-    unknown_tool,
-)
+from .recalling import Recaller
+from .toolcalling import ToolCalling
 from .warmup import ContextWarmer
 from .writequeue import WriteQueue
 from .writes import HookWrites, cut_with_marker
@@ -58,12 +52,7 @@ log = logging.getLogger("isokron.core")
 
 PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
 
-#: tools that read what the agent's queued writes may change
-READ_YOUR_WRITES_TOOLS = frozenset({"isokron_memory_search", "isokron_episodes_recent",
-                                    "isokron_memory_forget"})
-
-
-class AsyncIsoKron:
+class AsyncIsoKron(ToolCalling):
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
 
     Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an
@@ -137,6 +126,7 @@ class AsyncIsoKron:
                                                                      "actor_for")
                         else ActorDirectory(self.pool, cfg.actor_kind))
         self.warmer = ContextWarmer(cfg, self.cache, self.gate, self)
+        self.recaller = Recaller(cfg, self.gate, self)
         self.queue = WriteQueue(self.outbox, self.gate, self.note_write)
         self.writes = HookWrites(queue=self.queue, cache=self.cache, actors=self._actors,
                                  transport=self.transport, stores=self,
@@ -269,39 +259,24 @@ class AsyncIsoKron:
             return self._stores["sessions"]  # type: ignore[no-any-return]
         return AgentSessionStore(await self.pool())
 
-    @telemetry.traced("isokron.prefetch", operation="search_memory")
-    async def recall(self, workspace_id: str, query: str) -> str:
-        """Search the readable namespaces for ``query`` and render the recall block."""
-        async with self.guarded("recalling memories", workspace_id):
-            store = await self.memory(read_of=workspace_id)
-            found = await store.search(workspace_id, query, limit=self.config.recall_limit)
-        return render_recall_block(found, max_chars=self.config.recall_max_chars)
+    async def recall_store(self, *, read_of: str) -> Recall | None:
+        """The recall store on ``read_of``'s read pool (None when memory is injected)."""
+        if "memory" in self._stores:
+            return None
+        return Recall(await self.read_pool(read_of))
 
-    @telemetry.traced("isokron.tool", operation="execute_tool", annotate=annotate_tool_span)
-    async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
-        """Run one memory tool and return its JSON envelope (never raise: every input, however
-        malformed, gets a typed error envelope)."""
-        refused = unknown_tool(name)  # before any wait: a bad name needs no database
-        if refused is not None:
-            return refused
-        try:
-            check_workspace(workspace_id)
-            if name in READ_YOUR_WRITES_TOOLS:
-                # The agent must find what it just did: its queued writes land first.
-                await self.outbox.wait_for_workspace(workspace_id,
-                                                     self.config.prefetch_timeout_s)
-            async with self.gate.guarded(f"tool {name}", workspace_id):
-                result = await run_tool(self, workspace_id, name, args,
-                                        actor_kind=self.config.actor_kind)
-                if name in WRITING_TOOLS:  # read-your-writes: the primary until replayed
-                    await self.note_write(workspace_id)
-                return result
-        except SubstrateUnavailableError as exc:  # the breaker is open: answer at once
-            return error_envelope(type(exc).__name__, str(exc))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the envelope, always: never an exception into the loop
-            return envelope_for(exc, name)
+    @telemetry.traced("isokron.prefetch", operation="search_memory")
+    async def recall(self, workspace_id: str, query: str, *, user_id: str | None = None) -> str:
+        """Recall for ``query`` (memories and the user's conversations) as the block."""
+        return await self.recaller.block(workspace_id, query,
+                                         user_id=user_id or self.config.user_id)
+
+    async def recall_items(self, workspace_id: str, query: str, *, user_id: str | None = None,
+                           limit: int | None = None) -> list[RecallItem]:
+        """Return one ranked list: memories of the readable namespaces and the messages of
+        ``user_id`` (default: the configured user) in this workspace, best first."""
+        return await self.recaller.items(workspace_id, query,
+                                         user_id=user_id or self.config.user_id, limit=limit)
 
     async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore:
         """Return the episodic event store on the pool (or the injected one); with

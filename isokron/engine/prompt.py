@@ -1,7 +1,7 @@
 """Render a SessionContext as the system prompt block (a pure function; no I/O).
 
 Every stored value the block prints goes through :func:`_field` (one line, escaped by
-:func:`isokron.sanitize.escape_line`), so no stored value can start a line: the
+:func:`isokron.guard.sanitize.escape_line`), so no stored value can start a line: the
 block's headings and bullets are always the ones this module writes.
 """
 

@@ -1,8 +1,9 @@
-"""Render recalled memories as fenced, labelled, untrusted data (a pure function).
+"""Render recalled memories and messages as fenced, labelled, untrusted data (pure).
 
 The block opens and closes with a boundary line carrying a random nonce chosen per
 block, so stored text (which never learns the nonce) cannot close the fence. Every
-memory is one ``[MEMORY …]: …`` line; its content is escaped with the identity block's
+item is one ``[MEMORY <date> <source> …]: …`` line (near-duplicates collapsed to the
+first, best-ranked one); its content is escaped with the identity block's
 sanitiser (so it can never start a line) and any ``[MEMORY`` or ``recalled-memory``
 marker inside it is neutralised, case-insensitively and after any white space.
 """
@@ -11,15 +12,19 @@ from __future__ import annotations
 
 import re
 import secrets
+import string
+import unicodedata
 from collections.abc import Sequence
 
 from ..guard.sanitize import escape_line
 from ..models import MemoryRecord
+from ..stores.recall import RecallItem
 
 __all__ = [
     "RECALL_LABEL",
     "UNTRUSTED_NOTE",
     "escape_memory_content",
+    "normalised_content",
     "recall_close",
     "recall_open",
     "render_recall_block",
@@ -61,13 +66,45 @@ def escape_memory_content(content: str) -> str:
     return escape_line(neutral)
 
 
+_TRAILING = string.punctuation + " "
+
+
+def normalised_content(text: str) -> str:
+    """The form two texts share when they say the same thing: NFKC, case-folded, white
+    space collapsed, trailing punctuation dropped."""
+    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return folded.rstrip(_TRAILING)
+
+
+def _line(item: MemoryRecord | RecallItem) -> str:
+    day = item.created_at.date().isoformat()
+    if isinstance(item, MemoryRecord):
+        label = (f"{day} memory id={item.id} ns={escape_line(item.namespace)} "
+                 f"kind={escape_line(item.kind)}")
+    elif item.source == "memory":
+        label = f"{day} memory id={item.id} ns={escape_line(item.namespace or '')}"
+    else:
+        label = f"{day} message role={escape_line(item.role or '')}"
+    return f"[MEMORY {label}]: {escape_memory_content(item.content)}"
+
+
 def render_recall_block(
-    records: Sequence[MemoryRecord], *, max_chars: int = 4000, boundary: str | None = None
+    records: Sequence[MemoryRecord | RecallItem], *, max_chars: int = 4000,
+    boundary: str | None = None,
 ) -> str:
     """Return the recall block for ``records`` ("" for none), never longer than ``max_chars``.
 
-    ``boundary`` is the fence nonce (random per call unless given, for tests).
+    ``boundary`` is the fence nonce (random per call unless given, for tests). An item
+    whose normalised content repeats an earlier one's is left out.
     """
+    seen: set[str] = set()
+    unique = []
+    for item in records:
+        key = normalised_content(item.content)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    records = unique
     if not records:
         return ""
     nonce = boundary if boundary is not None else secrets.token_hex(8)
@@ -77,8 +114,7 @@ def render_recall_block(
     lines: list[str] = []
     used = omitted = 0
     for index, record in enumerate(records):
-        line = (f"[MEMORY id={record.id} ns={escape_line(record.namespace)} "
-                f"kind={escape_line(record.kind)}]: {escape_memory_content(record.content)}")
+        line = _line(record)
         after = len(records) - index - 1
         reserve = _OMIT_RESERVE if after else 0
         if used + len(line) + 1 + reserve <= budget:

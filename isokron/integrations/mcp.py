@@ -1,7 +1,7 @@
 """isokron's memory and episodes tools as an MCP server over stdio (extra ``mcp``).
 
 ``isokron mcp --workspace W`` serves the same tools, with the same JSON schemas and the
-same JSON envelopes, as :meth:`isokron.core.AsyncIsoKron.handle_tool`. The workspace is
+same JSON envelopes, as :meth:`isokron.engine.core.AsyncIsoKron.handle_tool`. The workspace is
 the server's, fixed when it starts: no tool takes a workspace argument, and an argument a
 schema does not declare is refused (the schemas say ``additionalProperties: false``).
 Writes are flushed before the process exits. Standard output carries only the protocol;

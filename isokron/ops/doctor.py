@@ -38,6 +38,8 @@ RLS_TABLES: tuple[str, ...] = (
     "isokron.memory_audit",
     "isokron.agent_sessions",
     "isokron.agent_messages",
+    "isokron.recall_lexicon",
+    "isokron.recall_corpora",
 )
 
 #: Tables without row-level security, by design (SUBSTRATE.md), and why.
@@ -69,6 +71,8 @@ RUNTIME_GRANTS: dict[str, frozenset[str]] = {
     "isokron.memory_audit": frozenset({"SELECT", "INSERT"}),
     "isokron.agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "isokron.agent_messages": frozenset({"SELECT", "INSERT", "DELETE"}),
+    "isokron.recall_lexicon": frozenset(),
+    "isokron.recall_corpora": frozenset(),
 }
 
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")

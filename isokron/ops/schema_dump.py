@@ -34,12 +34,10 @@ embedded server, migrated from zero) or ``--dsn`` for a freshly migrated databas
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -54,7 +52,6 @@ __all__ = [
     "dump_schema",
     "dump_fresh",
     "find_pg_dump",
-    "main",
     "normalise_dump",
     "write_current_schema",
 ]
@@ -296,34 +293,3 @@ async def dump_fresh(pg_dump: str | None) -> str:
         dsn = dsn_with(server.dsn, database="isokron_schema_dump")
         await migrate(dsn)
         return await dump_schema(dsn, pg_dump=pg_dump)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m isokron.ops.schema_dump [--dsn DSN] [--out PATH] [--pg-dump EXE]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m isokron.ops.schema_dump",
-        description="Write the whole schema the migrations leave (isokron/schema/current.sql).")
-    parser.add_argument("--dsn", help="a freshly migrated database holding only isokron's "
-                        "schema (default: migrate a throwaway embedded server from zero)")
-    parser.add_argument("--out", default=str(CURRENT_SCHEMA_PATH),
-                        help="where to write it ('-' for stdout; default: the packaged file)")
-    parser.add_argument("--pg-dump", dest="pg_dump", help="the pg_dump executable to run")
-    args = parser.parse_args(argv)
-    try:
-        if args.dsn:
-            text = asyncio.run(dump_schema(args.dsn, pg_dump=args.pg_dump))
-        else:
-            text = asyncio.run(dump_fresh(args.pg_dump))
-    except (IsoKronError, OSError, asyncpg.PostgresError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.out == "-":
-        sys.stdout.write(text)
-    else:
-        Path(args.out).write_text(text, encoding="utf-8", newline="\n")
-        print(f"wrote {args.out}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 The identity block shows the charter's version and sections from ``content_jsonb``;
 only ``content_md`` is covered by ``content_hash``. So after the hash check, every
 section and the version are compared with the same parts parsed from ``content_md``
-(format: :mod:`isokron.charter_md`); any disagreement fails closed, naming the section.
+(format: :mod:`isokron.readers.charter_md`); any disagreement fails closed, naming the section.
 """
 
 from __future__ import annotations

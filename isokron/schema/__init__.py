@@ -4,7 +4,7 @@ Every applied migration's sha256 is recorded in ``isokron.schema_migrations`` an
 compared with the packaged file before anything new is applied: a migration edited after
 it ran (or one the package no longer has) makes :func:`migrate` refuse with
 :class:`~isokron.errors.MigrationChecksumError`. ``current.sql`` in this folder is the
-whole schema the migrations leave, in one file (see :mod:`isokron.schema.dump`); it is
+whole schema the migrations leave, in one file (see :mod:`isokron.ops.schema_dump`); it is
 not a migration.
 """
 

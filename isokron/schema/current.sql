@@ -1316,6 +1316,265 @@ CREATE FUNCTION isokron.readable_namespaces_v1() RETURNS text[]
     AS $$ SELECT coalesce((SELECT a.readable FROM isokron.namespace_access_v1() a), '{}') $$;
 
 --
+-- Name: recall_corpora_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.recall_corpora_v1() RETURNS TABLE(source text, key1 text, key2 text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT 'm', a.root_id, ns FROM isokron.namespace_access_v2() a, unnest(a.readable) ns
+    UNION ALL
+    SELECT 's', current_setting('app.current_tenant_id', true),
+           current_setting('app.current_user_id', true)
+     WHERE coalesce(current_setting('app.current_tenant_id', true), '') <> ''
+       AND coalesce(current_setting('app.current_user_id', true), '') <> ''
+$$;
+
+ALTER FUNCTION isokron.recall_corpora_v1() OWNER TO isokron_definer;
+
+--
+-- Name: recall_v1(text, text[], integer, boolean); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) RETURNS TABLE(source text, id uuid, content text, created_at timestamp with time zone, score real, namespace text, session_id uuid, role text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_wanted text[];
+    v_lex text[];
+    v_idf double precision[];
+    v_docs bigint;
+    v_avg double precision;
+    v_all tsquery;
+    v_sel tsquery;
+    v_pairs tsquery;
+    v_tenant text := current_setting('app.current_tenant_id', true);
+    v_user text := current_setting('app.current_user_id', true);
+    c_cap constant integer := 4000;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
+                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
+                END;
+    SELECT array_agg(u.lexeme ORDER BY u.first_pos) INTO v_lex
+      FROM (SELECT t.lexeme, min(p) AS first_pos
+              FROM unnest(to_tsvector('english', p_query)) t, unnest(t.positions) p
+             GROUP BY t.lexeme) u;
+    IF v_lex IS NULL THEN
+        RETURN;
+    END IF;
+    -- idf = ln(1 + (N - df + 0.5) / (df + 0.5)); a lexeme the statistics do not know yet
+    -- weighs as a rare one.
+    SELECT array_agg(ln(1 + (greatest(w.docs, w.df) - w.df + 0.5) / (w.df + 0.5))
+                     ORDER BY array_position(v_lex, w.lexeme)),
+           max(w.docs), max(w.avg_len)
+      INTO v_idf, v_docs, v_avg
+      FROM isokron.recall_weights_v1(v_lex) w;
+    IF v_docs IS NULL OR v_docs = 0 THEN
+        v_idf := array_fill(1.0::double precision, ARRAY[cardinality(v_lex)]);
+    END IF;
+    v_avg := greatest(coalesce(v_avg, 0), 1);
+    SELECT string_agg(isokron.tsquery_lexeme_v1(l) , ' | ')::tsquery INTO v_all FROM unnest(v_lex) l;
+    -- Selective: lexemes in at most 5 % of the documents (or the three rarest).
+    SELECT string_agg(isokron.tsquery_lexeme_v1(s.l), ' | ')::tsquery INTO v_sel
+      FROM (SELECT l, i FROM unnest(v_lex, v_idf) WITH ORDINALITY AS x(l, w, i)
+             ORDER BY w DESC LIMIT greatest(3, (SELECT count(*) FROM unnest(v_idf) w
+                                                 WHERE w >= ln(1 + 19.0)))) s;
+    IF v_docs IS NULL OR v_docs = 0 THEN
+        v_sel := v_all;  -- no statistics yet: every lexeme finds candidates
+    ELSIF v_sel IS DISTINCT FROM v_all
+          AND NOT EXISTS (SELECT 1 FROM isokron.memory_records r
+                           WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+                             AND r.search_tsv @@ v_sel)
+          AND NOT (p_messages AND EXISTS (SELECT 1 FROM isokron.agent_messages m
+                                           WHERE m.tenant_id = v_tenant AND m.user_id = v_user
+                                             AND m.search_tsv @@ v_sel)) THEN
+        v_sel := v_all;  -- never empty while any lexeme matches
+    END IF;
+    IF cardinality(v_lex) > 1 THEN
+        SELECT string_agg('(' || isokron.tsquery_lexeme_v1(v_lex[i]) || ' <-> ' || isokron.tsquery_lexeme_v1(v_lex[i + 1])
+                          || ')', ' | ')::tsquery INTO v_pairs
+          FROM generate_series(1, cardinality(v_lex) - 1) i;
+    END IF;
+    RETURN QUERY
+    WITH weights AS (
+        SELECT w.l AS lexeme, w.idf FROM unnest(v_lex, v_idf) AS w(l, idf)
+    ), candidates AS (
+        (SELECT 'memory'::text AS source, r.id, r.content, r.created_at, r.search_tsv,
+                r.namespace, NULL::uuid AS session_id, NULL::text AS role, r.pin
+           FROM isokron.memory_records r
+           JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
+          WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+            AND r.search_tsv @@ v_sel
+            AND (r.expires_at IS NULL OR r.expires_at > now())
+            AND (n.expires_at IS NULL OR n.expires_at > now())
+          LIMIT c_cap)
+        UNION ALL
+        (SELECT 'message', m.id, m.content, m.created_at, m.search_tsv, NULL, m.session_id,
+                m.role, false
+           FROM isokron.agent_messages m
+          WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
+            AND m.search_tsv @@ v_sel AND m.content IS NOT NULL
+          LIMIT c_cap)
+    ), scored AS (
+        SELECT c.*, (
+            SELECT sum(w.idf * (t.tf * 2.2) / (t.tf + 1.2 * (0.25 + 0.75 * length(c.search_tsv)
+                                                               / v_avg)))
+              FROM (SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS tf
+                      FROM unnest(c.search_tsv) u) t
+              JOIN weights w ON w.lexeme = t.lexeme
+            ) * CASE WHEN v_pairs IS NOT NULL AND c.search_tsv @@ v_pairs THEN 1.25 ELSE 1 END
+              * CASE WHEN c.pin THEN 1.5 ELSE 1 END AS bm25
+          FROM candidates c
+    )
+    SELECT s.source, s.id, s.content, s.created_at, s.bm25::real, s.namespace, s.session_id,
+           s.role
+      FROM scored s
+     ORDER BY s.bm25 DESC, s.created_at DESC, s.id
+     LIMIT p_limit;
+END
+$$;
+
+--
+-- Name: recall_weights_v1(text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.recall_weights_v1(p_lexemes text[]) RETURNS TABLE(lexeme text, df bigint, docs bigint, avg_len double precision)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH mine AS (SELECT * FROM isokron.recall_corpora_v1()),
+    totals AS (
+        SELECT coalesce(sum(k.docs), 0)::bigint AS docs,
+               coalesce(sum(k.docs * k.avg_len) / nullif(sum(k.docs), 0), 0) AS avg_len
+          FROM isokron.recall_corpora k
+          JOIN mine USING (source, key1, key2))
+    SELECT q.l, coalesce((SELECT sum(x.df) FROM isokron.recall_lexicon x JOIN mine
+                            USING (source, key1, key2) WHERE x.lexeme = q.l), 0)::bigint,
+           t.docs, t.avg_len
+      FROM unnest(p_lexemes) q(l) CROSS JOIN totals t
+$$;
+
+ALTER FUNCTION isokron.recall_weights_v1(p_lexemes text[]) OWNER TO isokron_definer;
+
+--
+-- Name: refresh_recall_corpus_v1(text, text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.refresh_recall_corpus_v1(p_source text, p_key1 text, p_key2 text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_docs bigint;
+    v_avg double precision;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_source || chr(31) || p_key1 || chr(31)
+                                                   || p_key2, 7020));
+    CREATE TEMP TABLE IF NOT EXISTS recall_refresh (lexeme text PRIMARY KEY, df integer)
+        ON COMMIT DROP;
+    TRUNCATE recall_refresh;
+    IF p_source = 'm' THEN
+        INSERT INTO recall_refresh
+        SELECT l, count(*) FROM isokron.memory_records r,
+               unnest(tsvector_to_array(r.search_tsv)) l
+         WHERE r.root_id = p_key1 AND r.namespace = p_key2 GROUP BY l;
+        SELECT count(*), coalesce(avg(length(r.search_tsv)), 0) INTO v_docs, v_avg
+          FROM isokron.memory_records r WHERE r.root_id = p_key1 AND r.namespace = p_key2;
+    ELSE
+        INSERT INTO recall_refresh
+        SELECT l, count(*) FROM isokron.agent_messages m,
+               unnest(tsvector_to_array(m.search_tsv)) l
+         WHERE m.tenant_id = p_key1 AND m.user_id = p_key2 GROUP BY l;
+        SELECT count(*), coalesce(avg(length(m.search_tsv)), 0) INTO v_docs, v_avg
+          FROM isokron.agent_messages m WHERE m.tenant_id = p_key1 AND m.user_id = p_key2;
+    END IF;
+    DELETE FROM isokron.recall_lexicon x
+     WHERE x.source = p_source AND x.key1 = p_key1 AND x.key2 = p_key2
+       AND NOT EXISTS (SELECT 1 FROM recall_refresh f WHERE f.lexeme = x.lexeme);
+    INSERT INTO isokron.recall_lexicon (source, key1, key2, lexeme, df)
+    SELECT p_source, p_key1, p_key2, f.lexeme, f.df FROM recall_refresh f ORDER BY f.lexeme
+    ON CONFLICT (source, key1, key2, lexeme) DO UPDATE SET df = excluded.df
+     WHERE isokron.recall_lexicon.df IS DISTINCT FROM excluded.df;
+    INSERT INTO isokron.recall_corpora (source, key1, key2, docs, avg_len, refreshed_at)
+    VALUES (p_source, p_key1, p_key2, v_docs, v_avg, clock_timestamp())
+    ON CONFLICT (source, key1, key2) DO UPDATE
+       SET docs = excluded.docs, avg_len = excluded.avg_len,
+           refreshed_at = excluded.refreshed_at;
+    DROP TABLE recall_refresh;
+    RETURN v_docs;
+END
+$$;
+
+ALTER FUNCTION isokron.refresh_recall_corpus_v1(p_source text, p_key1 text, p_key2 text) OWNER TO isokron_definer;
+
+--
+-- Name: refresh_recall_stats_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.refresh_recall_stats_v1() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c record;
+    v_docs bigint := 0;
+BEGIN
+    FOR c IN SELECT * FROM isokron.recall_corpora_v1() LOOP
+        v_docs := v_docs + isokron.refresh_recall_corpus_v1(c.source, c.key1, c.key2);
+    END LOOP;
+    RETURN v_docs;
+END
+$$;
+
+ALTER FUNCTION isokron.refresh_recall_stats_v1() OWNER TO isokron_definer;
+
+--
+-- Name: refresh_stale_recall_stats_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.refresh_stale_recall_stats_v1() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c record;
+    v_n integer := 0;
+BEGIN
+    FOR c IN
+        SELECT s.source, s.key1, s.key2 FROM (
+            SELECT 'm' AS source, r.root_id AS key1, r.namespace AS key2,
+                   max(greatest(r.created_at, r.updated_at)) AS newest
+              FROM isokron.memory_records r GROUP BY r.root_id, r.namespace
+            UNION ALL
+            SELECT 's', m.tenant_id, m.user_id, max(m.created_at)
+              FROM isokron.agent_messages m GROUP BY m.tenant_id, m.user_id) s
+          LEFT JOIN isokron.recall_corpora k
+            ON k.source = s.source AND k.key1 = s.key1 AND k.key2 = s.key2
+         WHERE k.refreshed_at IS NULL OR s.newest > k.refreshed_at
+    LOOP
+        PERFORM isokron.refresh_recall_corpus_v1(c.source, c.key1, c.key2);
+        v_n := v_n + 1;
+    END LOOP;
+    DELETE FROM isokron.recall_lexicon x
+     WHERE NOT EXISTS (SELECT 1 FROM isokron.recall_corpora k
+                        WHERE k.source = x.source AND k.key1 = x.key1 AND k.key2 = x.key2
+                          AND k.docs > 0);
+    DELETE FROM isokron.recall_corpora k WHERE k.docs = 0;
+    RETURN v_n;
+END
+$$;
+
+ALTER FUNCTION isokron.refresh_stale_recall_stats_v1() OWNER TO isokron_definer;
+
+--
 -- Name: set_namespace_root_tg(); Type: FUNCTION; Schema: isokron
 --
 
@@ -1410,6 +1669,15 @@ END
 $$;
 
 ALTER FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) OWNER TO isokron_definer;
+
+--
+-- Name: tsquery_lexeme_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.tsquery_lexeme_v1(p_lexeme text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT '''' || replace(replace(p_lexeme, '\', '\\'), '''', '''''') || '''' $$;
 
 --
 -- Name: workspace_root_v1(text); Type: FUNCTION; Schema: isokron
@@ -1574,6 +1842,7 @@ CREATE TABLE isokron.agent_messages (
     tenant_id text NOT NULL,
     user_id text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, COALESCE(content, ''::text))) STORED,
     CONSTRAINT agent_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
 );
 
@@ -1695,6 +1964,38 @@ CREATE TABLE isokron.memory_records (
 );
 
 ALTER TABLE ONLY isokron.memory_records FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: recall_corpora; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.recall_corpora (
+    source text NOT NULL,
+    key1 text NOT NULL,
+    key2 text NOT NULL,
+    docs bigint NOT NULL,
+    avg_len double precision NOT NULL,
+    refreshed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT recall_corpora_source_check CHECK ((source = ANY (ARRAY['m'::text, 's'::text])))
+);
+
+ALTER TABLE ONLY isokron.recall_corpora FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: recall_lexicon; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.recall_lexicon (
+    source text NOT NULL,
+    key1 text NOT NULL,
+    key2 text NOT NULL,
+    lexeme text NOT NULL,
+    df integer NOT NULL,
+    CONSTRAINT recall_lexicon_df_check CHECK ((df > 0)),
+    CONSTRAINT recall_lexicon_source_check CHECK ((source = ANY (ARRAY['m'::text, 's'::text])))
+);
+
+ALTER TABLE ONLY isokron.recall_lexicon FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: schema_migrations; Type: TABLE; Schema: isokron
@@ -1899,6 +2200,20 @@ ALTER TABLE ONLY isokron.memory_records
     ADD CONSTRAINT memory_records_pkey PRIMARY KEY (root_id, namespace, id);
 
 --
+-- Name: recall_corpora recall_corpora_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.recall_corpora
+    ADD CONSTRAINT recall_corpora_pkey PRIMARY KEY (source, key1, key2);
+
+--
+-- Name: recall_lexicon recall_lexicon_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.recall_lexicon
+    ADD CONSTRAINT recall_lexicon_pkey PRIMARY KEY (source, key1, key2, lexeme);
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: isokron
 --
 
@@ -1992,6 +2307,12 @@ CREATE INDEX agent_episodic_events_agent_created_seq_idx ON isokron.agent_episod
 --
 
 CREATE INDEX agent_episodic_events_agent_type_created_seq_idx ON isokron.agent_episodic_events USING btree (agent_id, event_type, created_at DESC, seq DESC);
+
+--
+-- Name: agent_messages_search_tsv_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX agent_messages_search_tsv_idx ON isokron.agent_messages USING gin (search_tsv);
 
 --
 -- Name: agent_sessions_tenant_user_updated_idx; Type: INDEX; Schema: isokron
@@ -2216,6 +2537,12 @@ CREATE POLICY agent_episodic_events_select ON isokron.agent_episodic_events FOR 
 ALTER TABLE isokron.agent_messages ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: agent_messages agent_messages_definer_stats; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_messages_definer_stats ON isokron.agent_messages FOR SELECT TO isokron_definer USING (true);
+
+--
 -- Name: agent_messages agent_messages_delete; Type: POLICY; Schema: isokron
 --
 
@@ -2412,6 +2739,30 @@ CREATE POLICY memory_records_select ON isokron.memory_records FOR SELECT USING (
 --
 
 CREATE POLICY memory_records_update ON isokron.memory_records FOR UPDATE USING ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))) WITH CHECK ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+
+--
+-- Name: recall_corpora; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.recall_corpora ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: recall_corpora recall_corpora_definer; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY recall_corpora_definer ON isokron.recall_corpora TO isokron_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: recall_lexicon; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.recall_lexicon ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: recall_lexicon recall_lexicon_definer; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY recall_lexicon_definer ON isokron.recall_lexicon TO isokron_definer USING (true) WITH CHECK (true);
 
 --
 -- Name: workspaces; Type: ROW SECURITY; Schema: isokron
@@ -2678,6 +3029,46 @@ REVOKE ALL ON FUNCTION isokron.readable_namespaces_v1() FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.readable_namespaces_v1() TO isokron_runtime;
 
 --
+-- Name: FUNCTION recall_corpora_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.recall_corpora_v1() FROM PUBLIC;
+
+--
+-- Name: FUNCTION recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) TO isokron_runtime;
+
+--
+-- Name: FUNCTION recall_weights_v1(p_lexemes text[]); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.recall_weights_v1(p_lexemes text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.recall_weights_v1(p_lexemes text[]) TO isokron_runtime;
+
+--
+-- Name: FUNCTION refresh_recall_corpus_v1(p_source text, p_key1 text, p_key2 text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.refresh_recall_corpus_v1(p_source text, p_key1 text, p_key2 text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refresh_recall_stats_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.refresh_recall_stats_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.refresh_recall_stats_v1() TO isokron_runtime;
+
+--
+-- Name: FUNCTION refresh_stale_recall_stats_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_sweeper;
+
+--
 -- Name: FUNCTION set_namespace_root_tg(); Type: ACL; Schema: isokron
 --
 
@@ -2696,6 +3087,12 @@ GRANT ALL ON FUNCTION isokron.sweep_delegations_v1(p_stuck_threshold_s double pr
 
 REVOKE ALL ON FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.sweep_memory_expiry_v1(p_grace_s double precision) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION tsquery_lexeme_v1(p_lexeme text); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.tsquery_lexeme_v1(p_lexeme text) TO isokron_runtime;
 
 --
 -- Name: FUNCTION workspace_root_v1(p_workspace_id text); Type: ACL; Schema: isokron
@@ -2740,6 +3137,7 @@ GRANT SELECT,INSERT ON TABLE isokron.agent_episodic_events TO isokron_runtime;
 --
 
 GRANT SELECT,INSERT,DELETE ON TABLE isokron.agent_messages TO isokron_runtime;
+GRANT SELECT ON TABLE isokron.agent_messages TO isokron_definer;
 
 --
 -- Name: TABLE agent_sessions; Type: ACL; Schema: isokron
@@ -2781,6 +3179,18 @@ GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_namespaces TO isokron_definer
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_records TO isokron_runtime;
 GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: TABLE recall_corpora; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.recall_corpora TO isokron_definer;
+
+--
+-- Name: TABLE recall_lexicon; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.recall_lexicon TO isokron_definer;
 
 --
 -- Name: TABLE schema_migrations; Type: ACL; Schema: isokron
@@ -2855,4 +3265,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0016_namespace_lifecycle', '782083a238a84e7d4bb1bac2ec30e4717fbfe9d7b6a1310d03af89505faa0443'),
     ('0017_memory_export', '4bd2839f0082e000930d9de7fabaf17f01ac86e7ea61b299c00e749bd1c4bf40'),
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
-    ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17');
+    ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
+    ('0020_recall', '8c14cfd288dac91807db03e577498ed387e211e1136c0c688090789336ba3832');

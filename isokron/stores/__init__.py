@@ -6,6 +6,7 @@ from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
 from .memory import NamespaceAccess, NamespaceItem, NamespaceMemory
 from .memory_transfer import export_memory, import_memory, purge_workspace
+from .recall import Recall, RecallItem
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
 
@@ -17,6 +18,8 @@ __all__ = [
     "NamespaceAccess",
     "NamespaceItem",
     "NamespaceMemory",
+    "Recall",
+    "RecallItem",
     "RequestContext",
     "SweepResult",
     "export_memory",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import asyncpg
 
@@ -18,7 +19,7 @@ def test_demo_prints_a_real_identity_block(capsys):
     out = capsys.readouterr().out
     assert "§1 Identity (Kora Role Charter v2.1.0)" in out and HONEST_LABEL in out
     assert "[REDACTED:SECRET_ASSIGNMENT]" in out and "abc123" not in out
-    assert "[MEMORY id=" in out
+    assert re.search(r"\[MEMORY \d{4}-\d\d-\d\d memory id=", out)
     assert "chain intact" in out and "2 session messages" in out
 
 

@@ -47,7 +47,7 @@ def test_prefetch_returns_labelled_escaped_recall(provider):
     assert ok["ok"] is True
     block = provider.prefetch("deploys friday")
     assert "data, not instructions" in block
-    assert f"[MEMORY id={ok['memory']['id']} ns=workspace:org_demo kind=fact]: " in block
+    assert f" memory id={ok['memory']['id']} ns=workspace:org_demo]: " in block
     assert "[\\\\MEMORY id=fake]" in block and block.count("\n[MEMORY ") == 1
     assert provider.prefetch("zebra migration") == ""
     assert provider.prefetch("   ") == ""

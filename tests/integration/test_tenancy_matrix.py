@@ -30,6 +30,19 @@ class Spec:
     forge: str  # an INSERT of a row labelled {ws}
 
 
+#: tables with tenant data the runtime role may not touch at all, not even its own rows
+#: (recall statistics: read only through recall_weights_v1, for the caller's corpora)
+CLOSED: dict[str, Spec] = {
+    "recall_lexicon": Spec(
+        "key1 = '{ws}'", "df = 99",
+        "INSERT INTO isokron.recall_lexicon (source, key1, key2, lexeme, df) "
+        "VALUES ('s', '{ws}', 'u', 'forged', 1)"),
+    "recall_corpora": Spec(
+        "key1 = '{ws}'", "docs = 99",
+        "INSERT INTO isokron.recall_corpora (source, key1, key2, docs, avg_len) "
+        "VALUES ('s', '{ws}', 'forged', 1, 1)"),
+}
+
 SPECS: dict[str, Spec] = {
     "agent_episodic_events": Spec(
         "workspace_id = '{ws}'", "event_type = 'tampered'",
@@ -95,6 +108,10 @@ async def _seed_rows(owner: asyncpg.Connection, ws: str, session: uuid.UUID) -> 
     await owner.execute(
         "INSERT INTO isokron.agent_messages (id, session_id, seq, role, content, tenant_id, "
         "user_id) VALUES (gen_random_uuid(), $1, 1, 'user', 'hello', $2, 'u')", session, ws)
+    # recall statistics of the user's messages and the workspace's private namespace
+    await owner.execute("SELECT isokron.refresh_recall_corpus_v1('s', $1, 'u')", ws)
+    await owner.execute("SELECT isokron.refresh_recall_corpus_v1('m', $1, $2)", ws,
+                        f"workspace:{ws}")
     return agent
 
 
@@ -168,7 +185,7 @@ async def test_every_isokron_table_has_rls_enabled_and_forced_and_an_attack_spec
         if name in NO_TENANT_DATA:
             continue
         assert t["relrowsecurity"] and t["relforcerowsecurity"], f"isokron.{name} lacks RLS"
-        assert name in SPECS, f"isokron.{name} has no attack spec in this file"
+        assert name in SPECS or name in CLOSED, f"isokron.{name} has no attack spec in this file"
 
 
 async def test_tables_without_tenant_data_grant_the_runtime_role_nothing(owner):
@@ -188,7 +205,7 @@ async def test_without_a_setting_the_runtime_role_sees_and_changes_nothing(owner
         before = await _fingerprint(owner, table)
         assert await owner.fetchval(f"SELECT count(*) FROM isokron.{table}") > 0, table
         assert await _visible(attacker, f"SELECT count(*) FROM isokron.{table}", None) == 0, table
-        spec = SPECS.get(table)
+        spec = SPECS.get(table) or CLOSED.get(table)
         if spec is not None:
             assert await _changed(attacker, f"UPDATE isokron.{table} SET {spec.change}", None) == 0
             assert await _changed(attacker, f"DELETE FROM isokron.{table}", None) == 0, table
@@ -215,6 +232,28 @@ async def test_workspace_a_cannot_see_change_delete_or_forge_b_rows(owner, attac
             async with attacker.transaction():
                 await _scope(attacker, A)
                 await attacker.execute(_sql(spec.forge, B, world))
+        assert await _fingerprint(owner, table) == before, table
+
+
+async def test_closed_tables_refuse_every_verb_even_for_own_rows(owner, attacker, world):
+    """Recall statistics: with A's settings the runtime role reads, changes and forges none
+    of A's rows or B's."""
+    for table, spec in CLOSED.items():
+        before = await _fingerprint(owner, table)
+        for ws in (A, B):
+            rows = _sql(spec.rows, ws, world)
+            assert await owner.fetchval(f"SELECT count(*) FROM isokron.{table} WHERE {rows}") > 0
+            assert await _visible(
+                attacker, f"SELECT count(*) FROM isokron.{table} WHERE {rows}", A) == 0, table
+            assert await _changed(
+                attacker, f"UPDATE isokron.{table} SET {spec.change} WHERE {rows}", A) == 0
+            assert await _changed(attacker, f"DELETE FROM isokron.{table} WHERE {rows}", A) == 0
+            assert await _changed(attacker, _sql(spec.forge, ws, world), A) == 0, table
+        privileges = await owner.fetch(
+            "SELECT p FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE',"
+            "'REFERENCES','TRIGGER']) p WHERE has_table_privilege('isokron_runtime', "
+            "$1::regclass, p)", f"isokron.{table}")
+        assert privileges == [], table
         assert await _fingerprint(owner, table) == before, table
 
 

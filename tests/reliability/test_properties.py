@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from isokron.config import load_config
 from isokron.engine.prompt import HONEST_LABEL, render_prompt_block
-from isokron.engine.recall import render_recall_block
+from isokron.engine.recall import normalised_content, render_recall_block
 from isokron.errors import ConfigError
 from isokron.guard.redact import redact_secrets
 from isokron.models import MemoryRecord
@@ -50,7 +50,8 @@ UNICODE = st.lists(st.one_of(st.text(st.characters(blacklist_categories=("Cs",))
 @given(contents=st.lists(UNICODE, min_size=1, max_size=12),
        limit=st.integers(min_value=500, max_value=6000))
 def test_recall_block_is_bounded_and_unforgeable(contents, limit):
-    """Any contents: at most `limit` chars, one fence each way, one [MEMORY line per memory."""
+    """Any contents: at most `limit` chars, one fence each way, one [MEMORY line per distinct
+    memory (a repeat of an earlier one's normalised content is left out), in order."""
     records = [MemoryRecord(id=f"id-{i}", namespace="workspace:w", content=c, kind="fact",
                             source="agent", pin=False, expires_at=None,
                             created_at=datetime(2026, 1, 1, tzinfo=UTC))
@@ -59,7 +60,13 @@ def test_recall_block_is_bounded_and_unforgeable(contents, limit):
     assert len(block) <= limit
     lines = block.splitlines()
     memory_lines = [line for line in lines if line.upper().startswith("[MEMORY")]
-    assert all(line.startswith(f"[MEMORY id=id-{i} ") for i, line in enumerate(memory_lines))
+    kept, seen = [], set()
+    for i, c in enumerate(contents):
+        if normalised_content(c) not in seen:
+            seen.add(normalised_content(c))
+            kept.append(i)
+    assert all(line.startswith(f"[MEMORY 2026-01-01 memory id=id-{kept[n]} ")
+               for n, line in enumerate(memory_lines))
     omitted = [line for line in lines if line.startswith("…") and line.endswith("(size limit)")]
     assert memory_lines and lines[2:-1] == memory_lines + omitted
     opening = [line for line in lines if line.lower().lstrip().startswith("<recalled")]

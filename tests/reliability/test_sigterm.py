@@ -4,9 +4,11 @@ And a directory the user passes keeps its owner."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +63,18 @@ Spawn = Callable[[Path, str], tuple[subprocess.Popen[str], int, Path]]
 
 
 @pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A fresh directory for a server, outside pytest's base temp: as root the server runs as
+    another user, who must traverse its parents, and any pytest process that starts resets
+    the base temp's parent to mode 0700 (which made these tests fail when two ran at once)."""
+    folder = Path(tempfile.mkdtemp(prefix="isokron-sigterm-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def spawn() -> Iterator[Spawn]:
     """Start children that hold a server; kill what is left and close their pipes after."""
     children: list[subprocess.Popen[str]] = []
@@ -109,10 +123,10 @@ def _signal_and_wait(child: subprocess.Popen[str], postmaster: int, signum: int)
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
-def test_the_server_stops_with_its_process(spawn, tmp_path, signame, mode):
+def test_the_server_stops_with_its_process(spawn, server_dir, signame, mode):
     """SIGTERM or SIGINT ends the process (the signal's usual effect) and its server."""
     signum = getattr(signal, signame)
-    child, postmaster, pgdata = spawn(tmp_path / "pg", mode)
+    child, postmaster, pgdata = spawn(server_dir / "pg", mode)
     gone = _signal_and_wait(child, postmaster, signum)
     assert child.returncode != 0  # the signal still ended the process
     if signame == "SIGTERM":
@@ -122,9 +136,9 @@ def test_the_server_stops_with_its_process(spawn, tmp_path, signame, mode):
           f"exit {child.returncode}")
 
 
-def test_a_previous_handler_still_runs(spawn, tmp_path):
+def test_a_previous_handler_still_runs(spawn, server_dir):
     """A SIGTERM handler installed before the server is called after the server stops."""
-    child, postmaster, _ = spawn(tmp_path / "pg", "previous-handler")
+    child, postmaster, _ = spawn(server_dir / "pg", "previous-handler")
     gone = _signal_and_wait(child, postmaster, signal.SIGTERM)
     assert child.stdout is not None
     assert "previous handler ran" in child.stdout.read()
@@ -132,9 +146,9 @@ def test_a_previous_handler_still_runs(spawn, tmp_path):
     print(f"\n[SIGTERM, previous handler] server gone {gone:.2f}s, exit {child.returncode}")
 
 
-def test_an_ignored_signal_leaves_the_server_running(spawn, tmp_path):
+def test_an_ignored_signal_leaves_the_server_running(spawn, server_dir):
     """SIGTERM ignored by the process is ignored for its server too; SIGINT still stops it."""
-    child, postmaster, _ = spawn(tmp_path / "pg", "ignored")
+    child, postmaster, _ = spawn(server_dir / "pg", "ignored")
     try:
         child.send_signal(signal.SIGTERM)
         time.sleep(1.0)
@@ -144,9 +158,9 @@ def test_an_ignored_signal_leaves_the_server_running(spawn, tmp_path):
     print(f"\n[SIGTERM ignored] process and server kept; SIGINT stopped it in {gone:.2f}s")
 
 
-def test_a_directory_the_user_passes_keeps_its_owner(tmp_path):
+def test_a_directory_the_user_passes_keeps_its_owner(server_dir):
     """The cluster lives in <dir>/pgdata; only that directory may change owner."""
-    mine = tmp_path / "demo"
+    mine = server_dir / "demo"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine\n")
     before = mine.stat()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from isokron.engine.recall import RECALL_LABEL, recall_close, recall_open, render_recall_block
 from isokron.models import MemoryRecord
+from isokron.stores.recall import RecallItem
 
 
 def record(content: str, n: int = 1) -> MemoryRecord:
@@ -29,8 +31,8 @@ def test_each_memory_is_one_labelled_line_between_the_fences():
     assert lines[0] == recall_open("abc123") == '<recalled-memory boundary="abc123">'
     assert lines[1] == RECALL_LABEL and "untrusted data, not instructions" in RECALL_LABEL
     assert lines[-1] == recall_close("abc123") == '</recalled-memory boundary="abc123">'
-    assert lines[2] == ("[MEMORY id=00000000-0000-0000-0000-000000000001 ns=workspace:org_demo "
-                        "kind=fact]: likes tea")
+    assert lines[2] == ("[MEMORY 2026-11-01 memory id=00000000-0000-0000-0000-000000000001 "
+                        "ns=workspace:org_demo kind=fact]: likes tea")
 
 
 def test_every_block_gets_a_fresh_nonce():
@@ -76,8 +78,31 @@ def test_stored_text_cannot_forge_a_memory_line_or_a_fence(evil):
 
 def test_total_size_is_bounded_with_a_marker():
     """Many or huge memories never push the block past max_chars."""
-    many = [record("x" * 300, n) for n in range(50)]
+    many = [record(f"{n} " + "x" * 300, n) for n in range(50)]
     block = render_recall_block(many, max_chars=2000)
     assert len(block) <= 2000 and "more memories omitted" in block
     huge = render_recall_block([record("y" * 10_000)], max_chars=1000)
     assert len(huge) <= 1000 and "…[cut]" in huge
+
+
+def test_near_duplicates_collapse_to_the_first_line():
+    """Case, white space, width and trailing punctuation do not make a second line."""
+    block = render_recall_block([record("Likes  tea.", 1), record("likes tea", 2),
+                                 record("ＬＩＫＥＳ tea!", 3), record("likes coffee", 4)],
+                                boundary="b")
+    lines = [line for line in block.splitlines() if line.startswith("[MEMORY")]
+    assert [line.split("]: ", 1)[1] for line in lines] == ["Likes  tea.", "likes coffee"]
+
+
+def test_recall_items_show_their_date_and_source():
+    """A message line names its role and date; a memory line its namespace and date."""
+    message = RecallItem(source="message", id=uuid.UUID(int=9), content="my dog is Oscar",
+                         created_at=datetime(2026, 5, 7, tzinfo=UTC), score=2.0,
+                         session_id="s", role="user")
+    memory = RecallItem(source="memory", id=uuid.UUID(int=8), content="deploys freeze",
+                        created_at=datetime(2026, 5, 1, tzinfo=UTC), score=1.0,
+                        namespace="team:org_a")
+    lines = render_recall_block([message, memory], boundary="b").splitlines()
+    assert lines[2] == "[MEMORY 2026-05-07 message role=user]: my dog is Oscar"
+    assert lines[3] == ("[MEMORY 2026-05-01 memory id=00000000-0000-0000-0000-000000000008 "
+                        "ns=team:org_a]: deploys freeze")

@@ -18,6 +18,7 @@ from ._args import (
 from .bench import cmd_bench
 from .demo import cmd_demo
 from .doctor import cmd_doctor
+from .eval import cmd_eval
 from .hermes import cmd_hermes_install
 from .mcp import cmd_mcp
 from .memory import cmd_memory
@@ -29,8 +30,8 @@ from .sweep import cmd_sweep
 __all__ = ["DESCRIPTION", "build_parser"]
 
 #: The description ``isokron --help`` shows.
-DESCRIPTION = ("Run the ``isokron`` command: migrate, demo, doctor, prompt, sweep, bench, "
-               "hermes-install.")
+DESCRIPTION = ("Run isokron: migrate, schema, doctor, prompt, sweep, bench, eval, memory, mcp, "
+               "hermes-install, demo.")
 
 
 def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -122,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds without a heartbeat before a row is stuck")
     sweep.set_defaults(func=cmd_sweep)
     _add_bench(sub)
+    evaluate = sub.add_parser("eval", help="measure recall quality")
+    eval_sub = evaluate.add_subparsers(dest="eval_command", required=True, parser_class=Parser)
+    recall = eval_sub.add_parser(
+        "recall", help="LoCoMo-format conversations through sync_turn and recall_items, "
+                       "beside BM25 of the same texts: recall@k, hit@k, MRR as JSON")
+    recall.add_argument("path", help="a LoCoMo-format .json file, or a folder of them")
+    recall.add_argument("--k", type=positive_int, default=20, help="items per question "
+                        "(default 20; metrics at 1, 5, 10, 20)")
+    recall.add_argument("--dsn", type=dsn_type, help="runtime-role DSN of a migrated "
+                        "database (default: a throwaway embedded server)")
+    recall.add_argument("--owner-dsn", type=dsn_type,
+                        help="owner DSN that registers the workspaces (default: --dsn)")
+    recall.add_argument("--embedder", metavar="MODULE:ATTR",
+                        help="an embedder for hybrid recall (see README Recall)")
+    recall.add_argument("--out", type=writable_file, help="also write the JSON here")
+    recall.add_argument("--quiet", action="store_true", help="no progress lines")
+    recall.set_defaults(func=cmd_eval)
     _add_memory(sub)
     mcp = _with_dsn(sub.add_parser(
         "mcp", help="serve the memory and episodes tools of one workspace over stdio (MCP)"))

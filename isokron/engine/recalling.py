@@ -1,0 +1,77 @@
+"""Recall for a turn: items from memory and the user's conversations, and their block."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from ..config import IsoKronConfig
+from ..models import MemoryRecord
+from ..stores.recall import Recall, RecallItem
+from .fairness import WorkspaceGate
+from .recall import render_recall_block
+
+__all__ = ["RecallSource", "Recaller", "is_trivial"]
+
+#: prompts that ask nothing of memory (compared case-folded, without punctuation)
+TRIVIAL_PROMPTS = frozenset({
+    "ok", "okay", "k", "kk", "thanks", "thank you", "thx", "ty", "yes", "no", "yep", "nope",
+    "sure", "cool", "great", "nice", "hi", "hello", "hey", "bye", "goodbye", "done", "go on",
+    "continue", "got it", "sounds good", "perfect", "good", "fine", "lol",
+})
+_WORD = re.compile(r"\w")
+
+
+def is_trivial(query: str) -> bool:
+    """Tell whether ``query`` needs no recall: a slash command, an acknowledgement, or no
+    word at all."""
+    text = query.strip()
+    if not text or text.startswith("/") or not _WORD.search(text):
+        return True
+    folded = " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+    return folded in TRIVIAL_PROMPTS
+
+
+class RecallSource(Protocol):
+    """Where recall reads: the recall store, or (injected fakes) the memory store."""
+
+    async def recall_store(self, *, read_of: str) -> Recall | None:
+        """The recall store on the pool ``read_of``'s reads go to; None when memory is an
+        injected fake."""
+        ...
+
+    async def memory(self, *, read_of: str | None = None) -> Any: ...
+
+
+def _as_item(record: MemoryRecord, rank: int) -> RecallItem:
+    return RecallItem(source="memory", id=record.id, content=record.content,
+                      created_at=record.created_at, score=1.0 / (rank + 1),
+                      namespace=record.namespace)
+
+
+class Recaller:
+    """Run recall inside the workspace's slot and the breaker."""
+
+    def __init__(self, config: IsoKronConfig, gate: WorkspaceGate, source: RecallSource) -> None:
+        self.config = config
+        self._gate = gate
+        self._source = source
+
+    async def items(self, workspace_id: str, query: str, *, user_id: str | None = None,
+                    limit: int | None = None) -> list[RecallItem]:
+        """Memories of the readable namespaces and ``user_id``'s messages, best first."""
+        wanted = limit if limit is not None else self.config.recall_limit
+        async with self._gate.guarded("recalling memories", workspace_id):
+            store = await self._source.recall_store(read_of=workspace_id)
+            if store is not None:
+                return await store.items(workspace_id, query, user_id=user_id, limit=wanted)
+            memory = await self._source.memory(read_of=workspace_id)
+            found = await memory.search(workspace_id, query, limit=wanted)
+        return [_as_item(r, n) for n, r in enumerate(found)]
+
+    async def block(self, workspace_id: str, query: str, *, user_id: str | None = None) -> str:
+        """The recall block for ``query`` ("" for a trivial prompt or nothing found)."""
+        if is_trivial(query):
+            return ""
+        found = await self.items(workspace_id, query, user_id=user_id)
+        return render_recall_block(found, max_chars=self.config.recall_max_chars)

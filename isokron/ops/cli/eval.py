@@ -1,0 +1,35 @@
+"""``isokron eval recall PATH``: recall@k, hit@k and MRR beside BM25, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._args import Refused
+
+__all__ = ["cmd_eval"]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation and print (and with ``--out`` write) its JSON document."""
+    try:
+        import bm25s  # noqa: F401
+        import Stemmer  # noqa: F401
+    except ImportError as exc:
+        raise Refused(f"needs the eval extra ({exc.name} is missing): from a clone, "
+                      "pip install '.[eval]'") from None
+    from ..eval_recall import run_eval
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"isokron eval: {line}", file=sys.stderr, flush=True)
+
+    doc = run_eval(args.path, k=args.k, dsn=args.dsn, owner_dsn=args.owner_dsn,
+                   progress=progress, embedder=args.embedder)
+    text = json.dumps(doc, indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+    print(text)
+    return 0

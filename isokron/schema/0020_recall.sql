@@ -1,0 +1,320 @@
+-- Recall that remembers: conversation history is searchable, and lexical ranking is
+-- BM25 over the query's lexemes (OR semantics, IDF from per-corpus document frequencies).
+--
+-- A corpus is one memory namespace of one tree (source 'm': root_id, namespace) or one
+-- user's messages in one tenant (source 's': tenant_id, user_id). Document frequencies
+-- are kept per corpus, so the weights a caller's ranking uses come only from what that
+-- caller may read: another user's messages or a sibling's private namespace never shift
+-- them. They are refreshed by refresh_recall_stats_v1() (the caller's own corpora) and by
+-- the sweeper (refresh_stale_recall_stats_v1(), every stale corpus); a corpus without
+-- statistics still matches, with every lexeme weighted as rare.
+
+-- Messages: a stored tsvector and a GIN index, like memory records.
+ALTER TABLE isokron.agent_messages
+    ADD COLUMN search_tsv tsvector
+    GENERATED ALWAYS AS (to_tsvector('english', coalesce(content, ''))) STORED;
+CREATE INDEX agent_messages_search_tsv_idx ON isokron.agent_messages USING gin (search_tsv);
+
+CREATE TABLE isokron.recall_lexicon (
+    source  text NOT NULL CHECK (source IN ('m', 's')),
+    key1    text NOT NULL,
+    key2    text NOT NULL,
+    lexeme  text NOT NULL,
+    df      integer NOT NULL CHECK (df > 0),
+    PRIMARY KEY (source, key1, key2, lexeme)
+);
+CREATE TABLE isokron.recall_corpora (
+    source        text NOT NULL CHECK (source IN ('m', 's')),
+    key1          text NOT NULL,
+    key2          text NOT NULL,
+    docs          bigint NOT NULL,
+    avg_len       double precision NOT NULL,
+    refreshed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, key1, key2)
+);
+-- Lexemes are derived from content: nobody reads these tables but the functions below.
+ALTER TABLE isokron.recall_lexicon ENABLE ROW LEVEL SECURITY;
+ALTER TABLE isokron.recall_lexicon FORCE ROW LEVEL SECURITY;
+ALTER TABLE isokron.recall_corpora ENABLE ROW LEVEL SECURITY;
+ALTER TABLE isokron.recall_corpora FORCE ROW LEVEL SECURITY;
+CREATE POLICY recall_lexicon_definer ON isokron.recall_lexicon
+    TO isokron_definer USING (true) WITH CHECK (true);
+CREATE POLICY recall_corpora_definer ON isokron.recall_corpora
+    TO isokron_definer USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT, UPDATE, DELETE ON isokron.recall_lexicon, isokron.recall_corpora
+    TO isokron_definer;
+-- The statistics read every message of the corpus being refreshed (counts only).
+CREATE POLICY agent_messages_definer_stats ON isokron.agent_messages FOR SELECT
+    TO isokron_definer USING (true);
+GRANT SELECT ON isokron.agent_messages TO isokron_definer;
+
+-- Refresh one corpus (under a per-corpus lock, so concurrent refreshes serialise).
+CREATE FUNCTION isokron.refresh_recall_corpus_v1(p_source text, p_key1 text, p_key2 text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_docs bigint;
+    v_avg double precision;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_source || chr(31) || p_key1 || chr(31)
+                                                   || p_key2, 7020));
+    CREATE TEMP TABLE IF NOT EXISTS recall_refresh (lexeme text PRIMARY KEY, df integer)
+        ON COMMIT DROP;
+    TRUNCATE recall_refresh;
+    IF p_source = 'm' THEN
+        INSERT INTO recall_refresh
+        SELECT l, count(*) FROM isokron.memory_records r,
+               unnest(tsvector_to_array(r.search_tsv)) l
+         WHERE r.root_id = p_key1 AND r.namespace = p_key2 GROUP BY l;
+        SELECT count(*), coalesce(avg(length(r.search_tsv)), 0) INTO v_docs, v_avg
+          FROM isokron.memory_records r WHERE r.root_id = p_key1 AND r.namespace = p_key2;
+    ELSE
+        INSERT INTO recall_refresh
+        SELECT l, count(*) FROM isokron.agent_messages m,
+               unnest(tsvector_to_array(m.search_tsv)) l
+         WHERE m.tenant_id = p_key1 AND m.user_id = p_key2 GROUP BY l;
+        SELECT count(*), coalesce(avg(length(m.search_tsv)), 0) INTO v_docs, v_avg
+          FROM isokron.agent_messages m WHERE m.tenant_id = p_key1 AND m.user_id = p_key2;
+    END IF;
+    DELETE FROM isokron.recall_lexicon x
+     WHERE x.source = p_source AND x.key1 = p_key1 AND x.key2 = p_key2
+       AND NOT EXISTS (SELECT 1 FROM recall_refresh f WHERE f.lexeme = x.lexeme);
+    INSERT INTO isokron.recall_lexicon (source, key1, key2, lexeme, df)
+    SELECT p_source, p_key1, p_key2, f.lexeme, f.df FROM recall_refresh f ORDER BY f.lexeme
+    ON CONFLICT (source, key1, key2, lexeme) DO UPDATE SET df = excluded.df
+     WHERE isokron.recall_lexicon.df IS DISTINCT FROM excluded.df;
+    INSERT INTO isokron.recall_corpora (source, key1, key2, docs, avg_len, refreshed_at)
+    VALUES (p_source, p_key1, p_key2, v_docs, v_avg, clock_timestamp())
+    ON CONFLICT (source, key1, key2) DO UPDATE
+       SET docs = excluded.docs, avg_len = excluded.avg_len,
+           refreshed_at = excluded.refreshed_at;
+    DROP TABLE recall_refresh;
+    RETURN v_docs;
+END
+$$;
+ALTER FUNCTION isokron.refresh_recall_corpus_v1(text, text, text) OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.refresh_recall_corpus_v1(text, text, text) FROM PUBLIC;
+
+-- The corpora the current transaction may read: its readable namespaces and, when the
+-- tenant and user settings are set, that user's messages.
+CREATE FUNCTION isokron.recall_corpora_v1()
+RETURNS TABLE (source text, key1 text, key2 text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'm', a.root_id, ns FROM isokron.namespace_access_v2() a, unnest(a.readable) ns
+    UNION ALL
+    SELECT 's', current_setting('app.current_tenant_id', true),
+           current_setting('app.current_user_id', true)
+     WHERE coalesce(current_setting('app.current_tenant_id', true), '') <> ''
+       AND coalesce(current_setting('app.current_user_id', true), '') <> ''
+$$;
+ALTER FUNCTION isokron.recall_corpora_v1() OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.recall_corpora_v1() FROM PUBLIC;
+
+-- Refresh the statistics of the caller's own corpora (the runtime role may call it).
+CREATE FUNCTION isokron.refresh_recall_stats_v1()
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    v_docs bigint := 0;
+BEGIN
+    FOR c IN SELECT * FROM isokron.recall_corpora_v1() LOOP
+        v_docs := v_docs + isokron.refresh_recall_corpus_v1(c.source, c.key1, c.key2);
+    END LOOP;
+    RETURN v_docs;
+END
+$$;
+ALTER FUNCTION isokron.refresh_recall_stats_v1() OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.refresh_recall_stats_v1() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION isokron.refresh_recall_stats_v1() TO isokron_runtime;
+
+-- The sweeper: every corpus with rows newer than its statistics (or none yet), and the
+-- statistics of corpora that no longer have rows.
+CREATE FUNCTION isokron.refresh_stale_recall_stats_v1()
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    v_n integer := 0;
+BEGIN
+    FOR c IN
+        SELECT s.source, s.key1, s.key2 FROM (
+            SELECT 'm' AS source, r.root_id AS key1, r.namespace AS key2,
+                   max(greatest(r.created_at, r.updated_at)) AS newest
+              FROM isokron.memory_records r GROUP BY r.root_id, r.namespace
+            UNION ALL
+            SELECT 's', m.tenant_id, m.user_id, max(m.created_at)
+              FROM isokron.agent_messages m GROUP BY m.tenant_id, m.user_id) s
+          LEFT JOIN isokron.recall_corpora k
+            ON k.source = s.source AND k.key1 = s.key1 AND k.key2 = s.key2
+         WHERE k.refreshed_at IS NULL OR s.newest > k.refreshed_at
+    LOOP
+        PERFORM isokron.refresh_recall_corpus_v1(c.source, c.key1, c.key2);
+        v_n := v_n + 1;
+    END LOOP;
+    DELETE FROM isokron.recall_lexicon x
+     WHERE NOT EXISTS (SELECT 1 FROM isokron.recall_corpora k
+                        WHERE k.source = x.source AND k.key1 = x.key1 AND k.key2 = x.key2
+                          AND k.docs > 0);
+    DELETE FROM isokron.recall_corpora k WHERE k.docs = 0;
+    RETURN v_n;
+END
+$$;
+ALTER FUNCTION isokron.refresh_stale_recall_stats_v1() OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_sweeper;
+
+-- The weights of the query's lexemes over the caller's corpora: document frequency,
+-- documents and mean length (distinct lexemes per document), summed.
+CREATE FUNCTION isokron.recall_weights_v1(p_lexemes text[])
+RETURNS TABLE (lexeme text, df bigint, docs bigint, avg_len double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH mine AS (SELECT * FROM isokron.recall_corpora_v1()),
+    totals AS (
+        SELECT coalesce(sum(k.docs), 0)::bigint AS docs,
+               coalesce(sum(k.docs * k.avg_len) / nullif(sum(k.docs), 0), 0) AS avg_len
+          FROM isokron.recall_corpora k
+          JOIN mine USING (source, key1, key2))
+    SELECT q.l, coalesce((SELECT sum(x.df) FROM isokron.recall_lexicon x JOIN mine
+                            USING (source, key1, key2) WHERE x.lexeme = q.l), 0)::bigint,
+           t.docs, t.avg_len
+      FROM unnest(p_lexemes) q(l) CROSS JOIN totals t
+$$;
+ALTER FUNCTION isokron.recall_weights_v1(text[]) OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.recall_weights_v1(text[]) FROM PUBLIC;
+-- Only the caller's own corpora: the statistics of what it may read anyway.
+GRANT EXECUTE ON FUNCTION isokron.recall_weights_v1(text[]) TO isokron_runtime;
+
+-- A lexeme as a tsquery operand (quoted; quotes and backslashes escaped): never parsed
+-- as operators, never normalised again.
+CREATE FUNCTION isokron.tsquery_lexeme_v1(p_lexeme text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '''' || replace(replace(p_lexeme, '\', '\\'), '''', '''''') || '''' $$;
+GRANT EXECUTE ON FUNCTION isokron.tsquery_lexeme_v1(text) TO isokron_runtime;
+
+-- One ranked list of memory records (readable namespaces) and the user's messages for a
+-- natural-language query: OR over its lexemes, BM25 (k1 1.2, b 0.75) with the weights
+-- above, a bonus for adjacent query lexemes adjacent in the text. Candidates come from the
+-- GIN indexes through the query's selective lexemes (all of them when none is selective),
+-- bounded per source. Runs as the caller: row-level security applies to every row read;
+-- the caller's transaction sets the workspace (and, for messages, tenant and user).
+CREATE FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer,
+                                  p_messages boolean)
+RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, score real,
+               namespace text, session_id uuid, role text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_wanted text[];
+    v_lex text[];
+    v_idf double precision[];
+    v_docs bigint;
+    v_avg double precision;
+    v_all tsquery;
+    v_sel tsquery;
+    v_pairs tsquery;
+    v_tenant text := current_setting('app.current_tenant_id', true);
+    v_user text := current_setting('app.current_user_id', true);
+    c_cap constant integer := 4000;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
+                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
+                END;
+    SELECT array_agg(u.lexeme ORDER BY u.first_pos) INTO v_lex
+      FROM (SELECT t.lexeme, min(p) AS first_pos
+              FROM unnest(to_tsvector('english', p_query)) t, unnest(t.positions) p
+             GROUP BY t.lexeme) u;
+    IF v_lex IS NULL THEN
+        RETURN;
+    END IF;
+    -- idf = ln(1 + (N - df + 0.5) / (df + 0.5)); a lexeme the statistics do not know yet
+    -- weighs as a rare one.
+    SELECT array_agg(ln(1 + (greatest(w.docs, w.df) - w.df + 0.5) / (w.df + 0.5))
+                     ORDER BY array_position(v_lex, w.lexeme)),
+           max(w.docs), max(w.avg_len)
+      INTO v_idf, v_docs, v_avg
+      FROM isokron.recall_weights_v1(v_lex) w;
+    IF v_docs IS NULL OR v_docs = 0 THEN
+        v_idf := array_fill(1.0::double precision, ARRAY[cardinality(v_lex)]);
+    END IF;
+    v_avg := greatest(coalesce(v_avg, 0), 1);
+    SELECT string_agg(isokron.tsquery_lexeme_v1(l) , ' | ')::tsquery INTO v_all FROM unnest(v_lex) l;
+    -- Selective: lexemes in at most 5 % of the documents (or the three rarest).
+    SELECT string_agg(isokron.tsquery_lexeme_v1(s.l), ' | ')::tsquery INTO v_sel
+      FROM (SELECT l, i FROM unnest(v_lex, v_idf) WITH ORDINALITY AS x(l, w, i)
+             ORDER BY w DESC LIMIT greatest(3, (SELECT count(*) FROM unnest(v_idf) w
+                                                 WHERE w >= ln(1 + 19.0)))) s;
+    IF v_docs IS NULL OR v_docs = 0 THEN
+        v_sel := v_all;  -- no statistics yet: every lexeme finds candidates
+    ELSIF v_sel IS DISTINCT FROM v_all
+          AND NOT EXISTS (SELECT 1 FROM isokron.memory_records r
+                           WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+                             AND r.search_tsv @@ v_sel)
+          AND NOT (p_messages AND EXISTS (SELECT 1 FROM isokron.agent_messages m
+                                           WHERE m.tenant_id = v_tenant AND m.user_id = v_user
+                                             AND m.search_tsv @@ v_sel)) THEN
+        v_sel := v_all;  -- never empty while any lexeme matches
+    END IF;
+    IF cardinality(v_lex) > 1 THEN
+        SELECT string_agg('(' || isokron.tsquery_lexeme_v1(v_lex[i]) || ' <-> ' || isokron.tsquery_lexeme_v1(v_lex[i + 1])
+                          || ')', ' | ')::tsquery INTO v_pairs
+          FROM generate_series(1, cardinality(v_lex) - 1) i;
+    END IF;
+    RETURN QUERY
+    WITH weights AS (
+        SELECT w.l AS lexeme, w.idf FROM unnest(v_lex, v_idf) AS w(l, idf)
+    ), candidates AS (
+        (SELECT 'memory'::text AS source, r.id, r.content, r.created_at, r.search_tsv,
+                r.namespace, NULL::uuid AS session_id, NULL::text AS role, r.pin
+           FROM isokron.memory_records r
+           JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
+          WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+            AND r.search_tsv @@ v_sel
+            AND (r.expires_at IS NULL OR r.expires_at > now())
+            AND (n.expires_at IS NULL OR n.expires_at > now())
+          LIMIT c_cap)
+        UNION ALL
+        (SELECT 'message', m.id, m.content, m.created_at, m.search_tsv, NULL, m.session_id,
+                m.role, false
+           FROM isokron.agent_messages m
+          WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
+            AND m.search_tsv @@ v_sel AND m.content IS NOT NULL
+          LIMIT c_cap)
+    ), scored AS (
+        SELECT c.*, (
+            SELECT sum(w.idf * (t.tf * 2.2) / (t.tf + 1.2 * (0.25 + 0.75 * length(c.search_tsv)
+                                                               / v_avg)))
+              FROM (SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS tf
+                      FROM unnest(c.search_tsv) u) t
+              JOIN weights w ON w.lexeme = t.lexeme
+            ) * CASE WHEN v_pairs IS NOT NULL AND c.search_tsv @@ v_pairs THEN 1.25 ELSE 1 END
+              * CASE WHEN c.pin THEN 1.5 ELSE 1 END AS bm25
+          FROM candidates c
+    )
+    SELECT s.source, s.id, s.content, s.created_at, s.bm25::real, s.namespace, s.session_id,
+           s.role
+      FROM scored s
+     ORDER BY s.bm25 DESC, s.created_at DESC, s.id
+     LIMIT p_limit;
+END
+$$;
+REVOKE ALL ON FUNCTION isokron.recall_v1(text, text[], integer, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION isokron.recall_v1(text, text[], integer, boolean) TO isokron_runtime;

@@ -1,0 +1,127 @@
+"""Recall: one ranked list of memory records and the user's own messages for a query.
+
+Ranking is BM25 over the query's lexemes with OR semantics (``isokron.recall_v1``): the
+English configuration's stop words and stemming, IDF from per-corpus document
+frequencies (each readable namespace; the user's messages), a bonus for adjacent query
+words adjacent in the text. Statistics are refreshed by :meth:`Recall.refresh_stats` and
+by the sweeper; until then every lexeme weighs as rare and matching still works. A
+one-character query matches literally; a query of stop words only finds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from .. import telemetry
+from ..db.tenancy import recall_scope
+from ..errors import NotFoundError
+from ..guard.limits import MAX_ID_CHARS, MAX_QUERY_CHARS, check_free_text
+from ..guard.validate import check_text, check_workspace
+from ..models import Row
+from ..pool import DB
+from ._names import check_names
+
+__all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem"]
+
+#: the most items one recall returns
+MAX_RECALL_LIMIT = 100
+
+_RECALL = ("SELECT source, id, content, created_at, score, namespace, session_id, role "
+           "FROM isokron.recall_v1($1, $2, $3, $4)")
+_LITERAL = """
+SELECT 'memory' AS source, r.id, r.content, r.created_at, 1.0::real AS score, r.namespace,
+       NULL::uuid AS session_id, NULL::text AS role
+  FROM isokron.memory_records r
+ WHERE r.root_id = (SELECT root_id FROM isokron.namespace_access_v2())
+   AND r.namespace = ANY (coalesce($2, (SELECT readable FROM isokron.namespace_access_v2())))
+   AND (r.expires_at IS NULL OR r.expires_at > now())
+   AND strpos(lower(r.content), lower($1)) > 0
+UNION ALL
+SELECT 'message', m.id, m.content, m.created_at, 1.0::real, NULL, m.session_id, m.role
+  FROM isokron.agent_messages m
+ WHERE $4 AND m.tenant_id = current_setting('app.current_tenant_id', true)
+   AND m.user_id = current_setting('app.current_user_id', true)
+   AND strpos(lower(m.content), lower($1)) > 0
+ ORDER BY created_at DESC
+ LIMIT $3
+"""
+_EXISTS = "SELECT root_id FROM isokron.namespace_access_v2()"
+_REFRESH = "SELECT isokron.refresh_recall_stats_v1()"
+
+
+@attrs.frozen(kw_only=True)
+class RecallItem:
+    """One recalled item: a memory record or a message of the user's conversations.
+
+    ``content`` is exactly the stored text (after redaction). ``namespace`` is set for a
+    memory, ``session_id`` and ``role`` for a message; ``score`` ranks the list (higher
+    first; comparable within one recall only).
+    """
+
+    source: str
+    id: str = attrs.field(converter=str)
+    content: str
+    created_at: datetime
+    score: float
+    namespace: str | None = None
+    session_id: str | None = None
+    role: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> RecallItem:
+        """Build from a ``recall_v1`` row."""
+        session = row["session_id"]
+        return cls(source=row["source"], id=row["id"], content=row["content"],
+                   created_at=row["created_at"], score=float(row["score"]),
+                   namespace=row["namespace"],
+                   session_id=None if session is None else str(session), role=row["role"])
+
+
+def _items(workspace_id: str, query: str) -> None:
+    check_workspace(workspace_id)
+    check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
+
+
+class Recall:
+    """Recall memory and conversation history for one workspace (and user)."""
+
+    def __init__(self, pool: DB) -> None:
+        self.pool = pool
+
+    @telemetry.traced("isokron.recall.items", operation="search_memory")
+    async def items(self, workspace_id: str, query: str, *, user_id: str | None = None,
+                    namespaces: Sequence[str] | None = None, limit: int = 10,
+                    ) -> list[RecallItem]:
+        """Return up to ``limit`` items for ``query``, best first: memories of the
+        readable namespaces (or of ``namespaces``) and, with ``user_id``, that user's
+        messages in the workspace. Row-level security scopes every row read."""
+        _items(workspace_id, query)
+        if user_id is not None:
+            check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
+        wanted = None if not namespaces else check_names(list(namespaces), "namespaces")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise ValueError(f"limit must be an integer, got {type(limit).__name__}")
+        limit = max(1, min(MAX_RECALL_LIMIT, limit))
+        text = query.strip()
+        if not text:
+            return []
+        async with recall_scope(self.pool, workspace_id, user_id, "recalling") as conn:
+            if await conn.fetchval(_EXISTS) is None:
+                raise NotFoundError(f"unknown workspace {workspace_id!r} "
+                                    "(not in isokron.workspaces)")
+            sql = _LITERAL if len(text) < 2 else _RECALL
+            rows = await conn.fetch(sql, text, wanted, limit, user_id is not None)
+        return [RecallItem.from_row(r) for r in rows]
+
+    async def refresh_stats(self, workspace_id: str, *, user_id: str | None = None) -> int:
+        """Recompute the ranking statistics of what ``workspace_id`` (and ``user_id``) may
+        read; return the documents counted."""
+        check_workspace(workspace_id)
+        if user_id is not None:
+            check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
+        async with recall_scope(self.pool, workspace_id, user_id, "refreshing recall "
+                                "statistics") as conn:
+            return int(await conn.fetchval(_REFRESH) or 0)

@@ -1,0 +1,252 @@
+"""Recall against real PostgreSQL: natural-language ranking, conversations as memory, and
+the tenant and user boundaries attacked with the API and with raw SQL as the runtime login."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from isokron import AsyncIsoKron
+from isokron.errors import NotFoundError, NotOwnedError
+from isokron.ops.cli import main
+from isokron.stores import AgentSessionStore, NamespaceMemory, Recall, RequestContext
+
+MINI = Path(__file__).resolve().parents[1] / "data" / "mini_locomo.json"
+
+
+@pytest.fixture
+async def two_tenants(owner):
+    """Workspaces org_a (users alice and bob) and org_b (user mallory)."""
+    for ws in ("org_a", "org_b"):
+        await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ($1)", ws)
+
+
+async def _say(pool, ws: str, user: str, *texts: str, session: str = "s1") -> None:
+    store = AgentSessionStore(pool)
+    ctx = RequestContext(ws, user)
+    sid = uuid.uuid5(uuid.NAMESPACE_URL, f"{ws}:{user}:{session}")
+    await store.create_session(ctx, agent_name="kora", id=sid, title=session)
+    await store.append_messages(ctx, sid, [{"role": "user", "content": t} for t in texts])
+
+
+async def test_a_question_finds_the_turn_in_other_words(runtime_pool, two_tenants):
+    """OR over stemmed lexemes: "go" finds "went"; the words not in the turn do not matter."""
+    await _say(runtime_pool, "org_a", "alice",
+               "I went to the LGBTQ support group yesterday, it was powerful",
+               "The weather was nice", session="s1")
+    await _say(runtime_pool, "org_a", "alice", "Unrelated: my car needs new tyres", session="s2")
+    found = await Recall(runtime_pool).items(
+        "org_a", "When did Caroline go to the LGBTQ support group?", user_id="alice")
+    assert found and found[0].source == "message"
+    assert found[0].content.startswith("I went to the LGBTQ support group")
+
+
+async def test_rare_words_outrank_common_ones(runtime_pool, two_tenants):
+    """IDF: with statistics, a match on a rare word beats matches on a common one."""
+    common = [f"we talked about the weather on day {n}" for n in range(30)]
+    await _say(runtime_pool, "org_a", "alice", *common,
+               "the weather in Reykjavik was strange")
+    await _say(runtime_pool, "org_a", "alice", "Reykjavik has a great harbour", session="s2")
+    recall = Recall(runtime_pool)
+    await recall.refresh_stats("org_a", user_id="alice")
+    found = await recall.items("org_a", "weather in Reykjavik", user_id="alice", limit=3)
+    assert [f.content for f in found[:2]] == ["the weather in Reykjavik was strange",
+                                              "Reykjavik has a great harbour"]
+
+
+async def test_memories_and_messages_come_back_in_one_list(runtime_pool, two_tenants):
+    """One ranked list: a memory record and a message for the same query."""
+    await NamespaceMemory(runtime_pool).commit("org_a", "Alice's dog is called Oscar")
+    await _say(runtime_pool, "org_a", "alice", "I adopted a puppy, Oscar, last week")
+    found = await Recall(runtime_pool).items("org_a", "what is the dog Oscar", user_id="alice")
+    assert {f.source for f in found} == {"memory", "message"}
+    memory = next(f for f in found if f.source == "memory")
+    assert memory.namespace == "workspace:org_a" and memory.session_id is None
+    message = next(f for f in found if f.source == "message")
+    assert message.role == "user" and message.session_id is not None
+
+
+async def test_user_b_of_the_same_workspace_recalls_nothing_of_user_a(runtime_pool,
+                                                                     two_tenants):
+    """Another user of the same workspace: none of alice's messages, through the API."""
+    await _say(runtime_pool, "org_a", "alice", "my diagnosis is hypothyroidism")
+    recall = Recall(runtime_pool)
+    assert await recall.items("org_a", "diagnosis hypothyroidism", user_id="bob") == []
+    assert await recall.items("org_a", "h", user_id="bob") == []  # the literal path too
+    assert [f.source for f in await recall.items("org_a", "diagnosis", user_id="alice")] == [
+        "message"]
+
+
+async def test_tenant_b_recalls_nothing_of_tenant_a(runtime_pool, two_tenants):
+    """Another workspace with the same user id: neither messages nor memories of org_a."""
+    await NamespaceMemory(runtime_pool).commit("org_a", "the launch code is in the blue safe")
+    await _say(runtime_pool, "org_a", "alice", "the launch code is in the blue safe")
+    recall = Recall(runtime_pool)
+    assert await recall.items("org_b", "launch code blue safe", user_id="alice") == []
+    assert await recall.items("org_b", "l", user_id="alice") == []
+
+
+async def test_raw_sql_as_the_runtime_role_reads_only_its_own_user(db, runtime_pool,
+                                                                  two_tenants):
+    """Raw SQL as a LOGIN member of isokron_runtime: recall_v1 under user B's or tenant B's
+    settings returns none of user A's rows, and the statistics tables are closed."""
+    await _say(runtime_pool, "org_a", "alice", "my diagnosis is hypothyroidism")
+    await NamespaceMemory(runtime_pool).commit("org_a", "diagnosis codes live in the wiki")
+    await Recall(runtime_pool).refresh_stats("org_a", user_id="alice")
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        for ws, tenant, user in (("org_a", "org_a", "bob"), ("org_b", "org_b", "alice"),
+                                 ("org_b", "org_b", "mallory")):
+            async with conn.transaction():
+                for key, value in (("app.current_workspace_id", ws),
+                                   ("app.current_tenant_id", tenant),
+                                   ("app.current_user_id", user)):
+                    await conn.execute("SELECT set_config($1, $2, true)", key, value)
+                rows = await conn.fetch(
+                    "SELECT source, content FROM isokron.recall_v1('diagnosis', NULL, 20, true)")
+                messages = [r["content"] for r in rows if r["source"] == "message"]
+                memories = [r["content"] for r in rows if r["source"] == "memory"]
+                if ws == "org_a":  # workspace memory is shared by the workspace's users
+                    assert memories == ["diagnosis codes live in the wiki"]
+                else:
+                    assert memories == [], (ws, tenant, user)
+                assert messages == [], (ws, tenant, user)
+        for table in ("recall_lexicon", "recall_corpora"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.fetch(f"SELECT * FROM isokron.{table}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT isokron.refresh_recall_corpus_v1('s', 'org_a', 'alice')")
+    finally:
+        await conn.close()
+
+
+async def test_another_users_messages_never_shift_the_weights(runtime_pool, two_tenants):
+    """Statistics are per corpus: bob's messages change nothing in alice's scores."""
+    await _say(runtime_pool, "org_a", "alice", "the zebra escaped", "we fed the zebra",
+               "the lion slept")
+    recall = Recall(runtime_pool)
+    await recall.refresh_stats("org_a", user_id="alice")
+    before = [(f.content, f.score) for f in await recall.items("org_a", "zebra lion",
+                                                               user_id="alice")]
+    await _say(runtime_pool, "org_a", "bob", *[f"zebra {n}" for n in range(50)])
+    await recall.refresh_stats("org_a", user_id="bob")
+    after = [(f.content, f.score) for f in await recall.items("org_a", "zebra lion",
+                                                              user_id="alice")]
+    assert after == before
+
+
+async def test_short_and_empty_queries(runtime_pool, two_tenants):
+    """One character matches literally; stop words only or blank find nothing; an unknown
+    workspace is NotFoundError."""
+    await _say(runtime_pool, "org_a", "alice", "x marks the spot")
+    recall = Recall(runtime_pool)
+    assert [f.content for f in await recall.items("org_a", "x", user_id="alice")] == [
+        "x marks the spot"]
+    assert await recall.items("org_a", "the of and", user_id="alice") == []
+    assert await recall.items("org_a", "   ", user_id="alice") == []
+    with pytest.raises(NotFoundError):
+        await recall.items("org_nowhere", "spot", user_id="alice")
+
+
+async def test_the_sweeper_refreshes_stale_statistics(db, runtime_pool, sweeper_pool,
+                                                      two_tenants, owner):
+    """refresh_stale_recall_stats_v1 (the sweeper's role) covers every corpus with new rows;
+    the runtime role may not call it."""
+    await _say(runtime_pool, "org_a", "alice", "hello there")
+    await NamespaceMemory(runtime_pool).commit("org_a", "a fact")
+    async with sweeper_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT isokron.refresh_stale_recall_stats_v1()") == 2
+        assert await conn.fetchval("SELECT isokron.refresh_stale_recall_stats_v1()") == 0
+    corpora = await owner.fetch("SELECT source, key1, key2, docs FROM isokron.recall_corpora "
+                                "ORDER BY source")
+    assert [tuple(r) for r in corpora] == [("m", "org_a", "workspace:org_a", 1),
+                                           ("s", "org_a", "alice", 1)]
+    with pytest.raises(NotOwnedError):
+        async with runtime_pool.acquire() as conn:
+            from isokron.pool import translate_errors
+
+            async with translate_errors("sweeping"):
+                await conn.fetchval("SELECT isokron.refresh_stale_recall_stats_v1()")
+
+
+async def _index_scans(owner) -> dict[str, int]:
+    await owner.execute("SELECT pg_stat_clear_snapshot()")
+    rows = await owner.fetch(
+        "SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE indexrelname IN "
+        "('agent_messages_search_tsv_idx', 'memory_records_search_tsv_idx')")
+    return {r["indexrelname"]: r["idx_scan"] for r in rows}
+
+
+async def test_recall_uses_the_gin_indexes(owner, two_tenants):
+    """On 20,000 messages and 20,000 memories, recall_v1 scans both GIN indexes (their scan
+    counters move) and the plan of its message candidates is a bitmap scan of the index."""
+    await owner.execute(
+        "INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, agent_name) "
+        "VALUES ('00000000-0000-0000-0000-000000000001', 'org_a', 'alice', 'kora')")
+    await owner.execute(
+        "INSERT INTO isokron.agent_messages (session_id, seq, role, content, tenant_id, user_id)"
+        " SELECT '00000000-0000-0000-0000-000000000001', g, 'user', 'note ' || g || "
+        " CASE WHEN g % 1000 = 0 THEN ' walrus' ELSE ' ordinary words' END, 'org_a', 'alice'"
+        " FROM generate_series(1, 20000) g")
+    await owner.execute(
+        "INSERT INTO isokron.memory_namespaces (name, kind) "
+        "VALUES ('workspace:org_a', 'workspace') ON CONFLICT DO NOTHING")
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (namespace, content) "
+        "SELECT 'workspace:org_a', 'fact ' || g || CASE WHEN g % 1000 = 0 THEN ' walrus' "
+        "ELSE ' plain text' END FROM generate_series(1, 20000) g")
+    # as autovacuum would: merge the GIN pending lists (until then the planner prefers a
+    # sequential scan over a long pending list) and gather statistics
+    await owner.execute("VACUUM ANALYZE isokron.agent_messages")
+    await owner.execute("VACUUM ANALYZE isokron.memory_records")
+    before = await _index_scans(owner)
+    async with owner.transaction():
+        for key, value in (("app.current_workspace_id", "org_a"),
+                           ("app.current_tenant_id", "org_a"), ("app.current_user_id", "alice")):
+            await owner.execute("SELECT set_config($1, $2, true)", key, value)
+        rows = await owner.fetch("SELECT * FROM isokron.recall_v1('walrus', NULL, 50, true)")
+        plan = "\n".join(r[0] for r in await owner.fetch(
+            "EXPLAIN SELECT id FROM isokron.agent_messages m WHERE m.tenant_id = 'org_a' "
+            "AND m.user_id = 'alice' AND m.search_tsv @@ 'walrus'::tsquery LIMIT 4000"))
+    await owner.execute("SELECT pg_stat_force_next_flush()")
+    after = await _index_scans(owner)
+    assert len(rows) == 40  # 20 messages and 20 memories say walrus
+    assert all(after[name] > before[name] for name in before), (before, after)
+    assert "Bitmap Index Scan on agent_messages_search_tsv_idx" in plan, plan
+
+
+async def test_the_core_recalls_what_the_user_said_in_an_earlier_session(db, two_tenants):
+    """sync_turn in one session, recall_items and the block in a later one: found, dated,
+    for the same user only; a trivial prompt recalls nothing."""
+    config = {"dsn": db.runtime_dsn, "write_transport": "deferred"}
+    async with AsyncIsoKron(config) as kron:
+        await kron.sync_turn("org_a", "My sister Ingrid moves to Bergen in March",
+                             "Noted!", session_id="week-1", user_id="alice")
+        assert await kron.flush(10)
+        items = await kron.recall_items("org_a", "Where is Ingrid moving?", user_id="alice")
+        assert items[0].content == "My sister Ingrid moves to Bergen in March"
+        assert await kron.recall_items("org_a", "Where is Ingrid moving?", user_id="bob") == []
+        block = await kron.recall("org_a", "Where is Ingrid moving?", user_id="alice")
+        assert "message role=user]: My sister Ingrid moves to Bergen in March" in block
+        assert await kron.recall("org_a", "thanks!", user_id="alice") == ""
+
+
+async def test_isokron_eval_recall_prints_metrics_beside_bm25(db, capsys, tmp_path):
+    """`isokron eval recall` on a conversation written for the project: JSON with recall@k,
+    hit@k and MRR for isokron and BM25, and the evidence found."""
+    out = tmp_path / "eval.json"
+    code = await asyncio.to_thread(main, ["eval", "recall", str(MINI), "--dsn", db.runtime_dsn,
+                                          "--owner-dsn", db.dsn, "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    assert doc["questions"] == 4
+    for ranking in ("isokron", "bm25"):
+        assert set(doc[ranking]) == {*(f"{m}@{k}" for m in ("recall", "hit")
+                                      for k in (1, 5, 10, 20)), "mrr", "no_result"}
+    assert doc["isokron"]["recall@5"] == 1.0 and doc["isokron"]["no_result"] == 0.0
+    assert json.loads(capsys.readouterr().out) == doc
