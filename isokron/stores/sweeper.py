@@ -32,6 +32,7 @@ DEFAULT_STUCK_THRESHOLD_S = 600.0
 GRACE_ENV = "ISOKRON_MEMORY_EXPIRY_GRACE_S"
 DEFAULT_GRACE_S = 86_400.0
 EXPIRY_SQL = "SELECT * FROM isokron.sweep_memory_expiry_v1($1)"
+RECALL_STATS_SQL = "SELECT isokron.refresh_stale_recall_stats_v1()"
 INTERVAL_ENV = "ISOKRON_DELEGATION_SWEEPER_INTERVAL_S"
 THRESHOLD_ENV = "ISOKRON_DELEGATION_STUCK_THRESHOLD_S"
 #: the original ledger's names, read when the ISOKRON_ ones are unset
@@ -48,6 +49,8 @@ class SweepResult:
     stuck_marked: int
     memories_expired: int = 0
     namespaces_expired: int = 0
+    #: recall corpora whose ranking statistics were recomputed (new rows since the last)
+    recall_stats_refreshed: int = 0
     errors: tuple[str, ...] = ()
 
 
@@ -92,7 +95,8 @@ class DelegationSweeper:
         self.passes = 0
 
     async def sweep(self) -> SweepResult:
-        """Run one set-based pass over every workspace: deadline failures, then stuck marking.
+        """Run one set-based pass over every workspace: deadline failures, then stuck marking;
+        then memory expiry and the recall statistics of corpora with new rows.
 
         Both transitions commit together; a failed pass changes nothing and is reported in
         ``errors``.
@@ -113,11 +117,18 @@ class DelegationSweeper:
                 expired = await conn.fetchrow(EXPIRY_SQL, self.expiry_grace_s)
         except Exception as exc:  # the delegation pass stands; report this one
             errors = (f"memory expiry: {type(exc).__name__}: {exc}",)
+        refreshed = 0
+        try:
+            async with translate_errors("refreshing recall statistics"), acquire(
+                    self.pool) as conn:
+                refreshed = int(await conn.fetchval(RECALL_STATS_SQL) or 0)
+        except Exception as exc:
+            errors += (f"recall statistics: {type(exc).__name__}: {exc}",)
         return SweepResult(deadline_failures=row["deadline_failures"],
                            stuck_marked=row["stuck_marked"],
                            memories_expired=expired["memories_deleted"] if expired else 0,
                            namespaces_expired=expired["namespaces_deleted"] if expired else 0,
-                           errors=errors)
+                           recall_stats_refreshed=refreshed, errors=errors)
 
     def start(self) -> asyncio.Task[None]:
         """Start the background loop (idempotent) and return its task."""

@@ -250,3 +250,18 @@ async def test_isokron_eval_recall_prints_metrics_beside_bm25(db, capsys, tmp_pa
                                       for k in (1, 5, 10, 20)), "mrr", "no_result"}
     assert doc["isokron"]["recall@5"] == 1.0 and doc["isokron"]["no_result"] == 0.0
     assert json.loads(capsys.readouterr().out) == doc
+
+
+async def test_a_sweeper_pass_refreshes_the_recall_statistics(runtime_pool, sweeper_pool,
+                                                             two_tenants):
+    """DelegationSweeper.sweep() recomputes the statistics of corpora with new rows."""
+    from isokron.stores import DelegationSweeper
+
+    await _say(runtime_pool, "org_a", "alice", "first words")
+    sweeper = DelegationSweeper(sweeper_pool)
+    first = await sweeper.sweep()
+    assert first.errors == () and first.recall_stats_refreshed == 1
+    assert (await sweeper.sweep()).recall_stats_refreshed == 0
+    await _say(runtime_pool, "org_a", "alice", "more words", session="s2")
+    assert (await sweeper.sweep()).recall_stats_refreshed == 1
+
