@@ -101,15 +101,23 @@ REVOKE ALL ON FUNCTION isokron.refresh_recall_corpus_v1(text, text, text) FROM P
 -- tenant and user settings are set, that user's messages.
 CREATE FUNCTION isokron.recall_corpora_v1()
 RETURNS TABLE (source text, key1 text, key2 text)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 'm', a.root_id, ns FROM isokron.namespace_access_v2() a, unnest(a.readable) ns
-    UNION ALL
-    SELECT 's', current_setting('app.current_tenant_id', true),
-           current_setting('app.current_user_id', true)
-     WHERE coalesce(current_setting('app.current_tenant_id', true), '') <> ''
-       AND coalesce(current_setting('app.current_user_id', true), '') <> ''
+DECLARE
+    v_root text;
+    v_readable text[];
+    v_tenant text := coalesce(current_setting('app.current_tenant_id', true), '');
+    v_user text := coalesce(current_setting('app.current_user_id', true), '');
+BEGIN
+    SELECT a.root_id, a.readable INTO v_root, v_readable FROM isokron.namespace_access_v2() a;
+    IF v_root IS NOT NULL THEN
+        RETURN QUERY SELECT 'm'::text, v_root, ns FROM unnest(v_readable) ns;
+    END IF;
+    IF v_tenant <> '' AND v_user <> '' THEN
+        RETURN QUERY SELECT 's'::text, v_tenant, v_user;
+    END IF;
+END
 $$;
 ALTER FUNCTION isokron.recall_corpora_v1() OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.recall_corpora_v1() FROM PUBLIC;
@@ -176,19 +184,37 @@ GRANT EXECUTE ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_swe
 -- documents and mean length (distinct lexemes per document), summed.
 CREATE FUNCTION isokron.recall_weights_v1(p_lexemes text[])
 RETURNS TABLE (lexeme text, df bigint, docs bigint, avg_len double precision)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH mine AS (SELECT * FROM isokron.recall_corpora_v1()),
-    totals AS (
-        SELECT coalesce(sum(k.docs), 0)::bigint AS docs,
-               coalesce(sum(k.docs * k.avg_len) / nullif(sum(k.docs), 0), 0) AS avg_len
-          FROM isokron.recall_corpora k
-          JOIN mine USING (source, key1, key2))
-    SELECT q.l, coalesce((SELECT sum(x.df) FROM isokron.recall_lexicon x JOIN mine
-                            USING (source, key1, key2) WHERE x.lexeme = q.l), 0)::bigint,
-           t.docs, t.avg_len
-      FROM unnest(p_lexemes) q(l) CROSS JOIN totals t
+DECLARE
+    v_source text[];
+    v_key1 text[];
+    v_key2 text[];
+    v_docs bigint;
+    v_avg double precision;
+BEGIN
+    -- plpgsql, not SQL: its plans are cached per connection (a SQL function with SECURITY
+    -- DEFINER is planned again on every call).
+    SELECT array_agg(c.source), array_agg(c.key1), array_agg(c.key2)
+      INTO v_source, v_key1, v_key2 FROM isokron.recall_corpora_v1() c;
+    SELECT coalesce(sum(k.docs), 0)::bigint,
+           coalesce(sum(k.docs * k.avg_len) / nullif(sum(k.docs), 0), 0)
+      INTO v_docs, v_avg
+      FROM unnest(v_source, v_key1, v_key2) c(source, key1, key2)
+      JOIN isokron.recall_corpora k
+        ON k.source = c.source AND k.key1 = c.key1 AND k.key2 = c.key2;
+    -- Primary-key lookups (corpus, lexeme = ANY): no statistics needed for the plan.
+    RETURN QUERY
+    SELECT q.l, coalesce(f.df, 0)::bigint, v_docs, v_avg
+      FROM unnest(p_lexemes) q(l)
+      LEFT JOIN (SELECT x.lexeme, sum(x.df) AS df
+                   FROM unnest(v_source, v_key1, v_key2) c(source, key1, key2)
+                   JOIN isokron.recall_lexicon x
+                     ON x.source = c.source AND x.key1 = c.key1 AND x.key2 = c.key2
+                    AND x.lexeme = ANY (p_lexemes)
+                  GROUP BY x.lexeme) f ON f.lexeme = q.l;
+END
 $$;
 ALTER FUNCTION isokron.recall_weights_v1(text[]) OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.recall_weights_v1(text[]) FROM PUBLIC;
@@ -204,16 +230,19 @@ AS $$ SELECT '''' || replace(replace(p_lexeme, '\', '\\'), '''', '''''') || ''''
 GRANT EXECUTE ON FUNCTION isokron.tsquery_lexeme_v1(text) TO isokron_runtime;
 
 -- One ranked list of memory records (readable namespaces) and the user's messages for a
--- natural-language query: OR over its lexemes, BM25 (k1 1.2, b 0.75) with the weights
+-- natural-language query: OR over its lexemes, BM25 (k1 1.2, b 0.75, tf 1) with the weights
 -- above, a bonus for adjacent query lexemes adjacent in the text. Candidates come from the
 -- GIN indexes through the query's selective lexemes (all of them when none is selective),
--- bounded per source. Runs as the caller: row-level security applies to every row read;
--- the caller's transaction sets the workspace (and, for messages, tenant and user).
+-- bounded per source. SECURITY DEFINER, like memory_fts_keys_v1: under row-level security
+-- the planner may not use a GIN index for the (not leakproof) @@ operator and scans the
+-- table; so the function applies the same filters itself, from the transaction's settings
+-- only: the workspace's readable namespaces of its tree, and the tenant's and user's own
+-- messages.
 CREATE FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer,
                                   p_messages boolean)
 RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, score real,
                namespace text, session_id uuid, role text)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -222,14 +251,16 @@ DECLARE
     v_wanted text[];
     v_lex text[];
     v_idf double precision[];
+    v_df bigint[];
     v_docs bigint;
     v_avg double precision;
     v_all tsquery;
     v_sel tsquery;
     v_pairs tsquery;
+    v_q tsquery[];
     v_tenant text := current_setting('app.current_tenant_id', true);
     v_user text := current_setting('app.current_user_id', true);
-    c_cap constant integer := 4000;
+    c_cap constant integer := 150;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
         RETURN;
@@ -249,19 +280,23 @@ BEGIN
     -- weighs as a rare one.
     SELECT array_agg(ln(1 + (greatest(w.docs, w.df) - w.df + 0.5) / (w.df + 0.5))
                      ORDER BY array_position(v_lex, w.lexeme)),
+           array_agg(w.df ORDER BY array_position(v_lex, w.lexeme)),
            max(w.docs), max(w.avg_len)
-      INTO v_idf, v_docs, v_avg
+      INTO v_idf, v_df, v_docs, v_avg
       FROM isokron.recall_weights_v1(v_lex) w;
     IF v_docs IS NULL OR v_docs = 0 THEN
         v_idf := array_fill(1.0::double precision, ARRAY[cardinality(v_lex)]);
     END IF;
     v_avg := greatest(coalesce(v_avg, 0), 1);
     SELECT string_agg(isokron.tsquery_lexeme_v1(l) , ' | ')::tsquery INTO v_all FROM unnest(v_lex) l;
-    -- Selective: lexemes in at most 5 % of the documents (or the three rarest).
+    -- Selective: lexemes in at most max(50, 0.1 %) of the documents (at least the rarest):
+    -- they alone find candidates, so a query of common words stays bounded.
     SELECT string_agg(isokron.tsquery_lexeme_v1(s.l), ' | ')::tsquery INTO v_sel
-      FROM (SELECT l, i FROM unnest(v_lex, v_idf) WITH ORDINALITY AS x(l, w, i)
-             ORDER BY w DESC LIMIT greatest(3, (SELECT count(*) FROM unnest(v_idf) w
-                                                 WHERE w >= ln(1 + 19.0)))) s;
+      FROM (SELECT x.l, x.i FROM unnest(v_lex, v_df) WITH ORDINALITY AS x(l, df, i)
+             WHERE x.df <= greatest(50, coalesce(v_docs, 0) / 1000)
+            UNION
+            (SELECT x.l, x.i FROM unnest(v_lex, v_df) WITH ORDINALITY AS x(l, df, i)
+              ORDER BY x.df, x.i LIMIT 1)) s;
     IF v_docs IS NULL OR v_docs = 0 THEN
         v_sel := v_all;  -- no statistics yet: every lexeme finds candidates
     ELSIF v_sel IS DISTINCT FROM v_all
@@ -278,10 +313,9 @@ BEGIN
                           || ')', ' | ')::tsquery INTO v_pairs
           FROM generate_series(1, cardinality(v_lex) - 1) i;
     END IF;
+    v_q := ARRAY(SELECT isokron.tsquery_lexeme_v1(l)::tsquery FROM unnest(v_lex) l);
     RETURN QUERY
-    WITH weights AS (
-        SELECT w.l AS lexeme, w.idf FROM unnest(v_lex, v_idf) AS w(l, idf)
-    ), candidates AS (
+    WITH candidates AS (
         (SELECT 'memory'::text AS source, r.id, r.content, r.created_at, r.search_tsv,
                 r.namespace, NULL::uuid AS session_id, NULL::text AS role, r.pin
            FROM isokron.memory_records r
@@ -299,13 +333,12 @@ BEGIN
             AND m.search_tsv @@ v_sel AND m.content IS NOT NULL
           LIMIT c_cap)
     ), scored AS (
-        SELECT c.*, (
-            SELECT sum(w.idf * (t.tf * 2.2) / (t.tf + 1.2 * (0.25 + 0.75 * length(c.search_tsv)
-                                                               / v_avg)))
-              FROM (SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS tf
-                      FROM unnest(c.search_tsv) u) t
-              JOIN weights w ON w.lexeme = t.lexeme
-            ) * CASE WHEN v_pairs IS NOT NULL AND c.search_tsv @@ v_pairs THEN 1.25 ELSE 1 END
+        -- BM25 with a term frequency of one (a turn rarely repeats a word): each matched
+        -- lexeme adds its idf, scaled by the document's length against the mean.
+        SELECT c.*, (SELECT sum(v_idf[i]) FROM generate_subscripts(v_q, 1) i
+                      WHERE c.search_tsv @@ v_q[i])
+               * 2.2 / (1 + 1.2 * (0.25 + 0.75 * length(c.search_tsv) / v_avg))
+               * CASE WHEN v_pairs IS NOT NULL AND c.search_tsv @@ v_pairs THEN 1.25 ELSE 1 END
               * CASE WHEN c.pin THEN 1.5 ELSE 1 END AS bm25
           FROM candidates c
     )
@@ -316,5 +349,55 @@ BEGIN
      LIMIT p_limit;
 END
 $$;
+ALTER FUNCTION isokron.recall_v1(text, text[], integer, boolean) OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.recall_v1(text, text[], integer, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION isokron.recall_v1(text, text[], integer, boolean) TO isokron_runtime;
+
+-- The one statement a recall sends: scope the transaction to the workspace (and, with a
+-- user, to that user's conversations in it), refuse an unknown workspace (IKN01), then
+-- rank (recall_v1) or, for a one-character query, match literally, newest first.
+CREATE FUNCTION isokron.recall_for_v1(p_workspace_id text, p_user_id text, p_query text,
+                                      p_namespaces text[], p_limit integer)
+RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, score real,
+               namespace text, session_id uuid, role text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_root text;
+    v_readable text[];
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    PERFORM set_config('app.current_tenant_id', CASE WHEN p_user_id IS NULL THEN ''
+                                                     ELSE p_workspace_id END, true);
+    PERFORM set_config('app.current_user_id', coalesce(p_user_id, ''), true);
+    SELECT a.root_id, a.readable INTO v_root, v_readable FROM isokron.namespace_access_v2() a;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace %', quote_literal(p_workspace_id)
+            USING ERRCODE = 'IKN01';
+    END IF;
+    IF char_length(btrim(p_query)) >= 2 THEN
+        RETURN QUERY SELECT * FROM isokron.recall_v1(btrim(p_query), p_namespaces, p_limit,
+                                                      p_user_id IS NOT NULL);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT x.* FROM (
+        SELECT 'memory'::text, r.id, r.content, r.created_at, 1.0::real, r.namespace,
+               NULL::uuid, NULL::text
+          FROM isokron.memory_records r
+         WHERE r.root_id = v_root
+           AND r.namespace = ANY (coalesce(p_namespaces, v_readable))
+           AND (r.expires_at IS NULL OR r.expires_at > now())
+           AND strpos(lower(r.content), lower(btrim(p_query))) > 0
+        UNION ALL
+        SELECT 'message', m.id, m.content, m.created_at, 1.0::real, NULL, m.session_id, m.role
+          FROM isokron.agent_messages m
+         WHERE p_user_id IS NOT NULL AND m.tenant_id = p_workspace_id
+           AND m.user_id = p_user_id AND strpos(lower(m.content), lower(btrim(p_query))) > 0
+    ) x ORDER BY 4 DESC LIMIT p_limit;
+END
+$$;
+REVOKE ALL ON FUNCTION isokron.recall_for_v1(text, text, text, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION isokron.recall_for_v1(text, text, text, text[], integer)
+    TO isokron_runtime;

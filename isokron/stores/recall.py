@@ -17,11 +17,10 @@ import attrs
 
 from .. import telemetry
 from ..db.tenancy import recall_scope
-from ..errors import NotFoundError
 from ..guard.limits import MAX_ID_CHARS, MAX_QUERY_CHARS, check_free_text
 from ..guard.validate import check_text, check_workspace
 from ..models import Row
-from ..pool import DB
+from ..pool import DB, acquire, translate_errors
 from ._names import check_names
 
 __all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem"]
@@ -30,25 +29,7 @@ __all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem"]
 MAX_RECALL_LIMIT = 100
 
 _RECALL = ("SELECT source, id, content, created_at, score, namespace, session_id, role "
-           "FROM isokron.recall_v1($1, $2, $3, $4)")
-_LITERAL = """
-SELECT 'memory' AS source, r.id, r.content, r.created_at, 1.0::real AS score, r.namespace,
-       NULL::uuid AS session_id, NULL::text AS role
-  FROM isokron.memory_records r
- WHERE r.root_id = (SELECT root_id FROM isokron.namespace_access_v2())
-   AND r.namespace = ANY (coalesce($2, (SELECT readable FROM isokron.namespace_access_v2())))
-   AND (r.expires_at IS NULL OR r.expires_at > now())
-   AND strpos(lower(r.content), lower($1)) > 0
-UNION ALL
-SELECT 'message', m.id, m.content, m.created_at, 1.0::real, NULL, m.session_id, m.role
-  FROM isokron.agent_messages m
- WHERE $4 AND m.tenant_id = current_setting('app.current_tenant_id', true)
-   AND m.user_id = current_setting('app.current_user_id', true)
-   AND strpos(lower(m.content), lower($1)) > 0
- ORDER BY created_at DESC
- LIMIT $3
-"""
-_EXISTS = "SELECT root_id FROM isokron.namespace_access_v2()"
+           "FROM isokron.recall_for_v1($1, $2, $3, $4, $5)")
 _REFRESH = "SELECT isokron.refresh_recall_stats_v1()"
 
 
@@ -108,12 +89,9 @@ class Recall:
         text = query.strip()
         if not text:
             return []
-        async with recall_scope(self.pool, workspace_id, user_id, "recalling") as conn:
-            if await conn.fetchval(_EXISTS) is None:
-                raise NotFoundError(f"unknown workspace {workspace_id!r} "
-                                    "(not in isokron.workspaces)")
-            sql = _LITERAL if len(text) < 2 else _RECALL
-            rows = await conn.fetch(sql, text, wanted, limit, user_id is not None)
+        # One statement: recall_for_v1 scopes its own transaction (workspace, tenant, user).
+        async with translate_errors("recalling"), acquire(self.pool) as conn:
+            rows = await conn.fetch(_RECALL, workspace_id, user_id, text, wanted, limit)
         return [RecallItem.from_row(r) for r in rows]
 
     async def refresh_stats(self, workspace_id: str, *, user_id: str | None = None) -> int:

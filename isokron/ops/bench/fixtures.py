@@ -11,6 +11,7 @@ import asyncpg
 from ...testing.seed import seed_demo_workspace
 
 __all__ = [
+    "fill_recall",
     "add_live_delegations",
     "add_terminal_delegations",
     "fill_episodes",
@@ -186,3 +187,32 @@ async def add_terminal_delegations(owner: asyncpg.Connection, total: int) -> Non
         "       now() - interval '1 day' "
         "  FROM generate_series(1, $1) g ON CONFLICT DO NOTHING", total)
     await settle(owner, "isokron.delegations")
+
+
+#: a Zipf-like text: 12 words drawn from 6,000, the low numbers far more often
+_ZIPF_TEXT = ("(SELECT string_agg('w' || floor(6000 * power(random(), 4))::int, ' ') "
+              "FROM generate_series(1, 12) WHERE g > 0)")
+
+
+async def fill_recall(owner: asyncpg.Connection, rows: int) -> None:
+    """Give ``org_recall`` ``rows`` memories and ``rows`` messages of user ``u1`` (Zipf-like
+    texts), settled, with fresh recall statistics."""
+    await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ('org_recall') "
+                        "ON CONFLICT DO NOTHING")
+    await owner.execute("INSERT INTO isokron.memory_namespaces (name, kind) "
+                        "VALUES ('workspace:org_recall', 'workspace') ON CONFLICT DO NOTHING")
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (namespace, content) "
+        f"SELECT 'workspace:org_recall', {_ZIPF_TEXT} FROM generate_series(1, $1) g", rows)
+    await owner.execute(
+        "INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, agent_name) VALUES "
+        "('00000000-0000-0000-0000-00000000feed', 'org_recall', 'u1', 'kora') "
+        "ON CONFLICT DO NOTHING")
+    await owner.execute(
+        "INSERT INTO isokron.agent_messages (session_id, seq, role, content, tenant_id, user_id)"
+        f" SELECT '00000000-0000-0000-0000-00000000feed', g, 'user', {_ZIPF_TEXT}, "
+        "'org_recall', 'u1' FROM generate_series(1, $1) g", rows)
+    await settle(owner, "isokron.memory_records", "isokron.agent_messages")
+    await owner.execute("SELECT isokron.refresh_recall_corpus_v1('m', 'org_recall', "
+                        "'workspace:org_recall')")
+    await owner.execute("SELECT isokron.refresh_recall_corpus_v1('s', 'org_recall', 'u1')")

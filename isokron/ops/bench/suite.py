@@ -19,6 +19,7 @@ from ...embedded import EmbeddedPostgres
 from .episodic import bench_episodic
 from .fixtures import prepare_suite
 from .memory import bench_memory
+from .recall import bench_recall
 from .sessions import bench_sessions
 from .soak import soak
 from .sweeper import bench_sweeper
@@ -38,6 +39,7 @@ async def _suite(dsn: str, runtime_dsn: str, sweeper_dsn: str,
     results += await bench_sessions(runtime_dsn, dsn, quick)
     results += await bench_episodic(dsn, runtime_dsn, quick)
     results.append(await bench_sweeper(dsn, sweeper_dsn, quick))
+    results += await bench_recall(dsn, runtime_dsn, quick)
     return results
 
 
