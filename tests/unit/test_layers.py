@@ -188,7 +188,7 @@ def test_the_sql_check_sees_sql(tmp_path):
 @pytest.mark.parametrize("package", ["isokron", "isokron.stores", "isokron.readers",
                                      "isokron.testing", "isokron.integrations",
                                      "isokron.guard", "isokron.db", "isokron.engine",
-                                     "isokron.facade", "isokron.ops"])
+                                     "isokron.facade", "isokron.ops", "isokron.embeddings"])
 def test_every_package_declares_what_it_exports(package):
     """Each package's ``__all__`` lists exactly the public names it imports or defines."""
     module = __import__(package, fromlist=["__all__"])
