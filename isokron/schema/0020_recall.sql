@@ -48,7 +48,10 @@ CREATE POLICY agent_messages_definer_stats ON isokron.agent_messages FOR SELECT
     TO isokron_definer USING (true);
 GRANT SELECT ON isokron.agent_messages TO isokron_definer;
 
--- Refresh one corpus (under a per-corpus lock, so concurrent refreshes serialise).
+-- Refresh one corpus (under a per-corpus lock, so concurrent refreshes serialise): live
+-- rows only (an expired record or namespace counts no more). One statement per table and
+-- no temporary table: a SECURITY DEFINER function must never resolve a name the caller
+-- could have planted in its own pg_temp.
 CREATE FUNCTION isokron.refresh_recall_corpus_v1(p_source text, p_key1 text, p_key2 text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -60,37 +63,59 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(p_source || chr(31) || p_key1 || chr(31)
                                                    || p_key2, 7020));
-    CREATE TEMP TABLE IF NOT EXISTS recall_refresh (lexeme text PRIMARY KEY, df integer)
-        ON COMMIT DROP;
-    TRUNCATE recall_refresh;
     IF p_source = 'm' THEN
-        INSERT INTO recall_refresh
-        SELECT l, count(*) FROM isokron.memory_records r,
-               unnest(tsvector_to_array(r.search_tsv)) l
-         WHERE r.root_id = p_key1 AND r.namespace = p_key2 GROUP BY l;
         SELECT count(*), coalesce(avg(length(r.search_tsv)), 0) INTO v_docs, v_avg
-          FROM isokron.memory_records r WHERE r.root_id = p_key1 AND r.namespace = p_key2;
+          FROM isokron.memory_records r
+          JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
+         WHERE r.root_id = p_key1 AND r.namespace = p_key2
+           AND (r.expires_at IS NULL OR r.expires_at > now())
+           AND (n.expires_at IS NULL OR n.expires_at > now());
+        WITH fresh AS MATERIALIZED (
+            SELECT l AS lexeme, count(*)::integer AS df
+              FROM isokron.memory_records r
+              JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace,
+                   unnest(tsvector_to_array(r.search_tsv)) l
+             WHERE r.root_id = p_key1 AND r.namespace = p_key2
+               AND (r.expires_at IS NULL OR r.expires_at > now())
+               AND (n.expires_at IS NULL OR n.expires_at > now())
+             GROUP BY l
+        ), gone AS (
+            DELETE FROM isokron.recall_lexicon x
+             WHERE x.source = p_source AND x.key1 = p_key1 AND x.key2 = p_key2
+               AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.lexeme = x.lexeme)
+        )
+        INSERT INTO isokron.recall_lexicon (source, key1, key2, lexeme, df)
+        SELECT p_source, p_key1, p_key2, f.lexeme, f.df FROM fresh f ORDER BY f.lexeme
+        ON CONFLICT (source, key1, key2, lexeme) DO UPDATE SET df = excluded.df
+         WHERE isokron.recall_lexicon.df IS DISTINCT FROM excluded.df;
     ELSE
-        INSERT INTO recall_refresh
-        SELECT l, count(*) FROM isokron.agent_messages m,
-               unnest(tsvector_to_array(m.search_tsv)) l
-         WHERE m.tenant_id = p_key1 AND m.user_id = p_key2 GROUP BY l;
         SELECT count(*), coalesce(avg(length(m.search_tsv)), 0) INTO v_docs, v_avg
           FROM isokron.agent_messages m WHERE m.tenant_id = p_key1 AND m.user_id = p_key2;
+        WITH fresh AS MATERIALIZED (
+            SELECT l AS lexeme, count(*)::integer AS df
+              FROM isokron.agent_messages m, unnest(tsvector_to_array(m.search_tsv)) l
+             WHERE m.tenant_id = p_key1 AND m.user_id = p_key2
+             GROUP BY l
+        ), gone AS (
+            DELETE FROM isokron.recall_lexicon x
+             WHERE x.source = p_source AND x.key1 = p_key1 AND x.key2 = p_key2
+               AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.lexeme = x.lexeme)
+        )
+        INSERT INTO isokron.recall_lexicon (source, key1, key2, lexeme, df)
+        SELECT p_source, p_key1, p_key2, f.lexeme, f.df FROM fresh f ORDER BY f.lexeme
+        ON CONFLICT (source, key1, key2, lexeme) DO UPDATE SET df = excluded.df
+         WHERE isokron.recall_lexicon.df IS DISTINCT FROM excluded.df;
     END IF;
-    DELETE FROM isokron.recall_lexicon x
-     WHERE x.source = p_source AND x.key1 = p_key1 AND x.key2 = p_key2
-       AND NOT EXISTS (SELECT 1 FROM recall_refresh f WHERE f.lexeme = x.lexeme);
-    INSERT INTO isokron.recall_lexicon (source, key1, key2, lexeme, df)
-    SELECT p_source, p_key1, p_key2, f.lexeme, f.df FROM recall_refresh f ORDER BY f.lexeme
-    ON CONFLICT (source, key1, key2, lexeme) DO UPDATE SET df = excluded.df
-     WHERE isokron.recall_lexicon.df IS DISTINCT FROM excluded.df;
-    INSERT INTO isokron.recall_corpora (source, key1, key2, docs, avg_len, refreshed_at)
-    VALUES (p_source, p_key1, p_key2, v_docs, v_avg, clock_timestamp())
-    ON CONFLICT (source, key1, key2) DO UPDATE
-       SET docs = excluded.docs, avg_len = excluded.avg_len,
-           refreshed_at = excluded.refreshed_at;
-    DROP TABLE recall_refresh;
+    IF v_docs = 0 THEN
+        DELETE FROM isokron.recall_corpora k
+         WHERE k.source = p_source AND k.key1 = p_key1 AND k.key2 = p_key2;
+    ELSE
+        INSERT INTO isokron.recall_corpora (source, key1, key2, docs, avg_len, refreshed_at)
+        VALUES (p_source, p_key1, p_key2, v_docs, v_avg, clock_timestamp())
+        ON CONFLICT (source, key1, key2) DO UPDATE
+           SET docs = excluded.docs, avg_len = excluded.avg_len,
+               refreshed_at = excluded.refreshed_at;
+    END IF;
     RETURN v_docs;
 END
 $$;
@@ -142,8 +167,8 @@ ALTER FUNCTION isokron.refresh_recall_stats_v1() OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.refresh_recall_stats_v1() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION isokron.refresh_recall_stats_v1() TO isokron_runtime;
 
--- The sweeper: every corpus with rows newer than its statistics (or none yet), and the
--- statistics of corpora that no longer have rows.
+-- The sweeper: every corpus whose live rows changed since its statistics (newer rows, or
+-- fewer: deleted, expired), and every corpus left without live rows (its statistics go).
 CREATE FUNCTION isokron.refresh_stale_recall_stats_v1()
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -154,25 +179,28 @@ DECLARE
     v_n integer := 0;
 BEGIN
     FOR c IN
-        SELECT s.source, s.key1, s.key2 FROM (
-            SELECT 'm' AS source, r.root_id AS key1, r.namespace AS key2,
-                   max(greatest(r.created_at, r.updated_at)) AS newest
-              FROM isokron.memory_records r GROUP BY r.root_id, r.namespace
+        WITH live AS (
+            SELECT 'm'::text AS source, r.root_id AS key1, r.namespace AS key2,
+                   count(*) AS docs, max(greatest(r.created_at, r.updated_at)) AS newest
+              FROM isokron.memory_records r
+              JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
+             WHERE (r.expires_at IS NULL OR r.expires_at > now())
+               AND (n.expires_at IS NULL OR n.expires_at > now())
+             GROUP BY r.root_id, r.namespace
             UNION ALL
-            SELECT 's', m.tenant_id, m.user_id, max(m.created_at)
-              FROM isokron.agent_messages m GROUP BY m.tenant_id, m.user_id) s
-          LEFT JOIN isokron.recall_corpora k
-            ON k.source = s.source AND k.key1 = s.key1 AND k.key2 = s.key2
-         WHERE k.refreshed_at IS NULL OR s.newest > k.refreshed_at
+            SELECT 's', m.tenant_id, m.user_id, count(*), max(m.created_at)
+              FROM isokron.agent_messages m GROUP BY m.tenant_id, m.user_id)
+        SELECT coalesce(l.source, k.source) AS source, coalesce(l.key1, k.key1) AS key1,
+               coalesce(l.key2, k.key2) AS key2
+          FROM live l
+          FULL JOIN isokron.recall_corpora k
+            ON k.source = l.source AND k.key1 = l.key1 AND k.key2 = l.key2
+         WHERE k.source IS NULL OR l.source IS NULL OR l.docs <> k.docs
+            OR l.newest > k.refreshed_at
     LOOP
         PERFORM isokron.refresh_recall_corpus_v1(c.source, c.key1, c.key2);
         v_n := v_n + 1;
     END LOOP;
-    DELETE FROM isokron.recall_lexicon x
-     WHERE NOT EXISTS (SELECT 1 FROM isokron.recall_corpora k
-                        WHERE k.source = x.source AND k.key1 = x.key1 AND k.key2 = x.key2
-                          AND k.docs > 0);
-    DELETE FROM isokron.recall_corpora k WHERE k.docs = 0;
     RETURN v_n;
 END
 $$;
@@ -386,9 +414,12 @@ BEGIN
         SELECT 'memory'::text, r.id, r.content, r.created_at, 1.0::real, r.namespace,
                NULL::uuid, NULL::text
           FROM isokron.memory_records r
+          JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
          WHERE r.root_id = v_root
-           AND r.namespace = ANY (coalesce(p_namespaces, v_readable))
+           AND r.namespace = ANY (v_readable)
+           AND (p_namespaces IS NULL OR r.namespace = ANY (p_namespaces))
            AND (r.expires_at IS NULL OR r.expires_at > now())
+           AND (n.expires_at IS NULL OR n.expires_at > now())
            AND strpos(lower(r.content), lower(btrim(p_query))) > 0
         UNION ALL
         SELECT 'message', m.id, m.content, m.created_at, 1.0::real, NULL, m.session_id, m.role

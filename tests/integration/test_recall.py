@@ -265,3 +265,89 @@ async def test_a_sweeper_pass_refreshes_the_recall_statistics(runtime_pool, swee
     await _say(runtime_pool, "org_a", "alice", "more words", session="s2")
     assert (await sweeper.sweep()).recall_stats_refreshed == 1
 
+
+
+async def test_a_planted_temp_table_never_runs_as_the_definer(db, runtime_pool, two_tenants):
+    """The attack that reached every tenant's rows: tenant B plants pg_temp objects a
+    SECURITY DEFINER function could resolve (a table with a trigger that reads as the
+    definer); refreshing its own statistics runs none of it."""
+    await _say(runtime_pool, "org_a", "alice", "my diagnosis is hypothyroidism")
+    conn = await asyncpg.connect(db.runtime_dsn)
+    seen: list[str] = []
+    conn.add_log_listener(lambda _c, message: seen.append(message.message))
+    try:
+        await conn.execute("""
+            CREATE TEMP TABLE recall_refresh (lexeme text PRIMARY KEY, df integer);
+            GRANT ALL ON recall_refresh TO isokron_definer;
+            CREATE FUNCTION pg_temp.steal() RETURNS trigger LANGUAGE plpgsql AS $f$
+            BEGIN
+                RAISE NOTICE 'stolen: %', (SELECT string_agg(content, ' | ')
+                                             FROM isokron.agent_messages);
+                RETURN NULL;
+            END $f$;
+            CREATE TRIGGER steal AFTER INSERT ON recall_refresh
+                FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.steal();
+        """)
+        async with conn.transaction():
+            for key, value in (("app.current_workspace_id", "org_b"),
+                               ("app.current_tenant_id", "org_b"),
+                               ("app.current_user_id", "mallory")):
+                await conn.execute("SELECT set_config($1, $2, true)", key, value)
+            await conn.fetchval("SELECT isokron.refresh_recall_stats_v1()")
+            await conn.fetch("SELECT * FROM isokron.recall_v1('diagnosis', NULL, 10, true)")
+        assert await conn.fetchval("SELECT count(*) FROM recall_refresh") == 0
+    finally:
+        await conn.close()
+    assert not any("stolen" in line for line in seen), seen
+    sources = await db_sources(db)
+    assert all("recall_refresh" not in s for s in sources)
+
+
+async def db_sources(db) -> list[str]:
+    """The bodies of isokron's SECURITY DEFINER functions."""
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        rows = await conn.fetch("SELECT prosrc FROM pg_proc WHERE prosecdef "
+                                "AND pronamespace = 'isokron'::regnamespace")
+        return [r["prosrc"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def test_an_expired_namespace_is_recalled_by_no_path(runtime_pool, two_tenants):
+    """Ranked and one-character recall skip records of an expired namespace (and of an
+    expired record)."""
+    from datetime import UTC, datetime, timedelta
+
+    memory = NamespaceMemory(runtime_pool)
+    await memory.commit("org_a", "team secret guava", namespace="team:org_a")
+    await memory.commit("org_a", "old guava", expires_at=datetime.now(UTC) + timedelta(
+        milliseconds=300))
+    await asyncio.sleep(0.4)
+    await memory.patch_namespace("org_a", "team:org_a",
+                                 expires_at=datetime.now(UTC) - timedelta(minutes=5))
+    recall = Recall(runtime_pool)
+    assert await recall.items("org_a", "guava") == []
+    assert await recall.items("org_a", "g") == []
+    assert await recall.items("org_a", "g", namespaces=["team:org_a"]) == []
+
+
+async def test_erased_text_leaves_the_statistics_at_the_next_sweep(runtime_pool, sweeper_pool,
+                                                                  owner, two_tenants):
+    """Deleted messages and expired memories stop counting in the document frequencies once
+    a sweeper pass has run: nothing answers "did this word ever appear"."""
+    from isokron.stores import DelegationSweeper
+
+    await _say(runtime_pool, "org_a", "alice", "zanzibar swordfish")
+    sweeper = DelegationSweeper(sweeper_pool)
+    await sweeper.sweep()
+    lexicon = "SELECT count(*) FROM isokron.recall_lexicon WHERE key2 = 'alice'"
+    assert await owner.fetchval(lexicon) == 2
+    sessions = AgentSessionStore(runtime_pool)
+    ctx = RequestContext("org_a", "alice")
+    for session in await sessions.list_sessions(ctx):
+        await sessions.delete_session(ctx, session.id)
+    assert (await sweeper.sweep()).recall_stats_refreshed == 1
+    assert await owner.fetchval(lexicon) == 0
+    assert await owner.fetchval("SELECT count(*) FROM isokron.recall_corpora "
+                                "WHERE key2 = 'alice'") == 0
