@@ -26,9 +26,11 @@ async def langgraph_store(dsn: str) -> AsyncIterator[Any]:
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
-    pool = AsyncConnectionPool(dsn, min_size=4, max_size=4, open=False,
-                               kwargs={"autocommit": True, "prepare_threshold": 0,
-                                       "row_factory": dict_row})
+    # psycopg types a pool by its connections' row type, which a kwargs row_factory does not
+    # carry: the store gets what its annotation asks for.
+    pool: Any = AsyncConnectionPool(dsn, min_size=4, max_size=4, open=False,
+                                    kwargs={"autocommit": True, "prepare_threshold": 0,
+                                            "row_factory": dict_row})
     await pool.open()
     try:
         store = AsyncPostgresStore(pool)
