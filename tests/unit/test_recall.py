@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from isokron.engine.recall import RECALL_LABEL, recall_close, recall_open, render_recall_block
+from isokron.engine.recalling import is_trivial
 from isokron.models import MemoryRecord
 from isokron.stores.recall import RecallItem
 
@@ -106,3 +107,40 @@ def test_recall_items_show_their_date_and_source():
     assert lines[2] == "[MEMORY 2026-05-07 message role=user]: my dog is Oscar"
     assert lines[3] == ("[MEMORY 2026-05-01 memory id=00000000-0000-0000-0000-000000000008 "
                         "ns=team:org_a]: deploys freeze")
+
+
+@pytest.mark.parametrize("prompt", ["ok", "OK!", "thanks", "Thank you.", " /undo ", "/help me",
+                                    "👍", "...", "", "   ", "sounds good", "k"])
+def test_trivial_prompts_recall_nothing(prompt):
+    """Acknowledgements, slash commands and prompts without a word skip recall."""
+    assert is_trivial(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["ok, where did I park?", "thanks — what is my dog's name?",
+                                    "Oscar", "when is the race"])
+def test_questions_are_recalled(prompt):
+    """Anything that asks something is recalled for, even after an acknowledgement."""
+    assert not is_trivial(prompt)
+
+
+async def test_the_provider_skips_recall_for_a_trivial_prompt():
+    """prefetch('thanks') answers "" without asking the memory store."""
+    from isokron import AsyncIsoKron
+    from isokron.testing import InMemoryNamespaceMemory, InMemorySubstrate
+
+    class Counting(InMemoryNamespaceMemory):
+        searches = 0
+
+        async def search(self, *args, **kwargs):
+            type(self).searches += 1
+            return await super().search(*args, **kwargs)
+
+    memory = Counting()
+    memory.add_workspace("org_demo")
+    async with AsyncIsoKron({"dsn": "postgresql://unused/db"},
+                            substrate=InMemorySubstrate.with_demo_workspace(),
+                            memory=memory) as kron:
+        assert await kron.recall("org_demo", "thanks!") == ""
+        assert Counting.searches == 0
+        await kron.recall("org_demo", "friday deploys")
+        assert Counting.searches == 1
