@@ -17,8 +17,9 @@ import attrs
 
 from .. import telemetry
 from ..db.tenancy import recall_scope
+from ..errors import InvalidInputError
 from ..guard.limits import MAX_ID_CHARS, MAX_QUERY_CHARS, check_free_text
-from ..guard.validate import check_text, check_workspace
+from ..guard.validate import check_text, check_workspace, shown
 from ..models import Row
 from ..pool import DB, acquire, translate_errors
 from ._names import check_names
@@ -78,13 +79,14 @@ class Recall:
                     ) -> list[RecallItem]:
         """Return up to ``limit`` items for ``query``, best first: memories of the
         readable namespaces (or of ``namespaces``) and, with ``user_id``, that user's
-        messages in the workspace. Row-level security scopes every row read."""
+        messages in the workspace: never another tree's or another user's (the database
+        takes both from the transaction's settings, not from arguments)."""
         _items(workspace_id, query)
         if user_id is not None:
             check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
         wanted = None if not namespaces else check_names(list(namespaces), "namespaces")
         if isinstance(limit, bool) or not isinstance(limit, int):
-            raise ValueError(f"limit must be an integer, got {type(limit).__name__}")
+            raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
         limit = max(1, min(MAX_RECALL_LIMIT, limit))
         text = query.strip()
         if not text:

@@ -351,3 +351,16 @@ async def test_erased_text_leaves_the_statistics_at_the_next_sweep(runtime_pool,
     assert await owner.fetchval(lexicon) == 0
     assert await owner.fetchval("SELECT count(*) FROM isokron.recall_corpora "
                                 "WHERE key2 = 'alice'") == 0
+
+
+async def test_bad_recall_input_is_a_typed_error(runtime_pool, two_tenants):
+    """A bad limit, user id, namespace or query: InvalidInputError naming it, nothing run."""
+    from isokron.errors import InvalidInputError
+
+    recall = Recall(runtime_pool)
+    for kwargs, named in (({"limit": "10"}, "limit"), ({"user_id": ""}, "user_id"),
+                          ({"namespaces": ["not a name"]}, "namespace"),
+                          ({"query": "x" * 2001}, "query")):
+        query = kwargs.pop("query", "anything")
+        with pytest.raises(InvalidInputError, match=named):
+            await recall.items("org_a", query, **kwargs)
