@@ -41,7 +41,8 @@ from .cache import CachedContext, Clock, ContextCache
 from .fairness import WorkspaceGate
 from .outbox import Outbox
 from .recalling import Recaller
-from .toolcalling import ToolCalling
+from .toolcalling import answer_tool
+from .tools import annotate_tool_span
 from .warmup import ContextWarmer
 from .writequeue import WriteQueue
 from .writes import HookWrites, cut_with_marker
@@ -52,7 +53,7 @@ log = logging.getLogger("isokron.core")
 
 PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
 
-class AsyncIsoKron(ToolCalling):
+class AsyncIsoKron:
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
 
     Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an
@@ -277,6 +278,12 @@ class AsyncIsoKron(ToolCalling):
         ``user_id`` (default: the configured user) in this workspace, best first."""
         return await self.recaller.items(workspace_id, query,
                                          user_id=user_id or self.config.user_id, limit=limit)
+
+    @telemetry.traced("isokron.tool", operation="execute_tool", annotate=annotate_tool_span)
+    async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
+        """Run one memory tool and return its JSON envelope (never raise: every input, however
+        malformed, gets a typed error envelope)."""
+        return await answer_tool(self, workspace_id, name, args)
 
     async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore:
         """Return the episodic event store on the pool (or the injected one); with
