@@ -161,8 +161,7 @@ async def _isokron_rankings(kron: Any, conv: Conversation, workspace: str, user:
 
 
 async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversation], *,
-                   k: int = 20, progress: Progress | None = None,
-                   embedder: str | None = None) -> dict[str, Any]:
+                   k: int = 20, progress: Progress | None = None) -> dict[str, Any]:
     """Run every conversation through isokron on ``dsn`` (the runtime role) and BM25; the
     owner DSN registers one workspace per conversation."""
     import asyncpg
@@ -180,8 +179,6 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
     started = time.perf_counter()
     pool = await create_pool(dsn, min_size=1, max_size=4)
     config: dict[str, Any] = {"dsn": dsn, "write_transport": "deferred"}
-    if embedder is not None:
-        config["embedder"] = embedder
     try:
         recall = Recall(pool)
 
@@ -216,14 +213,12 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
 
 
 def run_eval(path: str, *, k: int = 20, dsn: str | None = None, owner_dsn: str | None = None,
-             progress: Progress | None = None, embedder: str | None = None) -> dict[str, Any]:
+             progress: Progress | None = None) -> dict[str, Any]:
     """Load ``path`` and evaluate on ``dsn`` (else a throwaway embedded server)."""
     convs = load_conversations(path)
     if dsn is not None:
-        return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
-                                    embedder=embedder))
+        return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress))
     from ..embedded import EmbeddedPostgres
 
     with EmbeddedPostgres() as pg:
-        return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k, progress=progress,
-                                    embedder=embedder))
+        return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k, progress=progress))

@@ -26,7 +26,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"isokron eval: {line}", file=sys.stderr, flush=True)
 
     doc = run_eval(args.path, k=args.k, dsn=args.dsn, owner_dsn=args.owner_dsn,
-                   progress=progress, embedder=args.embedder)
+                   progress=progress)
     text = json.dumps(doc, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -135,8 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "database (default: a throwaway embedded server)")
     recall.add_argument("--owner-dsn", type=dsn_type,
                         help="owner DSN that registers the workspaces (default: --dsn)")
-    recall.add_argument("--embedder", metavar="MODULE:ATTR",
-                        help="an embedder for hybrid recall (see README Recall)")
     recall.add_argument("--out", type=writable_file, help="also write the JSON here")
     recall.add_argument("--quiet", action="store_true", help="no progress lines")
     recall.set_defaults(func=cmd_eval)
