@@ -91,6 +91,29 @@ def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
+def _embedder_spec(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An import path ``module:attr`` or OpenAI-compatible settings (checked in full when
+    the embedder is loaded)."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        module, colon, attr = value.partition(":")
+        if colon and module.strip() and attr.strip():
+            return
+    elif isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return
+    elif hasattr(value, "embed_documents") and hasattr(value, "embed_query"):
+        return  # an embedder object (from Python)
+    raise ConfigError(
+        f"embedder must be 'module:attr', a mapping with provider: openai, or an embedder; "
+        f"got {value!r}",
+        key=attribute.name)
+
+
+def _frozen_spec(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
 @attrs.frozen(kw_only=True)
 class IsoKronConfig:
     """Hold validated settings; YAML keys are the field names."""
@@ -131,6 +154,14 @@ class IsoKronConfig:
     integrity_failure: str = attrs.field(default="raise", validator=_one_of("raise", "lock"))
     recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
     recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))
+    #: embeddings for hybrid recall: "module:attr" or {provider: openai, model, base_url,
+    #: dims, api_key_env, ...} or (from Python) an embedder; None = lexical recall only
+    embedder: Any = attrs.field(default=None, converter=_frozen_spec,
+                                                        validator=_embedder_spec)
+    #: how long recall waits for the query's embedding before it ranks lexically
+    embed_timeout_s: float = attrs.field(default=2.0, validator=_at_least(0, strict=True))
+    #: texts per embed_documents call (at least 32) when stored texts are embedded
+    embed_batch_size: int = attrs.field(default=32, validator=_at_least(32, integer=True))
     #: record memory content, queries and tool arguments on OpenTelemetry spans
     otel_capture_content: bool = attrs.field(default=False, validator=_boolean)
 
@@ -307,6 +338,9 @@ _DESCRIPTIONS = {
     "shutdown_timeout_s": "how long shutdown waits for queued writes",
     "recall_limit": "memories recalled by prefetch",
     "recall_max_chars": "upper bound on the recall block's size",
+    "embedder": "embedder for hybrid recall: module:attr or {provider: openai, ...}",
+    "embed_timeout_s": "seconds recall waits for a query embedding before ranking lexically",
+    "embed_batch_size": "texts per embedding call (at least 32)",
 }
 
 

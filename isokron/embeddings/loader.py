@@ -6,7 +6,8 @@ and ``embed_query`` a question (asymmetric models such as e5 embed the two diffe
 
 ``load_embedder`` takes an import path ``"module:attr"`` (an embedder, or a zero-argument
 factory returning one) or a mapping for any OpenAI-compatible ``/v1/embeddings`` server:
-``{provider: openai, model, base_url, dims, api_key_env}``.
+``{provider: openai, model, base_url, dims, api_key_env}`` (and optionally
+``batch_size``, ``timeout_s``, ``query_input_type``, ``document_input_type``).
 """
 
 from __future__ import annotations
@@ -86,11 +87,14 @@ def load_embedder(spec: str | Mapping[str, Any] | Embedder) -> Embedder:
             raise ConfigError(f"embedder provider must be 'openai', got {provider!r}",
                               key="embedder")
         unknown = sorted(set(spec) - {"provider", "model", "base_url", "dims", "api_key_env",
-                                      "batch_size", "timeout_s"})
+                                      "batch_size", "timeout_s", "query_input_type",
+                                      "document_input_type"})
         if unknown:
             raise ConfigError(f"embedder: unknown key(s) {', '.join(unknown)}", key="embedder")
         return OpenAICompatibleEmbedder(
             model=spec.get("model"), base_url=spec.get("base_url"), dims=spec.get("dims"),
             api_key_env=spec.get("api_key_env"), batch_size=spec.get("batch_size", 64),
-            timeout_s=spec.get("timeout_s", 10.0))
+            timeout_s=spec.get("timeout_s", 10.0),
+            query_input_type=spec.get("query_input_type"),
+            document_input_type=spec.get("document_input_type"))
     return _checked(spec, type(spec).__name__)

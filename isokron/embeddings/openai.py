@@ -18,10 +18,16 @@ __all__ = ["OpenAICompatibleEmbedder"]
 
 class OpenAICompatibleEmbedder:
     """POST ``{"model", "input"}`` to ``<base_url>/embeddings`` in batches of ``batch_size``
-    (at least 32); the key, if any, comes from the environment variable ``api_key_env``."""
+    (at least 32); the key, if any, comes from the environment variable ``api_key_env``.
+
+    Asymmetric models (e5, and servers that embed queries and passages differently) take
+    ``query_input_type`` and ``document_input_type``: sent as ``input_type`` with each
+    request of that kind.
+    """
 
     def __init__(self, *, model: Any, base_url: Any, dims: Any, api_key_env: Any = None,
-                 batch_size: Any = 64, timeout_s: Any = 10.0) -> None:
+                 batch_size: Any = 64, timeout_s: Any = 10.0, query_input_type: Any = None,
+                 document_input_type: Any = None) -> None:
         if not isinstance(model, str) or not model:
             raise ConfigError("embedder model must be a non-empty string", key="embedder")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -39,6 +45,13 @@ class OpenAICompatibleEmbedder:
         if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
             raise ConfigError("embedder api_key_env must name an environment variable",
                               key="embedder")
+        for name, value in (("query_input_type", query_input_type),
+                            ("document_input_type", document_input_type)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"embedder {name} must be a non-empty string, got "
+                                  f"{value!r}", key="embedder")
+        self.query_input_type: str | None = query_input_type
+        self.document_input_type: str | None = document_input_type
         self.model = model
         self.model_id = f"openai:{model}"
         self.dims = dims
@@ -47,12 +60,15 @@ class OpenAICompatibleEmbedder:
         self.batch_size = batch_size
         self.timeout_s = float(timeout_s)
 
-    def _post(self, texts: list[str]) -> list[list[float]]:
+    def _post(self, texts: list[str], input_type: str | None = None) -> list[list[float]]:
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        body = json.dumps({"model": self.model, "input": texts}).encode()
+        doc_out: dict[str, Any] = {"model": self.model, "input": texts}
+        if input_type is not None:
+            doc_out["input_type"] = input_type
+        body = json.dumps(doc_out).encode()
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
@@ -73,9 +89,10 @@ class OpenAICompatibleEmbedder:
         out: list[list[float]] = []
         items = list(texts)
         for start in range(0, len(items), self.batch_size):
-            out += await asyncio.to_thread(self._post, items[start:start + self.batch_size])
+            out += await asyncio.to_thread(self._post, items[start:start + self.batch_size],
+                                           self.document_input_type)
         return out
 
     async def embed_query(self, text: str) -> list[float]:
         """Embed one query."""
-        return (await asyncio.to_thread(self._post, [text]))[0]
+        return (await asyncio.to_thread(self._post, [text], self.query_input_type))[0]

@@ -24,6 +24,7 @@ from .. import telemetry
 from ..config import IsoKronConfig, load_config
 from ..db.replicas import ReplicaRouter
 from ..db.transports import DeferredTransport, SubstrateTransport, WriteTransport
+from ..embeddings import Embedder, load_embedder
 from ..errors import InvalidInputError
 from ..guard.dsn import redact_dsn
 from ..guard.validate import check_workspace
@@ -38,6 +39,7 @@ from ..stores.recall import Recall, RecallItem
 from ..stores.sessions import AgentSessionStore, RequestContext
 from .breaker import breaker_for
 from .cache import CachedContext, Clock, ContextCache
+from .embedding import Embeddings
 from .fairness import WorkspaceGate
 from .outbox import Outbox
 from .recalling import Recaller
@@ -76,9 +78,15 @@ class AsyncIsoKron:
         sessions: Any = None,
         episodic: Any = None,
         ledger: Any = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.config: IsoKronConfig = load_config(config)
         cfg = self.config
+        spec = embedder if embedder is not None else cfg.embedder
+        #: the embedder wired in (hybrid recall, texts embedded off the hot path), or None
+        self.embeddings = None if spec is None else Embeddings(
+            load_embedder(spec), self, batch_size=cfg.embed_batch_size,
+            query_timeout_s=cfg.embed_timeout_s)
         self._pool = pool
         self._owns_pool = pool is None and pool_opener is None
         self._pool_opener = pool_opener
@@ -127,7 +135,7 @@ class AsyncIsoKron:
                                                                      "actor_for")
                         else ActorDirectory(self.pool, cfg.actor_kind))
         self.warmer = ContextWarmer(cfg, self.cache, self.gate, self)
-        self.recaller = Recaller(cfg, self.gate, self)
+        self.recaller = Recaller(cfg, self.gate, self, self.embeddings)
         self.queue = WriteQueue(self.outbox, self.gate, self.note_write)
         self.writes = HookWrites(queue=self.queue, cache=self.cache, actors=self._actors,
                                  transport=self.transport, stores=self,
@@ -157,13 +165,17 @@ class AsyncIsoKron:
         ``dead_lettered``, ``deferred``), ``by_surface`` (the same per surface),
         ``queued_now``/``queued_bytes`` and the last ``dead_letters``;
         ``rejected``: hook calls whose writes could not be queued, per hook;
-        ``breaker``: its state.
+        ``breaker``: its state; ``embeddings``: the embedding queue's counters (None
+        without an embedder).
         """
         return {
             "outbox": self.outbox.snapshot(),
             "rejected": dict(self.rejected),
             "breaker": self.breaker.snapshot(),
             "replicas": self.replicas.snapshot() if self.replicas is not None else None,
+            "embeddings": (None if self.embeddings is None else
+                           {**self.embeddings.queue.stats(),
+                            "query_failures": self.embeddings.query_failures}),
         }
 
     def reject(self, hook: str, exc: BaseException) -> None:
@@ -183,9 +195,10 @@ class AsyncIsoKron:
 
     async def close(self, timeout: float | None = None) -> int:
         """Drain queued writes (bounded) and close an owned pool; return writes lost."""
-        lost = await self.outbox.drain(
-            self.config.shutdown_timeout_s if timeout is None else timeout
-        )
+        wait = self.config.shutdown_timeout_s if timeout is None else timeout
+        lost = await self.outbox.drain(wait)
+        if self.embeddings is not None:  # rows left unembedded: the backfill's, not lost
+            await self.embeddings.close(wait)
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
         self._pool = None
@@ -252,13 +265,13 @@ class AsyncIsoKron:
             return self._stores["memory"]  # type: ignore[no-any-return]
         if read_of is not None and self.replicas is not None:
             return NamespaceMemory(await self.read_pool(read_of))
-        return NamespaceMemory(await self.pool())
+        return NamespaceMemory(await self.pool(), observer=self.embeddings)
 
     async def sessions(self) -> AgentSessionStore:
         """Return the session store on the pool (or the injected one)."""
         if "sessions" in self._stores:
             return self._stores["sessions"]  # type: ignore[no-any-return]
-        return AgentSessionStore(await self.pool())
+        return AgentSessionStore(await self.pool(), observer=self.embeddings)
 
     async def recall_store(self, *, read_of: str) -> Recall | None:
         """The recall store on ``read_of``'s read pool (None when memory is injected)."""
@@ -373,6 +386,10 @@ class AsyncIsoKron:
         self.writes.session_end(workspace_id, session_id=session_id, turn_count=turn_count)
 
     async def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued write is handled; return False on timeout."""
-        return await self.outbox.wait_idle(timeout)
+        """Wait until every queued write is handled (and, with an embedder, its texts
+        embedded); return False on timeout."""
+        done = await self.outbox.wait_idle(timeout)
+        if done and self.embeddings is not None:
+            done = await self.embeddings.queue.drain(timeout)
+        return done
 

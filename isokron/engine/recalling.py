@@ -6,8 +6,10 @@ import re
 from typing import Any, Protocol
 
 from ..config import IsoKronConfig
+from ..errors import DatabaseError, InvalidInputError
 from ..models import MemoryRecord
 from ..stores.recall import Recall, RecallItem
+from .embedding import Embeddings
 from .fairness import WorkspaceGate
 from .recall import render_recall_block
 
@@ -52,18 +54,33 @@ def _as_item(record: MemoryRecord, rank: int) -> RecallItem:
 class Recaller:
     """Run recall inside the workspace's slot and the breaker."""
 
-    def __init__(self, config: IsoKronConfig, gate: WorkspaceGate, source: RecallSource) -> None:
+    def __init__(self, config: IsoKronConfig, gate: WorkspaceGate, source: RecallSource,
+                 embeddings: Embeddings | None = None) -> None:
         self.config = config
         self._gate = gate
         self._source = source
+        self.embeddings = embeddings
 
     async def items(self, workspace_id: str, query: str, *, user_id: str | None = None,
                     limit: int | None = None) -> list[RecallItem]:
-        """Memories of the readable namespaces and ``user_id``'s messages, best first."""
+        """Memories of the readable namespaces and ``user_id``'s messages, best first:
+        hybrid with an embedder (the query embedded first, outside the database slot),
+        lexical without one or when the embedder or the vector search fails."""
         wanted = limit if limit is not None else self.config.recall_limit
+        embeddings = self.embeddings
+        vector = None
+        if embeddings is not None and isinstance(query, str) and len(query.strip()) >= 2:
+            vector = await embeddings.query_vector(query)
         async with self._gate.guarded("recalling memories", workspace_id):
             store = await self._source.recall_store(read_of=workspace_id)
             if store is not None:
+                if vector is not None and embeddings is not None:
+                    try:
+                        return await store.items(workspace_id, query, user_id=user_id,
+                                                 limit=wanted, vector=vector,
+                                                 model_id=embeddings.model_id)
+                    except (DatabaseError, InvalidInputError) as exc:
+                        embeddings.lexical_fallback(f"hybrid recall failed ({exc})")
                 return await store.items(workspace_id, query, user_id=user_id, limit=wanted)
             memory = await self._source.memory(read_of=workspace_id)
             found = await memory.search(workspace_id, query, limit=wanted)

@@ -84,6 +84,21 @@ _VECTOR_EXTENSION = re.compile(
     re.MULTILINE,
 )
 _TRANSACTION_TIMEOUT = re.compile(r"^SET transaction_timeout = .*;\n", re.MULTILINE)
+#: functions that name pgvector's type: created by ``enable_vectors_v1()`` (0021)
+VECTOR_FUNCTIONS = ("store_embeddings_v1", "embedding_backlog_v1", "embedding_counts_v1",
+                    "backfill_embeddings_v1", "drop_other_dims_v1", "recall_vectors_v1")
+_VECTOR_FUNCTION_BLOCK = re.compile(
+    r"^--\n-- Name: (?:FUNCTION )?(?:" + "|".join(VECTOR_FUNCTIONS)
+    + r")\(.*?(?=^--\n-- Name: |\Z)",
+    re.MULTILINE | re.DOTALL,
+)
+#: the tables whose ``embedding`` column ``enable_vectors_v1()`` adds
+VECTOR_TABLES = ("memory_records", "agent_messages")
+_VECTOR_COLUMN_ACL = re.compile(
+    r"^--\n-- Name: COLUMN (?:" + "|".join(VECTOR_TABLES)
+    + r")\.embedding; Type: ACL; .*?(?=^--\n-- Name: |\Z)",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 class SchemaDumpError(IsoKronError):
@@ -155,19 +170,24 @@ def normalise_dump(raw: str, *, dump_user: str, migrations: Sequence[tuple[str, 
     text = _VECTOR_EXTENSION.sub("", text)
     has_vectors = vector_schema is not None
     if has_vectors:
-        column = re.compile(rf"^    embedding {re.escape(str(vector_schema))}\.vector,\n",
-                            re.MULTILINE)
-        text, count = column.subn("", text)
-        if count != 1 or f"{vector_schema}.vector" in text:
+        text = _VECTOR_FUNCTION_BLOCK.sub("", text)
+        text = _VECTOR_COLUMN_ACL.sub("", text)
+        vector = re.escape(f"{vector_schema}.vector")
+        middle = re.compile(rf"^    embedding {vector},\n", re.MULTILINE)
+        last = re.compile(rf",\n    embedding {vector}\n\);", re.MULTILINE)
+        text, count = middle.subn("", text)
+        text, more = last.subn("\n);", text)
+        if count + more != len(VECTOR_TABLES) or f"{vector_schema}.vector" in text:
             raise SchemaDumpError(
-                "the dump uses pgvector beyond isokron.memory_records.embedding; teach "
-                "isokron.ops.schema_dump.normalise_dump about it")
+                "the dump uses pgvector beyond the embedding columns and the functions of "
+                "enable_vectors_v1(); teach isokron.ops.schema_dump.normalise_dump about it")
 
     body = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
     rows = ",\n".join(f"    ({_literal(name)}, {_literal(checksum)})"
                       for name, checksum in sorted(migrations))
     epilogue = [
-        "-- pgvector is optional (0003): add the embedding column when the server has it.",
+        "-- pgvector is optional (0003, 0021): add the embedding columns and their functions "
+        "when the server has it.",
         "RESET search_path;",
         "SELECT isokron.enable_vectors_v1();",
         "",

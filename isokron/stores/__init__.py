@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._observe import WriteObserver
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
 from .memory import NamespaceAccess, NamespaceItem, NamespaceMemory
@@ -9,11 +10,14 @@ from .memory_transfer import export_memory, import_memory, purge_workspace
 from .recall import Recall, RecallItem
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
+from .vectors import BacklogItem, EmbeddingCounts, Vectors, content_hash
 
 __all__ = [
     "AgentSessionStore",
+    "BacklogItem",
     "DelegationLedger",
     "DelegationSweeper",
+    "EmbeddingCounts",
     "EpisodicEventStore",
     "NamespaceAccess",
     "NamespaceItem",
@@ -22,6 +26,9 @@ __all__ = [
     "RecallItem",
     "RequestContext",
     "SweepResult",
+    "Vectors",
+    "WriteObserver",
+    "content_hash",
     "export_memory",
     "import_memory",
     "purge_workspace",

@@ -41,6 +41,7 @@ from ..pool import DB, Conn, acquire, translate_errors
 from ._batch import COMMIT_ONE, CommitBatcher
 from ._json import timestamps
 from ._names import KEEP, Keep, NamespaceAccess, check_names, namespace_kind, vector_text
+from ._observe import WriteObserver
 from ._spans import on_commit as _on_commit
 from ._spans import on_forget as _on_forget
 from ._spans import on_search as _on_search
@@ -106,10 +107,12 @@ VALUES ($1, $2, $3, $4, $5, $6)
 class NamespaceMemory:
     """Commit, search and forget memories in the namespaces a workspace may use."""
 
-    def __init__(self, pool: DB) -> None:
+    def __init__(self, pool: DB, *, observer: WriteObserver | None = None) -> None:
         self.pool = pool
         self._vectors: bool | None = None
         self._batcher = CommitBatcher(pool)
+        #: told of every committed memory (the engine embeds them off the hot path)
+        self.observer = observer
 
     async def supports_vectors(self) -> bool:
         """Tell whether cosine search over embeddings is available (pgvector installed)."""
@@ -199,7 +202,10 @@ class NamespaceMemory:
         stored = scrub_text(content, "a memory")
         item = (record_id, target, namespace_kind(target), stored, kind, source, pin, expires_at)
         if vector is None:  # the usual case: one round trip, shared with the tick's others
-            return MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
+            record = MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
+            if self.observer is not None:
+                self.observer.memories_written(workspace_id, [record])
+            return record
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
             text = await conn.fetchval(COMMIT_ONE, workspace_id, *item)
             root = (await self._access(conn, workspace_id)).root_id

@@ -22,7 +22,7 @@ from ..guard.limits import MAX_ID_CHARS, MAX_QUERY_CHARS, check_free_text
 from ..guard.validate import check_text, check_workspace, shown
 from ..models import Row
 from ..pool import DB, acquire, translate_errors
-from ._names import check_names
+from ._names import check_names, vector_text
 
 __all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem"]
 
@@ -30,7 +30,7 @@ __all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem"]
 MAX_RECALL_LIMIT = 100
 
 _RECALL = ("SELECT source, id, content, created_at, score, namespace, session_id, role "
-           "FROM isokron.recall_for_v1($1, $2, $3, $4, $5)")
+           "FROM isokron.recall_for_v2($1, $2, $3, $4, $5, $6, $7)")
 _REFRESH = "SELECT isokron.refresh_recall_stats_v1()"
 
 
@@ -76,11 +76,16 @@ class Recall:
     @telemetry.traced("isokron.recall.items", operation="search_memory")
     async def items(self, workspace_id: str, query: str, *, user_id: str | None = None,
                     namespaces: Sequence[str] | None = None, limit: int = 10,
+                    vector: Sequence[float] | None = None, model_id: str | None = None,
                     ) -> list[RecallItem]:
         """Return up to ``limit`` items for ``query``, best first: memories of the
         readable namespaces (or of ``namespaces``) and, with ``user_id``, that user's
         messages in the workspace: never another tree's or another user's (the database
-        takes both from the transaction's settings, not from arguments)."""
+        takes both from the transaction's settings, not from arguments).
+
+        With ``vector`` (the query's embedding by model ``model_id``; needs pgvector) the
+        ranking is hybrid: lexical and nearest-vector candidates fused in the same
+        statement. Rows embedded by another model take part lexically only."""
         _items(workspace_id, query)
         if user_id is not None:
             check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
@@ -88,12 +93,19 @@ class Recall:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
         limit = max(1, min(MAX_RECALL_LIMIT, limit))
+        if (vector is None) != (model_id is None):
+            raise InvalidInputError("vector and model_id go together")
+        if model_id is not None and (not isinstance(model_id, str) or not model_id):
+            raise InvalidInputError(f"model_id must be a non-empty string, got "
+                                    f"{shown(model_id)}")
+        vector_literal = None if vector is None else vector_text(vector)
         text = query.strip()
         if not text:
             return []
         # One statement: recall_for_v1 scopes its own transaction (workspace, tenant, user).
         async with translate_errors("recalling"), acquire(self.pool) as conn:
-            rows = await conn.fetch(_RECALL, workspace_id, user_id, text, wanted, limit)
+            rows = await conn.fetch(_RECALL, workspace_id, user_id, text, wanted, limit,
+                                    vector_literal, model_id)
         return [RecallItem.from_row(r) for r in rows]
 
     async def refresh_stats(self, workspace_id: str, *, user_id: str | None = None) -> int:

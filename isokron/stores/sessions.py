@@ -37,6 +37,7 @@ from ..guard.validate import (
 from ..models import AgentMessage, AgentSession
 from ..pool import DB, Conn, acquire, translate_errors
 from ._json import json_rows
+from ._observe import WriteObserver
 
 __all__ = ["ROLES", "AgentSessionStore", "RequestContext"]
 
@@ -76,8 +77,10 @@ UNSET = _Unset()
 class AgentSessionStore:
     """Create sessions and append/list messages; the request context always wins."""
 
-    def __init__(self, pool: DB) -> None:
+    def __init__(self, pool: DB, *, observer: WriteObserver | None = None) -> None:
         self.pool = pool
+        #: told of every appended message (the engine embeds them off the hot path)
+        self.observer = observer
 
     @asynccontextmanager
     async def _scoped(self, ctx: RequestContext, what: str) -> AsyncIterator[Conn]:
@@ -212,8 +215,10 @@ class AgentSessionStore:
                 "SELECT isokron.append_messages_v1($1, $2, $3, $4, $5, $6, $7)::text",
                 ctx.tenant_id, ctx.user_id, target, [p[0] for p in prepared],
                 [p[1] for p in prepared], [p[2] for p in prepared], [p[3] for p in prepared])
-        rows = json_rows(text)
-        return [AgentMessage.from_row(r) for r in rows]
+        appended = [AgentMessage.from_row(r) for r in json_rows(text)]
+        if self.observer is not None:
+            self.observer.messages_written(ctx.tenant_id, ctx.user_id, appended)
+        return appended
 
     @telemetry.traced("isokron.sessions.list_messages")
     async def list_messages(

@@ -1,8 +1,9 @@
-"""Ship the test helpers: in-memory fakes of the substrate and of every store, and the
-demo seed."""
+"""Ship the test helpers: in-memory fakes of the substrate and of every store, a
+deterministic embedder, and the demo seed."""
 
 from __future__ import annotations
 
+from .embedder import HashingEmbedder
 from .fake import InMemorySubstrate
 from .seed import SeedSummary, seed_demo_workspace
 from .stores import (
@@ -13,6 +14,7 @@ from .stores import (
 )
 
 __all__ = [
+    "HashingEmbedder",
     "InMemoryDelegationLedger",
     "InMemoryEpisodicStore",
     "InMemoryNamespaceMemory",

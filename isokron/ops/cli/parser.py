@@ -18,6 +18,7 @@ from ._args import (
 from .bench import cmd_bench
 from .demo import cmd_demo
 from .doctor import cmd_doctor
+from .embed import cmd_embed
 from .eval import cmd_eval
 from .hermes import cmd_hermes_install
 from .mcp import cmd_mcp
@@ -30,8 +31,8 @@ from .sweep import cmd_sweep
 __all__ = ["DESCRIPTION", "build_parser"]
 
 #: The description ``isokron --help`` shows.
-DESCRIPTION = ("Run isokron: migrate, schema, doctor, prompt, sweep, bench, eval, memory, mcp, "
-               "hermes-install, demo.")
+DESCRIPTION = ("Run isokron: migrate, schema, doctor, prompt, sweep, embed, bench, eval, "
+               "memory, mcp, hermes-install, demo.")
 
 
 def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -122,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--stuck-threshold", type=positive_float, default=None,
                        help="seconds without a heartbeat before a row is stuck")
     sweep.set_defaults(func=cmd_sweep)
+    embed = _with_dsn(sub.add_parser(
+        "embed", help="embed stored texts for hybrid recall (as the schema owner)"))
+    embed.add_argument("--backfill", action="store_true",
+                       help="embed every memory and message without a vector of the model "
+                            "(fixes the vector columns to its dimension and indexes them)")
+    embed.add_argument("--embedder", required=True,
+                       help="module:attr of an embedder (or a zero-argument factory), or "
+                            "an isokron config file whose embedder key names it")
+    embed.add_argument("--batch-size", type=positive_int, default=64,
+                       help="texts per embedding call (default 64)")
+    embed.add_argument("--quiet", action="store_true", help="no progress bar")
+    embed.set_defaults(func=cmd_embed)
     _add_bench(sub)
     evaluate = sub.add_parser("eval", help="measure recall quality")
     eval_sub = evaluate.add_subparsers(dest="eval_command", required=True, parser_class=Parser)
