@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from ..embeddings import Embedder
 from ..errors import InvalidInputError
 
 __all__ = ["KS", "Conversation", "evaluate", "load_conversations", "metrics", "turn_text"]
@@ -109,6 +110,7 @@ def metrics(ranked: Sequence[Sequence[str]], evidence: Sequence[frozenset[str]]
 
 
 def _bm25_rankings(conv: Conversation, k: int) -> list[list[str]]:
+    """Every question's top ``k`` turns by BM25 (bm25s, PyStemmer's English stemmer)."""
     import bm25s
     import Stemmer
 
@@ -133,11 +135,7 @@ def _bm25_rankings(conv: Conversation, k: int) -> list[list[str]]:
 Progress = Callable[[str], None]
 
 
-async def _isokron_rankings(kron: Any, conv: Conversation, workspace: str, user: str,
-                            k: int, refresh: Callable[[str, str], Any]) -> list[list[str]]:
-    by_text: dict[str, str] = {}
-    for _, dia, text in conv.turns:
-        by_text.setdefault(text, dia)
+async def _feed(kron: Any, conv: Conversation, workspace: str, user: str) -> None:
     turns = list(conv.turns)
     for i in range(0, len(turns), 2):
         pair = turns[i:i + 2]
@@ -149,43 +147,66 @@ async def _isokron_rankings(kron: Any, conv: Conversation, workspace: str, user:
             for one in pair:
                 await kron.sync_turn(workspace, one[2], "", session_id=one[0],
                                      turn_number=i // 2 + 1, user_id=user)
-    if not await kron.flush(600):
-        raise RuntimeError("the writes of the conversation did not land in 600 s")
-    await refresh(workspace, user)
-    rankings = []
-    for question, _ in conv.questions:
-        items = await kron.recall_items(workspace, question, user_id=user, limit=k)
-        rankings.append([by_text.get(item.content, "?") for item in items
-                         if item.source == "message"])
-    return rankings
+    if not await kron.flush(3600):
+        raise RuntimeError("the writes of the conversation did not land in an hour")
+
+
+def _as_ids(conv: Conversation, items: Sequence[Any]) -> list[str]:
+    by_text: dict[str, str] = {}
+    for _, dia, text in conv.turns:
+        by_text.setdefault(text, dia)
+    return [by_text.get(item.content, "?") for item in items if item.source == "message"]
+
+
+class _Runs:
+    """Every ranking's lists, overall and per conversation."""
+
+    def __init__(self) -> None:
+        self.all: dict[str, list[list[str]]] = {}
+        self.evidence: list[frozenset[str]] = []
+        self.per: list[dict[str, Any]] = []
+
+    def add(self, conv: Conversation, rankings: dict[str, list[list[str]]]) -> None:
+        ev = [e for _, e in conv.questions]
+        self.evidence += ev
+        for name, lists in rankings.items():
+            self.all.setdefault(name, []).extend(lists)
+        self.per.append({"conversation": conv.name, "turns": len(conv.turns),
+                         "questions": len(ev),
+                         **{name: metrics(lists, ev) for name, lists in rankings.items()}})
 
 
 async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversation], *,
-                   k: int = 20, progress: Progress | None = None) -> dict[str, Any]:
+                   k: int = 20, progress: Progress | None = None,
+                   embedder: Embedder | None = None) -> dict[str, Any]:
     """Run every conversation through isokron on ``dsn`` (the runtime role) and BM25; the
-    owner DSN registers one workspace per conversation."""
+    owner DSN registers one workspace per conversation. With ``embedder``: isokron's
+    recall is hybrid, and its lexical ranking, the dense ranking of the same texts and the
+    reciprocal-rank fusion of BM25 and dense are reported beside it."""
     import asyncpg
 
     from ..engine.core import AsyncIsoKron
     from ..pool import create_pool
     from ..stores.recall import Recall
+    from ..stores.vectors import Vectors
     from ..testing.seed import seed_demo_workspace
+    from .eval_dense import dense_rankings, rrf
 
     convs = list(conversations)
-    ours: list[list[str]] = []
-    theirs: list[list[str]] = []
-    evidence: list[frozenset[str]] = []
-    per: list[dict[str, Any]] = []
+    runs = _Runs()
     started = time.perf_counter()
+    if embedder is not None:
+        owner = await asyncpg.connect(owner_dsn)
+        try:
+            await Vectors(owner).prepare(embedder.dims)
+        finally:
+            await owner.close()
     pool = await create_pool(dsn, min_size=1, max_size=4)
-    config: dict[str, Any] = {"dsn": dsn, "write_transport": "deferred"}
+    config: dict[str, Any] = {"dsn": dsn, "write_transport": "deferred",
+                              "embed_timeout_s": 60.0}
     try:
         recall = Recall(pool)
-
-        async def refresh(workspace: str, user: str) -> None:
-            await recall.refresh_stats(workspace, user_id=user)
-
-        async with AsyncIsoKron(config, pool=pool) as kron:
+        async with AsyncIsoKron(config, pool=pool, embedder=embedder) as kron:
             for n, conv in enumerate(convs):
                 workspace, user = f"org_eval_{n}", f"user_{n}"
                 owner = await asyncpg.connect(owner_dsn)
@@ -193,32 +214,60 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
                     await seed_demo_workspace(owner, workspace)
                 finally:
                     await owner.close()
-                mine = await _isokron_rankings(kron, conv, workspace, user, k, refresh)
-                bm25 = _bm25_rankings(conv, k)
-                ev = [e for _, e in conv.questions]
-                ours += mine
-                theirs += bm25
-                evidence += ev
-                per.append({"conversation": conv.name, "turns": len(conv.turns),
-                            "questions": len(ev), "isokron": metrics(mine, ev),
-                            "bm25": metrics(bm25, ev)})
+                await _feed(kron, conv, workspace, user)
+                await recall.refresh_stats(workspace, user_id=user)  # as the sweeper would
+                questions = [q for q, _ in conv.questions]
+                mine = [_as_ids(conv, await kron.recall_items(workspace, q, user_id=user,
+                                                              limit=k)) for q in questions]
+                bm25 = _bm25_rankings(conv, 100)
+                rankings = {"isokron": mine, "bm25": [r[:k] for r in bm25]}
+                if embedder is not None:
+                    rankings["isokron_lexical"] = [
+                        _as_ids(conv, await recall.items(workspace, q, user_id=user, limit=k))
+                        for q in questions]
+                    dense = await dense_rankings(
+                        embedder, [t for _, _, t in conv.turns],
+                        [d for _, d, _ in conv.turns], questions, 100)
+                    rankings["dense"] = [r[:k] for r in dense]
+                    rankings["rrf_bm25_dense"] = [rrf(b, d, depth=k)
+                                                  for b, d in zip(bm25, dense, strict=True)]
+                runs.add(conv, rankings)
                 if progress is not None:
-                    progress(f"{conv.name}: {len(conv.turns)} turns, {len(ev)} questions "
-                             f"({time.perf_counter() - started:.0f}s)")
+                    progress(f"{conv.name}: {len(conv.turns)} turns, {len(questions)} "
+                             f"questions ({time.perf_counter() - started:.0f}s)")
     finally:
         await pool.close()
-    return {"questions": len(evidence), "conversations": per,
-            "isokron": metrics(ours, evidence), "bm25": metrics(theirs, evidence),
-            "seconds": round(time.perf_counter() - started, 1)}
+    doc: dict[str, Any] = {"questions": len(runs.evidence), "conversations": runs.per}
+    doc |= {name: metrics(lists, runs.evidence) for name, lists in runs.all.items()}
+    if embedder is not None:
+        doc["embedder"] = embedder.model_id
+    doc["seconds"] = round(time.perf_counter() - started, 1)
+    return doc
 
 
 def run_eval(path: str, *, k: int = 20, dsn: str | None = None, owner_dsn: str | None = None,
-             progress: Progress | None = None) -> dict[str, Any]:
-    """Load ``path`` and evaluate on ``dsn`` (else a throwaway embedded server)."""
+             progress: Progress | None = None, embedder: Any = None,
+             vector_cache: str | Path | None = None) -> dict[str, Any]:
+    """Load ``path`` and evaluate on ``dsn`` (else a throwaway embedded server); with
+    ``embedder`` (anything :func:`~isokron.embeddings.load_embedder` takes) hybrid, its
+    vectors cached in ``vector_cache`` (default ``~/.cache/isokron/eval-vectors.sqlite``)."""
     convs = load_conversations(path)
-    if dsn is not None:
-        return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress))
-    from ..embedded import EmbeddedPostgres
+    cached = None
+    if embedder is not None:
+        from ..embeddings import load_embedder
+        from .eval_dense import CachedEmbedder
 
-    with EmbeddedPostgres() as pg:
-        return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k, progress=progress))
+        cached = CachedEmbedder(load_embedder(embedder),
+                                vector_cache or "~/.cache/isokron/eval-vectors.sqlite")
+    try:
+        if dsn is not None:
+            return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
+                                        embedder=cached))
+        from ..embedded import EmbeddedPostgres
+
+        with EmbeddedPostgres() as pg:
+            return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k,
+                                        progress=progress, embedder=cached))
+    finally:
+        if cached is not None:
+            cached.close()

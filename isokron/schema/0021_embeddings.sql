@@ -350,9 +350,11 @@ SELECT isokron.enable_vectors_v1();
 
 -- Recall in one statement, lexical or hybrid. Without a query vector: exactly
 -- recall_for_v1. With one (and its model): the lexical ranking (recall_v1) and the vector
--- ranking (recall_vectors_v1) of the same scope, fused by weighted reciprocal rank:
--- 1.0 / (60 + lexical rank) + 0.6 / (60 + vector rank), pinned memories times 1.5. The
--- score is that fused value.
+-- ranking (recall_vectors_v1) of the same scope, 50 candidates each, fused by a convex
+-- combination of their min-max normalised scores: 0.6 x BM25 + 0.4 x cosine similarity
+-- (a pinned memory's vector side counts 1.5 times; its BM25 already does). Measured on
+-- LoCoMo conversations, this beats reciprocal-rank fusion at every k and keeps the
+-- lexical ranking's precision at the top. The score is that fused value.
 CREATE FUNCTION isokron.recall_for_v2(p_workspace_id text, p_user_id text, p_query text,
                                       p_namespaces text[], p_limit integer,
                                       p_vector text, p_model text)
@@ -363,6 +365,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     c_depth constant integer := 50;
+    c_lexical constant double precision := 0.6;
 BEGIN
     IF p_vector IS NULL OR p_model IS NULL OR char_length(btrim(p_query)) < 2 THEN
         RETURN QUERY SELECT * FROM isokron.recall_for_v1(p_workspace_id, p_user_id, p_query,
@@ -377,19 +380,23 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH lexical AS MATERIALIZED (
-        SELECT l.*, row_number() OVER (ORDER BY l.score DESC, l.created_at DESC, l.id) AS rank
+        SELECT l.*, (l.score - min(l.score) OVER ())
+                    / nullif(max(l.score) OVER () - min(l.score) OVER (), 0) AS norm
           FROM isokron.recall_v1(btrim(p_query), p_namespaces, c_depth,
                                  p_user_id IS NOT NULL) l
     ), vector AS MATERIALIZED (
-        SELECT v.*, row_number() OVER (ORDER BY v.distance, v.created_at DESC, v.id) AS rank
+        SELECT v.*, (max(v.distance) OVER () - v.distance)
+                    / nullif(max(v.distance) OVER () - min(v.distance) OVER (), 0) AS norm
           FROM isokron.recall_vectors_v1(p_vector, p_model, p_namespaces, c_depth,
                                          p_user_id IS NOT NULL) v
     ), fused AS (
         SELECT coalesce(l.source, v.source) AS source, coalesce(l.id, v.id) AS id,
                coalesce(l.content, v.content) AS content,
                coalesce(l.created_at, v.created_at) AS created_at,
-               (coalesce(1.0 / (60 + l.rank), 0) + coalesce(0.6 / (60 + v.rank), 0))
-               * CASE WHEN v.pin THEN 1.5 ELSE 1 END AS score,
+               CASE WHEN l.id IS NULL THEN 0 ELSE c_lexical * coalesce(l.norm, 1) END
+               + CASE WHEN v.id IS NULL THEN 0
+                      ELSE (1 - c_lexical) * coalesce(v.norm, 1)
+                           * CASE WHEN v.pin THEN 1.5 ELSE 1 END END AS score,
                coalesce(l.namespace, v.namespace) AS namespace,
                coalesce(l.session_id, v.session_id) AS session_id,
                coalesce(l.role, v.role) AS role

@@ -1698,6 +1698,7 @@ CREATE FUNCTION isokron.recall_for_v2(p_workspace_id text, p_user_id text, p_que
     AS $$
 DECLARE
     c_depth constant integer := 50;
+    c_lexical constant double precision := 0.6;
 BEGIN
     IF p_vector IS NULL OR p_model IS NULL OR char_length(btrim(p_query)) < 2 THEN
         RETURN QUERY SELECT * FROM isokron.recall_for_v1(p_workspace_id, p_user_id, p_query,
@@ -1712,19 +1713,23 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH lexical AS MATERIALIZED (
-        SELECT l.*, row_number() OVER (ORDER BY l.score DESC, l.created_at DESC, l.id) AS rank
+        SELECT l.*, (l.score - min(l.score) OVER ())
+                    / nullif(max(l.score) OVER () - min(l.score) OVER (), 0) AS norm
           FROM isokron.recall_v1(btrim(p_query), p_namespaces, c_depth,
                                  p_user_id IS NOT NULL) l
     ), vector AS MATERIALIZED (
-        SELECT v.*, row_number() OVER (ORDER BY v.distance, v.created_at DESC, v.id) AS rank
+        SELECT v.*, (max(v.distance) OVER () - v.distance)
+                    / nullif(max(v.distance) OVER () - min(v.distance) OVER (), 0) AS norm
           FROM isokron.recall_vectors_v1(p_vector, p_model, p_namespaces, c_depth,
                                          p_user_id IS NOT NULL) v
     ), fused AS (
         SELECT coalesce(l.source, v.source) AS source, coalesce(l.id, v.id) AS id,
                coalesce(l.content, v.content) AS content,
                coalesce(l.created_at, v.created_at) AS created_at,
-               (coalesce(1.0 / (60 + l.rank), 0) + coalesce(0.6 / (60 + v.rank), 0))
-               * CASE WHEN v.pin THEN 1.5 ELSE 1 END AS score,
+               CASE WHEN l.id IS NULL THEN 0 ELSE c_lexical * coalesce(l.norm, 1) END
+               + CASE WHEN v.id IS NULL THEN 0
+                      ELSE (1 - c_lexical) * coalesce(v.norm, 1)
+                           * CASE WHEN v.pin THEN 1.5 ELSE 1 END END AS score,
                coalesce(l.namespace, v.namespace) AS namespace,
                coalesce(l.session_id, v.session_id) AS session_id,
                coalesce(l.role, v.role) AS role
@@ -3779,4 +3784,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', '132f40e4cf887731b7c52be6be17f4a4945600dc8cd021b0af6bd8e6ac05ae39');
+    ('0021_embeddings', '4c6f24489a896b1e887884e48070e4fbce0d1437580a23aa2af882f7cb22e923');

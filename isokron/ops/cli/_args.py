@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ...errors import IsoKronError
@@ -20,6 +20,7 @@ __all__ = [
     "directory_type",
     "dsn",
     "dsn_type",
+    "embedder_spec",
     "fail",
     "positive_float",
     "positive_int",
@@ -153,3 +154,16 @@ def fail(command: str, message: str, dsn: str | None) -> int:
         line = line.replace(secret, "***")
     print(f"isokron {command}: {line}", file=sys.stderr)
     return 1
+
+
+def embedder_spec(value: str) -> Any:
+    """``module:attr``, or a config file (YAML) whose isokron settings name the embedder."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        return value
+    from ...config import config_document, settings_of
+
+    spec = settings_of(config_document(path)).get("embedder")
+    if spec is None:
+        raise Refused(f"{value}: the isokron settings have no embedder key")
+    return spec

@@ -6,25 +6,10 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
-from typing import Any
 
-from ._args import Refused, dsn
+from ._args import Refused, dsn, embedder_spec
 
 __all__ = ["cmd_embed"]
-
-
-def embedder_spec(value: str) -> Any:
-    """``module:attr``, or a config file (YAML) whose isokron settings name the embedder."""
-    path = Path(value).expanduser()
-    if not path.is_file():
-        return value
-    from ...config import config_document, settings_of
-
-    spec = settings_of(config_document(path)).get("embedder")
-    if spec is None:
-        raise Refused(f"{value}: the isokron settings have no embedder key")
-    return spec
 
 
 def _bar(done: int, total: int, rate: float) -> str:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ._args import Refused
+from ._args import Refused, embedder_spec
 
 __all__ = ["cmd_eval"]
 
@@ -25,8 +25,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"isokron eval: {line}", file=sys.stderr, flush=True)
 
+    spec = None if args.embedder is None else embedder_spec(args.embedder)
     doc = run_eval(args.path, k=args.k, dsn=args.dsn, owner_dsn=args.owner_dsn,
-                   progress=progress)
+                   progress=progress, embedder=spec, vector_cache=args.vector_cache)
     text = json.dumps(doc, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -148,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "database (default: a throwaway embedded server)")
     recall.add_argument("--owner-dsn", type=dsn_type,
                         help="owner DSN that registers the workspaces (default: --dsn)")
+    recall.add_argument("--embedder", help="hybrid recall with this embedder: module:attr, "
+                        "or an isokron config file whose embedder key names it (adds the "
+                        "dense ranking and the fusion of BM25 and dense beside)")
+    recall.add_argument("--vector-cache", type=writable_file, default=None,
+                        help="SQLite file caching the embedder's vectors (default "
+                             "~/.cache/isokron/eval-vectors.sqlite)")
     recall.add_argument("--out", type=writable_file, help="also write the JSON here")
     recall.add_argument("--quiet", action="store_true", help="no progress lines")
     recall.set_defaults(func=cmd_eval)
