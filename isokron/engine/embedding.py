@@ -25,7 +25,10 @@ from ..models import AgentMessage, MemoryRecord
 from ..pool import DB
 from ..stores.vectors import Vectors
 
-__all__ = ["EmbedQueue", "Embeddings", "Pending", "VectorSink"]
+__all__ = ["HYBRID_RETRY_S", "EmbedQueue", "Embeddings", "Pending", "VectorSink"]
+
+#: seconds recall stays lexical after the database refused a hybrid recall
+HYBRID_RETRY_S = 60.0
 
 log = logging.getLogger("isokron.embeddings")
 
@@ -191,6 +194,9 @@ class Embeddings:
         self.queue = EmbedQueue(embedder, self, batch_size=batch_size)
         self._query_failing = False
         self.query_failures = 0
+        #: after the database refused a hybrid recall: lexical only until then (monotonic)
+        self._hybrid_off_until = 0.0
+        self._hybrid_failing = False
 
     @property
     def model_id(self) -> str:
@@ -235,12 +241,33 @@ class Embeddings:
         return checked
 
     def lexical_fallback(self, why: str) -> None:
-        """Log (once per outage) that recall ranks lexically."""
+        """Log (once per outage) that the query embedding failed: recall ranks lexically."""
         if not self._query_failing:
             log.warning("%s; recall ranks lexically until it works again", why)
             self._query_failing = True
         else:
             log.debug("%s; lexical recall", why)
+
+    def hybrid_ok(self) -> bool:
+        """False for ``HYBRID_RETRY_S`` after the database refused a hybrid recall (no
+        pgvector, vectors of another dimension): recall is then lexical, one statement."""
+        if self._hybrid_off_until and time.monotonic() >= self._hybrid_off_until:
+            self._hybrid_off_until = 0.0
+        return not self._hybrid_off_until
+
+    def hybrid_failed(self, why: str) -> None:
+        """The database refused a hybrid recall: lexical for a while, logged once."""
+        self._hybrid_off_until = time.monotonic() + HYBRID_RETRY_S
+        if not self._hybrid_failing:
+            log.warning("hybrid recall failed (%s); recall ranks lexically, trying again "
+                        "every %.0f s", why, HYBRID_RETRY_S)
+            self._hybrid_failing = True
+
+    def hybrid_worked(self) -> None:
+        """A hybrid recall went through."""
+        if self._hybrid_failing:
+            log.info("hybrid recall works again")
+            self._hybrid_failing = False
 
     async def close(self, timeout: float) -> int:
         """Embed what is queued (up to ``timeout`` seconds); return the texts left."""

@@ -69,18 +69,22 @@ class Recaller:
         wanted = limit if limit is not None else self.config.recall_limit
         embeddings = self.embeddings
         vector = None
-        if embeddings is not None and isinstance(query, str) and len(query.strip()) >= 2:
+        if (embeddings is not None and embeddings.hybrid_ok() and isinstance(query, str)
+                and len(query.strip()) >= 2):
             vector = await embeddings.query_vector(query)
         async with self._gate.guarded("recalling memories", workspace_id):
             store = await self._source.recall_store(read_of=workspace_id)
             if store is not None:
                 if vector is not None and embeddings is not None:
                     try:
-                        return await store.items(workspace_id, query, user_id=user_id,
-                                                 limit=wanted, vector=vector,
-                                                 model_id=embeddings.model_id)
+                        found = await store.items(workspace_id, query, user_id=user_id,
+                                                  limit=wanted, vector=vector,
+                                                  model_id=embeddings.model_id)
                     except (DatabaseError, InvalidInputError) as exc:
-                        embeddings.lexical_fallback(f"hybrid recall failed ({exc})")
+                        embeddings.hybrid_failed(str(exc))
+                    else:
+                        embeddings.hybrid_worked()
+                        return found
                 return await store.items(workspace_id, query, user_id=user_id, limit=wanted)
             memory = await self._source.memory(read_of=workspace_id)
             found = await memory.search(workspace_id, query, limit=wanted)

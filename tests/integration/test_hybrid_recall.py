@@ -332,3 +332,24 @@ def test_embed_refuses_bad_input(capsys):
     assert "--backfill" in capsys.readouterr().err
     assert main(["embed", "--backfill", "--dsn", dsn, "--embedder", "nowhere:thing"]) == 1
     assert "cannot import 'nowhere'" in capsys.readouterr().err
+
+
+async def test_isokron_eval_recall_with_an_embedder_reports_the_references(db, capsys,
+                                                                         tmp_path):
+    """`isokron eval recall --embedder`: hybrid isokron beside its own lexical ranking,
+    BM25, the dense ranking and their fusion; the vectors land in the cache file, and a
+    second run embeds nothing new."""
+    from tests.integration.test_recall import MINI
+
+    out, cache = tmp_path / "eval.json", tmp_path / "vectors.sqlite"
+    args = ["eval", "recall", str(MINI), "--dsn", db.runtime_dsn, "--owner-dsn", db.dsn,
+            "--embedder", "isokron.testing:HashingEmbedder", "--vector-cache", str(cache),
+            "--out", str(out), "--quiet"]
+    assert await asyncio.to_thread(main, args) == 0, capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    assert doc["embedder"] == "test:hashing"
+    for ranking in ("isokron", "isokron_lexical", "bm25", "dense", "rrf_bm25_dense"):
+        assert 0.0 <= doc[ranking]["recall@10"] <= 1.0, ranking
+        assert doc[ranking]["no_result"] == 0.0, ranking
+    assert doc["isokron"]["recall@5"] == 1.0
+    assert cache.stat().st_size > 0

@@ -141,3 +141,18 @@ async def test_a_failing_server_is_a_connection_error(stub):
     wrong = OpenAICompatibleEmbedder(model="m", base_url=stub, dims=4)
     with pytest.raises(ValueError, match="does not have 4 dimensions"):
         await wrong.embed_documents(["a"])
+
+
+async def test_asymmetric_models_get_their_input_type(stub):
+    """query_input_type / document_input_type go out as input_type, per kind of request;
+    without them no input_type is sent."""
+    embedder = load_embedder({"provider": "openai", "model": "e5", "base_url": stub, "dims": 3,
+                              "query_input_type": "query", "document_input_type": "passage"})
+    await embedder.embed_documents(["a", "b"])
+    await embedder.embed_query("q")
+    plain = OpenAICompatibleEmbedder(model="m", base_url=stub, dims=3)
+    await plain.embed_query("q")
+    assert [c["body"].get("input_type") for c in _Stub.calls] == ["passage", "query", None]
+    with pytest.raises(ConfigError, match="query_input_type must be a non-empty string"):
+        load_embedder({"provider": "openai", "model": "e5", "base_url": stub, "dims": 3,
+                       "query_input_type": ""})
