@@ -228,7 +228,8 @@ $f$, p_schema);
 
     -- Nearest vectors of p_model to the query vector, for what the transaction's settings
     -- may read (the filters recall_v1 applies): the HNSW index scans in distance order and
-    -- keeps scanning (iterative scan) until enough rows pass the filters.
+    -- keeps scanning (iterative scan) until enough rows pass the filters, at most 20,000
+    -- index tuples per source whatever the table's size.
     EXECUTE format($f$
 CREATE OR REPLACE FUNCTION isokron.recall_vectors_v1(p_vector text, p_model text,
                                                      p_namespaces text[], p_limit integer,
@@ -239,6 +240,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET hnsw.ef_search = 100
 SET hnsw.iterative_scan = relaxed_order
+SET hnsw.max_scan_tuples = 20000
 AS $$
 DECLARE
     v_readable text[];

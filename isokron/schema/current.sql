@@ -458,7 +458,8 @@ $f$, p_schema);
 
     -- Nearest vectors of p_model to the query vector, for what the transaction's settings
     -- may read (the filters recall_v1 applies): the HNSW index scans in distance order and
-    -- keeps scanning (iterative scan) until enough rows pass the filters.
+    -- keeps scanning (iterative scan) until enough rows pass the filters, at most 20,000
+    -- index tuples per source whatever the table's size.
     EXECUTE format($f$
 CREATE OR REPLACE FUNCTION isokron.recall_vectors_v1(p_vector text, p_model text,
                                                      p_namespaces text[], p_limit integer,
@@ -469,6 +470,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET hnsw.ef_search = 100
 SET hnsw.iterative_scan = relaxed_order
+SET hnsw.max_scan_tuples = 20000
 AS $$
 DECLARE
     v_readable text[];
@@ -3784,4 +3786,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', '4c6f24489a896b1e887884e48070e4fbce0d1437580a23aa2af882f7cb22e923');
+    ('0021_embeddings', '9b6a1ab2913ebd7d5f6f42d8f54369bb783a11166edab3421521d7f16aed8a25');

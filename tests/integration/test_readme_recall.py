@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -17,10 +19,15 @@ def _section(title: str) -> str:
     return text[start:end]
 
 
-def test_the_recall_snippet_prints_its_documented_output(tmp_path):
-    """Run the snippet in a fresh interpreter; its stdout is the block after "prints"."""
+@pytest.mark.parametrize("index", [0, 1], ids=["lexical", "hybrid"])
+def test_the_recall_snippets_print_their_documented_output(tmp_path, index):
+    """Run each snippet in a fresh interpreter; its stdout is the block after "prints"."""
     section = _section("Recall")
-    code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, re.S)[:2]
+    blocks = re.findall(r"```(python|)\n(.*?)```", section, re.S)
+    pairs = [(code, shown) for (kind, code), (_, shown) in zip(blocks, blocks[1:])
+             if kind == "python"]
+    assert len(pairs) == 2
+    code, shown = pairs[index]
     script = tmp_path / "recall_snippet.py"
     script.write_text(code, encoding="utf-8")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
