@@ -20,8 +20,9 @@ __all__ = ["langgraph_store", "plain_episodic_append", "plain_episodic_pool",
 
 
 @contextlib.asynccontextmanager
-async def langgraph_store(dsn: str) -> AsyncIterator[Any]:
-    """LangGraph's ``AsyncPostgresStore`` on a psycopg pool of 4 (no index)."""
+async def langgraph_store(dsn: str, index: Any = None) -> AsyncIterator[Any]:
+    """LangGraph's ``AsyncPostgresStore`` on a psycopg pool of 4 (no index unless ``index``,
+    its ``PostgresIndexConfig``)."""
     from langgraph.store.postgres.aio import AsyncPostgresStore
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
@@ -33,7 +34,7 @@ async def langgraph_store(dsn: str) -> AsyncIterator[Any]:
                                             "row_factory": dict_row})
     await pool.open()
     try:
-        store = AsyncPostgresStore(pool)
+        store = AsyncPostgresStore(pool, index=index)
         await store.setup()
         yield store
     finally:

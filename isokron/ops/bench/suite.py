@@ -3,10 +3,10 @@
 One run, one JSON document: per benchmark the raw figures (p50, p95, p99, ops/s, rows,
 round trips), the ratio that the performance issue sets a target for, and
 ``"pass": true|false``. Peers (extra ``bench``): LangGraph's ``AsyncPostgresStore``
-(psycopg pool of 4, no index) and the OpenAI Agents SDK's ``SQLAlchemySession``
-(asyncpg engine, pool of 4). Ours and theirs run interleaved on the same server, warmed
-up first, so machine drift hits both. Round trips are counted with asyncpg's query
-logger, never guessed.
+(psycopg pool of 4, no index; for hybrid recall, with a pgvector HNSW index) and the
+OpenAI Agents SDK's ``SQLAlchemySession`` (asyncpg engine, pool of 4). Ours and theirs
+run interleaved on the same server, warmed up first, so machine drift hits both. Round
+trips are counted with asyncpg's query logger, never guessed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from ...embedded import EmbeddedPostgres
 from .episodic import bench_episodic
 from .fixtures import prepare_suite
+from .hybrid import bench_hybrid
 from .memory import bench_memory
 from .recall import bench_recall
 from .sessions import bench_sessions
@@ -40,6 +41,7 @@ async def _suite(dsn: str, runtime_dsn: str, sweeper_dsn: str,
     results += await bench_episodic(dsn, runtime_dsn, quick)
     results.append(await bench_sweeper(dsn, sweeper_dsn, quick))
     results += await bench_recall(dsn, runtime_dsn, quick)
+    results += await bench_hybrid(dsn, runtime_dsn, quick)
     return results
 
 
