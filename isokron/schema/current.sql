@@ -305,9 +305,45 @@ CREATE FUNCTION isokron.create_vector_functions_v1(p_schema text) RETURNS void
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 BEGIN
-    -- Store vectors for rows the caller may read: memories of the workspace's readable
-    -- namespaces in its tree, the tenant's and user's own messages; only where the content
-    -- is still the text that was embedded (its md5). Returns the rows updated.
+    -- Refuse what would poison a ranking: arrays of different lengths, a NULL element, a
+    -- vector of norm zero (its cosine distance is NaN, which sorts first), a missing or
+    -- oversized model id.
+    EXECUTE format($f$
+CREATE OR REPLACE FUNCTION isokron.check_embeddings_v1(p_ids uuid[], p_vectors text[],
+                                                       p_hashes text[], p_model text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_model IS NULL OR p_model = '' OR char_length(p_model) > 200 THEN
+        RAISE EXCEPTION 'embeddings need a model id of 1 to 200 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF cardinality(p_ids) IS DISTINCT FROM cardinality(p_vectors)
+       OR cardinality(p_ids) IS DISTINCT FROM cardinality(p_hashes) THEN
+        RAISE EXCEPTION 'embeddings: ids, vectors and hashes must have the same length'
+            USING ERRCODE = '22023';
+    END IF;
+    IF array_position(p_ids, NULL) IS NOT NULL OR array_position(p_vectors, NULL) IS NOT NULL
+       OR array_position(p_hashes, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'embeddings: no id, vector or hash may be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_vectors) v WHERE %1$I.vector_norm(v::%1$I.vector) = 0) THEN
+        RAISE EXCEPTION 'embeddings: a vector of norm zero has no direction'
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+ALTER FUNCTION isokron.check_embeddings_v1(uuid[], text[], text[], text)
+    OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.check_embeddings_v1(uuid[], text[], text[], text) FROM PUBLIC;
+$f$, p_schema);
+
+    -- Store vectors for rows the caller may write: memories of the workspace's writable
+    -- namespaces in its tree (a namespace it only reads is its writers' to embed), the
+    -- tenant's and user's own messages; only where the content is still the text that was
+    -- embedded (its md5). Returns the rows updated.
     EXECUTE format($f$
 CREATE OR REPLACE FUNCTION isokron.store_embeddings_v1(p_source text, p_ids uuid[],
                                                        p_vectors text[], p_hashes text[],
@@ -318,20 +354,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_root text;
-    v_readable text[];
+    v_writable text[];
     v_n integer;
 BEGIN
-    IF p_model IS NULL OR p_model = '' OR cardinality(p_ids) IS DISTINCT FROM cardinality(p_vectors)
-       OR cardinality(p_ids) IS DISTINCT FROM cardinality(p_hashes) THEN
-        RAISE EXCEPTION 'store_embeddings_v1: ids, vectors and hashes must match, with a model'
-            USING ERRCODE = '22023';
-    END IF;
+    PERFORM isokron.check_embeddings_v1(p_ids, p_vectors, p_hashes, p_model);
     IF p_source = 'memory' THEN
-        SELECT a.root_id, a.readable INTO v_root, v_readable FROM isokron.namespace_access_v2() a;
+        SELECT a.root_id, a.writable INTO v_root, v_writable FROM isokron.namespace_access_v2() a;
         UPDATE isokron.memory_records r
            SET embedding = x.v::%1$I.vector, embedding_model = p_model
           FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
-         WHERE r.root_id = v_root AND r.namespace = ANY (v_readable) AND r.id = x.id
+         WHERE r.root_id = v_root AND r.namespace = ANY (v_writable) AND r.id = x.id
            AND md5(r.content) = x.h;
     ELSIF p_source = 'message' THEN
         UPDATE isokron.agent_messages m
@@ -405,11 +437,7 @@ AS $$
 DECLARE
     v_n integer;
 BEGIN
-    IF p_model IS NULL OR p_model = '' OR cardinality(p_ids) IS DISTINCT FROM cardinality(p_vectors)
-       OR cardinality(p_ids) IS DISTINCT FROM cardinality(p_hashes) THEN
-        RAISE EXCEPTION 'backfill_embeddings_v1: ids, vectors and hashes must match, with a model'
-            USING ERRCODE = '22023';
-    END IF;
+    PERFORM isokron.check_embeddings_v1(p_ids, p_vectors, p_hashes, p_model);
     IF p_source = 'memory' THEN
         UPDATE isokron.memory_records r
            SET embedding = x.v::%1$I.vector, embedding_model = p_model
@@ -480,8 +508,8 @@ DECLARE
     v_tenant text := current_setting('app.current_tenant_id', true);
     v_user text := current_setting('app.current_user_id', true);
 BEGIN
-    IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL THEN
-        RETURN;
+    IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL OR %1$I.vector_norm(v_q) = 0 THEN
+        RETURN;  -- a query vector of norm zero has no nearest rows
     END IF;
     SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
     v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
@@ -494,7 +522,7 @@ BEGIN
           FROM isokron.memory_records r
           JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
          WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
-           AND r.embedding_model = p_model
+           AND r.embedding_model = p_model AND r.embedding IS NOT NULL
            AND (r.expires_at IS NULL OR r.expires_at > now())
            AND (n.expires_at IS NULL OR n.expires_at > now())
          ORDER BY r.embedding OPERATOR(%1$I.<=>) v_q
@@ -504,16 +532,17 @@ BEGIN
                m.session_id, m.role
           FROM isokron.agent_messages m
          WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
-           AND m.embedding_model = p_model AND m.content IS NOT NULL
+           AND m.embedding_model = p_model AND m.embedding IS NOT NULL
+           AND m.content IS NOT NULL
          ORDER BY m.embedding OPERATOR(%1$I.<=>) v_q
          LIMIT p_limit
     )
     SELECT x.* FROM (
         SELECT 'memory'::text, nm.id, nm.content, nm.created_at, nm.d::real, nm.namespace,
-               NULL::uuid, NULL::text, nm.pin FROM near_memory nm
+               NULL::uuid, NULL::text, nm.pin FROM near_memory nm WHERE nm.d <> 'NaN'
         UNION ALL
         SELECT 'message', mm.id, mm.content, mm.created_at, mm.d::real, NULL, mm.session_id,
-               mm.role, false FROM near_messages mm) x
+               mm.role, false FROM near_messages mm WHERE mm.d <> 'NaN') x
     ORDER BY 5, 4 DESC LIMIT p_limit;
 END
 $$;
@@ -3786,4 +3815,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', '9b6a1ab2913ebd7d5f6f42d8f54369bb783a11166edab3421521d7f16aed8a25');
+    ('0021_embeddings', '4a03e76173cdb22077c1fb2161a3b686e58bf8c7a431040691428657e8756e19');

@@ -57,6 +57,9 @@ def vector_text(embedding: Sequence[float]) -> str:
             raise InvalidInputError(
                 f"embedding values must be finite numbers, got {shown(value)}")
         values.append(repr(float(value)))
+    if not any(float(v) for v in values):
+        raise InvalidInputError("embedding must not be all zeros (a vector of norm zero has "
+                                "no direction: its cosine distance is undefined)")
     return "[" + ",".join(values) + "]"
 
 

@@ -25,6 +25,8 @@ from ._names import vector_text
 __all__ = ["BacklogItem", "EmbeddingCounts", "Vectors", "content_hash"]
 
 SOURCES = ("memory", "message")
+#: the longest model id stored with a vector
+MAX_MODEL_ID_CHARS = 200
 
 _STORE = "SELECT isokron.store_embeddings_v1($1, $2, $3, $4, $5)"
 _BACKFILL = "SELECT isokron.backfill_embeddings_v1($1, $2, $3, $4, $5)"
@@ -68,8 +70,9 @@ def _rows(source: str, rows: Sequence[tuple[str | uuid.UUID, str, Sequence[float
           model_id: str) -> tuple[list[uuid.UUID], list[str], list[str]]:
     if source not in SOURCES:
         raise InvalidInputError(f"source must be memory or message, got {shown(source)}")
-    if not isinstance(model_id, str) or not model_id:
-        raise InvalidInputError(f"model_id must be a non-empty string, got {shown(model_id)}")
+    if not isinstance(model_id, str) or not 1 <= len(model_id) <= MAX_MODEL_ID_CHARS:
+        raise InvalidInputError(f"model_id must be a string of 1 to {MAX_MODEL_ID_CHARS} "
+                                f"characters, got {shown(model_id)}")
     ids, vectors, hashes = [], [], []
     for row_id, content, vector in rows:
         ids.append(row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id)))

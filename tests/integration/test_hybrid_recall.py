@@ -197,13 +197,13 @@ async def test_raw_sql_as_the_runtime_role_cannot_cross_users_or_tenants(db, own
                     assert rows == [], (ws, user)
                 poisoned = await conn.fetchval(
                     "SELECT isokron.store_embeddings_v1('message', $1, $2, $3, 'test:oracle')",
-                    [alice_id], [json.dumps([0.0] * DIMS)], ["x"])
+                    [alice_id], [json.dumps([1.0] + [0.0] * (DIMS - 1))], ["x"])
                 assert poisoned == 0
                 if ws == "org_b":
                     assert await conn.fetchval(
                         "SELECT isokron.store_embeddings_v1('memory', $1, $2, "
                         "ARRAY[md5('diagnosis wiki page')], 'test:oracle')",
-                        [memory_id], [json.dumps([0.0] * DIMS)]) == 0
+                        [memory_id], [json.dumps([1.0] + [0.0] * (DIMS - 1))]) == 0
         for sql in ("SELECT * FROM isokron.embedding_backlog_v1('m', NULL, NULL, 10)",
                     "SELECT * FROM isokron.embedding_counts_v1('m')",
                     "SELECT isokron.backfill_embeddings_v1('message', ARRAY[]::uuid[], "
@@ -353,3 +353,87 @@ async def test_isokron_eval_recall_with_an_embedder_reports_the_references(db, c
         assert doc[ranking]["no_result"] == 0.0, ranking
     assert doc["isokron"]["recall@5"] == 1.0
     assert cache.stat().st_size > 0
+
+
+async def _as(conn, ws: str, tenant: str = "", user: str = "") -> None:
+    for key, value in (("app.current_workspace_id", ws), ("app.current_tenant_id", tenant),
+                       ("app.current_user_id", user)):
+        await conn.execute("SELECT set_config($1, $2, true)", key, value)
+
+
+async def test_a_child_cannot_rewrite_the_vectors_of_memory_it_only_reads(db, owner,
+                                                                         two_tenants):
+    """The attack: a child workspace re-embeds its root's org memory (readable, not
+    writable) to steer everyone's recall. store_embeddings_v1 updates nothing outside the
+    caller's writable namespaces."""
+    await owner.execute("INSERT INTO isokron.workspaces (workspace_id, parent_id) "
+                        "VALUES ('org_a_child', 'org_a')")
+    embedder = HashingEmbedder(DIMS)
+    async with AsyncIsoKron(_config(db), embedder=embedder) as kron:
+        record = await (await kron.memory()).commit("org_a", "travel policy for staff",
+                                                   namespace="org:org_a")
+        assert await kron.flush(20)
+    before = await owner.fetchval("SELECT embedding::text FROM isokron.memory_records")
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        async with conn.transaction():
+            await _as(conn, "org_a_child")
+            assert await conn.fetchval(
+                "SELECT isokron.store_embeddings_v1('memory', $1, $2, "
+                "ARRAY[md5('travel policy for staff')], 'test:hashing')",
+                [uuid.UUID(record.id)], [json.dumps([0.0] * (DIMS - 1) + [1.0])]) == 0
+    finally:
+        await conn.close()
+    assert await owner.fetchval("SELECT embedding::text FROM isokron.memory_records") == before
+
+
+@pytest.mark.parametrize(("vectors", "hashes", "model", "message"), [
+    (["[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"], ["h"], "m", "norm zero"),
+    ([None], ["h"], "m", "may be NULL"),
+    (["[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"], [None], "m", "may be NULL"),
+    (["[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"], ["h", "h"], "m", "same length"),
+    (["[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"], ["h"], "m" * 201, "1 to 200 characters"),
+    (["[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"], ["h"], "", "1 to 200 characters"),
+])
+async def test_vectors_that_would_poison_a_ranking_are_refused(db, owner, two_tenants,
+                                                              vectors, hashes, model, message):
+    """A zero vector (NaN distance, sorting first), a NULL vector (counted as embedded),
+    mismatched arrays, a bad model id: refused by both store functions, nothing written."""
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        for sql in ("SELECT isokron.store_embeddings_v1('message', $1, $2, $3, $4)",):
+            async with conn.transaction():
+                await _as(conn, "org_a", "org_a", "alice")
+                with pytest.raises(asyncpg.InvalidParameterValueError, match=message):
+                    await conn.fetchval(sql, [uuid.uuid4()], vectors, hashes, model)
+    finally:
+        await conn.close()
+    with pytest.raises(asyncpg.InvalidParameterValueError, match=message):
+        await owner.fetchval("SELECT isokron.backfill_embeddings_v1('memory', $1, $2, $3, $4)",
+                             [uuid.uuid4()], vectors, hashes, model)
+
+
+async def test_a_zero_vector_never_reaches_the_database_and_never_ranks(db, owner,
+                                                                        two_tenants):
+    """From Python: a zero vector is an InvalidInputError (store and recall). In SQL: a
+    zero query vector finds no vector candidates, so the lexical order stands; a zero
+    vector planted by the owner is skipped, not ranked first (NaN)."""
+    from isokron.errors import InvalidInputError
+
+    async with AsyncIsoKron(_config(db), embedder=HashingEmbedder(DIMS)) as kron:
+        await _turns(kron, "org_a", "alice", "travel policy for staff", "parking rules")
+        pool = await kron.pool()
+        with pytest.raises(InvalidInputError, match="all zeros"):
+            await Vectors(pool).store("org_a", "alice", "message",
+                                      [(uuid.uuid4(), "x", [0.0] * DIMS)], "test:hashing")
+        with pytest.raises(InvalidInputError, match="all zeros"):
+            await Recall(pool).items("org_a", "travel", user_id="alice",
+                                     vector=[0.0] * DIMS, model_id="test:hashing")
+        await owner.execute("UPDATE isokron.agent_messages SET embedding = "
+                            "array_fill(0, ARRAY[16])::real[]::vector WHERE content = "
+                            "'parking rules'")
+        query = HashingEmbedder(DIMS).vector("travel policy")
+        found = await Recall(pool).items("org_a", "travel policy", user_id="alice",
+                                         vector=query, model_id="test:hashing")
+    assert found[0].content == "travel policy for staff"
+    assert all(i.score == i.score for i in found)  # no NaN
