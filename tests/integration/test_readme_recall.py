@@ -24,7 +24,7 @@ def test_the_recall_snippets_print_their_documented_output(tmp_path, index):
     """Run each snippet in a fresh interpreter; its stdout is the block after "prints"."""
     section = _section("Recall")
     blocks = re.findall(r"```(python|)\n(.*?)```", section, re.S)
-    pairs = [(code, shown) for (kind, code), (_, shown) in zip(blocks, blocks[1:])
+    pairs = [(code, shown) for (kind, code), (_, shown) in zip(blocks, blocks[1:], strict=False)
              if kind == "python"]
     assert len(pairs) == 2
     code, shown = pairs[index]
