@@ -3,25 +3,26 @@ reciprocal-rank fusion of BM25 and dense (the reference hybrid recall is measure
 
 Embedding models are slow on a CPU (e5-small: 10–20 passages/s on two cores), so every
 vector the evaluation asks for is cached on disk by (model, kind, text): a second run
-embeds nothing.
+embeds nothing. The cache is a ``dbm`` file (the standard library's key-value store).
 """
 
 from __future__ import annotations
 
 import array
+import asyncio
+import dbm
 import hashlib
 import math
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..embeddings import Embedder
 
-__all__ = ["CachedEmbedder", "dense_rankings", "rrf"]
+__all__ = ["CachedEmbedder", "dense_rankings", "langgraph_rankings", "rrf"]
 
 
 class CachedEmbedder:
-    """An embedder that answers from (and fills) a SQLite cache of vectors."""
+    """An embedder that answers from (and fills) a ``dbm`` cache of vectors."""
 
     def __init__(self, inner: Embedder, path: str | Path) -> None:
         self.inner = inner
@@ -29,8 +30,7 @@ class CachedEmbedder:
         self.model_id = inner.model_id
         target = Path(path).expanduser()
         target.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(target))
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, v BLOB)")
+        self._db = dbm.open(str(target), "c")
         self.hits = 0
         self.misses = 0
 
@@ -39,18 +39,15 @@ class CachedEmbedder:
 
     def _get(self, keys: Sequence[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self._db.execute(
-                    f"SELECT key, v FROM vectors WHERE key IN ({marks})", chunk):
+        for key in keys:
+            blob = self._db.get(key)
+            if blob is not None:
                 found[key] = array.array("f", blob).tolist()
         return found
 
     def _put(self, rows: Sequence[tuple[str, Sequence[float]]]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                             [(k, array.array("f", v).tobytes()) for k, v in rows])
-        self._db.commit()
+        for key, vector in rows:
+            self._db[key] = array.array("f", vector).tobytes()
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         """Cached vectors, the missing ones embedded in one call."""
@@ -108,3 +105,41 @@ def rrf(*rankings: Sequence[str], k: int = 60, depth: int = 20) -> list[str]:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return [item for item, _ in sorted(scores.items(), key=lambda x: -x[1])][:depth]
+
+
+async def langgraph_rankings(owner_dsn: str, embedder: Embedder, namespace: str,
+                             texts: Sequence[str], ids: Sequence[str],
+                             questions: Sequence[str], depth: int) -> list[list[str]]:
+    """LangGraph's vector search over the same texts and vectors: ``AsyncPostgresStore``
+    with ``index={"dims", "embed", "fields"}`` (the same embedder, queries embedded as
+    queries), every question through ``asearch``. Needs the bench extra."""
+    from langchain_core.embeddings import Embeddings
+
+    from .bench.peers import langgraph_store
+
+    class Adapter(Embeddings):
+        """The embedder as LangChain's interface (LangGraph's store calls the async pair)."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            raise NotImplementedError("the async store calls aembed_documents")
+
+        def embed_query(self, text: str) -> list[float]:
+            raise NotImplementedError("the async store calls aembed_query")
+
+        async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+            return await embedder.embed_documents(texts)
+
+        async def aembed_query(self, text: str) -> list[float]:
+            return await embedder.embed_query(text)
+
+    index = {"dims": embedder.dims, "embed": Adapter(), "fields": ["text"]}
+    out = []
+    async with langgraph_store(owner_dsn, index) as store:
+        prefix = ("isokron_eval", namespace)
+        for start in range(0, len(texts), 64):
+            await asyncio.gather(*(store.aput(prefix, str(n), {"text": texts[n], "id": ids[n]})
+                                   for n in range(start, min(len(texts), start + 64))))
+        for question in questions:
+            found = await store.asearch(prefix, query=question, limit=depth)
+            out.append([item.value["id"] for item in found])
+    return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -178,11 +179,13 @@ class _Runs:
 
 async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversation], *,
                    k: int = 20, progress: Progress | None = None,
-                   embedder: Embedder | None = None) -> dict[str, Any]:
+                   embedder: Embedder | None = None,
+                   langgraph: bool = False) -> dict[str, Any]:
     """Run every conversation through isokron on ``dsn`` (the runtime role) and BM25; the
     owner DSN registers one workspace per conversation. With ``embedder``: isokron's
     recall is hybrid, and its lexical ranking, the dense ranking of the same texts and the
-    reciprocal-rank fusion of BM25 and dense are reported beside it."""
+    reciprocal-rank fusion of BM25 and dense are reported beside it, and with
+    ``langgraph`` LangGraph's vector search over the same texts and vectors."""
     import asyncpg
 
     from ..engine.core import AsyncIsoKron
@@ -190,10 +193,11 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
     from ..stores.recall import Recall
     from ..stores.vectors import Vectors
     from ..testing.seed import seed_demo_workspace
-    from .eval_dense import dense_rankings, rrf
+    from .eval_dense import CachedEmbedder, dense_rankings, langgraph_rankings, rrf
 
     convs = list(conversations)
     runs = _Runs()
+    run = secrets.token_hex(3)  # workspaces of their own: a second run on one database works
     started = time.perf_counter()
     if embedder is not None:
         owner = await asyncpg.connect(owner_dsn)
@@ -208,7 +212,7 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
         recall = Recall(pool)
         async with AsyncIsoKron(config, pool=pool, embedder=embedder) as kron:
             for n, conv in enumerate(convs):
-                workspace, user = f"org_eval_{n}", f"user_{n}"
+                workspace, user = f"org_eval_{run}_{n}", f"user_{n}"
                 owner = await asyncpg.connect(owner_dsn)
                 try:
                     await seed_demo_workspace(owner, workspace)
@@ -231,6 +235,10 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
                     rankings["dense"] = [r[:k] for r in dense]
                     rankings["rrf_bm25_dense"] = [rrf(b, d, depth=k)
                                                   for b, d in zip(bm25, dense, strict=True)]
+                    if langgraph:
+                        rankings["langgraph_vector"] = await langgraph_rankings(
+                            owner_dsn, embedder, workspace, [t for _, _, t in conv.turns],
+                            [d for _, d, _ in conv.turns], questions, k)
                 runs.add(conv, rankings)
                 if progress is not None:
                     progress(f"{conv.name}: {len(conv.turns)} turns, {len(questions)} "
@@ -241,16 +249,19 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
     doc |= {name: metrics(lists, runs.evidence) for name, lists in runs.all.items()}
     if embedder is not None:
         doc["embedder"] = embedder.model_id
+        if isinstance(embedder, CachedEmbedder):
+            doc["vector_cache"] = {"hits": embedder.hits, "misses": embedder.misses}
     doc["seconds"] = round(time.perf_counter() - started, 1)
     return doc
 
 
 def run_eval(path: str, *, k: int = 20, dsn: str | None = None, owner_dsn: str | None = None,
              progress: Progress | None = None, embedder: Any = None,
-             vector_cache: str | Path | None = None) -> dict[str, Any]:
+             vector_cache: str | Path | None = None, langgraph: bool = False
+             ) -> dict[str, Any]:
     """Load ``path`` and evaluate on ``dsn`` (else a throwaway embedded server); with
     ``embedder`` (anything :func:`~isokron.embeddings.load_embedder` takes) hybrid, its
-    vectors cached in ``vector_cache`` (default ``~/.cache/isokron/eval-vectors.sqlite``)."""
+    vectors cached in ``vector_cache`` (default ``~/.cache/isokron/eval-vectors``)."""
     convs = load_conversations(path)
     cached = None
     if embedder is not None:
@@ -258,16 +269,17 @@ def run_eval(path: str, *, k: int = 20, dsn: str | None = None, owner_dsn: str |
         from .eval_dense import CachedEmbedder
 
         cached = CachedEmbedder(load_embedder(embedder),
-                                vector_cache or "~/.cache/isokron/eval-vectors.sqlite")
+                                vector_cache or "~/.cache/isokron/eval-vectors")
     try:
         if dsn is not None:
             return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
-                                        embedder=cached))
+                                        embedder=cached, langgraph=langgraph))
         from ..embedded import EmbeddedPostgres
 
         with EmbeddedPostgres() as pg:
             return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k,
-                                        progress=progress, embedder=cached))
+                                        progress=progress, embedder=cached,
+                                        langgraph=langgraph))
     finally:
         if cached is not None:
             cached.close()

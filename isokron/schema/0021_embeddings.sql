@@ -266,7 +266,7 @@ RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, dista
                namespace text, session_id uuid, role text, pin boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET hnsw.ef_search = 100
+SET hnsw.ef_search = 40
 SET hnsw.iterative_scan = relaxed_order
 SET hnsw.max_scan_tuples = 20000
 AS $$
@@ -381,7 +381,7 @@ SELECT isokron.enable_vectors_v1();
 
 -- Recall in one statement, lexical or hybrid. Without a query vector: exactly
 -- recall_for_v1. With one (and its model): the lexical ranking (recall_v1) and the vector
--- ranking (recall_vectors_v1) of the same scope, 50 candidates each, fused by a convex
+-- ranking (recall_vectors_v1) of the same scope, 30 candidates each, fused by a convex
 -- combination of their min-max normalised scores: 0.6 x BM25 + 0.4 x cosine similarity
 -- (a pinned memory's vector side counts 1.5 times; its BM25 already does). Measured on
 -- LoCoMo conversations, this beats reciprocal-rank fusion at every k and keeps the
@@ -395,7 +395,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    c_depth constant integer := 50;
+    c_depth constant integer := 30;
     c_lexical constant double precision := 0.6;
 BEGIN
     IF p_vector IS NULL OR p_model IS NULL OR char_length(btrim(p_query)) < 2 THEN
@@ -403,9 +403,15 @@ BEGIN
                                                           p_namespaces, p_limit);
         RETURN;
     END IF;
-    -- recall_for_v1 with no rows asked for: it scopes the transaction and refuses an
-    -- unknown workspace (IKN01).
-    PERFORM 1 FROM isokron.recall_for_v1(p_workspace_id, p_user_id, p_query, p_namespaces, 0);
+    -- The scope, as recall_for_v1 sets it; an unknown workspace is IKN01.
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    PERFORM set_config('app.current_tenant_id', CASE WHEN p_user_id IS NULL THEN ''
+                                                     ELSE p_workspace_id END, true);
+    PERFORM set_config('app.current_user_id', coalesce(p_user_id, ''), true);
+    IF NOT EXISTS (SELECT 1 FROM isokron.namespace_access_v2()) THEN
+        RAISE EXCEPTION 'unknown workspace %', quote_literal(p_workspace_id)
+            USING ERRCODE = 'IKN01';
+    END IF;
     IF p_limit IS NULL OR p_limit < 1 THEN
         RETURN;
     END IF;

@@ -496,7 +496,7 @@ RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, dista
                namespace text, session_id uuid, role text, pin boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET hnsw.ef_search = 100
+SET hnsw.ef_search = 40
 SET hnsw.iterative_scan = relaxed_order
 SET hnsw.max_scan_tuples = 20000
 AS $$
@@ -1728,7 +1728,7 @@ CREATE FUNCTION isokron.recall_for_v2(p_workspace_id text, p_user_id text, p_que
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    c_depth constant integer := 50;
+    c_depth constant integer := 30;
     c_lexical constant double precision := 0.6;
 BEGIN
     IF p_vector IS NULL OR p_model IS NULL OR char_length(btrim(p_query)) < 2 THEN
@@ -1736,9 +1736,15 @@ BEGIN
                                                           p_namespaces, p_limit);
         RETURN;
     END IF;
-    -- recall_for_v1 with no rows asked for: it scopes the transaction and refuses an
-    -- unknown workspace (IKN01).
-    PERFORM 1 FROM isokron.recall_for_v1(p_workspace_id, p_user_id, p_query, p_namespaces, 0);
+    -- The scope, as recall_for_v1 sets it; an unknown workspace is IKN01.
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    PERFORM set_config('app.current_tenant_id', CASE WHEN p_user_id IS NULL THEN ''
+                                                     ELSE p_workspace_id END, true);
+    PERFORM set_config('app.current_user_id', coalesce(p_user_id, ''), true);
+    IF NOT EXISTS (SELECT 1 FROM isokron.namespace_access_v2()) THEN
+        RAISE EXCEPTION 'unknown workspace %', quote_literal(p_workspace_id)
+            USING ERRCODE = 'IKN01';
+    END IF;
     IF p_limit IS NULL OR p_limit < 1 THEN
         RETURN;
     END IF;
@@ -3815,4 +3821,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', '4a03e76173cdb22077c1fb2161a3b686e58bf8c7a431040691428657e8756e19');
+    ('0021_embeddings', 'ad60b5e22bb9f7df89b8bd352998b862927119153109a44f7b81b3ce2d0e5a8b');

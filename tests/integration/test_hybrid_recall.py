@@ -341,7 +341,7 @@ async def test_isokron_eval_recall_with_an_embedder_reports_the_references(db, c
     second run embeds nothing new."""
     from tests.integration.test_recall import MINI
 
-    out, cache = tmp_path / "eval.json", tmp_path / "vectors.sqlite"
+    out, cache = tmp_path / "eval.json", tmp_path / "vectors"
     args = ["eval", "recall", str(MINI), "--dsn", db.runtime_dsn, "--owner-dsn", db.dsn,
             "--embedder", "isokron.testing:HashingEmbedder", "--vector-cache", str(cache),
             "--out", str(out), "--quiet"]
@@ -352,7 +352,10 @@ async def test_isokron_eval_recall_with_an_embedder_reports_the_references(db, c
         assert 0.0 <= doc[ranking]["recall@10"] <= 1.0, ranking
         assert doc[ranking]["no_result"] == 0.0, ranking
     assert doc["isokron"]["recall@5"] == 1.0
-    assert cache.stat().st_size > 0
+    assert doc["vector_cache"]["misses"] > 0
+    assert await asyncio.to_thread(main, args) == 0
+    again = json.loads(out.read_text())
+    assert again["vector_cache"]["misses"] == 0 and again["isokron"] == doc["isokron"]
 
 
 async def _as(conn, ws: str, tenant: str = "", user: str = "") -> None:

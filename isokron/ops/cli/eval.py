@@ -19,6 +19,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise Refused(f"needs the eval extra ({exc.name} is missing): from a clone, "
                       "pip install '.[eval]'") from None
+    if args.langgraph and args.embedder is None:
+        raise Refused("--langgraph compares vector search: it needs --embedder")
+    if args.langgraph:
+        try:
+            import langgraph.store.postgres  # noqa: F401
+        except ImportError:
+            raise Refused("--langgraph needs the bench extra (langgraph-checkpoint-postgres): "
+                          "from a clone, pip install '.[bench]'") from None
     from ..eval_recall import run_eval
 
     def progress(line: str) -> None:
@@ -27,7 +35,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     spec = None if args.embedder is None else embedder_spec(args.embedder)
     doc = run_eval(args.path, k=args.k, dsn=args.dsn, owner_dsn=args.owner_dsn,
-                   progress=progress, embedder=spec, vector_cache=args.vector_cache)
+                   progress=progress, embedder=spec, vector_cache=args.vector_cache,
+                   langgraph=args.langgraph)
     text = json.dumps(doc, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -151,9 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     recall.add_argument("--embedder", help="hybrid recall with this embedder: module:attr, "
                         "or an isokron config file whose embedder key names it (adds the "
                         "dense ranking and the fusion of BM25 and dense beside)")
+    recall.add_argument("--langgraph", action="store_true",
+                        help="with --embedder: also LangGraph's vector search (its "
+                             "AsyncPostgresStore.asearch) over the same texts and vectors")
     recall.add_argument("--vector-cache", type=writable_file, default=None,
-                        help="SQLite file caching the embedder's vectors (default "
-                             "~/.cache/isokron/eval-vectors.sqlite)")
+                        help="file caching the embedder's vectors (dbm; default "
+                             "~/.cache/isokron/eval-vectors)")
     recall.add_argument("--out", type=writable_file, help="also write the JSON here")
     recall.add_argument("--quiet", action="store_true", help="no progress lines")
     recall.set_defaults(func=cmd_eval)
