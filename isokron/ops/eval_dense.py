@@ -30,7 +30,7 @@ class CachedEmbedder:
         self.model_id = inner.model_id
         target = Path(path).expanduser()
         target.parent.mkdir(parents=True, exist_ok=True)
-        self._db = dbm.open(str(target), "c")
+        self._db = dbm.open(str(target), "c")  # noqa: SIM115 - closed by close()
         self.hits = 0
         self.misses = 0
 
