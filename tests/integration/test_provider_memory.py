@@ -197,3 +197,54 @@ def test_an_empty_namespace_list_means_every_readable_namespace(provider):
     call(provider, "isokron_memory_commit", content="visible everywhere")
     everything = call(provider, "isokron_memory_search", query="visible", namespaces=[])
     assert [m["content"] for m in everything["memories"]] == ["visible everywhere"]
+
+
+def test_prefetch_is_hybrid_with_an_embedder_in_the_config(db):
+    """`embedder:` in the provider's settings: turns are embedded off the hot path, and
+    prefetch and queue_prefetch recall through the vectors too (a turn that shares no
+    word with the question is found)."""
+    from isokron.stores import Vectors
+
+    class Oracle:
+        dims = 4
+        model_id = "test:oracle"
+
+        def vector(self, text):
+            return [1.0, 0.0, 0.0, 0.0] if any(w in text.lower() for w in (
+                "hatchback", "automobile")) else [0.0, 0.0, 0.0, 1.0]
+
+        async def embed_documents(self, texts):
+            return [self.vector(t) for t in texts]
+
+        async def embed_query(self, text):
+            return self.vector(text)
+
+    async def prepare() -> None:
+        await _prepare(db)
+        conn = await asyncpg.connect(db.dsn)
+        try:
+            await Vectors(conn).prepare(4)
+        finally:
+            await conn.close()
+
+    run_coro_sync(prepare())
+    import sys
+    import types
+
+    module = types.ModuleType("oracle_embedder_for_provider")
+    module.Oracle = Oracle
+    sys.modules[module.__name__] = module
+    p = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo",
+                               "embedder": f"{module.__name__}:Oracle"})
+    try:
+        p.initialize("sess-1", user_id="u_42")
+        p.sync_turn("I finally bought a hatchback", "Congratulations!")
+        assert loop.submit_and_wait(p.core.flush(), 10)
+        assert p.core.stats()["embeddings"]["stored"] == 2
+        block = p.prefetch("Which automobile did I purchase?")
+        assert "I finally bought a hatchback" in block
+        p.queue_prefetch("automobile purchase")
+        assert "I finally bought a hatchback" in p.prefetch("automobile purchase")
+    finally:
+        p.shutdown()
+        del sys.modules[module.__name__]
