@@ -3,14 +3,13 @@ with LangGraph's ``AsyncPostgresStore.asearch`` (pgvector HNSW) over the same te
 vectors: latency with a fixed query vector (no embedder timed) and hit@10 of planted targets.
 
 Runs after :func:`bench_recall`, on its fixture (N memories + N messages of user ``u1``).
-Every row gets a deterministic pseudo-random vector (uniform components, seeded in SQL) and
-the model id ``bench:fixed``. A query is planted on a target row: its vector is the
-target's unit vector plus a random unit vector times s (s uniform in [1, 4]: cosine to the
-target from about 0.7 down to 0.25 at 384 dims, from easy to near the limit of exact
-search; scaled with the dimension), and its
-text is either ``overlap`` (2 of the target's words + 3 Zipf words) or ``paraphrase`` (5
-Zipf words, no word planted). Quality is hit@10: the share of queries whose target is among
-the 10 results, for the same queries on both sides.
+Every row gets a deterministic pseudo-random vector (seeded in SQL) near one of 256 topic
+centroids, clustered as a model's embeddings are, and the model id ``bench:fixed``. A query
+is planted on a target row: its vector is the target's unit vector plus a random unit
+vector times s (s uniform in [1, 4], scaled with the dimension: from easy to near the
+limit of exact search), and its text is either ``overlap`` (2 of the target's words + 3
+Zipf words) or ``paraphrase`` (5 Zipf words, no word planted). Quality is hit@10: the share
+of queries whose target is among the 10 results, for the same queries on both sides.
 """
 
 from __future__ import annotations
@@ -34,9 +33,17 @@ _NS = ("recall", "items")
 _SIDE = ("p50_ms", "p95_ms", "p99_ms", "n", "rows", "hit_at_10", "hit_at_10_overlap",
          "hit_at_10_paraphrase", "hnsw_build_s")
 
-#: a pseudo-random vector of $1 dimensions per row (the WHERE ties it to the row)
-_VECTOR = ("(SELECT array_agg(random() - 0.5) FROM generate_series(1, $1) "
-           "WHERE {row}.id IS NOT NULL)")
+#: 256 topic centroids of $1 dimensions (uniform components)
+_CENTROIDS = ("CREATE TEMP TABLE bench_centroids AS SELECT t, (SELECT array_agg(random() - 0.5) "
+              "FROM generate_series(1, $1) WHERE t IS NOT NULL) AS v "
+              "FROM generate_series(0, 255) t")
+#: a row's vector: its topic's centroid (the topic from its id) plus uniform noise of a third
+#: of the spread: clustered like sentence embeddings, whose neighbours share a topic (the
+#: cosine of two rows of one topic is about 0.9, of two topics about 0): never uniform
+#: random vectors, the worst case of any approximate index and unlike a model's
+_VECTOR = ("(SELECT array_agg(c.v[i] + 0.35 * (random() - 0.5) ORDER BY i) "
+           "FROM bench_centroids c, generate_series(1, $1) i "
+           "WHERE c.t = abs(hashtext({row}.id::text)) % 256)")
 _FILL_MEMORY = ("UPDATE isokron.memory_records r SET embedding = " + _VECTOR.format(row="r")
                 + ", embedding_model = $2 WHERE namespace = 'workspace:org_recall'")
 _FILL_MESSAGES = ("UPDATE isokron.agent_messages m SET embedding = " + _VECTOR.format(row="m")
@@ -120,6 +127,8 @@ async def _prepare(owner: asyncpg.Connection, dims: int) -> dict[str, float]:
     await owner.execute("DROP INDEX IF EXISTS isokron.agent_messages_embedding_hnsw")
     started = time.perf_counter()
     await owner.execute("SELECT setseed(0.21)")
+    await owner.execute("DROP TABLE IF EXISTS bench_centroids")
+    await owner.execute(_CENTROIDS, dims)
     await owner.execute(_FILL_MEMORY, dims, MODEL)
     await owner.execute(_FILL_MESSAGES, dims, MODEL)
     filled = time.perf_counter()
@@ -223,7 +232,8 @@ async def bench_hybrid(dsn: str, runtime_dsn: str, quick: bool) -> list[dict[str
             "hnsw_build_s": ours_build["hnsw_build_s"],
             "vector_fill_s": ours_build["vector_fill_s"], **quality["hybrid"],
             "lexical_only": quality["lexical"], "queries": len(queries),
-            "quality": "hit@10 of each query's planted target (same queries both sides)"}
+            "quality": "hit@10 of each query's planted target (same queries both sides)",
+            "vectors": "256 topic clusters, noise a third of the spread, unit queries"}
     peer = {**stats(b), "rows": 2 * rows, "dims": dims, **quality["langgraph"],
             "hnsw_build_s": theirs_build["hnsw_build_s"], "load_s": theirs_build["load_s"],
             "store": "AsyncPostgresStore.asearch, index dims/embed/fields=['text'], HNSW "
