@@ -253,7 +253,29 @@ $$;
 ALTER FUNCTION isokron.drop_other_dims_v1(integer) OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.drop_other_dims_v1(integer) FROM PUBLIC;
 $f$, p_schema);
+    PERFORM isokron.create_recall_vectors_v1(p_schema, NULL);
+END
+$outer$;
+REVOKE ALL ON FUNCTION isokron.create_vector_functions_v1(text) FROM PUBLIC;
 
+-- recall_vectors_v1, for columns of any dimension (p_dims NULL: exact types, no index) or
+-- for columns fixed to p_dims dimensions, whose HNSW indexes are on the vectors at half
+-- precision (halfvec: half the index, twice as fast to scan; the stored vectors keep full
+-- precision): the distance expression must be the index's.
+CREATE FUNCTION isokron.create_recall_vectors_v1(p_schema text, p_dims integer) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $outer$
+DECLARE
+    v_half boolean := p_dims IS NOT NULL
+                      AND to_regtype(quote_ident(p_schema) || '.halfvec') IS NOT NULL;
+    v_type text := CASE WHEN v_half THEN format('%I.halfvec(%s)', p_schema, p_dims)
+                        ELSE format('%I.vector', p_schema) END;
+    v_memory text := CASE WHEN v_half THEN format('(r.embedding::%s)', v_type)
+                          ELSE 'r.embedding' END;
+    v_message text := CASE WHEN v_half THEN format('(m.embedding::%s)', v_type)
+                           ELSE 'm.embedding' END;
+BEGIN
     -- Nearest vectors of p_model to the query vector, for what the transaction's settings
     -- may read (the filters recall_v1 applies): the HNSW index scans in distance order and
     -- keeps scanning (iterative scan) until enough rows pass the filters, at most 20,000
@@ -274,11 +296,12 @@ DECLARE
     v_readable text[];
     v_root text;
     v_wanted text[];
-    v_q %1$I.vector := p_vector::%1$I.vector;
+    v_v %1$I.vector := p_vector::%1$I.vector;
+    v_q %4$s := v_v;
     v_tenant text := current_setting('app.current_tenant_id', true);
     v_user text := current_setting('app.current_user_id', true);
 BEGIN
-    IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL OR %1$I.vector_norm(v_q) = 0 THEN
+    IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL OR %1$I.vector_norm(v_v) = 0 THEN
         RETURN;  -- a query vector of norm zero has no nearest rows
     END IF;
     SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
@@ -287,7 +310,7 @@ BEGIN
                 END;
     RETURN QUERY
     WITH near_memory AS MATERIALIZED (
-        SELECT r.id, r.content, r.created_at, r.embedding OPERATOR(%1$I.<=>) v_q AS d,
+        SELECT r.id, r.content, r.created_at, %2$s OPERATOR(%1$I.<=>) v_q AS d,
                r.namespace, r.pin
           FROM isokron.memory_records r
           JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
@@ -295,16 +318,16 @@ BEGIN
            AND r.embedding_model = p_model AND r.embedding IS NOT NULL
            AND (r.expires_at IS NULL OR r.expires_at > now())
            AND (n.expires_at IS NULL OR n.expires_at > now())
-         ORDER BY r.embedding OPERATOR(%1$I.<=>) v_q
+         ORDER BY %2$s OPERATOR(%1$I.<=>) v_q
          LIMIT p_limit
     ), near_messages AS MATERIALIZED (
-        SELECT m.id, m.content, m.created_at, m.embedding OPERATOR(%1$I.<=>) v_q AS d,
+        SELECT m.id, m.content, m.created_at, %3$s OPERATOR(%1$I.<=>) v_q AS d,
                m.session_id, m.role
           FROM isokron.agent_messages m
          WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
            AND m.embedding_model = p_model AND m.embedding IS NOT NULL
            AND m.content IS NOT NULL
-         ORDER BY m.embedding OPERATOR(%1$I.<=>) v_q
+         ORDER BY %3$s OPERATOR(%1$I.<=>) v_q
          LIMIT p_limit
     )
     SELECT x.* FROM (
@@ -322,12 +345,13 @@ REVOKE ALL ON FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, bo
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
     TO isokron_runtime;
-$f$, p_schema);
+$f$, p_schema, v_memory, v_message, v_type);
 END
 $outer$;
-REVOKE ALL ON FUNCTION isokron.create_vector_functions_v1(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION isokron.create_recall_vectors_v1(text, integer) FROM PUBLIC;
 
--- Fix the vector columns to one dimension and index them (HNSW, cosine): an operator's
+-- Fix the vector columns to one dimension and index them (HNSW, cosine, at half precision
+-- when pgvector has halfvec), and define recall_vectors_v1 for them: an operator's
 -- step, run by `isokron embed --backfill` before it embeds. Vectors of another dimension
 -- are dropped first. Returns whether anything changed.
 CREATE FUNCTION isokron.prepare_embeddings_v1(p_dims integer) RETURNS boolean
@@ -338,6 +362,8 @@ DECLARE
     v_schema text;
     v_typmod integer;
     v_changed boolean := false;
+    v_half boolean;
+    v_key text;
 BEGIN
     IF p_dims IS NULL OR p_dims < 1 OR p_dims > 2000 THEN
         RAISE EXCEPTION 'embedding dimensions must be between 1 and 2000 (HNSW), got %',
@@ -362,16 +388,22 @@ BEGIN
                        v_schema, p_dims);
         v_changed := true;
     END IF;
+    -- Indexed at half precision when pgvector has halfvec (0.7 and later).
+    v_half := to_regtype(quote_ident(v_schema) || '.halfvec') IS NOT NULL;
+    v_key := CASE WHEN v_half THEN format('((embedding::%1$I.halfvec(%2$s)) %1$I.halfvec_cosine_ops)',
+                                          v_schema, p_dims)
+                  ELSE format('(embedding %I.vector_cosine_ops)', v_schema) END;
     IF to_regclass('isokron.memory_records_embedding_hnsw') IS NULL THEN
-        EXECUTE format('CREATE INDEX memory_records_embedding_hnsw ON isokron.memory_records '
-                       'USING hnsw (embedding %I.vector_cosine_ops)', v_schema);
+        EXECUTE 'CREATE INDEX memory_records_embedding_hnsw ON isokron.memory_records '
+                'USING hnsw ' || v_key;
         v_changed := true;
     END IF;
     IF to_regclass('isokron.agent_messages_embedding_hnsw') IS NULL THEN
-        EXECUTE format('CREATE INDEX agent_messages_embedding_hnsw ON isokron.agent_messages '
-                       'USING hnsw (embedding %I.vector_cosine_ops)', v_schema);
+        EXECUTE 'CREATE INDEX agent_messages_embedding_hnsw ON isokron.agent_messages '
+                'USING hnsw ' || v_key;
         v_changed := true;
     END IF;
+    PERFORM isokron.create_recall_vectors_v1(v_schema, p_dims);
     RETURN v_changed;
 END
 $$;

@@ -297,6 +297,97 @@ END
 $$;
 
 --
+-- Name: create_recall_vectors_v1(text, integer); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.create_recall_vectors_v1(p_schema text, p_dims integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_half boolean := p_dims IS NOT NULL
+                      AND to_regtype(quote_ident(p_schema) || '.halfvec') IS NOT NULL;
+    v_type text := CASE WHEN v_half THEN format('%I.halfvec(%s)', p_schema, p_dims)
+                        ELSE format('%I.vector', p_schema) END;
+    v_memory text := CASE WHEN v_half THEN format('(r.embedding::%s)', v_type)
+                          ELSE 'r.embedding' END;
+    v_message text := CASE WHEN v_half THEN format('(m.embedding::%s)', v_type)
+                           ELSE 'm.embedding' END;
+BEGIN
+    -- Nearest vectors of p_model to the query vector, for what the transaction's settings
+    -- may read (the filters recall_v1 applies): the HNSW index scans in distance order and
+    -- keeps scanning (iterative scan) until enough rows pass the filters, at most 20,000
+    -- index tuples per source whatever the table's size.
+    EXECUTE format($f$
+CREATE OR REPLACE FUNCTION isokron.recall_vectors_v1(p_vector text, p_model text,
+                                                     p_namespaces text[], p_limit integer,
+                                                     p_messages boolean)
+RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, distance real,
+               namespace text, session_id uuid, role text, pin boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET hnsw.ef_search = 40
+SET hnsw.iterative_scan = relaxed_order
+SET hnsw.max_scan_tuples = 20000
+AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_wanted text[];
+    v_v %1$I.vector := p_vector::%1$I.vector;
+    v_q %4$s := v_v;
+    v_tenant text := current_setting('app.current_tenant_id', true);
+    v_user text := current_setting('app.current_user_id', true);
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL OR %1$I.vector_norm(v_v) = 0 THEN
+        RETURN;  -- a query vector of norm zero has no nearest rows
+    END IF;
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
+                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
+                END;
+    RETURN QUERY
+    WITH near_memory AS MATERIALIZED (
+        SELECT r.id, r.content, r.created_at, %2$s OPERATOR(%1$I.<=>) v_q AS d,
+               r.namespace, r.pin
+          FROM isokron.memory_records r
+          JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
+         WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+           AND r.embedding_model = p_model AND r.embedding IS NOT NULL
+           AND (r.expires_at IS NULL OR r.expires_at > now())
+           AND (n.expires_at IS NULL OR n.expires_at > now())
+         ORDER BY %2$s OPERATOR(%1$I.<=>) v_q
+         LIMIT p_limit
+    ), near_messages AS MATERIALIZED (
+        SELECT m.id, m.content, m.created_at, %3$s OPERATOR(%1$I.<=>) v_q AS d,
+               m.session_id, m.role
+          FROM isokron.agent_messages m
+         WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
+           AND m.embedding_model = p_model AND m.embedding IS NOT NULL
+           AND m.content IS NOT NULL
+         ORDER BY %3$s OPERATOR(%1$I.<=>) v_q
+         LIMIT p_limit
+    )
+    SELECT x.* FROM (
+        SELECT 'memory'::text, nm.id, nm.content, nm.created_at, nm.d::real, nm.namespace,
+               NULL::uuid, NULL::text, nm.pin FROM near_memory nm WHERE nm.d <> 'NaN'
+        UNION ALL
+        SELECT 'message', mm.id, mm.content, mm.created_at, mm.d::real, NULL, mm.session_id,
+               mm.role, false FROM near_messages mm WHERE mm.d <> 'NaN') x
+    ORDER BY 5, 4 DESC LIMIT p_limit;
+END
+$$;
+ALTER FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
+    OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
+    TO isokron_runtime;
+$f$, p_schema, v_memory, v_message, v_type);
+END
+$_$;
+
+--
 -- Name: create_vector_functions_v1(text); Type: FUNCTION; Schema: isokron
 --
 
@@ -483,76 +574,7 @@ $$;
 ALTER FUNCTION isokron.drop_other_dims_v1(integer) OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.drop_other_dims_v1(integer) FROM PUBLIC;
 $f$, p_schema);
-
-    -- Nearest vectors of p_model to the query vector, for what the transaction's settings
-    -- may read (the filters recall_v1 applies): the HNSW index scans in distance order and
-    -- keeps scanning (iterative scan) until enough rows pass the filters, at most 20,000
-    -- index tuples per source whatever the table's size.
-    EXECUTE format($f$
-CREATE OR REPLACE FUNCTION isokron.recall_vectors_v1(p_vector text, p_model text,
-                                                     p_namespaces text[], p_limit integer,
-                                                     p_messages boolean)
-RETURNS TABLE (source text, id uuid, content text, created_at timestamptz, distance real,
-               namespace text, session_id uuid, role text, pin boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET hnsw.ef_search = 40
-SET hnsw.iterative_scan = relaxed_order
-SET hnsw.max_scan_tuples = 20000
-AS $$
-DECLARE
-    v_readable text[];
-    v_root text;
-    v_wanted text[];
-    v_q %1$I.vector := p_vector::%1$I.vector;
-    v_tenant text := current_setting('app.current_tenant_id', true);
-    v_user text := current_setting('app.current_user_id', true);
-BEGIN
-    IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL OR %1$I.vector_norm(v_q) = 0 THEN
-        RETURN;  -- a query vector of norm zero has no nearest rows
-    END IF;
-    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
-    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
-                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
-                END;
-    RETURN QUERY
-    WITH near_memory AS MATERIALIZED (
-        SELECT r.id, r.content, r.created_at, r.embedding OPERATOR(%1$I.<=>) v_q AS d,
-               r.namespace, r.pin
-          FROM isokron.memory_records r
-          JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
-         WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
-           AND r.embedding_model = p_model AND r.embedding IS NOT NULL
-           AND (r.expires_at IS NULL OR r.expires_at > now())
-           AND (n.expires_at IS NULL OR n.expires_at > now())
-         ORDER BY r.embedding OPERATOR(%1$I.<=>) v_q
-         LIMIT p_limit
-    ), near_messages AS MATERIALIZED (
-        SELECT m.id, m.content, m.created_at, m.embedding OPERATOR(%1$I.<=>) v_q AS d,
-               m.session_id, m.role
-          FROM isokron.agent_messages m
-         WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
-           AND m.embedding_model = p_model AND m.embedding IS NOT NULL
-           AND m.content IS NOT NULL
-         ORDER BY m.embedding OPERATOR(%1$I.<=>) v_q
-         LIMIT p_limit
-    )
-    SELECT x.* FROM (
-        SELECT 'memory'::text, nm.id, nm.content, nm.created_at, nm.d::real, nm.namespace,
-               NULL::uuid, NULL::text, nm.pin FROM near_memory nm WHERE nm.d <> 'NaN'
-        UNION ALL
-        SELECT 'message', mm.id, mm.content, mm.created_at, mm.d::real, NULL, mm.session_id,
-               mm.role, false FROM near_messages mm WHERE mm.d <> 'NaN') x
-    ORDER BY 5, 4 DESC LIMIT p_limit;
-END
-$$;
-ALTER FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
-    OWNER TO isokron_definer;
-REVOKE ALL ON FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
-    FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION isokron.recall_vectors_v1(text, text, text[], integer, boolean)
-    TO isokron_runtime;
-$f$, p_schema);
+    PERFORM isokron.create_recall_vectors_v1(p_schema, NULL);
 END
 $_$;
 
@@ -1302,6 +1324,8 @@ DECLARE
     v_schema text;
     v_typmod integer;
     v_changed boolean := false;
+    v_half boolean;
+    v_key text;
 BEGIN
     IF p_dims IS NULL OR p_dims < 1 OR p_dims > 2000 THEN
         RAISE EXCEPTION 'embedding dimensions must be between 1 and 2000 (HNSW), got %',
@@ -1326,16 +1350,22 @@ BEGIN
                        v_schema, p_dims);
         v_changed := true;
     END IF;
+    -- Indexed at half precision when pgvector has halfvec (0.7 and later).
+    v_half := to_regtype(quote_ident(v_schema) || '.halfvec') IS NOT NULL;
+    v_key := CASE WHEN v_half THEN format('((embedding::%1$I.halfvec(%2$s)) %1$I.halfvec_cosine_ops)',
+                                          v_schema, p_dims)
+                  ELSE format('(embedding %I.vector_cosine_ops)', v_schema) END;
     IF to_regclass('isokron.memory_records_embedding_hnsw') IS NULL THEN
-        EXECUTE format('CREATE INDEX memory_records_embedding_hnsw ON isokron.memory_records '
-                       'USING hnsw (embedding %I.vector_cosine_ops)', v_schema);
+        EXECUTE 'CREATE INDEX memory_records_embedding_hnsw ON isokron.memory_records '
+                'USING hnsw ' || v_key;
         v_changed := true;
     END IF;
     IF to_regclass('isokron.agent_messages_embedding_hnsw') IS NULL THEN
-        EXECUTE format('CREATE INDEX agent_messages_embedding_hnsw ON isokron.agent_messages '
-                       'USING hnsw (embedding %I.vector_cosine_ops)', v_schema);
+        EXECUTE 'CREATE INDEX agent_messages_embedding_hnsw ON isokron.agent_messages '
+                'USING hnsw ' || v_key;
         v_changed := true;
     END IF;
+    PERFORM isokron.create_recall_vectors_v1(v_schema, p_dims);
     RETURN v_changed;
 END
 $_$;
@@ -3408,6 +3438,12 @@ REVOKE ALL ON FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id tex
 GRANT ALL ON FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid) TO isokron_runtime;
 
 --
+-- Name: FUNCTION create_recall_vectors_v1(p_schema text, p_dims integer); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.create_recall_vectors_v1(p_schema text, p_dims integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION create_vector_functions_v1(p_schema text); Type: ACL; Schema: isokron
 --
 
@@ -3821,4 +3857,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', 'ad60b5e22bb9f7df89b8bd352998b862927119153109a44f7b81b3ce2d0e5a8b');
+    ('0021_embeddings', '83b07548cabbb3ef4b437586d7305b13c12f1decd128920408aed6e4db79783c');

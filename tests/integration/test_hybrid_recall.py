@@ -289,6 +289,9 @@ async def test_the_hnsw_indexes_serve_the_vector_side(db, owner, two_tenants):
                                "WHERE attrelid = 'isokron.agent_messages'::regclass "
                                "AND attname = 'embedding'")
     assert typ.endswith("vector(16)")
+    for name in before:  # the index holds the vectors at half precision
+        assert "halfvec(16)" in await owner.fetchval("SELECT pg_get_indexdef($1::regclass)",
+                                                     f"isokron.{name}")
 
 
 async def test_isokron_embed_backfill_embeds_what_is_missing(db, owner, two_tenants, capsys):
