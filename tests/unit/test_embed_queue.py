@@ -200,3 +200,20 @@ async def test_recall_falls_back_to_lexical_when_the_hybrid_statement_fails(capl
     recaller.embeddings._hybrid_off_until = 1.0  # as if HYBRID_RETRY_S had passed
     await recaller.items("w", "where is it", user_id="u")
     assert calls[3:] == [True, False]
+
+
+def test_a_config_file_can_name_the_embedder_for_the_cli(tmp_path):
+    """`--embedder FILE`: the isokron settings' embedder key; a file without one is refused
+    by name; anything else is taken as module:attr."""
+    from isokron.ops.cli._args import Refused, embedder_spec
+
+    good = tmp_path / "isokron.yaml"
+    good.write_text("isokron:\n  dsn: postgresql://x@h/d\n  embedder:\n    provider: openai\n"
+                    "    model: e5\n    base_url: http://127.0.0.1:9/v1\n    dims: 384\n")
+    assert embedder_spec(str(good)) == {"provider": "openai", "model": "e5",
+                                        "base_url": "http://127.0.0.1:9/v1", "dims": 384}
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("isokron:\n  dsn: postgresql://x@h/d\n")
+    with pytest.raises(Refused, match="no embedder key"):
+        embedder_spec(str(bare))
+    assert embedder_spec("pkg.mod:factory") == "pkg.mod:factory"
