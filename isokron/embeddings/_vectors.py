@@ -18,7 +18,9 @@ def check_vectors(vectors: Any, count: int, dims: int, model_id: str) -> list[li
     out = []
     for n, vector in enumerate(vectors):
         if not isinstance(vector, Sequence) or len(vector) != dims:
-            raise ValueError(f"embedder {model_id}: vector {n} does not have {dims} dimensions")
+            got = len(vector) if isinstance(vector, Sequence) else type(vector).__name__
+            raise ValueError(f"embedder {model_id}: vector {n} has {got} dimensions, not "
+                             f"{dims}")
         values = [float(v) for v in vector]
         if not all(math.isfinite(v) for v in values):
             raise ValueError(f"embedder {model_id}: vector {n} holds a non-finite number")

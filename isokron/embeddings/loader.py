@@ -44,8 +44,9 @@ def _checked(found: Any, where: str) -> Embedder:
     dims = getattr(found, "dims", None)
     if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
         problems.append(f"dims must be a positive integer (got {dims!r})")
-    if not isinstance(getattr(found, "model_id", None), str) or not found.model_id:
-        problems.append("model_id must be a non-empty string")
+    model_id = getattr(found, "model_id", None)
+    if not isinstance(model_id, str) or not model_id:
+        problems.append(f"model_id must be a non-empty string (got {model_id!r})")
     for method in ("embed_documents", "embed_query"):
         if not inspect.iscoroutinefunction(getattr(found, method, None)):
             problems.append(f"{method} must be an async method")

@@ -29,7 +29,8 @@ class OpenAICompatibleEmbedder:
                  batch_size: Any = 64, timeout_s: Any = 10.0, query_input_type: Any = None,
                  document_input_type: Any = None) -> None:
         if not isinstance(model, str) or not model:
-            raise ConfigError("embedder model must be a non-empty string", key="embedder")
+            raise ConfigError(f"embedder model must be a non-empty string, got {model!r}",
+                              key="embedder")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"embedder base_url must be an http(s) URL, got {base_url!r}",
                               key="embedder")
@@ -43,8 +44,11 @@ class OpenAICompatibleEmbedder:
             raise ConfigError(f"embedder timeout_s must be positive, got {timeout_s!r}",
                               key="embedder")
         if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
-            raise ConfigError("embedder api_key_env must name an environment variable",
-                              key="embedder")
+            raise ConfigError(f"embedder api_key_env must name an environment variable, got "
+                              f"{api_key_env!r}", key="embedder")
+        if api_key_env is not None and not os.environ.get(api_key_env):
+            raise ConfigError(f"embedder api_key_env names {api_key_env!r}, which is not set "
+                              "(or empty) in the environment", key="embedder")
         for name, value in (("query_input_type", query_input_type),
                             ("document_input_type", document_input_type)):
             if value is not None and (not isinstance(value, str) or not value):

@@ -231,6 +231,8 @@ class Embeddings:
             vector = await asyncio.wait_for(self.embedder.embed_query(query),
                                             self.query_timeout_s)
             checked = check_vectors([vector], 1, self.embedder.dims, self.model_id)[0]
+            if not any(checked):
+                raise ValueError("a vector of zeros (no direction)")
         except Exception as exc:  # the embedder's own errors (and the timeout): any type
             self.query_failures += 1
             self.lexical_fallback(f"the query embedding failed ({type(exc).__name__}: {exc})")

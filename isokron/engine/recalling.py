@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from ..config import IsoKronConfig
 from ..errors import DatabaseError, InvalidInputError
 from ..models import MemoryRecord
-from ..stores.recall import Recall, RecallItem
+from ..stores.recall import Recall, RecallItem, check_recall
 from .embedding import Embeddings
 from .fairness import WorkspaceGate
 from .recall import render_recall_block
@@ -69,9 +69,12 @@ class Recaller:
         wanted = limit if limit is not None else self.config.recall_limit
         embeddings = self.embeddings
         vector = None
-        if (embeddings is not None and embeddings.hybrid_ok() and isinstance(query, str)
-                and len(query.strip()) >= 2):
-            vector = await embeddings.query_vector(query)
+        if embeddings is not None:
+            # bad arguments are the caller's error, before anything is embedded: an
+            # InvalidInputError from the hybrid statement below is the database's refusal
+            check_recall(workspace_id, query, user_id, wanted)
+            if embeddings.hybrid_ok() and len(query.strip()) >= 2:
+                vector = await embeddings.query_vector(query)
         async with self._gate.guarded("recalling memories", workspace_id):
             store = await self._source.recall_store(read_of=workspace_id)
             if store is not None:

@@ -413,7 +413,8 @@ SELECT isokron.enable_vectors_v1();
 
 -- Recall in one statement, lexical or hybrid. Without a query vector: exactly
 -- recall_for_v1. With one (and its model): the lexical ranking (recall_v1) and the vector
--- ranking (recall_vectors_v1) of the same scope, 30 candidates each, fused by a convex
+-- ranking (recall_vectors_v1) of the same scope, 30 candidates each (or the limit, when
+-- more are asked for: the 30 nearest of memories and messages together), fused by a convex
 -- combination of their min-max normalised scores: 0.6 x BM25 + 0.4 x cosine similarity
 -- (a pinned memory's vector side counts 1.5 times; its BM25 already does). Measured on
 -- LoCoMo conversations, this beats reciprocal-rank fusion at every k and keeps the
@@ -427,7 +428,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    c_depth constant integer := 30;
+    c_depth integer := greatest(30, p_limit);  -- candidates per side
     c_lexical constant double precision := 0.6;
 BEGIN
     IF p_vector IS NULL OR p_model IS NULL OR char_length(btrim(p_query)) < 2 THEN

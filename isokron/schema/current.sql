@@ -1758,7 +1758,7 @@ CREATE FUNCTION isokron.recall_for_v2(p_workspace_id text, p_user_id text, p_que
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    c_depth constant integer := 30;
+    c_depth integer := greatest(30, p_limit);  -- candidates per side
     c_lexical constant double precision := 0.6;
 BEGIN
     IF p_vector IS NULL OR p_model IS NULL OR char_length(btrim(p_query)) < 2 THEN
@@ -3857,4 +3857,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', '83b07548cabbb3ef4b437586d7305b13c12f1decd128920408aed6e4db79783c');
+    ('0021_embeddings', '44f02bac982ef0c06181ac31b3135911468c00159da533fdbd6fd2ecb3b7a1d7');

@@ -46,7 +46,8 @@ def check_names(names: Iterable[Any], what: str) -> list[str]:
 def vector_text(embedding: Sequence[float]) -> str:
     """Validate an embedding and render it as pgvector's text form."""
     if isinstance(embedding, str | bytes) or not isinstance(embedding, Sequence) or not embedding:
-        raise InvalidInputError("embedding must be a non-empty sequence of numbers")
+        raise InvalidInputError(f"embedding must be a non-empty sequence of numbers, got "
+                                f"{shown(embedding)}")
     if len(embedding) > MAX_EMBEDDING_DIMS:
         raise InvalidInputError(f"embedding has {len(embedding):,} dimensions; the limit is "
                                 f"{MAX_EMBEDDING_DIMS:,}")

@@ -24,7 +24,7 @@ from ..models import Row
 from ..pool import DB, acquire, translate_errors
 from ._names import check_names, vector_text
 
-__all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem"]
+__all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem", "check_recall"]
 
 #: the most items one recall returns
 MAX_RECALL_LIMIT = 100
@@ -62,9 +62,16 @@ class RecallItem:
                    session_id=None if session is None else str(session), role=row["role"])
 
 
-def _items(workspace_id: str, query: str) -> None:
+def check_recall(workspace_id: str, query: str, user_id: str | None, limit: object) -> int:
+    """Check a recall's arguments (InvalidInputError naming the bad one); return the limit
+    clamped to 1..MAX_RECALL_LIMIT."""
     check_workspace(workspace_id)
     check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
+    if user_id is not None:
+        check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
+    return max(1, min(MAX_RECALL_LIMIT, limit))
 
 
 class Recall:
@@ -86,13 +93,8 @@ class Recall:
         With ``vector`` (the query's embedding by model ``model_id``; needs pgvector) the
         ranking is hybrid: lexical and nearest-vector candidates fused in the same
         statement. Rows embedded by another model take part lexically only."""
-        _items(workspace_id, query)
-        if user_id is not None:
-            check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
+        limit = check_recall(workspace_id, query, user_id, limit)
         wanted = None if not namespaces else check_names(list(namespaces), "namespaces")
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
-        limit = max(1, min(MAX_RECALL_LIMIT, limit))
         if (vector is None) != (model_id is None):
             raise InvalidInputError("vector and model_id go together")
         if model_id is not None and (not isinstance(model_id, str) or not model_id):

@@ -443,3 +443,20 @@ async def test_a_zero_vector_never_reaches_the_database_and_never_ranks(db, owne
                                          vector=query, model_id="test:hashing")
     assert found[0].content == "travel policy for staff"
     assert all(i.score == i.score for i in found)  # no NaN
+
+
+async def test_the_backfill_as_the_runtime_login_is_refused_with_the_way_out(db, capsys):
+    """The runtime login may not prepare the columns: one line that says to use the schema
+    owner's DSN, and nothing changed."""
+    code = await asyncio.to_thread(main, ["embed", "--backfill", "--dsn", db.runtime_dsn,
+                                          "--embedder", "isokron.testing:HashingEmbedder"])
+    err = capsys.readouterr().err
+    assert code == 2 and "runs as the schema owner" in err, err
+
+
+async def test_a_hybrid_recall_returns_as_many_as_asked(db, two_tenants):
+    """limit above the 30 candidates per side: up to limit items, as lexically."""
+    async with AsyncIsoKron(_config(db), embedder=HashingEmbedder(DIMS)) as kron:
+        await _turns(kron, "org_a", "alice", *[f"garden note {n}" for n in range(80)])
+        found = await kron.recall_items("org_a", "garden note", user_id="alice", limit=70)
+    assert len(found) == 70

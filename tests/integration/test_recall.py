@@ -35,7 +35,8 @@ async def _say(pool, ws: str, user: str, *texts: str, session: str = "s1") -> No
 
 
 async def test_a_question_finds_the_turn_in_other_words(runtime_pool, two_tenants):
-    """OR over stemmed lexemes: "go" finds "went"; the words not in the turn do not matter."""
+    """OR over the query's lexemes: the words of the question that are not in the turn
+    ("when", "Caroline", "go") do not keep it from being found."""
     await _say(runtime_pool, "org_a", "alice",
                "I went to the LGBTQ support group yesterday, it was powerful",
                "The weather was nice", session="s1")
@@ -44,6 +45,14 @@ async def test_a_question_finds_the_turn_in_other_words(runtime_pool, two_tenant
         "org_a", "When did Caroline go to the LGBTQ support group?", user_id="alice")
     assert found and found[0].source == "message"
     assert found[0].content.startswith("I went to the LGBTQ support group")
+
+
+async def test_stemming_matches_another_form_of_the_word(runtime_pool, two_tenants):
+    """English stemming: a question with "moving" finds a turn that says "moves" and
+    shares no other word with it."""
+    await _say(runtime_pool, "org_a", "alice", "She moves next week", "The cat slept")
+    found = await Recall(runtime_pool).items("org_a", "moving?", user_id="alice")
+    assert [f.content for f in found] == ["She moves next week"]
 
 
 async def test_rare_words_outrank_common_ones(runtime_pool, two_tenants):

@@ -217,3 +217,39 @@ def test_a_config_file_can_name_the_embedder_for_the_cli(tmp_path):
     with pytest.raises(Refused, match="no embedder key"):
         embedder_spec(str(bare))
     assert embedder_spec("pkg.mod:factory") == "pkg.mod:factory"
+
+
+
+async def test_a_bad_argument_is_the_callers_error_and_keeps_hybrid_on():
+    """A query too long or a bad user id: InvalidInputError before anything is embedded,
+    and hybrid recall stays on for everyone else (it is not the database refusing)."""
+    from isokron.engine.fairness import WorkspaceGate
+    from isokron.engine.recalling import Recaller
+    from isokron.errors import InvalidInputError
+
+    class Source:
+        async def recall_store(self, *, read_of):
+            raise AssertionError("never reached")
+
+        async def memory(self, *, read_of=None):
+            raise AssertionError
+
+    embeddings = Embeddings(HashingEmbedder(8), Pools())
+    recaller = Recaller(load_config({"dsn": "postgresql://x@h/d"}), WorkspaceGate(2, None),
+                        Source(), embeddings)
+    with pytest.raises(InvalidInputError, match="query"):
+        await recaller.items("w", "x" * 100_000, user_id="u")
+    with pytest.raises(InvalidInputError, match="user_id"):
+        await recaller.items("w", "where", user_id="")
+    assert embeddings.hybrid_ok() and embeddings.query_failures == 0
+
+
+async def test_a_zero_query_vector_is_a_failed_embedding():
+    """An embedder that answers zeros for a query: None (lexical), counted."""
+    class Zero(HashingEmbedder):
+        async def embed_query(self, text):
+            return [0.0] * self.dims
+
+    embeddings = Embeddings(Zero(8), Pools())
+    assert await embeddings.query_vector("where") is None
+    assert embeddings.query_failures == 1

@@ -139,7 +139,7 @@ async def test_a_failing_server_is_a_connection_error(stub):
         await embedder.embed_query("x")
     _Stub.status = 200
     wrong = OpenAICompatibleEmbedder(model="m", base_url=stub, dims=4)
-    with pytest.raises(ValueError, match="does not have 4 dimensions"):
+    with pytest.raises(ValueError, match="has 3 dimensions, not 4"):
         await wrong.embed_documents(["a"])
 
 
@@ -156,3 +156,12 @@ async def test_asymmetric_models_get_their_input_type(stub):
     with pytest.raises(ConfigError, match="query_input_type must be a non-empty string"):
         load_embedder({"provider": "openai", "model": "e5", "base_url": stub, "dims": 3,
                        "query_input_type": ""})
+
+
+def test_an_unset_api_key_variable_is_a_config_error(monkeypatch):
+    """api_key_env naming a variable that is not set: refused when loaded, by name (never
+    a silent 401 at the first recall)."""
+    monkeypatch.delenv("NO_SUCH_EMBED_KEY", raising=False)
+    with pytest.raises(ConfigError, match="'NO_SUCH_EMBED_KEY', which is not set"):
+        load_embedder({"provider": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
+                       "dims": 3, "api_key_env": "NO_SUCH_EMBED_KEY"})

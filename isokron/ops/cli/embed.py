@@ -37,9 +37,14 @@ async def _embed(args: argparse.Namespace) -> int:
         elif done == total or done % (args.batch_size * 20) < args.batch_size:
             print(line, file=sys.stderr, flush=True)  # a log: a line now and then
 
+    from ...errors import NotOwnedError
+
     pool = await create_pool(dsn(args), min_size=1, max_size=2)
     try:
         result = await backfill(pool, embedder, batch_size=args.batch_size, progress=progress)
+    except NotOwnedError as exc:
+        raise Refused(f"{exc} (the backfill runs as the schema owner: give --dsn the DSN "
+                      "that ran isokron migrate, not the runtime login)") from None
     finally:
         await pool.close()
         if tty and not args.quiet:
