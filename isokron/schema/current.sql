@@ -317,7 +317,10 @@ BEGIN
     -- Nearest vectors of p_model to the query vector, for what the transaction's settings
     -- may read (the filters recall_v1 applies): the HNSW index scans in distance order and
     -- keeps scanning (iterative scan) until enough rows pass the filters, at most 20,000
-    -- index tuples per source whatever the table's size.
+    -- index tuples per source whatever the table's size. Planned for each call's scope
+    -- (force_custom_plan, with the scope's statistics below): a large scope scans the
+    -- index, a small one ranks its few rows exactly. A row without a vector (NULL
+    -- distance) or with a vector of norm zero (NaN) is dropped after the scan.
     EXECUTE format($f$
 CREATE OR REPLACE FUNCTION isokron.recall_vectors_v1(p_vector text, p_model text,
                                                      p_namespaces text[], p_limit integer,
@@ -329,6 +332,7 @@ SET search_path = pg_catalog, pg_temp
 SET hnsw.ef_search = 40
 SET hnsw.iterative_scan = relaxed_order
 SET hnsw.max_scan_tuples = 20000
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_readable text[];
@@ -353,7 +357,7 @@ BEGIN
           FROM isokron.memory_records r
           JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
          WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
-           AND r.embedding_model = p_model AND r.embedding IS NOT NULL
+           AND r.embedding_model = p_model
            AND (r.expires_at IS NULL OR r.expires_at > now())
            AND (n.expires_at IS NULL OR n.expires_at > now())
          ORDER BY %2$s OPERATOR(%1$I.<=>) v_q
@@ -363,8 +367,7 @@ BEGIN
                m.session_id, m.role
           FROM isokron.agent_messages m
          WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
-           AND m.embedding_model = p_model AND m.embedding IS NOT NULL
-           AND m.content IS NOT NULL
+           AND m.embedding_model = p_model
          ORDER BY %3$s OPERATOR(%1$I.<=>) v_q
          LIMIT p_limit
     )
@@ -2963,6 +2966,18 @@ CREATE INDEX actor_registry_workspace_kind_idx ON public.actor_registry USING bt
 CREATE UNIQUE INDEX kora_role_charter_one_active_idx ON public.kora_role_charter USING btree (workspace_id) WHERE (superseded_at IS NULL);
 
 --
+-- Name: agent_messages_recall_scope; Type: STATISTICS; Schema: isokron
+--
+
+CREATE STATISTICS isokron.agent_messages_recall_scope (mcv) ON tenant_id, user_id, embedding_model FROM isokron.agent_messages;
+
+--
+-- Name: memory_records_recall_scope; Type: STATISTICS; Schema: isokron
+--
+
+CREATE STATISTICS isokron.memory_records_recall_scope (mcv) ON namespace, root_id, embedding_model FROM isokron.memory_records;
+
+--
 -- Name: event_log event_log_append_only; Type: TRIGGER; Schema: hivex_foundation
 --
 
@@ -3857,4 +3872,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', '44f02bac982ef0c06181ac31b3135911468c00159da533fdbd6fd2ecb3b7a1d7');
+    ('0021_embeddings', '4a0551d21fb7cdb103398f32c7273c8b503424188c54fdd08fd3870896343ddc');
