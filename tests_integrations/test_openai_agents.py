@@ -157,3 +157,22 @@ async def test_the_readme_snippet_runs(db, monkeypatch):
     snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.setenv("ISOKRON_DSN", db.runtime_dsn)
     await asyncio.to_thread(exec, compile(snippet, "README", "exec"), {"__name__": "__main__"})
+
+
+async def test_what_the_user_said_in_a_session_is_recalled_for_that_user_only(runtime_pool,
+                                                                            owner):
+    """Conversation history is memory: an SDK session's user text comes back from recall
+    for the same tenant and user, never for another user or tenant."""
+    from isokron.stores import Recall
+
+    for ws in ("tenant_a", "tenant_b"):
+        await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ($1)", ws)
+    session = IsoKronSession("trip", runtime_pool, A)
+    await session.add_items([{"role": "user", "content": "My passport expires in June"},
+                             CALL, OUTPUT])
+    recall = Recall(runtime_pool)
+    found = await recall.items("tenant_a", "when does my passport expire?", user_id="alice")
+    assert [(f.source, f.content) for f in found] == [("message",
+                                                       "My passport expires in June")]
+    assert await recall.items("tenant_a", "passport", user_id="bob") == []
+    assert await recall.items("tenant_b", "passport", user_id="alice") == []
