@@ -92,12 +92,13 @@ def load_conversations(path: str | Path) -> list[Conversation]:
     return found
 
 
-def metrics(ranked: Sequence[Sequence[str]], evidence: Sequence[frozenset[str]]
-            ) -> dict[str, float]:
-    """recall@k, hit@k, MRR and the share of empty results over the questions."""
+def metrics(ranked: Sequence[Sequence[str]], evidence: Sequence[frozenset[str]], *,
+            k_max: int | None = None) -> dict[str, float]:
+    """recall@k, hit@k (k of KS up to ``k_max``: a list cut at k_max says nothing of
+    deeper k), MRR and the share of empty results over the questions."""
     out: dict[str, float] = {}
     n = max(1, len(ranked))
-    for k in KS:
+    for k in (k for k in KS if k_max is None or k <= k_max):
         out[f"recall@{k}"] = round(sum(len(set(r[:k]) & e) / len(e)
                                        for r, e in zip(ranked, evidence, strict=True)) / n, 4)
         out[f"hit@{k}"] = round(sum(bool(set(r[:k]) & e)
@@ -162,7 +163,8 @@ def _as_ids(conv: Conversation, items: Sequence[Any]) -> list[str]:
 class _Runs:
     """Every ranking's lists, overall and per conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, k: int) -> None:
+        self.k = k
         self.all: dict[str, list[list[str]]] = {}
         self.evidence: list[frozenset[str]] = []
         self.per: list[dict[str, Any]] = []
@@ -174,7 +176,8 @@ class _Runs:
             self.all.setdefault(name, []).extend(lists)
         self.per.append({"conversation": conv.name, "turns": len(conv.turns),
                          "questions": len(ev),
-                         **{name: metrics(lists, ev) for name, lists in rankings.items()}})
+                         **{name: metrics(lists, ev, k_max=self.k)
+                            for name, lists in rankings.items()}})
 
 
 async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversation], *,
@@ -196,7 +199,7 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
     from .eval_dense import CachedEmbedder, dense_rankings, langgraph_rankings, rrf
 
     convs = list(conversations)
-    runs = _Runs()
+    runs = _Runs(k)
     run = secrets.token_hex(3)  # workspaces of their own: a second run on one database works
     started = time.perf_counter()
     if embedder is not None:
@@ -246,7 +249,7 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
     finally:
         await pool.close()
     doc: dict[str, Any] = {"questions": len(runs.evidence), "conversations": runs.per}
-    doc |= {name: metrics(lists, runs.evidence) for name, lists in runs.all.items()}
+    doc |= {name: metrics(lists, runs.evidence, k_max=k) for name, lists in runs.all.items()}
     if embedder is not None:
         doc["embedder"] = embedder.model_id
         if isinstance(embedder, CachedEmbedder):

@@ -73,6 +73,32 @@ async def _turns(kron: AsyncIsoKron, ws: str, user: str, *texts: str) -> None:
     assert await kron.flush(20)
 
 
+async def test_writes_land_while_the_embedder_is_stuck(db, owner, two_tenants):
+    """An embedder that blocks until released: the turns' messages are stored (the outbox
+    idle) while it is still blocked, and get their vectors once it answers."""
+    gate = asyncio.Event()
+
+    class Stuck(HashingEmbedder):
+        async def embed_documents(self, texts):
+            await gate.wait()
+            return await super().embed_documents(texts)
+
+    embedder = Stuck(DIMS)
+    async with AsyncIsoKron(_config(db), embedder=embedder) as kron:
+        for n in range(5):
+            await kron.sync_turn("org_a", f"turn {n}", f"reply {n}", session_id="s",
+                                 user_id="alice")
+        assert await kron.outbox.wait_idle(20)  # every write delivered...
+        assert await owner.fetchval("SELECT count(*) FROM isokron.agent_messages") == 10
+        assert not await kron.embeddings.queue.drain(0.2)  # ...while the embedder waits
+        assert await owner.fetchval("SELECT count(*) FROM isokron.agent_messages "
+                                    "WHERE embedding_model IS NOT NULL") == 0
+        gate.set()
+        assert await kron.flush(20)
+    assert await owner.fetchval("SELECT count(*) FROM isokron.agent_messages "
+                                "WHERE embedding_model = 'test:hashing'") == 10
+
+
 async def test_texts_are_embedded_off_the_hot_path_with_their_model(db, owner, two_tenants):
     """sync_turn returns before any embedding; after flush every message has a vector of
     the embedder's model, written in batches of at most 32 (the first one full)."""

@@ -55,6 +55,29 @@ async def test_stemming_matches_another_form_of_the_word(runtime_pool, two_tenan
     assert [f.content for f in found] == ["She moves next week"]
 
 
+async def test_adjacent_query_words_adjacent_in_the_text_rank_first(runtime_pool,
+                                                                    two_tenants):
+    """The phrase bonus: both turns hold "ice" and "cream"; the one where they stand
+    together ranks first although it is the longer one (without the bonus, BM25's length
+    normalisation puts the shorter first)."""
+    await _say(runtime_pool, "org_a", "alice", "cream, then ice, then cake",
+               "ice cream with dinner tonight")
+    found = await Recall(runtime_pool).items("org_a", "ice cream", user_id="alice")
+    assert [f.content for f in found] == ["ice cream with dinner tonight",
+                                          "cream, then ice, then cake"]
+    assert found[0].score > found[1].score
+
+
+async def test_never_empty_while_any_word_matches(runtime_pool, two_tenants):
+    """The query's only rare word is in no turn and its other word is common (too common
+    to find candidates by): recall falls back to every word and still finds the turns."""
+    await _say(runtime_pool, "org_a", "alice", *[f"the weather on day {n}" for n in range(60)])
+    recall = Recall(runtime_pool)
+    await recall.refresh_stats("org_a", user_id="alice")  # weather: 60 documents, not rare
+    found = await recall.items("org_a", "weather zyxwvutsrq", user_id="alice", limit=5)
+    assert len(found) == 5 and all("weather" in f.content for f in found)
+
+
 async def test_rare_words_outrank_common_ones(runtime_pool, two_tenants):
     """IDF: with statistics, a match on a rare word beats matches on a common one."""
     common = [f"we talked about the weather on day {n}" for n in range(30)]
