@@ -99,7 +99,13 @@ class HookWrites:
     def turn(self, workspace_id: str, user_id: str, user_content: str,
              assistant_content: str, *, session_id: str, turn_number: int) -> None:
         """Queue a turn: the session messages, a ``turn`` episode, and a reasoning_trail
-        entry when the answer names a cap_* capability."""
+        entry when the answer names a cap_* capability.
+
+        The episode holds no text of the turn (its session, number and the lengths of the
+        two texts): episodes are the workspace's, read by every user's agent through
+        ``isokron_episodes_recent`` and MCP, while what the user said is that user's,
+        kept in the session messages under tenant + user row-level security (where recall
+        finds it)."""
         self.messages(workspace_id, user_id, session_id, [
             {"role": "user", "content": user_content},
             {"role": "assistant", "content": assistant_content},
@@ -107,8 +113,8 @@ class HookWrites:
         self.episode(workspace_id, "turn", {
             "session_id": session_id,
             "turn_number": turn_number,
-            "user": cut_with_marker(user_content, TURN_TEXT_CHARS),
-            "assistant": cut_with_marker(assistant_content, TURN_TEXT_CHARS),
+            "user_chars": len(user_content),
+            "assistant_chars": len(assistant_content),
         })
         caps = sorted(set(CAPABILITY_MENTION.findall(assistant_content)))
         if caps:

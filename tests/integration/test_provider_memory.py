@@ -248,3 +248,24 @@ def test_prefetch_is_hybrid_with_an_embedder_in_the_config(db):
     finally:
         p.shutdown()
         del sys.modules[module.__name__]
+
+
+def test_user_b_reads_none_of_user_as_turns_through_the_episodes_tool(db):
+    """The attack: alice tells her agent her diagnosis; bob's agent in the same workspace
+    lists the recent episodes (the tool MCP serves too). The turn episode is there, with
+    no word of what alice said or was answered."""
+    run_coro_sync(_prepare(db))
+    alice = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo"})
+    bob = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo"})
+    try:
+        alice.initialize("sess-a", user_id="alice")
+        bob.initialize("sess-b", user_id="bob")
+        alice.sync_turn("my diagnosis is hypothyroidism", "I am sorry to hear about that")
+        assert loop.submit_and_wait(alice.core.flush(), 10)
+        seen = call(bob, "isokron_episodes_recent", limit=50)
+        assert seen["ok"] and [e["event_type"] for e in seen["episodes"]] == ["turn"]
+        text = json.dumps(seen)
+        assert "hypothyroidism" not in text and "sorry" not in text
+    finally:
+        alice.shutdown()
+        bob.shutdown()

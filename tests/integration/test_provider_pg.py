@@ -207,7 +207,9 @@ def test_hooks_write_episodes_and_the_ledger(seeded_db):
     assert [e["event_type"] for e in episodes] == ["turn", "delegation"]
     turn = json.loads(episodes[0]["body"])
     assert turn["session_id"] == "sess-7" and turn["turn_number"] == 1
-    assert len(turn["user"]) == 2000 and turn["assistant"] == "short answer"
+    # no text of the turn in a workspace-wide episode: only its lengths
+    assert set(turn) == {"session_id", "turn_number", "user_chars", "assistant_chars"}
+    assert turn["assistant_chars"] == len("short answer") and turn["user_chars"] == 2500
     (row,) = ledger
     assert row["status"] == "completed" and row["caller_id"] == kora
     assert row["callee_id"] == uuid.uuid5(uuid.NAMESPACE_URL, "isokron:session:child-42")
