@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import array
 import asyncio
+import concurrent.futures
 import dbm
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..embeddings import Embedder
+
+_T = TypeVar("_T")
 
 __all__ = ["CachedEmbedder", "dense_rankings", "langgraph_rankings", "rrf"]
 
@@ -107,6 +111,13 @@ def rrf(*rankings: Sequence[str], k: int = 60, depth: int = 20) -> list[str]:
     return [item for item, _ in sorted(scores.items(), key=lambda x: -x[1])][:depth]
 
 
+def _on_own_loop(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` to its end on a fresh event loop in a worker thread (callable from
+    inside a running loop, where ``asyncio.run`` is refused)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 async def langgraph_rankings(owner_dsn: str, embedder: Embedder, namespace: str,
                              texts: Sequence[str], ids: Sequence[str],
                              questions: Sequence[str], depth: int) -> list[list[str]]:
@@ -118,13 +129,14 @@ async def langgraph_rankings(owner_dsn: str, embedder: Embedder, namespace: str,
     from .bench.peers import langgraph_store
 
     class Adapter(Embeddings):
-        """The embedder as LangChain's interface (LangGraph's store calls the async pair)."""
+        """The embedder as LangChain's interface: the async pair (what LangGraph's async
+        store calls), and the sync pair run on a thread's own event loop."""
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            raise NotImplementedError("the async store calls aembed_documents")
+            return _on_own_loop(embedder.embed_documents(texts))
 
         def embed_query(self, text: str) -> list[float]:
-            raise NotImplementedError("the async store calls aembed_query")
+            return _on_own_loop(embedder.embed_query(text))
 
         async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
             return await embedder.embed_documents(texts)

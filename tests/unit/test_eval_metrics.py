@@ -20,3 +20,17 @@ def test_no_k_deeper_than_the_lists_is_reported():
     out = metrics([["a"]], [frozenset({"a"})], k_max=5)
     assert set(out) == {"recall@1", "hit@1", "recall@5", "hit@5", "mrr", "no_result"}
     assert set(metrics([["a"]], [frozenset({"a"})], k_max=20)) >= {"recall@20", "hit@20"}
+
+
+async def test_a_coroutine_runs_to_its_end_from_inside_a_running_loop():
+    """The LangChain adapter's sync methods run the embedder on a worker's own loop, so
+    they work even when called from async code (where asyncio.run is refused)."""
+    import asyncio
+
+    from isokron.ops.eval_dense import _on_own_loop
+
+    async def answer() -> list[float]:
+        await asyncio.sleep(0)
+        return [1.0, 2.0]
+
+    assert _on_own_loop(answer()) == [1.0, 2.0]
