@@ -85,7 +85,7 @@ _VECTOR_EXTENSION = re.compile(
 )
 _TRANSACTION_TIMEOUT = re.compile(r"^SET transaction_timeout = .*;\n", re.MULTILINE)
 #: functions that name pgvector's type: created by ``enable_vectors_v1()`` (0021)
-VECTOR_FUNCTIONS = ("check_embeddings_v1", "store_embeddings_v1", "embedding_backlog_v1",
+VECTOR_FUNCTIONS = ("write_embeddings_v1", "store_embeddings_v1", "embedding_backlog_v1",
                     "embedding_counts_v1", "backfill_embeddings_v1", "drop_other_dims_v1",
                     "recall_vectors_v1")
 _VECTOR_FUNCTION_BLOCK = re.compile(

@@ -84,16 +84,22 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $outer$
 BEGIN
-    -- Refuse what would poison a ranking: arrays of different lengths, a NULL element, a
-    -- vector of norm zero (its cosine distance is NaN, which sorts first), a missing or
-    -- oversized model id.
+    -- The one writer of vectors (for store_embeddings_v1, scoped, and
+    -- backfill_embeddings_v1, any row; granted to neither role): first refuse what would
+    -- poison a ranking (arrays of different lengths, a NULL element, a vector of norm zero:
+    -- its cosine distance is NaN, which sorts first; a missing or oversized model id), then
+    -- write only where the content is still the text that was embedded (its md5) and,
+    -- unless p_any, only inside the scope given. Returns the rows updated.
     EXECUTE format($f$
-CREATE OR REPLACE FUNCTION isokron.check_embeddings_v1(p_ids uuid[], p_vectors text[],
-                                                       p_hashes text[], p_model text)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+CREATE OR REPLACE FUNCTION isokron.write_embeddings_v1(
+    p_source text, p_ids uuid[], p_vectors text[], p_hashes text[], p_model text,
+    p_any boolean, p_root text, p_namespaces text[], p_tenant text, p_user text)
+RETURNS integer
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_n integer;
 BEGIN
     IF p_model IS NULL OR p_model = '' OR char_length(p_model) > 200 THEN
         RAISE EXCEPTION 'embeddings need a model id of 1 to 200 characters'
@@ -112,18 +118,37 @@ BEGIN
         RAISE EXCEPTION 'embeddings: a vector of norm zero has no direction'
             USING ERRCODE = '22023';
     END IF;
+    IF p_source = 'memory' THEN
+        UPDATE isokron.memory_records r
+           SET embedding = x.v::%1$I.vector, embedding_model = p_model
+          FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
+         WHERE r.id = x.id AND md5(r.content) = x.h
+           AND (p_any OR (r.root_id = p_root AND r.namespace = ANY (p_namespaces)));
+    ELSIF p_source = 'message' THEN
+        UPDATE isokron.agent_messages m
+           SET embedding = x.v::%1$I.vector, embedding_model = p_model
+          FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
+         WHERE m.id = x.id AND md5(m.content) = x.h
+           AND (p_any OR (m.tenant_id = p_tenant AND m.user_id = p_user));
+    ELSE
+        RAISE EXCEPTION 'embeddings: source must be memory or message, got %%',
+            quote_nullable(p_source) USING ERRCODE = '22023';
+    END IF;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
 END
 $$;
-ALTER FUNCTION isokron.check_embeddings_v1(uuid[], text[], text[], text)
-    OWNER TO isokron_definer;
-REVOKE ALL ON FUNCTION isokron.check_embeddings_v1(uuid[], text[], text[], text) FROM PUBLIC;
+ALTER FUNCTION isokron.write_embeddings_v1(text, uuid[], text[], text[], text, boolean, text,
+                                           text[], text, text) OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.write_embeddings_v1(text, uuid[], text[], text[], text,
+                                                   boolean, text, text[], text, text)
+    FROM PUBLIC;
 $f$, p_schema);
 
-    -- Store vectors for rows the caller may write: memories of the workspace's writable
-    -- namespaces in its tree (a namespace it only reads is its writers' to embed), the
-    -- tenant's and user's own messages; only where the content is still the text that was
-    -- embedded (its md5). Returns the rows updated.
-    EXECUTE format($f$
+    -- Store vectors for rows the caller may write, the scope taken from the transaction's
+    -- settings: memories of the workspace's writable namespaces in its tree (a namespace
+    -- it only reads is its writers' to embed), the tenant's and user's own messages.
+    EXECUTE $f$
 CREATE OR REPLACE FUNCTION isokron.store_embeddings_v1(p_source text, p_ids uuid[],
                                                        p_vectors text[], p_hashes text[],
                                                        p_model text)
@@ -134,29 +159,12 @@ AS $$
 DECLARE
     v_root text;
     v_writable text[];
-    v_n integer;
 BEGIN
-    PERFORM isokron.check_embeddings_v1(p_ids, p_vectors, p_hashes, p_model);
-    IF p_source = 'memory' THEN
-        SELECT a.root_id, a.writable INTO v_root, v_writable FROM isokron.namespace_access_v2() a;
-        UPDATE isokron.memory_records r
-           SET embedding = x.v::%1$I.vector, embedding_model = p_model
-          FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
-         WHERE r.root_id = v_root AND r.namespace = ANY (v_writable) AND r.id = x.id
-           AND md5(r.content) = x.h;
-    ELSIF p_source = 'message' THEN
-        UPDATE isokron.agent_messages m
-           SET embedding = x.v::%1$I.vector, embedding_model = p_model
-          FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
-         WHERE m.tenant_id = current_setting('app.current_tenant_id', true)
-           AND m.user_id = current_setting('app.current_user_id', true)
-           AND m.id = x.id AND md5(m.content) = x.h;
-    ELSE
-        RAISE EXCEPTION 'store_embeddings_v1: source must be memory or message, got %%',
-            quote_nullable(p_source) USING ERRCODE = '22023';
-    END IF;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    RETURN v_n;
+    SELECT a.root_id, a.writable INTO v_root, v_writable FROM isokron.namespace_access_v2() a;
+    RETURN isokron.write_embeddings_v1(
+        p_source, p_ids, p_vectors, p_hashes, p_model, false, v_root, v_writable,
+        current_setting('app.current_tenant_id', true),
+        current_setting('app.current_user_id', true));
 END
 $$;
 ALTER FUNCTION isokron.store_embeddings_v1(text, uuid[], text[], text[], text)
@@ -165,7 +173,7 @@ REVOKE ALL ON FUNCTION isokron.store_embeddings_v1(text, uuid[], text[], text[],
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION isokron.store_embeddings_v1(text, uuid[], text[], text[], text)
     TO isokron_runtime;
-$f$, p_schema);
+$f$;
 
     -- The backfill (an operator's job, never granted to the runtime role): what has no
     -- vector of p_model, in (source, id) order after the given key, and storing vectors
@@ -210,30 +218,11 @@ CREATE OR REPLACE FUNCTION isokron.backfill_embeddings_v1(p_source text, p_ids u
                                                           p_vectors text[], p_hashes text[],
                                                           p_model text)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_n integer;
-BEGIN
-    PERFORM isokron.check_embeddings_v1(p_ids, p_vectors, p_hashes, p_model);
-    IF p_source = 'memory' THEN
-        UPDATE isokron.memory_records r
-           SET embedding = x.v::%1$I.vector, embedding_model = p_model
-          FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
-         WHERE r.id = x.id AND md5(r.content) = x.h;
-    ELSIF p_source = 'message' THEN
-        UPDATE isokron.agent_messages m
-           SET embedding = x.v::%1$I.vector, embedding_model = p_model
-          FROM unnest(p_ids, p_vectors, p_hashes) x(id, v, h)
-         WHERE m.id = x.id AND md5(m.content) = x.h;
-    ELSE
-        RAISE EXCEPTION 'backfill_embeddings_v1: source must be memory or message, got %%',
-            quote_nullable(p_source) USING ERRCODE = '22023';
-    END IF;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    RETURN v_n;
-END
+    SELECT isokron.write_embeddings_v1(p_source, p_ids, p_vectors, p_hashes, p_model, true,
+                                       NULL, NULL, NULL, NULL)
 $$;
 ALTER FUNCTION isokron.backfill_embeddings_v1(text, uuid[], text[], text[], text)
     OWNER TO isokron_definer;

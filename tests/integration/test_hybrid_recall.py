@@ -196,7 +196,7 @@ async def test_raw_sql_as_the_runtime_role_cannot_cross_users_or_tenants(db, own
                                                                        two_tenants):
     """As a LOGIN member of isokron_runtime: recall_vectors_v1 under another user's or
     tenant's settings returns none of alice's rows; store_embeddings_v1 cannot write her
-    vectors; the backfill functions are refused."""
+    vectors; the backfill functions and the unscoped writer behind both are refused."""
     embedder = OracleEmbedder({"diagnosis": 2})
     async with AsyncIsoKron(_config(db), embedder=embedder) as kron:
         await _turns(kron, "org_a", "alice", "my diagnosis is private")
@@ -235,6 +235,8 @@ async def test_raw_sql_as_the_runtime_role_cannot_cross_users_or_tenants(db, own
                     "SELECT isokron.backfill_embeddings_v1('message', ARRAY[]::uuid[], "
                     "ARRAY[]::text[], ARRAY[]::text[], 'm')",
                     "SELECT isokron.drop_other_dims_v1(3)",
+                    "SELECT isokron.write_embeddings_v1('message', ARRAY[]::uuid[], "
+                    "ARRAY[]::text[], ARRAY[]::text[], 'm', true, NULL, NULL, NULL, NULL)",
                     "SELECT isokron.prepare_embeddings_v1(3)"):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.fetch(sql)
