@@ -122,6 +122,8 @@ class IsoKronConfig:
     #: read replicas (one DSN or a list): warm-ups, recall, searches and listings
     read_dsn: tuple[str, ...] = attrs.field(default=(), converter=_read_dsns,
                                             repr=lambda v: repr(tuple(map(redact_dsn, v))))
+    #: a replica serves only while it is a standby whose replay is within this many
+    #: seconds of the primary, measured on the primary (never the replica's clock)
     replica_max_lag_s: float = attrs.field(default=5.0, validator=_at_least(0))
     workspace_id: str | None = attrs.field(default=None, validator=_optional_text)
     actor_kind: str = attrs.field(default="kora", validator=_text)

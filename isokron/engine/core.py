@@ -16,13 +16,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from .. import telemetry
 from ..config import IsoKronConfig, load_config
-from ..db.replicas import ReplicaRouter
+from ..db.replicas import ReplicaRouter, replica_router
 from ..db.transports import DeferredTransport, SubstrateTransport, WriteTransport
 from ..embeddings import Embedder, load_embedder
 from ..errors import InvalidInputError
@@ -54,6 +54,7 @@ __all__ = ["AsyncIsoKron", "cut_with_marker"]
 log = logging.getLogger("isokron.core")
 
 PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
+T = TypeVar("T")
 
 class AsyncIsoKron:
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
@@ -109,16 +110,7 @@ class AsyncIsoKron:
         if cfg.otel_capture_content:
             telemetry.set_capture_content(True)
         telemetry.register(self)  # outbox and breaker in the metrics (with OpenTelemetry)
-        self.replicas: ReplicaRouter | None = None
-        if cfg.read_dsn:
-            async def open_replica(dsn: str) -> asyncpg.Pool:
-                return await create_pool(
-                    dsn, min_size=1, max_size=cfg.pool_max_size,
-                    statement_timeout_ms=cfg.statement_timeout_ms,
-                    prepared_statements=cfg.prepared_statements)
-
-            self.replicas = ReplicaRouter(cfg.read_dsn, max_lag_s=cfg.replica_max_lag_s,
-                                          open_pool=open_replica)
+        self.replicas: ReplicaRouter | None = replica_router(cfg)
         self.rejected: dict[str, int] = {}
         #: injected stores (isokron.testing's fakes, or your own): used instead of the
         #: PostgreSQL ones
@@ -225,25 +217,27 @@ class AsyncIsoKron:
                     )
             return self._pool
 
-    async def read_pool(self, workspace_id: str) -> asyncpg.Pool:
-        """The pool ``workspace_id``'s reads go to: a caught-up replica, else the primary."""
+    async def reading(self, workspace_id: str, read: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+        """Run ``read`` on ``workspace_id``'s read pool (a fresh, caught-up replica, else the
+        primary); a replica's connection failure marks it down and the primary runs it."""
         primary = await self.pool()
         if self.replicas is None:
-            return primary
-        return await self.replicas.pick(workspace_id, primary)
+            return await read(primary)
+        return await self.replicas.run(workspace_id, primary, read)
 
     async def note_write(self, workspace_id: str) -> None:
         """After a write: remember the primary's WAL position (read-your-writes)."""
         if self.replicas is not None:
             await self.replicas.note_write(workspace_id, await self.pool())
 
-    async def substrate_for(self, workspace_id: str) -> Substrate:
-        """The read seam for ``workspace_id``: on a caught-up replica when one is set."""
+    async def read_substrate(self, workspace_id: str,
+                             read: Callable[[Substrate], Awaitable[T]]) -> T:
+        """Run ``read`` on the read seam for ``workspace_id`` (see :meth:`reading`)."""
         substrate = await self.substrate()
         if self.replicas is not None and self._substrate is substrate and isinstance(
                 substrate, PostgresSubstrate):
-            return PostgresSubstrate(await self.read_pool(workspace_id))
-        return substrate
+            return await self.reading(workspace_id, lambda pool: read(PostgresSubstrate(pool)))
+        return await read(substrate)
 
     async def reset_connections(self) -> bool:
         """Drop the pool's connections (after a server restart); False without a pool."""
@@ -258,14 +252,18 @@ class AsyncIsoKron:
             self._substrate = PostgresSubstrate(await self.pool())
         return self._substrate
 
-    async def memory(self, *, read_of: str | None = None) -> NamespaceMemory:
-        """Return the namespaced memory store on the pool (or the injected one); with
-        ``read_of``, on the pool that workspace's reads go to."""
+    async def memory(self) -> NamespaceMemory:
+        """Return the namespaced memory store on the pool (or the injected one)."""
         if "memory" in self._stores:
             return self._stores["memory"]  # type: ignore[no-any-return]
-        if read_of is not None and self.replicas is not None:
-            return NamespaceMemory(await self.read_pool(read_of))
         return NamespaceMemory(await self.pool(), observer=self.embeddings)
+
+    async def read_memory(self, workspace_id: str,
+                          read: Callable[[NamespaceMemory], Awaitable[T]]) -> T:
+        """Run ``read`` on the memory store of ``workspace_id``'s read pool (:meth:`reading`)."""
+        if "memory" in self._stores or self.replicas is None:
+            return await read(await self.memory())
+        return await self.reading(workspace_id, lambda pool: read(NamespaceMemory(pool)))
 
     async def sessions(self) -> AgentSessionStore:
         """Return the session store on the pool (or the injected one)."""
@@ -273,11 +271,13 @@ class AsyncIsoKron:
             return self._stores["sessions"]  # type: ignore[no-any-return]
         return AgentSessionStore(await self.pool(), observer=self.embeddings)
 
-    async def recall_store(self, *, read_of: str) -> Recall | None:
-        """The recall store on ``read_of``'s read pool (None when memory is injected)."""
+    async def read_recall(self, workspace_id: str,
+                          read: Callable[[Recall], Awaitable[T]]) -> T | None:
+        """Run ``read`` on the recall store of ``workspace_id``'s read pool (:meth:`reading`);
+        None when memory is injected."""
         if "memory" in self._stores:
             return None
-        return Recall(await self.read_pool(read_of))
+        return await self.reading(workspace_id, lambda pool: read(Recall(pool)))
 
     @telemetry.traced("isokron.prefetch", operation="search_memory")
     async def recall(self, workspace_id: str, query: str, *, user_id: str | None = None) -> str:
@@ -298,14 +298,18 @@ class AsyncIsoKron:
         malformed, gets a typed error envelope)."""
         return await answer_tool(self, workspace_id, name, args)
 
-    async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore:
-        """Return the episodic event store on the pool (or the injected one); with
-        ``read_of``, on the pool that workspace's reads go to."""
+    async def episodic(self) -> EpisodicEventStore:
+        """Return the episodic event store on the pool (or the injected one)."""
         if "episodic" in self._stores:
             return self._stores["episodic"]  # type: ignore[no-any-return]
-        if read_of is not None and self.replicas is not None:
-            return EpisodicEventStore(await self.read_pool(read_of))
         return EpisodicEventStore(await self.pool())
+
+    async def read_episodic(self, workspace_id: str,
+                            read: Callable[[EpisodicEventStore], Awaitable[T]]) -> T:
+        """Run ``read`` on the episodic store of ``workspace_id``'s read pool (:meth:`reading`)."""
+        if "episodic" in self._stores or self.replicas is None:
+            return await read(await self.episodic())
+        return await self.reading(workspace_id, lambda pool: read(EpisodicEventStore(pool)))
 
     async def ledger(self) -> DelegationLedger:
         """Return the delegation ledger on the pool (or the injected one)."""

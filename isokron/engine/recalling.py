@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from ..config import IsoKronConfig
 from ..errors import DatabaseError, InvalidInputError
@@ -22,6 +23,7 @@ TRIVIAL_PROMPTS = frozenset({
     "continue", "got it", "sounds good", "perfect", "good", "fine", "lol",
 })
 _WORD = re.compile(r"\w")
+T = TypeVar("T")
 
 
 def is_trivial(query: str) -> bool:
@@ -37,12 +39,16 @@ def is_trivial(query: str) -> bool:
 class RecallSource(Protocol):
     """Where recall reads: the recall store, or (injected fakes) the memory store."""
 
-    async def recall_store(self, *, read_of: str) -> Recall | None:
-        """The recall store on the pool ``read_of``'s reads go to; None when memory is an
-        injected fake."""
+    async def read_recall(self, workspace_id: str,
+                          read: Callable[[Recall], Awaitable[T]]) -> T | None:
+        """Run ``read`` on the recall store of ``workspace_id``'s read pool (a fresh
+        replica, else the primary; the primary again when the replica's connection
+        fails); None when memory is an injected fake."""
         ...
 
-    async def memory(self, *, read_of: str | None = None) -> Any: ...
+    async def read_memory(self, workspace_id: str, read: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``read`` on the memory store of ``workspace_id``'s read pool."""
+        ...
 
 
 def _as_item(record: MemoryRecord, rank: int) -> RecallItem:
@@ -75,22 +81,25 @@ class Recaller:
             check_recall(workspace_id, query, user_id, wanted)
             if embeddings.hybrid_ok() and len(query.strip()) >= 2:
                 vector = await embeddings.query_vector(query)
+        async def recall(store: Recall) -> list[RecallItem]:
+            if vector is not None and embeddings is not None:
+                try:
+                    found = await store.items(workspace_id, query, user_id=user_id,
+                                              limit=wanted, vector=vector,
+                                              model_id=embeddings.model_id)
+                except (DatabaseError, InvalidInputError) as exc:
+                    embeddings.hybrid_failed(str(exc))
+                else:
+                    embeddings.hybrid_worked()
+                    return found
+            return await store.items(workspace_id, query, user_id=user_id, limit=wanted)
+
         async with self._gate.guarded("recalling memories", workspace_id):
-            store = await self._source.recall_store(read_of=workspace_id)
-            if store is not None:
-                if vector is not None and embeddings is not None:
-                    try:
-                        found = await store.items(workspace_id, query, user_id=user_id,
-                                                  limit=wanted, vector=vector,
-                                                  model_id=embeddings.model_id)
-                    except (DatabaseError, InvalidInputError) as exc:
-                        embeddings.hybrid_failed(str(exc))
-                    else:
-                        embeddings.hybrid_worked()
-                        return found
-                return await store.items(workspace_id, query, user_id=user_id, limit=wanted)
-            memory = await self._source.memory(read_of=workspace_id)
-            found = await memory.search(workspace_id, query, limit=wanted)
+            items = await self._source.read_recall(workspace_id, recall)
+            if items is not None:
+                return items
+            found = await self._source.read_memory(
+                workspace_id, lambda memory: memory.search(workspace_id, query, limit=wanted))
         return [_as_item(r, n) for n, r in enumerate(found)]
 
     async def block(self, workspace_id: str, query: str, *, user_id: str | None = None) -> str:

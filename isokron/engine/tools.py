@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -26,13 +27,24 @@ from .recall import UNTRUSTED_NOTE
 __all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "WRITING_TOOLS", "ToolHost", "annotate_tool_span",
            "envelope_for", "error_envelope", "ok_envelope", "run_tool", "unknown_tool"]
 
+T = TypeVar("T")
+
 
 class ToolHost(Protocol):
     """What the tools use of their host (:class:`isokron.AsyncIsoKron`)."""
 
-    async def memory(self, *, read_of: str | None = None) -> NamespaceMemory: ...
+    async def memory(self) -> NamespaceMemory: ...
 
-    async def episodic(self, *, read_of: str | None = None) -> EpisodicEventStore: ...
+    async def read_memory(self, workspace_id: str,
+                          read: Callable[[NamespaceMemory], Awaitable[T]]) -> T:
+        """Run ``read`` on the memory store of the workspace's read pool (a fresh replica,
+        else the primary; the primary again when the replica's connection fails)."""
+        ...
+
+    async def read_episodic(self, workspace_id: str,
+                            read: Callable[[EpisodicEventStore], Awaitable[T]]) -> T:
+        """Run ``read`` on the episodic store of the workspace's read pool."""
+        ...
 
     async def actor_id(self, workspace_id: str) -> uuid.UUID | None: ...
 
@@ -243,9 +255,9 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
             source="agent", expires_at=expires)
         return ok_envelope(memory=memory)
     if name == "isokron_memory_search":
-        found = await (await host.memory(read_of=workspace_id)).search(
+        found = await host.read_memory(workspace_id, lambda memory: memory.search(
             workspace_id, args.get("query"), namespaces=args.get("namespaces"),
-            kinds=args.get("kinds"), limit=args.get("limit", 20))
+            kinds=args.get("kinds"), limit=args.get("limit", 20)))
         return ok_envelope(memories=found, untrusted=True, note=UNTRUSTED_NOTE)
     if name == "isokron_memory_forget":
         await (await host.memory()).forget(workspace_id, args["memory_id"],
@@ -260,8 +272,8 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
     if agent is None:
         raise InvalidInputError(
             f"no {actor_kind} actor is registered in workspace {workspace_id!r}")
-    episodes = await (await host.episodic(read_of=workspace_id)).list(
-        workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20))
+    episodes = await host.read_episodic(workspace_id, lambda episodic: episodic.list(
+        workspace_id, agent, event_type=args.get("event_type"), limit=args.get("limit", 20)))
     return ok_envelope(episodes=episodes, untrusted=True, note=UNTRUSTED_NOTE)
 
 

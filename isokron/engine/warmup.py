@@ -7,7 +7,8 @@ identity that fails verification is never served (fail-closed).
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -29,13 +30,16 @@ from .prompt import render_prompt_block
 __all__ = ["ContextWarmer", "ReadSource"]
 
 log = logging.getLogger("isokron.core")
+T = TypeVar("T")
 
 
 class ReadSource(Protocol):
     """Where a warm-up reads from."""
 
-    async def substrate_for(self, workspace_id: str) -> Substrate:
-        """The read seam for ``workspace_id`` (a caught-up replica, else the primary)."""
+    async def read_substrate(self, workspace_id: str,
+                             read: Callable[[Substrate], Awaitable[T]]) -> T:
+        """Run ``read`` on the read seam for ``workspace_id`` (a fresh, caught-up replica,
+        else the primary; the primary again when the replica's connection fails)."""
         ...
 
     async def reset_connections(self) -> bool:
@@ -105,20 +109,19 @@ class ContextWarmer:
     async def _read(self, workspace_id: str) -> tuple[SessionContext, float | None]:
         """Read the context; a partial refresh also returns the original verification time."""
         cfg = self.config
-        substrate = await self._source.substrate_for(workspace_id)
         fresh = self.cache.peek(workspace_id)
         dirty = self.cache.dirty_parts(workspace_id)
         if fresh is not None and dirty:
             # Re-read only the parts a write made stale (own scratchpad and/or events).
-            changes = await substrate.read_parts(
+            changes = await self._source.read_substrate(workspace_id, lambda s: s.read_parts(
                 workspace_id, dirty, actor_kind=cfg.actor_kind,
-                scratchpad_limit=cfg.scratchpad_limit, event_limit=cfg.recent_event_limit)
+                scratchpad_limit=cfg.scratchpad_limit, event_limit=cfg.recent_event_limit))
             return attrs.evolve(fresh.context, **changes), fresh.stored_at
         self.fan_outs += 1
-        context = await substrate.read_context(
+        context = await self._source.read_substrate(workspace_id, lambda s: s.read_context(
             workspace_id, actor_kind=cfg.actor_kind, scratchpad_limit=cfg.scratchpad_limit,
             event_limit=cfg.recent_event_limit,
-        )
+        ))
         return context, None
 
     def _serve_stale(self, workspace_id: str, exc: BaseException) -> CachedContext:

@@ -182,10 +182,10 @@ async def test_recall_falls_back_to_lexical_when_the_hybrid_statement_fails(capl
                                created_at=__import__("datetime").datetime.now(), score=1.0)]
 
     class Source:
-        async def recall_store(self, *, read_of):
-            return Store()
+        async def read_recall(self, workspace_id, read):
+            return await read(Store())
 
-        async def memory(self, *, read_of=None):
+        async def read_memory(self, workspace_id, read):
             raise AssertionError
 
     config = load_config({"dsn": "postgresql://x@h/d"})
@@ -228,10 +228,10 @@ async def test_a_bad_argument_is_the_callers_error_and_keeps_hybrid_on():
     from isokron.errors import InvalidInputError
 
     class Source:
-        async def recall_store(self, *, read_of):
+        async def read_recall(self, workspace_id, read):
             raise AssertionError("never reached")
 
-        async def memory(self, *, read_of=None):
+        async def read_memory(self, workspace_id, read):
             raise AssertionError
 
     embeddings = Embeddings(HashingEmbedder(8), Pools())
