@@ -14,6 +14,7 @@ The tree::
     │   ├── ScratchpadWriteNotAvailableError
     │   └── ChainEventEmitNotAvailableError
     ├── NotOwnedError                    the workspace or tenant does not own the object
+    │   └── ContextTokenError            a signed tenant context was refused (expired, forged)
     ├── InvalidTransitionError           an illegal delegation status change
     ├── InvalidInputError (ValueError)   a bad argument, rejected before any SQL runs
     ├── DatabaseError                    the database refused a statement for another reason
@@ -25,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "ChainEventEmitNotAvailableError",
     "ConfigError",
+    "ContextTokenError",
     "DatabaseError",
     "DeferredWriteError",
     "InvalidInputError",
@@ -156,6 +158,11 @@ class ChainEventEmitNotAvailableError(DeferredWriteError):
 
 class NotOwnedError(IsoKronError):
     """Refuse access to an object another workspace or tenant owns."""
+
+
+class ContextTokenError(NotOwnedError):
+    """The database refused the transaction's signed tenant context: the token is malformed,
+    signed by a key that is not installed, or expired (``signed_context``)."""
 
 
 class InvalidTransitionError(IsoKronError):

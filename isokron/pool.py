@@ -19,6 +19,7 @@ import asyncpg
 
 from . import telemetry
 from .errors import (
+    ContextTokenError,
     DatabaseError,
     InvalidInputError,
     IsoKronError,
@@ -27,10 +28,12 @@ from .errors import (
     QueryTimeoutError,
     SubstrateUnavailableError,
 )
+from .guard.context_token import CLAIM_OF_SETTING, ContextSigner
 from .guard.dsn import redact_dsn
 
 __all__ = [
     "DB",
+    "CONTEXT_TOKEN_SETTING",
     "TENANT_MISMATCH_SQLSTATE",
     "Conn",
     "acquire",
@@ -54,7 +57,10 @@ _ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
     "IKT03": NotOwnedError,  # a memory id that lives in another namespace
     "IKN01": NotFoundError,  # an unknown workspace, or a session the caller cannot see
     "IKI01": InvalidInputError,  # an import (or a tree change) that would mix two trees
+    "IKC01": ContextTokenError,  # a signed tenant context that does not verify or expired
 }
+#: the setting that carries a signed tenant context (``signed_context``)
+CONTEXT_TOKEN_SETTING = "isokron.context_token"
 
 # SQLSTATEs that mean "the database is not there right now" (shutdown, starting up, full).
 _CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -157,6 +163,18 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+class SigningConnection(asyncpg.Connection):
+    """A connection that knows how its pool signs tenant contexts, and which settings its
+    current transaction has signed so far (a joined transaction adds to them)."""
+
+    __slots__ = ("context_signer", "signed_settings")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context_signer: ContextSigner | None = None
+        self.signed_settings: dict[str, str] = {}
+
+
 async def _no_session_reset(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's reset query on release (one round trip per checkout).
 
@@ -176,6 +194,7 @@ async def create_pool(
     connect_timeout_s: float = 5.0,
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
     prepared_statements: bool = True,
+    context_signer: ContextSigner | None = None,
 ) -> asyncpg.Pool:
     """Open a pool with isokron's codecs and session settings; raise SubstrateUnavailableError.
 
@@ -183,9 +202,13 @@ async def create_pool(
     (each statement is parsed in its own round trip's unnamed statement) and no
     ``statement_timeout`` startup parameter (PgBouncer refuses unknown ones): set it on
     the role instead (``ALTER ROLE … SET statement_timeout``; ``isokron doctor`` checks).
+    With ``context_signer`` every transaction's tenant settings go out as one signed token
+    (``signed_context``): the only context the database believes once a key is installed.
     """
 
     async def _init(conn: asyncpg.Connection) -> None:
+        if isinstance(conn, SigningConnection):
+            conn.context_signer = context_signer
         await init_connection(conn)
         if telemetry.enabled():  # round trips per span (isokron.db.round_trips)
             conn.add_query_logger(telemetry.count_query)
@@ -205,6 +228,7 @@ async def create_pool(
             server_settings=settings,
             timeout=connect_timeout_s,
             statement_cache_size=100 if prepared_statements else 0,
+            connection_class=SigningConnection,
         )
     assert pool is not None
     return pool
@@ -235,15 +259,33 @@ async def in_transaction(
     """
     async with acquire(db) as conn:
         if conn.is_in_transaction():
-            await _set_locals(conn, settings or {})
+            await _set_locals(conn, settings or {}, joined=True)
             yield conn
             return
-        async with conn.transaction():
-            await _set_locals(conn, settings or {})
-            yield conn
+        try:
+            async with conn.transaction():
+                await _set_locals(conn, settings or {}, joined=False)
+                yield conn
+        finally:
+            signed = getattr(conn, "signed_settings", None)
+            if signed:
+                signed.clear()
 
 
-async def _set_locals(conn: Conn, settings: Mapping[str, str]) -> None:
+async def _set_locals(conn: Conn, settings: Mapping[str, str], *, joined: bool) -> None:
+    signer = getattr(conn, "context_signer", None)
+    if signer is not None and settings and CONTEXT_TOKEN_SETTING not in settings:
+        # the tenant settings become one signed token; a joined transaction keeps what the
+        # outer one signed (the token replaces the last one, so it must carry both)
+        tenant = {k: v for k, v in settings.items() if k in CLAIM_OF_SETTING}
+        if tenant:
+            signed: dict[str, str] = conn.signed_settings  # type: ignore[union-attr]
+            if not joined:
+                signed.clear()
+            signed.update(tenant)
+            scope = dict(signed)
+            settings = {k: v for k, v in settings.items() if k not in CLAIM_OF_SETTING}
+            settings[CONTEXT_TOKEN_SETTING] = signer.token_for(scope)
     if not settings:
         return
     names = list(settings)

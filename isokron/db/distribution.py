@@ -35,7 +35,8 @@ DISTRIBUTED: dict[str, str] = {
 
 #: isokron's reference tables: the workspace tree (read by the memory ACL on every node)
 #: and the migrations ledger
-REFERENCE: tuple[str, ...] = ("isokron.workspaces", "isokron.schema_migrations")
+REFERENCE: tuple[str, ...] = ("isokron.workspaces", "isokron.schema_migrations",
+                              "isokron.context_keys")
 
 #: the substrate's tables (its design is not isokron's to change: their keys do not carry a
 #: tenant column), made reference tables; parents before children

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..pool import DB, Conn, in_transaction, translate_errors
+from ..pool import CONTEXT_TOKEN_SETTING, DB, Conn, in_transaction, translate_errors
 
 __all__ = [
     "TENANT_SETTING",
@@ -38,10 +38,16 @@ async def workspace_scope(db: DB | Conn, workspace_id: str, what: str) -> AsyncI
 
 @asynccontextmanager
 async def tenant_scope(
-    db: DB | Conn, tenant_id: str, user_id: str, what: str
+    db: DB | Conn, tenant_id: str, user_id: str, what: str, *, token: str | None = None
 ) -> AsyncIterator[Conn]:
-    """Yield a connection in a transaction that RLS scopes to ``tenant_id`` and ``user_id``."""
+    """Yield a connection in a transaction that RLS scopes to ``tenant_id`` and ``user_id``.
+
+    ``token``: a gateway's signed context for them, sent as it is (with a context key
+    installed the database reads only the token; the plain settings serve a database
+    without one)."""
     settings = {TENANT_SETTING: tenant_id, USER_SETTING: user_id}
+    if token is not None:
+        settings[CONTEXT_TOKEN_SETTING] = token
     async with translate_errors(what), in_transaction(db, settings) as conn:
         yield conn
 

@@ -6,6 +6,16 @@
 -- Roles are cluster-wide: create the ones this schema names if they are missing.
 DO $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'isokron_context') THEN
+        CREATE ROLE isokron_context NOLOGIN;
+    END IF;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+
+DO $$
+BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'isokron_definer') THEN
         CREATE ROLE isokron_definer NOLOGIN;
     END IF;
@@ -38,6 +48,7 @@ $$;
 DO $$
 BEGIN
     IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('GRANT isokron_context TO %I', current_user);
         EXECUTE format('GRANT isokron_definer TO %I', current_user);
     END IF;
 END
@@ -111,7 +122,7 @@ DECLARE
     v_id      uuid := gen_random_uuid();
 BEGIN
     IF p_workspace_id IS NULL
-       OR p_workspace_id IS DISTINCT FROM current_setting('app.current_workspace_id', true) THEN
+       OR p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
         RAISE EXCEPTION 'append_event_v1: workspace % is not the transaction''s workspace',
             quote_nullable(p_workspace_id)
             USING ERRCODE = 'IKT01',
@@ -149,6 +160,8 @@ BEGIN
     RETURN v_id;
 END
 $_$;
+
+ALTER FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid) OWNER TO isokron_definer;
 
 --
 -- Name: event_hash_v1(text, uuid, bigint, text, jsonb); Type: FUNCTION; Schema: hivex_foundation
@@ -297,6 +310,111 @@ END
 $$;
 
 --
+-- Name: context_claims_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_claims_v1() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_token text;
+    v_signed text;
+    v_body text;
+    v_claims jsonb;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM isokron.context_keys) THEN
+        RETURN jsonb_strip_nulls(jsonb_build_object(
+            'wsp', current_setting('app.current_workspace_id', true),
+            'tnt', current_setting('app.current_tenant_id', true),
+            'sub', current_setting('app.current_user_id', true)));
+    END IF;
+    v_token := current_setting('isokron.context_token', true);
+    IF v_token IS NULL OR v_token = '' THEN
+        RETURN '{}'::jsonb;  -- the plain settings count for nothing once a key is installed
+    END IF;
+    IF length(v_token) > 4096
+       OR v_token !~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$' THEN
+        RAISE EXCEPTION 'the tenant context token is malformed (not a compact HS256 JWT)'
+            USING ERRCODE = 'IKC01';
+    END IF;
+    v_signed := split_part(v_token, '.', 1) || '.' || split_part(v_token, '.', 2);
+    IF NOT EXISTS (
+        SELECT 1 FROM isokron.context_keys k
+         WHERE rtrim(translate(encode(sha256(k.outer_pad || sha256(
+                   k.inner_pad || convert_to(v_signed, 'UTF8'))), 'base64'), '+/', '-_'), '=')
+               = split_part(v_token, '.', 3)) THEN
+        RAISE EXCEPTION 'the tenant context token''s signature does not verify with any installed context key'
+            USING ERRCODE = 'IKC01',
+                  HINT = 'the application signs with a key that `isokron context-key set` has not installed';
+    END IF;
+    v_body := translate(split_part(v_token, '.', 2), '-_', '+/');
+    v_claims := convert_from(decode(rpad(v_body, (length(v_body) + 3) / 4 * 4, '='), 'base64'),
+                             'UTF8')::jsonb;
+    IF jsonb_typeof(v_claims -> 'exp') IS DISTINCT FROM 'number'
+       OR (v_claims ->> 'exp')::numeric <= extract(epoch FROM now()) THEN
+        RAISE EXCEPTION 'the tenant context token expired at %',
+            coalesce(to_timestamp((v_claims ->> 'exp')::double precision)::text, 'an unknown time')
+            USING ERRCODE = 'IKC01';
+    END IF;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'wsp', v_claims ->> 'wsp', 'tnt', v_claims ->> 'tnt', 'sub', v_claims ->> 'sub'));
+END
+$_$;
+
+ALTER FUNCTION isokron.context_claims_v1() OWNER TO isokron_context;
+
+--
+-- Name: context_keys_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_keys_v1() RETURNS TABLE(fingerprint text, created_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT k.fingerprint, k.created_at FROM isokron.context_keys k ORDER BY k.created_at $$;
+
+ALTER FUNCTION isokron.context_keys_v1() OWNER TO isokron_context;
+
+--
+-- Name: context_mode_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_mode_v1() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT CASE WHEN EXISTS (SELECT 1 FROM isokron.context_keys) THEN 'signed'
+                  ELSE 'plain' END $$;
+
+ALTER FUNCTION isokron.context_mode_v1() OWNER TO isokron_context;
+
+--
+-- Name: context_tenant_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_tenant_v1() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT isokron.context_claims_v1() ->> 'tnt' $$;
+
+--
+-- Name: context_user_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_user_v1() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT isokron.context_claims_v1() ->> 'sub' $$;
+
+--
+-- Name: context_workspace_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_workspace_v1() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT isokron.context_claims_v1() ->> 'wsp' $$;
+
+--
 -- Name: create_recall_vectors_v1(text, integer); Type: FUNCTION; Schema: isokron
 --
 
@@ -340,8 +458,8 @@ DECLARE
     v_wanted text[];
     v_v %1$I.vector := p_vector::%1$I.vector;
     v_q %4$s := v_v;
-    v_tenant text := current_setting('app.current_tenant_id', true);
-    v_user text := current_setting('app.current_user_id', true);
+    v_tenant text := (SELECT isokron.context_tenant_v1());
+    v_user text := (SELECT isokron.context_user_v1());
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_model IS NULL OR %1$I.vector_norm(v_v) = 0 THEN
         RETURN;  -- a query vector of norm zero has no nearest rows
@@ -478,8 +596,8 @@ BEGIN
     SELECT a.root_id, a.writable INTO v_root, v_writable FROM isokron.namespace_access_v2() a;
     RETURN isokron.write_embeddings_v1(
         p_source, p_ids, p_vectors, p_hashes, p_model, false, v_root, v_writable,
-        current_setting('app.current_tenant_id', true),
-        current_setting('app.current_user_id', true));
+        (SELECT isokron.context_tenant_v1()),
+        (SELECT isokron.context_user_v1()));
 END
 $$;
 ALTER FUNCTION isokron.store_embeddings_v1(text, uuid[], text[], text[], text)
@@ -569,6 +687,44 @@ $f$, p_schema);
     PERFORM isokron.create_recall_vectors_v1(p_schema, NULL);
 END
 $_$;
+
+--
+-- Name: delete_namespace_v1(text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.delete_namespace_v1(p_workspace_id text, p_name text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_root text;
+    v_count bigint;
+BEGIN
+    IF p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
+        RAISE EXCEPTION 'delete_namespace_v1: workspace % is not the transaction''s workspace',
+            quote_nullable(p_workspace_id) USING ERRCODE = 'IKT01';
+    END IF;
+    IF NOT p_name = ANY (isokron.owned_namespaces_v1()) THEN
+        RAISE EXCEPTION 'workspace % may not delete namespace % (only its owner may: %)',
+            quote_literal(p_workspace_id), quote_literal(p_name),
+            array_to_string(isokron.owned_namespaces_v1(), ', ') USING ERRCODE = 'IKT02';
+    END IF;
+    SELECT n.root_id INTO v_root FROM isokron.memory_namespaces n WHERE n.name = p_name;
+    IF v_root IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*) INTO v_count FROM isokron.memory_records r
+     WHERE r.root_id = v_root AND r.namespace = p_name;
+    DELETE FROM isokron.memory_namespaces n WHERE n.name = p_name;
+    IF p_name LIKE 'team:%' OR p_name LIKE 'org:%' THEN
+        INSERT INTO isokron.memory_audit (root_id, namespace, workspace_id, action)
+        VALUES (v_root, p_name, p_workspace_id, 'delete_namespace');
+    END IF;
+    RETURN v_count;
+END
+$$;
+
+ALTER FUNCTION isokron.delete_namespace_v1(p_workspace_id text, p_name text) OWNER TO isokron_definer;
 
 --
 -- Name: enable_vectors_v1(); Type: FUNCTION; Schema: isokron
@@ -821,57 +977,108 @@ $$;
 ALTER FUNCTION isokron.guard_workspace_root_tg() OWNER TO isokron_definer;
 
 --
--- Name: import_memory_v1(json); Type: FUNCTION; Schema: isokron
+-- Name: import_memory_v2(text, json); Type: FUNCTION; Schema: isokron
 --
 
-CREATE FUNCTION isokron.import_memory_v1(p_items json) RETURNS TABLE(workspaces bigint, namespaces bigint, memories bigint)
+CREATE FUNCTION isokron.import_memory_v2(p_root text, p_items json) RETURNS TABLE(workspaces bigint, namespaces bigint, memories bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     v_w bigint;
     v_n bigint;
     v_m bigint;
     v_bad text;
-    v_roots text[];
+    v_root_parent text;
 BEGIN
-    SELECT format('workspace %L exists with parent %L, the document says %L',
-                  w.workspace_id, w.parent_id, i->>'parent_id')
+    IF p_root IS NULL OR p_root !~ '^[A-Za-z0-9_.\-]{1,128}$' THEN
+        RAISE EXCEPTION 'refusing the import: % is not a workspace id', quote_nullable(p_root)
+            USING ERRCODE = 'IKI01';
+    END IF;
+    SELECT w.parent_id INTO v_root_parent FROM isokron.workspaces w WHERE w.workspace_id = p_root;
+    IF v_root_parent IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing the import: workspace % is not the root of a tree (its parent is %)',
+            quote_literal(p_root), quote_literal(v_root_parent) USING ERRCODE = 'IKI01';
+    END IF;
+    SELECT format('item %s has type %s', n, coalesce(quote_literal(i->>'type'), 'none'))
       INTO v_bad
-      FROM json_array_elements(p_items) i
-      JOIN isokron.workspaces w ON w.workspace_id = i->>'workspace_id'
-     WHERE i->>'type' = 'workspace' AND w.parent_id IS DISTINCT FROM i->>'parent_id'
+      FROM json_array_elements(p_items) WITH ORDINALITY AS t(i, n)
+     WHERE coalesce(i->>'type', '') NOT IN ('workspace', 'namespace', 'memory')
      LIMIT 1;
     IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION 'refusing the import: %', v_bad USING ERRCODE = 'IKI01';
     END IF;
-    SELECT array_agg(i->>'workspace_id') INTO v_roots
-      FROM json_array_elements(p_items) i
-     WHERE i->>'type' = 'workspace' AND i->>'parent_id' IS NULL;
-    -- parents before children: insert in depth order of the exported tree
+    -- workspaces: p_root itself (as a root), or a child of a workspace already in the tree
+    -- or placed by this batch; parents first.
     WITH RECURSIVE items AS (
-        SELECT i FROM json_array_elements(p_items) i WHERE i->>'type' = 'workspace'
-    ), ordered(id, parent, depth) AS (
-        SELECT i->>'workspace_id', i->>'parent_id', 0 FROM items WHERE i->>'parent_id' IS NULL
+        SELECT i->>'workspace_id' AS id, i->>'parent_id' AS parent
+          FROM json_array_elements(p_items) i WHERE i->>'type' = 'workspace'
+    ), placed(id, parent, depth) AS (
+        SELECT it.id, it.parent, 0 FROM items it
+         WHERE (it.id = p_root AND it.parent IS NULL)
+            OR (it.parent IS NOT NULL AND isokron.workspace_root_v1(it.parent) = p_root)
         UNION ALL
-        SELECT i->>'workspace_id', i->>'parent_id', o.depth + 1
-          FROM items JOIN ordered o ON i->>'parent_id' = o.id WHERE o.depth < 50
+        SELECT it.id, it.parent, p.depth + 1
+          FROM items it JOIN placed p ON it.parent = p.id
+         WHERE p.depth < 50
+    )
+    SELECT format('workspace %s (parent %s) is not in the tree of %s',
+                  coalesce(quote_literal(it.id), 'null'), coalesce(quote_literal(it.parent), 'none'),
+                  quote_literal(p_root))
+      INTO v_bad
+      FROM items it
+     WHERE it.id IS NULL OR NOT EXISTS (SELECT 1 FROM placed p WHERE p.id = it.id)
+        OR EXISTS (SELECT 1 FROM isokron.workspaces w WHERE w.workspace_id = it.id
+                    AND (w.parent_id IS DISTINCT FROM it.parent
+                         OR isokron.workspace_root_v1(w.workspace_id) IS DISTINCT FROM p_root))
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing the import: %', v_bad USING ERRCODE = 'IKI01';
+    END IF;
+    SELECT format('memory %s: %s', coalesce(i->>'id', '(no id)'), CASE
+               WHEN coalesce(i->>'source', 'user') NOT IN ('agent', 'runtime', 'user')
+                   THEN 'source ' || quote_literal(i->>'source')
+                        || ' is not one of agent, runtime, user'
+               WHEN coalesce(i->>'kind', 'fact') NOT IN ('fact', 'summary', 'checkpoint')
+                   THEN 'kind ' || quote_literal(i->>'kind')
+                        || ' is not one of fact, summary, checkpoint'
+               ELSE 'created_at ' || (i->>'created_at') || ' is in the future' END)
+      INTO v_bad
+      FROM json_array_elements(p_items) i
+     WHERE i->>'type' = 'memory'
+       AND (coalesce(i->>'source', 'user') NOT IN ('agent', 'runtime', 'user')
+            OR coalesce(i->>'kind', 'fact') NOT IN ('fact', 'summary', 'checkpoint')
+            OR (i->>'created_at')::timestamptz > now())
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing the import: %', v_bad USING ERRCODE = 'IKI01';
+    END IF;
+    WITH RECURSIVE items AS (
+        SELECT i->>'workspace_id' AS id, i->>'parent_id' AS parent
+          FROM json_array_elements(p_items) i WHERE i->>'type' = 'workspace'
+    ), placed(id, parent, depth) AS (
+        SELECT it.id, it.parent, 0 FROM items it
+         WHERE (it.id = p_root AND it.parent IS NULL)
+            OR (it.parent IS NOT NULL AND isokron.workspace_root_v1(it.parent) = p_root)
+        UNION ALL
+        SELECT it.id, it.parent, p.depth + 1
+          FROM items it JOIN placed p ON it.parent = p.id
+         WHERE p.depth < 50
     ), ins AS (
         INSERT INTO isokron.workspaces (workspace_id, parent_id)
-        SELECT o.id, o.parent FROM ordered o ORDER BY o.depth
+        SELECT p.id, p.parent FROM placed p ORDER BY p.depth
         ON CONFLICT DO NOTHING RETURNING 1
     )
     SELECT count(*) INTO v_w FROM ins;
-    -- every namespace and memory must belong to one of the document's own trees
-    SELECT format('%s %L belongs to tree %L, not to the document''s (%s)', i->>'type',
-                  coalesce(i->>'name', i->>'namespace'),
-                  isokron.namespace_root_v1(coalesce(i->>'name', i->>'namespace')),
-                  coalesce(array_to_string(v_roots, ', '), 'none'))
+    SELECT format('%s %s belongs to tree %s, not to %s', i->>'type',
+                  quote_nullable(coalesce(i->>'name', i->>'namespace')),
+                  quote_nullable(isokron.namespace_root_v1(coalesce(i->>'name', i->>'namespace'))),
+                  quote_literal(p_root))
       INTO v_bad
       FROM json_array_elements(p_items) i
      WHERE i->>'type' IN ('namespace', 'memory')
-       AND NOT coalesce(isokron.namespace_root_v1(coalesce(i->>'name', i->>'namespace'))
-                        = ANY (v_roots), false)
+       AND isokron.namespace_root_v1(coalesce(i->>'name', i->>'namespace'))
+           IS DISTINCT FROM p_root
      LIMIT 1;
     IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION 'refusing the import: %', v_bad USING ERRCODE = 'IKI01';
@@ -881,25 +1088,52 @@ BEGIN
         SELECT i->>'name', i->>'kind', (i->>'expires_at')::timestamptz,
                coalesce(i->'metadata', '{}')::jsonb
           FROM json_array_elements(p_items) i WHERE i->>'type' = 'namespace'
-        ON CONFLICT DO NOTHING RETURNING 1
+        ON CONFLICT DO NOTHING RETURNING name, root_id
+    ), audited AS (
+        INSERT INTO isokron.memory_audit (root_id, namespace, workspace_id, action)
+        SELECT ins.root_id, ins.name, p_root, 'import_namespace' FROM ins
+         WHERE ins.name LIKE 'org:%' OR ins.name LIKE 'team:%'
     )
     SELECT count(*) INTO v_n FROM ins;
     WITH ins AS (
         INSERT INTO isokron.memory_records (id, namespace, content, kind, source, pin,
-                                            expires_at, created_at)
+                                            expires_at, created_at, imported_at)
         SELECT (i->>'id')::uuid, i->>'namespace', i->>'content',
                coalesce(i->>'kind', 'fact'), coalesce(i->>'source', 'user'),
                coalesce((i->>'pin')::boolean, false), (i->>'expires_at')::timestamptz,
-               coalesce((i->>'created_at')::timestamptz, now())
+               coalesce((i->>'created_at')::timestamptz, now()), now()
           FROM json_array_elements(p_items) i WHERE i->>'type' = 'memory'
-        ON CONFLICT DO NOTHING RETURNING 1
+        ON CONFLICT DO NOTHING RETURNING id, namespace, content, root_id
+    ), audited AS (
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        SELECT ins.root_id, ins.id, ins.namespace, p_root, 'import',
+               encode(sha256(convert_to(ins.content, 'UTF8')), 'hex')
+          FROM ins WHERE ins.namespace LIKE 'org:%'
     )
     SELECT count(*) INTO v_m FROM ins;
     RETURN QUERY SELECT v_w, v_n, v_m;
 END
+$_$;
+
+ALTER FUNCTION isokron.import_memory_v2(p_root text, p_items json) OWNER TO isokron_definer;
+
+--
+-- Name: install_context_key_v1(text, bytea, bytea); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.install_context_key_v1(p_fingerprint text, p_inner bytea, p_outer bytea) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH ins AS (
+        INSERT INTO isokron.context_keys (fingerprint, inner_pad, outer_pad)
+        VALUES (p_fingerprint, p_inner, p_outer)
+        ON CONFLICT (fingerprint) DO NOTHING RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM ins)
 $$;
 
-ALTER FUNCTION isokron.import_memory_v1(p_items json) OWNER TO isokron_definer;
+ALTER FUNCTION isokron.install_context_key_v1(p_fingerprint text, p_inner bytea, p_outer bytea) OWNER TO isokron_context;
 
 --
 -- Name: list_messages_v1(text, text, uuid, integer, integer, integer); Type: FUNCTION; Schema: isokron
@@ -1226,7 +1460,7 @@ CREATE FUNCTION isokron.namespace_access_v2() RETURNS TABLE(workspace_id text, r
     WITH RECURSIVE chain AS (
         SELECT w.workspace_id, w.parent_id, 0 AS depth
           FROM isokron.workspaces w
-         WHERE w.workspace_id = current_setting('app.current_workspace_id', true)
+         WHERE w.workspace_id = (SELECT isokron.context_workspace_v1())
         UNION ALL
         SELECT w.workspace_id, w.parent_id, c.depth + 1
           FROM isokron.workspaces w
@@ -1265,6 +1499,64 @@ CREATE FUNCTION isokron.namespace_root_v1(p_name text) RETURNS text
 $$;
 
 ALTER FUNCTION isokron.namespace_root_v1(p_name text) OWNER TO isokron_definer;
+
+--
+-- Name: owned_namespaces_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.owned_namespaces_v1() RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN w.workspace_id IS NULL THEN '{}'::text[]
+                ELSE ARRAY['workspace:' || w.workspace_id, 'team:' || w.workspace_id]
+                     || CASE WHEN w.parent_id IS NULL THEN ARRAY['org:' || w.workspace_id]
+                             ELSE '{}'::text[] END END
+      FROM (SELECT (SELECT isokron.context_workspace_v1()) AS ws) c
+      LEFT JOIN isokron.workspaces w ON w.workspace_id = c.ws
+$$;
+
+ALTER FUNCTION isokron.owned_namespaces_v1() OWNER TO isokron_definer;
+
+--
+-- Name: patch_namespace_v1(text, text, boolean, timestamp with time zone, jsonb); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.patch_namespace_v1(p_workspace_id text, p_name text, p_set_expiry boolean, p_expires_at timestamp with time zone, p_metadata jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_row isokron.memory_namespaces;
+BEGIN
+    IF p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
+        RAISE EXCEPTION 'patch_namespace_v1: workspace % is not the transaction''s workspace',
+            quote_nullable(p_workspace_id) USING ERRCODE = 'IKT01';
+    END IF;
+    IF NOT p_name = ANY (isokron.owned_namespaces_v1()) THEN
+        RAISE EXCEPTION 'workspace % may not change namespace % (only its owner may: %)',
+            quote_literal(p_workspace_id), quote_literal(p_name),
+            array_to_string(isokron.owned_namespaces_v1(), ', ') USING ERRCODE = 'IKT02';
+    END IF;
+    UPDATE isokron.memory_namespaces n
+       SET expires_at = CASE WHEN p_set_expiry THEN p_expires_at ELSE n.expires_at END,
+           metadata = coalesce(p_metadata, n.metadata)
+     WHERE n.name = p_name
+    RETURNING n.* INTO v_row;
+    IF v_row.name IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_name LIKE 'team:%' OR p_name LIKE 'org:%' THEN
+        INSERT INTO isokron.memory_audit (root_id, namespace, workspace_id, action)
+        VALUES (v_row.root_id, p_name, p_workspace_id, 'patch_namespace');
+    END IF;
+    RETURN jsonb_build_object('name', v_row.name, 'kind', v_row.kind,
+                              'expires_at', v_row.expires_at, 'metadata', v_row.metadata,
+                              'created_at', v_row.created_at);
+END
+$$;
+
+ALTER FUNCTION isokron.patch_namespace_v1(p_workspace_id text, p_name text, p_set_expiry boolean, p_expires_at timestamp with time zone, p_metadata jsonb) OWNER TO isokron_definer;
 
 --
 -- Name: pop_message_v1(text, text, uuid); Type: FUNCTION; Schema: isokron
@@ -1679,8 +1971,8 @@ CREATE FUNCTION isokron.recall_corpora_v1() RETURNS TABLE(source text, key1 text
 DECLARE
     v_root text;
     v_readable text[];
-    v_tenant text := coalesce(current_setting('app.current_tenant_id', true), '');
-    v_user text := coalesce(current_setting('app.current_user_id', true), '');
+    v_tenant text := coalesce((SELECT isokron.context_tenant_v1()), '');
+    v_user text := coalesce((SELECT isokron.context_user_v1()), '');
 BEGIN
     SELECT a.root_id, a.readable INTO v_root, v_readable FROM isokron.namespace_access_v2() a;
     IF v_root IS NOT NULL THEN
@@ -1823,8 +2115,8 @@ DECLARE
     v_sel tsquery;
     v_pairs tsquery;
     v_q tsquery[];
-    v_tenant text := current_setting('app.current_tenant_id', true);
-    v_user text := current_setting('app.current_user_id', true);
+    v_tenant text := (SELECT isokron.context_tenant_v1());
+    v_user text := (SELECT isokron.context_user_v1());
     c_cap constant integer := 150;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
@@ -2093,6 +2385,21 @@ $$;
 ALTER FUNCTION isokron.refresh_stale_recall_stats_v1() OWNER TO isokron_definer;
 
 --
+-- Name: remove_context_key_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.remove_context_key_v1(p_fingerprint text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH del AS (DELETE FROM isokron.context_keys WHERE fingerprint = p_fingerprint
+                 RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM del)
+$$;
+
+ALTER FUNCTION isokron.remove_context_key_v1(p_fingerprint text) OWNER TO isokron_context;
+
+--
 -- Name: set_namespace_root_tg(); Type: FUNCTION; Schema: isokron
 --
 
@@ -2178,8 +2485,9 @@ BEGIN
         RETURNING n.name
     ), audited AS (
         INSERT INTO isokron.memory_audit (namespace, workspace_id, action)
-        SELECT g.name, substr(g.name, 5), 'expire_namespace' FROM gone g
-         WHERE g.name LIKE 'org:%'
+        SELECT g.name, substr(g.name, strpos(g.name, ':') + 1), 'expire_namespace'
+          FROM gone g
+         WHERE g.name LIKE 'org:%' OR g.name LIKE 'team:%'
     )
     SELECT count(*) INTO v_namespaces FROM gone;
     RETURN QUERY SELECT v_records, v_namespaces;
@@ -2242,7 +2550,7 @@ DECLARE
     v_entry uuid := gen_random_uuid();
 BEGIN
     IF p_workspace_id IS NULL
-       OR p_workspace_id IS DISTINCT FROM current_setting('app.current_workspace_id', true) THEN
+       OR p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
         RAISE EXCEPTION 'write_agent_scratchpad_v1: workspace % is not the current one',
             quote_nullable(p_workspace_id)
             USING ERRCODE = 'IKT01',
@@ -2280,6 +2588,8 @@ BEGIN
 END
 $$;
 
+ALTER FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text) OWNER TO isokron_definer;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -2300,6 +2610,8 @@ CREATE TABLE hivex_foundation.event_log (
     this_event_hash text NOT NULL
 );
 
+ALTER TABLE ONLY hivex_foundation.event_log FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: tenant; Type: TABLE; Schema: hivex_foundation
 --
@@ -2310,6 +2622,8 @@ CREATE TABLE hivex_foundation.tenant (
     display_name text,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+ALTER TABLE ONLY hivex_foundation.tenant FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: agent_episodic_events; Type: TABLE; Schema: isokron
@@ -2383,6 +2697,22 @@ CREATE TABLE isokron.agent_sessions (
 );
 
 ALTER TABLE ONLY isokron.agent_sessions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: context_keys; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.context_keys (
+    fingerprint text NOT NULL,
+    inner_pad bytea NOT NULL,
+    outer_pad bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT context_keys_fingerprint_check CHECK ((fingerprint ~ '^[0-9a-f]{16}$'::text)),
+    CONSTRAINT context_keys_inner_pad_check CHECK ((length(inner_pad) = 64)),
+    CONSTRAINT context_keys_outer_pad_check CHECK ((length(outer_pad) = 64))
+);
+
+ALTER TABLE ONLY isokron.context_keys FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: delegations; Type: TABLE; Schema: isokron
@@ -2478,6 +2808,7 @@ CREATE TABLE isokron.memory_records (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     root_id text NOT NULL,
     embedding_model text,
+    imported_at timestamp with time zone,
     CONSTRAINT memory_records_content_check CHECK ((btrim(content) <> ''::text)),
     CONSTRAINT memory_records_kind_check CHECK ((kind = ANY (ARRAY['fact'::text, 'summary'::text, 'checkpoint'::text]))),
     CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text])))
@@ -2589,6 +2920,8 @@ CREATE TABLE public.actor_capability_matrix (
     CONSTRAINT actor_capability_matrix_cap_name_check CHECK ((cap_name ~ '^cap_[a-z0-9_]+$'::text))
 );
 
+ALTER TABLE ONLY public.actor_capability_matrix FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: actor_registry; Type: TABLE; Schema: public
 --
@@ -2600,6 +2933,8 @@ CREATE TABLE public.actor_registry (
     display_name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+ALTER TABLE ONLY public.actor_registry FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: kora_policy_registry; Type: TABLE; Schema: public
@@ -2628,6 +2963,8 @@ CREATE TABLE public.kora_role_charter (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     superseded_at timestamp with time zone
 );
+
+ALTER TABLE ONLY public.kora_role_charter FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: memory_audit id; Type: DEFAULT; Schema: isokron
@@ -2690,6 +3027,13 @@ ALTER TABLE ONLY isokron.agent_messages
 
 ALTER TABLE ONLY isokron.agent_sessions
     ADD CONSTRAINT agent_sessions_pkey PRIMARY KEY (tenant_id, user_id, id);
+
+--
+-- Name: context_keys context_keys_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.context_keys
+    ADD CONSTRAINT context_keys_pkey PRIMARY KEY (fingerprint);
 
 --
 -- Name: delegations delegations_pkey; Type: CONSTRAINT; Schema: isokron
@@ -3051,6 +3395,46 @@ ALTER TABLE ONLY kronicle.agent_scratchpad_entries
     ADD CONSTRAINT agent_scratchpad_entries_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.actor_registry(actor_id);
 
 --
+-- Name: event_log; Type: ROW SECURITY; Schema: hivex_foundation
+--
+
+ALTER TABLE hivex_foundation.event_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_log event_log_append; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY event_log_append ON hivex_foundation.event_log FOR INSERT TO isokron_definer WITH CHECK ((tenant_id = ( SELECT t.tenant_id
+   FROM hivex_foundation.tenant t
+  WHERE (t.clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)))));
+
+--
+-- Name: event_log event_log_workspace; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY event_log_workspace ON hivex_foundation.event_log FOR SELECT USING ((tenant_id = ( SELECT t.tenant_id
+   FROM hivex_foundation.tenant t
+  WHERE (t.clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)))));
+
+--
+-- Name: tenant; Type: ROW SECURITY; Schema: hivex_foundation
+--
+
+ALTER TABLE hivex_foundation.tenant ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tenant tenant_append_lock; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY tenant_append_lock ON hivex_foundation.tenant FOR UPDATE TO isokron_definer USING ((clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1))) WITH CHECK (false);
+
+--
+-- Name: tenant tenant_workspace; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY tenant_workspace ON hivex_foundation.tenant FOR SELECT USING ((clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
+
+--
 -- Name: agent_episodic_events; Type: ROW SECURITY; Schema: isokron
 --
 
@@ -3060,13 +3444,13 @@ ALTER TABLE isokron.agent_episodic_events ENABLE ROW LEVEL SECURITY;
 -- Name: agent_episodic_events agent_episodic_events_insert; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_episodic_events_insert ON isokron.agent_episodic_events FOR INSERT WITH CHECK ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY agent_episodic_events_insert ON isokron.agent_episodic_events FOR INSERT WITH CHECK ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: agent_episodic_events agent_episodic_events_select; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_episodic_events_select ON isokron.agent_episodic_events FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY agent_episodic_events_select ON isokron.agent_episodic_events FOR SELECT USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: agent_messages; Type: ROW SECURITY; Schema: isokron
@@ -3090,19 +3474,19 @@ CREATE POLICY agent_messages_definer_stats ON isokron.agent_messages FOR SELECT 
 -- Name: agent_messages agent_messages_delete; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_messages_delete ON isokron.agent_messages FOR DELETE USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_messages_delete ON isokron.agent_messages FOR DELETE USING (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
 
 --
 -- Name: agent_messages agent_messages_insert; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_messages_insert ON isokron.agent_messages FOR INSERT WITH CHECK (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_messages_insert ON isokron.agent_messages FOR INSERT WITH CHECK (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
 
 --
 -- Name: agent_messages agent_messages_select; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_messages_select ON isokron.agent_messages FOR SELECT USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_messages_select ON isokron.agent_messages FOR SELECT USING (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
 
 --
 -- Name: agent_sessions; Type: ROW SECURITY; Schema: isokron
@@ -3114,25 +3498,37 @@ ALTER TABLE isokron.agent_sessions ENABLE ROW LEVEL SECURITY;
 -- Name: agent_sessions agent_sessions_delete; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_sessions_delete ON isokron.agent_sessions FOR DELETE USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_sessions_delete ON isokron.agent_sessions FOR DELETE USING (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
 
 --
 -- Name: agent_sessions agent_sessions_insert; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_sessions_insert ON isokron.agent_sessions FOR INSERT WITH CHECK (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_sessions_insert ON isokron.agent_sessions FOR INSERT WITH CHECK (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
 
 --
 -- Name: agent_sessions agent_sessions_select; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_sessions_select ON isokron.agent_sessions FOR SELECT USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_sessions_select ON isokron.agent_sessions FOR SELECT USING (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
 
 --
 -- Name: agent_sessions agent_sessions_update; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY agent_sessions_update ON isokron.agent_sessions FOR UPDATE USING (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true)))) WITH CHECK (((tenant_id = current_setting('app.current_tenant_id'::text, true)) AND (user_id = current_setting('app.current_user_id'::text, true))));
+CREATE POLICY agent_sessions_update ON isokron.agent_sessions FOR UPDATE USING (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1)))) WITH CHECK (((tenant_id = ( SELECT isokron.context_tenant_v1() AS context_tenant_v1)) AND (user_id = ( SELECT isokron.context_user_v1() AS context_user_v1))));
+
+--
+-- Name: context_keys; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.context_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: context_keys context_keys_verifier; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY context_keys_verifier ON isokron.context_keys TO isokron_context USING (true) WITH CHECK (true);
 
 --
 -- Name: delegations; Type: ROW SECURITY; Schema: isokron
@@ -3144,13 +3540,13 @@ ALTER TABLE isokron.delegations ENABLE ROW LEVEL SECURITY;
 -- Name: delegations delegations_insert; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY delegations_insert ON isokron.delegations FOR INSERT WITH CHECK ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY delegations_insert ON isokron.delegations FOR INSERT WITH CHECK ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: delegations delegations_select; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY delegations_select ON isokron.delegations FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY delegations_select ON isokron.delegations FOR SELECT USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: delegations delegations_sweep_select; Type: POLICY; Schema: isokron
@@ -3168,7 +3564,7 @@ CREATE POLICY delegations_sweep_update ON isokron.delegations FOR UPDATE TO isok
 -- Name: delegations delegations_update; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY delegations_update ON isokron.delegations FOR UPDATE USING ((workspace_id = current_setting('app.current_workspace_id'::text, true))) WITH CHECK ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY delegations_update ON isokron.delegations FOR UPDATE USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1))) WITH CHECK ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: memory_audit; Type: ROW SECURITY; Schema: isokron
@@ -3186,13 +3582,13 @@ CREATE POLICY memory_audit_definer_expiry ON isokron.memory_audit FOR INSERT TO 
 -- Name: memory_audit memory_audit_insert; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY memory_audit_insert ON isokron.memory_audit FOR INSERT WITH CHECK (((workspace_id = current_setting('app.current_workspace_id'::text, true)) AND (namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))));
+CREATE POLICY memory_audit_insert ON isokron.memory_audit FOR INSERT WITH CHECK (((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)) AND (namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))));
 
 --
 -- Name: memory_audit memory_audit_select; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY memory_audit_select ON isokron.memory_audit FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY memory_audit_select ON isokron.memory_audit FOR SELECT USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: memory_namespaces; Type: ROW SECURITY; Schema: isokron
@@ -3216,7 +3612,7 @@ CREATE POLICY memory_namespaces_definer_root ON isokron.memory_namespaces FOR SE
 -- Name: memory_namespaces memory_namespaces_delete; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY memory_namespaces_delete ON isokron.memory_namespaces FOR DELETE USING ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+CREATE POLICY memory_namespaces_delete ON isokron.memory_namespaces FOR DELETE USING ((name = ANY (( SELECT isokron.owned_namespaces_v1() AS owned_namespaces_v1)::text[])));
 
 --
 -- Name: memory_namespaces memory_namespaces_insert; Type: POLICY; Schema: isokron
@@ -3234,7 +3630,7 @@ CREATE POLICY memory_namespaces_select ON isokron.memory_namespaces FOR SELECT U
 -- Name: memory_namespaces memory_namespaces_update; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY memory_namespaces_update ON isokron.memory_namespaces FOR UPDATE USING ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))) WITH CHECK ((name = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+CREATE POLICY memory_namespaces_update ON isokron.memory_namespaces FOR UPDATE USING ((name = ANY (( SELECT isokron.owned_namespaces_v1() AS owned_namespaces_v1)::text[]))) WITH CHECK ((name = ANY (( SELECT isokron.owned_namespaces_v1() AS owned_namespaces_v1)::text[])));
 
 --
 -- Name: memory_records; Type: ROW SECURITY; Schema: isokron
@@ -3330,7 +3726,7 @@ CREATE POLICY workspaces_definer_import ON isokron.workspaces FOR INSERT TO isok
 -- Name: workspaces workspaces_select; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY workspaces_select ON isokron.workspaces FOR SELECT USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY workspaces_select ON isokron.workspaces FOR SELECT USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: workspaces workspaces_tree_walk; Type: POLICY; Schema: isokron
@@ -3348,7 +3744,7 @@ ALTER TABLE kronicle.agent_scratchpad_entries ENABLE ROW LEVEL SECURITY;
 -- Name: agent_scratchpad_entries agent_scratchpad_entries_workspace; Type: POLICY; Schema: kronicle
 --
 
-CREATE POLICY agent_scratchpad_entries_workspace ON kronicle.agent_scratchpad_entries USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY agent_scratchpad_entries_workspace ON kronicle.agent_scratchpad_entries USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: workspace_constitution_revisions; Type: ROW SECURITY; Schema: kronicle
@@ -3360,7 +3756,31 @@ ALTER TABLE kronicle.workspace_constitution_revisions ENABLE ROW LEVEL SECURITY;
 -- Name: workspace_constitution_revisions workspace_constitution_revisions_workspace; Type: POLICY; Schema: kronicle
 --
 
-CREATE POLICY workspace_constitution_revisions_workspace ON kronicle.workspace_constitution_revisions USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY workspace_constitution_revisions_workspace ON kronicle.workspace_constitution_revisions USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
+
+--
+-- Name: actor_capability_matrix; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.actor_capability_matrix ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: actor_capability_matrix actor_capability_matrix_read; Type: POLICY; Schema: public
+--
+
+CREATE POLICY actor_capability_matrix_read ON public.actor_capability_matrix FOR SELECT USING (true);
+
+--
+-- Name: actor_registry; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.actor_registry ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: actor_registry actor_registry_workspace; Type: POLICY; Schema: public
+--
+
+CREATE POLICY actor_registry_workspace ON public.actor_registry FOR SELECT USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: kora_policy_registry; Type: ROW SECURITY; Schema: public
@@ -3372,13 +3792,26 @@ ALTER TABLE public.kora_policy_registry ENABLE ROW LEVEL SECURITY;
 -- Name: kora_policy_registry kora_policy_registry_workspace; Type: POLICY; Schema: public
 --
 
-CREATE POLICY kora_policy_registry_workspace ON public.kora_policy_registry USING ((workspace_id = current_setting('app.current_workspace_id'::text, true)));
+CREATE POLICY kora_policy_registry_workspace ON public.kora_policy_registry USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
+
+--
+-- Name: kora_role_charter; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.kora_role_charter ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: kora_role_charter kora_role_charter_workspace; Type: POLICY; Schema: public
+--
+
+CREATE POLICY kora_role_charter_workspace ON public.kora_role_charter FOR SELECT USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
 
 --
 -- Name: SCHEMA hivex_foundation; Type: ACL; Schema: -
 --
 
 GRANT USAGE ON SCHEMA hivex_foundation TO isokron_runtime;
+GRANT USAGE ON SCHEMA hivex_foundation TO isokron_definer;
 
 --
 -- Name: SCHEMA isokron; Type: ACL; Schema: -
@@ -3387,18 +3820,21 @@ GRANT USAGE ON SCHEMA hivex_foundation TO isokron_runtime;
 GRANT USAGE ON SCHEMA isokron TO isokron_runtime;
 GRANT USAGE ON SCHEMA isokron TO isokron_definer;
 GRANT USAGE ON SCHEMA isokron TO isokron_sweeper;
+GRANT USAGE ON SCHEMA isokron TO isokron_context;
 
 --
 -- Name: SCHEMA kronicle; Type: ACL; Schema: -
 --
 
 GRANT USAGE ON SCHEMA kronicle TO isokron_runtime;
+GRANT USAGE ON SCHEMA kronicle TO isokron_definer;
 
 --
 -- Name: SCHEMA public; Type: ACL; Schema: -
 --
 
 GRANT USAGE ON SCHEMA public TO isokron_runtime;
+GRANT USAGE ON SCHEMA public TO isokron_definer;
 
 --
 -- Name: FUNCTION append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid); Type: ACL; Schema: hivex_foundation
@@ -3442,6 +3878,12 @@ REVOKE ALL ON FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id tex
 GRANT ALL ON FUNCTION isokron.clear_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid) TO isokron_runtime;
 
 --
+-- Name: FUNCTION context_keys_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.context_keys_v1() FROM PUBLIC;
+
+--
 -- Name: FUNCTION create_recall_vectors_v1(p_schema text, p_dims integer); Type: ACL; Schema: isokron
 --
 
@@ -3452,6 +3894,13 @@ REVOKE ALL ON FUNCTION isokron.create_recall_vectors_v1(p_schema text, p_dims in
 --
 
 REVOKE ALL ON FUNCTION isokron.create_vector_functions_v1(p_schema text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION delete_namespace_v1(p_workspace_id text, p_name text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.delete_namespace_v1(p_workspace_id text, p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.delete_namespace_v1(p_workspace_id text, p_name text) TO isokron_runtime;
 
 --
 -- Name: FUNCTION episodic_append_v1(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]); Type: ACL; Schema: isokron
@@ -3494,11 +3943,16 @@ REVOKE ALL ON FUNCTION isokron.fill_record_root_tg() FROM PUBLIC;
 REVOKE ALL ON FUNCTION isokron.guard_workspace_root_tg() FROM PUBLIC;
 
 --
--- Name: FUNCTION import_memory_v1(p_items json); Type: ACL; Schema: isokron
+-- Name: FUNCTION import_memory_v2(p_root text, p_items json); Type: ACL; Schema: isokron
 --
 
-REVOKE ALL ON FUNCTION isokron.import_memory_v1(p_items json) FROM PUBLIC;
-GRANT ALL ON FUNCTION isokron.import_memory_v1(p_items json) TO isokron_sweeper;
+REVOKE ALL ON FUNCTION isokron.import_memory_v2(p_root text, p_items json) FROM PUBLIC;
+
+--
+-- Name: FUNCTION install_context_key_v1(p_fingerprint text, p_inner bytea, p_outer bytea); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.install_context_key_v1(p_fingerprint text, p_inner bytea, p_outer bytea) FROM PUBLIC;
 
 --
 -- Name: FUNCTION list_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_after_seq integer, p_limit integer, p_last integer); Type: ACL; Schema: isokron
@@ -3554,6 +4008,13 @@ GRANT ALL ON FUNCTION isokron.namespace_access_v2() TO isokron_runtime;
 --
 
 REVOKE ALL ON FUNCTION isokron.namespace_root_v1(p_name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION patch_namespace_v1(p_workspace_id text, p_name text, p_set_expiry boolean, p_expires_at timestamp with time zone, p_metadata jsonb); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.patch_namespace_v1(p_workspace_id text, p_name text, p_set_expiry boolean, p_expires_at timestamp with time zone, p_metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.patch_namespace_v1(p_workspace_id text, p_name text, p_set_expiry boolean, p_expires_at timestamp with time zone, p_metadata jsonb) TO isokron_runtime;
 
 --
 -- Name: FUNCTION pop_message_v1(p_tenant_id text, p_user_id text, p_session_id uuid); Type: ACL; Schema: isokron
@@ -3651,6 +4112,12 @@ REVOKE ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_sweeper;
 
 --
+-- Name: FUNCTION remove_context_key_v1(p_fingerprint text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.remove_context_key_v1(p_fingerprint text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION set_namespace_root_tg(); Type: ACL; Schema: isokron
 --
 
@@ -3701,12 +4168,14 @@ GRANT ALL ON FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_
 --
 
 GRANT SELECT ON TABLE hivex_foundation.event_log TO isokron_runtime;
+GRANT SELECT,INSERT ON TABLE hivex_foundation.event_log TO isokron_definer;
 
 --
 -- Name: TABLE tenant; Type: ACL; Schema: hivex_foundation
 --
 
 GRANT SELECT ON TABLE hivex_foundation.tenant TO isokron_runtime;
+GRANT SELECT,UPDATE ON TABLE hivex_foundation.tenant TO isokron_definer;
 
 --
 -- Name: TABLE agent_episodic_events; Type: ACL; Schema: isokron
@@ -3734,6 +4203,12 @@ GRANT UPDATE(embedding_model) ON TABLE isokron.agent_messages TO isokron_definer
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.agent_sessions TO isokron_runtime;
 
 --
+-- Name: TABLE context_keys; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE isokron.context_keys TO isokron_context;
+
+--
 -- Name: TABLE delegations; Type: ACL; Schema: isokron
 --
 
@@ -3759,7 +4234,7 @@ GRANT USAGE ON SEQUENCE isokron.memory_audit_id_seq TO isokron_definer;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_namespaces TO isokron_runtime;
-GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_namespaces TO isokron_definer;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_namespaces TO isokron_definer;
 
 --
 -- Name: TABLE memory_records; Type: ACL; Schema: isokron
@@ -3804,6 +4279,7 @@ GRANT SELECT,INSERT ON TABLE isokron.workspaces TO isokron_definer;
 --
 
 GRANT SELECT ON TABLE kronicle.agent_scratchpad_entries TO isokron_runtime;
+GRANT SELECT,INSERT ON TABLE kronicle.agent_scratchpad_entries TO isokron_definer;
 
 --
 -- Name: TABLE workspace_constitution_revisions; Type: ACL; Schema: kronicle
@@ -3816,12 +4292,14 @@ GRANT SELECT ON TABLE kronicle.workspace_constitution_revisions TO isokron_runti
 --
 
 GRANT SELECT ON TABLE public.actor_capability_matrix TO isokron_runtime;
+GRANT SELECT ON TABLE public.actor_capability_matrix TO isokron_definer;
 
 --
 -- Name: TABLE actor_registry; Type: ACL; Schema: public
 --
 
 GRANT SELECT ON TABLE public.actor_registry TO isokron_runtime;
+GRANT SELECT ON TABLE public.actor_registry TO isokron_definer;
 
 --
 -- Name: TABLE kora_policy_registry; Type: ACL; Schema: public
@@ -3861,4 +4339,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0018_distribution_keys', '4ada576059aadc9eadfa3ea7285cd124097b9673ae8308c8d7052487261bd86e'),
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
-    ('0021_embeddings', 'c05109093e3dfd425ea4214e6b405e13939626053e06b39e33f394dc3f6a9e35');
+    ('0021_embeddings', 'c05109093e3dfd425ea4214e6b405e13939626053e06b39e33f394dc3f6a9e35'),
+    ('0022_boundaries', '990cd924908406cb0ffe37704bb780825fc2a0e7d6b502ec3228d94e815dcddd');

@@ -6,13 +6,20 @@ from ._observe import WriteObserver
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
 from .memory import NamespaceAccess, NamespaceItem, NamespaceMemory
-from .memory_transfer import export_memory, import_memory, purge_workspace
+from .memory_transfer import (
+    ImportLimits,
+    export_memory,
+    import_memory,
+    purge_workspace,
+    read_import_file,
+)
 from .recall import Recall, RecallItem
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
 from .vectors import BacklogItem, EmbeddingCounts, Vectors, content_hash
 
 __all__ = [
+    "ImportLimits",
     "AgentSessionStore",
     "BacklogItem",
     "DelegationLedger",
@@ -31,5 +38,6 @@ __all__ = [
     "content_hash",
     "export_memory",
     "import_memory",
+    "read_import_file",
     "purge_workspace",
 ]

@@ -139,15 +139,6 @@ class NamespaceMemory:
         return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable,
                                root_id=row["root_id"])
 
-    async def _require_writable(self, conn: Conn, workspace_id: str, name: str,
-                                verb: str) -> str:
-        """Refuse a namespace the workspace may not write; return the tree's root."""
-        access = await self._access(conn, workspace_id)
-        if name not in access.writable:
-            raise NotOwnedError(f"workspace {workspace_id!r} may not {verb} namespace "
-                                f"{name!r} (writable: {', '.join(access.writable)})")
-        return access.root_id
-
     @telemetry.traced("isokron.memory.access")
     async def access(self, workspace_id: str) -> NamespaceAccess:
         """Resolve the workspace's namespaces from the tree (nothing cached)."""
@@ -307,9 +298,9 @@ class NamespaceMemory:
         expires_at: datetime | None | Keep = KEEP,
         metadata: dict[str, Any] | Keep = KEEP,
     ) -> dict[str, Any]:
-        """Change a writable namespace's expiry and/or metadata (org: by the root only;
-        audited); return the namespace row. Leaving an argument out keeps that field;
-        ``expires_at=None`` clears the expiry."""
+        """Change an owned namespace's expiry and/or metadata (its own, ``team:<self>``, and
+        ``org:<root>`` for the root; team and org changes audited); return the row.
+        Leaving an argument out keeps that field; ``expires_at=None`` clears the expiry."""
         check_workspace(workspace_id)
         check_names([name], "namespace")
         if not isinstance(expires_at, Keep):
@@ -320,41 +311,30 @@ class NamespaceMemory:
             meta_text = json_object_text(scrub_json(metadata, "namespace metadata"),
                                          "metadata", max_bytes=64 * 1024)
         async with workspace_scope(self.pool, workspace_id, "patching a namespace") as conn:
-            root = await self._require_writable(conn, workspace_id, name, "change")
-            row = await conn.fetchrow(
-                "UPDATE isokron.memory_namespaces SET "
-                "expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, "
-                "metadata = coalesce($4::text::jsonb, metadata) WHERE root_id = $5 AND name = $1 "
-                "RETURNING name, kind, expires_at, metadata::text AS metadata, created_at",
-                name, not isinstance(expires_at, Keep),
-                None if isinstance(expires_at, Keep) else expires_at, meta_text, root)
-            if row is None:
-                raise NotFoundError(f"namespace {name!r} does not exist")
-            if name.startswith("org:"):
-                await conn.execute(_AUDIT, None, name, workspace_id, "patch_namespace", None,
-                                   root)
-        out = dict(row)
-        out["metadata"] = json.loads(out["metadata"])
+            row = await conn.fetchval(
+                "SELECT isokron.patch_namespace_v1($1, $2, $3, $4, $5::text::jsonb)::text",
+                workspace_id, name, not isinstance(expires_at, Keep),
+                None if isinstance(expires_at, Keep) else expires_at, meta_text)
+        if row is None:
+            raise NotFoundError(f"namespace {name!r} does not exist")
+        out: dict[str, Any] = json.loads(row)
+        if out["expires_at"] is not None:
+            out["expires_at"] = datetime.fromisoformat(out["expires_at"])
+        out["created_at"] = datetime.fromisoformat(out["created_at"])
         return out
 
     @telemetry.traced("isokron.memory.delete_namespace", operation="delete_memory_store")
     async def delete_namespace(self, workspace_id: str, name: str) -> int:
-        """Delete a writable namespace and its memories (org: by the root only; audited);
-        return how many memories went. NotFoundError if it does not exist."""
+        """Delete an owned namespace and its memories (as :meth:`patch_namespace`; team and
+        org deletions audited); return how many memories went. NotFoundError if it does
+        not exist."""
         check_workspace(workspace_id)
         check_names([name], "namespace")
         async with workspace_scope(self.pool, workspace_id, "deleting a namespace") as conn:
-            root = await self._require_writable(conn, workspace_id, name, "delete")
-            count = await conn.fetchval("SELECT count(*) FROM isokron.memory_records "
-                                        "WHERE root_id = $2 AND namespace = $1", name, root)
-            deleted = await conn.fetchval("DELETE FROM isokron.memory_namespaces "
-                                          "WHERE root_id = $2 AND name = $1 RETURNING true",
-                                          name, root)
-            if not deleted:
-                raise NotFoundError(f"namespace {name!r} does not exist")
-            if name.startswith("org:"):
-                await conn.execute(_AUDIT, None, name, workspace_id, "delete_namespace", None,
-                                   root)
+            count = await conn.fetchval("SELECT isokron.delete_namespace_v1($1, $2)",
+                                        workspace_id, name)
+        if count is None:
+            raise NotFoundError(f"namespace {name!r} does not exist")
         return int(count)
 
     @telemetry.traced("isokron.memory.forget", operation="delete_memory", annotate=_on_forget)

@@ -18,6 +18,7 @@ import attrs
 from .. import telemetry
 from ..db.tenancy import tenant_scope
 from ..errors import InvalidInputError, NotFoundError
+from ..guard.context_token import token_claims
 from ..guard.limits import (
     MAX_ID_CHARS,
     MAX_MESSAGE_CHARS,
@@ -55,12 +56,46 @@ def _check_identity(instance: Any, attribute: attrs.Attribute[Any], value: Any) 
     check_text(value, attribute.name, max_len=MAX_ID_CHARS)
 
 
+def _check_identity_or_token(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value != "":  # "": read from the token (checked after every field is set)
+        _check_identity(instance, attribute, value)
+
+
 @attrs.frozen
 class RequestContext:
-    """Say who is asking: every store call is scoped to this tenant and user by RLS."""
+    """Say who is asking: every store call is scoped to this tenant and user by RLS.
 
-    tenant_id: str = attrs.field(validator=_check_identity)
-    user_id: str = attrs.field(validator=_check_identity)
+    ``token`` is a signed tenant context minted by a gateway in front of the application
+    (:func:`isokron.mint_context_token`, or any HS256 JWT library with the same claims): the
+    database then believes the token, not the ids, and the process never holds the key.
+    The ids may be left out and are read from the token; given, they must match it.
+    """
+
+    tenant_id: str = attrs.field(default="", validator=_check_identity_or_token)
+    user_id: str = attrs.field(default="", validator=_check_identity_or_token)
+    token: str | None = attrs.field(default=None, kw_only=True, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.token is None:
+            for name in ("tenant_id", "user_id"):
+                if getattr(self, name) == "":
+                    raise InvalidInputError(f"a RequestContext needs {name} (or a signed "
+                                            f"token that names it)")
+            return
+        if not isinstance(self.token, str) or len(self.token) > 4096:
+            raise InvalidInputError("token must be a compact JWT string (at most 4096 chars)")
+        claims = token_claims(self.token)
+        for name, claim in (("tenant_id", "tnt"), ("user_id", "sub")):
+            said, signed = getattr(self, name), claims.get(claim)
+            if not isinstance(signed, str):
+                raise InvalidInputError(f"the context token carries no {claim!r} claim "
+                                        f"(the {name})")
+            if said == "":
+                check_text(signed, name, max_len=MAX_ID_CHARS)
+                object.__setattr__(self, name, signed)
+            elif said != signed:
+                raise InvalidInputError(f"{name} {shown(said)} is not the token's "
+                                        f"{shown(signed)}")
 
 
 class _Unset:
@@ -86,7 +121,8 @@ class AgentSessionStore:
     async def _scoped(self, ctx: RequestContext, what: str) -> AsyncIterator[Conn]:
         if not isinstance(ctx, RequestContext):
             raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
-        async with tenant_scope(self.pool, ctx.tenant_id, ctx.user_id, what) as conn:
+        async with tenant_scope(self.pool, ctx.tenant_id, ctx.user_id, what,
+                                token=ctx.token) as conn:
             yield conn
 
     @telemetry.traced("isokron.sessions.create_session")

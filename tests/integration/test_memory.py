@@ -307,7 +307,11 @@ async def test_namespace_lifecycle_patch_delete_and_purge(memory, owner, sweeper
     left = {r["content"] for r in await owner.fetch("SELECT content FROM isokron.memory_records")}
     assert left == {"org rule"}
     await memory.commit("ws_b1", "b team note", namespace="team:team_b")
-    assert await memory.delete_namespace("ws_b1", "team:team_b") == 1
+    with pytest.raises(NotOwnedError, match="only its owner"):  # a member, not the owner
+        await memory.delete_namespace("ws_b1", "team:team_b")
+    assert await memory.delete_namespace("team_b", "team:team_b") == 1  # the team's owner
+    assert await owner.fetchval("SELECT count(*) FROM isokron.memory_audit WHERE action = "
+                                "'delete_namespace' AND namespace = 'team:team_b'") == 1
     with pytest.raises(Exception, match="permission denied"):
         await memory.pool.fetch("SELECT * FROM isokron.purge_workspace_v1('ws_b1')")
 
@@ -357,7 +361,7 @@ async def test_export_then_import_into_an_empty_database_gives_the_same_searches
     try:
         for _ in range(2):  # idempotent
             assert await asyncio.to_thread(main, ["memory", "import", str(out), "--dsn",
-                                                  fresh.sweeper_dsn]) == 0
+                                                  fresh.dsn, "--workspace", "org_root"]) == 0
         pool = await create_pool(fresh.runtime_dsn, min_size=1, max_size=2)
         try:
             again = NamespaceMemory(pool)

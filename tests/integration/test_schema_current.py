@@ -229,5 +229,6 @@ async def test_current_sql_loads_on_a_cluster_without_isokron_roles():
         finally:
             await conn.close()
         assert [(r["rolname"], r["rolcanlogin"]) for r in roles] == [
-            ("isokron_definer", False), ("isokron_runtime", False), ("isokron_sweeper", False)]
+            ("isokron_context", False), ("isokron_definer", False), ("isokron_runtime", False),
+            ("isokron_sweeper", False)]
         assert await migrate(server.dsn) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +23,7 @@ __all__ = [
     "dsn_type",
     "embedder_spec",
     "fail",
+    "fingerprint_type",
     "positive_float",
     "positive_int",
     "program_type",
@@ -93,6 +95,14 @@ def workspace_type(value: str) -> str:
         return check_free_text(value, "the workspace id", max_chars=MAX_ID_CHARS)
     except IsoKronError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def fingerprint_type(value: str) -> str:
+    """Accept a context key's fingerprint (16 hex digits, as ``context-key list`` shows)."""
+    if re.fullmatch(r"[0-9a-f]{16}", value) is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a context key fingerprint (16 "
+                                         f"lower-case hex digits, see isokron context-key list)")
+    return value
 
 
 def readable_file(value: str) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ...errors import IsoKronError
 from ._args import dsn
 
 __all__ = ["cmd_memory"]
@@ -52,22 +51,19 @@ async def _export(args: argparse.Namespace) -> int:
 
 async def _import(args: argparse.Namespace) -> int:
     from ...pool import create_pool
-    from ...stores import import_memory
+    from ...stores import ImportLimits, import_memory, read_import_file
 
-    items = []
-    for number, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                items.append(json.loads(line))
-            except ValueError:
-                raise IsoKronError(f"{args.file}:{number}: not a JSON line") from None
+    limits = ImportLimits(max_items=args.max_items, max_item_bytes=args.max_item_bytes,
+                          max_total_bytes=args.max_total_bytes)
     pool = await create_pool(dsn(args), min_size=1, max_size=1)
     try:
-        counts = await import_memory(pool, items)
+        counts = await import_memory(pool, read_import_file(args.file, limits),
+                                     workspace_id=args.workspace, limits=limits)
     finally:
         await pool.close()
     print(f"imported {counts['workspaces']} workspace(s), {counts['namespaces']} "
-          f"namespace(s), {counts['memories']} memory(ies); the rest already existed")
+          f"namespace(s), {counts['memories']} memory(ies) into the tree of "
+          f"{args.workspace}; the rest already existed")
     return 0
 
 

@@ -8,6 +8,7 @@ from ._args import (
     Parser,
     directory_type,
     dsn_type,
+    fingerprint_type,
     positive_float,
     positive_int,
     program_type,
@@ -16,6 +17,7 @@ from ._args import (
     writable_file,
 )
 from .bench import cmd_bench
+from .context_key import cmd_context_key
 from .demo import cmd_demo
 from .doctor import cmd_doctor
 from .embed import cmd_embed
@@ -32,7 +34,7 @@ __all__ = ["DESCRIPTION", "build_parser"]
 
 #: The description ``isokron --help`` shows.
 DESCRIPTION = ("Run isokron: migrate, schema, doctor, prompt, sweep, embed, bench, eval, "
-               "memory, mcp, hermes-install, demo.")
+               "memory, context-key, mcp, hermes-install, demo.")
 
 
 def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -78,9 +80,36 @@ def _add_memory(sub: argparse._SubParsersAction[Parser]) -> None:
                         help="write to this file (default: standard output)")
     export.set_defaults(func=cmd_memory)
     load = _with_dsn(memory_sub.add_parser(
-        "import", help="write an export back (idempotent; secrets redacted again)"))
+        "import", help="write an export into one tree, all or nothing (idempotent; secrets "
+        "redacted again; the schema owner's DSN)"))
     load.add_argument("file", type=readable_file)
+    load.add_argument("--workspace", required=True, type=workspace_type,
+                      help="the root of the tree the file goes into: any line naming another "
+                      "workspace, tree or root refuses the import")
+    load.add_argument("--max-items", type=positive_int, default=1_000_000,
+                      help="refuse a file with more items (default 1000000)")
+    load.add_argument("--max-item-bytes", type=positive_int, default=256 * 1024,
+                      help="refuse a line longer than this (default 262144)")
+    load.add_argument("--max-total-bytes", type=positive_int, default=1024 ** 3,
+                      help="refuse a file larger than this (default 1 GiB)")
     load.set_defaults(func=cmd_memory)
+
+
+def _add_context_key(sub: argparse._SubParsersAction[Parser]) -> None:
+    keys = sub.add_parser("context-key", help="the keys PostgreSQL verifies signed tenant "
+                          "contexts with (the schema owner's DSN)")
+    keys_sub = keys.add_subparsers(dest="context_key_command", required=True,
+                                   parser_class=Parser)
+    _with_dsn(keys_sub.add_parser(
+        "set", help="install the key in $ISOKRON_CONTEXT_KEY (from then on every "
+        "connection must sign its context)")).set_defaults(func=cmd_context_key)
+    _with_dsn(keys_sub.add_parser("list", help="the installed keys' fingerprints")
+              ).set_defaults(func=cmd_context_key)
+    remove = _with_dsn(keys_sub.add_parser(
+        "remove", help="remove a key (after a rotation; removing the last one turns "
+        "signed contexts off)"))
+    remove.add_argument("fingerprint", type=fingerprint_type)
+    remove.set_defaults(func=cmd_context_key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     recall.add_argument("--quiet", action="store_true", help="no progress lines")
     recall.set_defaults(func=cmd_eval)
     _add_memory(sub)
+    _add_context_key(sub)
     mcp = _with_dsn(sub.add_parser(
         "mcp", help="serve the memory and episodes tools of one workspace over stdio (MCP)"))
     mcp.add_argument("--workspace", required=True, type=workspace_type)
