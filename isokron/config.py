@@ -12,6 +12,7 @@ import attrs
 import yaml
 
 from .errors import ConfigError
+from .guard.context_token import ContextSigner
 from .guard.dsn import redact_dsn
 
 __all__ = ["PROVIDER_NAME", "IsoKronConfig", "config_document", "load_config", "settings_of"]
@@ -47,15 +48,13 @@ def _at_least(minimum: float, *, strict: bool = False, integer: bool = False) ->
         is_number = isinstance(value, int) or (not integer and isinstance(value, float))
         if isinstance(value, bool) or not is_number:
             what = "an integer" if integer else "a number"
-            raise ConfigError(
-                f"{attribute.name} must be {what}, got {value!r}", key=attribute.name
-            )
+            raise ConfigError(f"{attribute.name} must be {what}, got {value!r}",
+                              key=attribute.name)
         number = float(value)
         if number < minimum or (strict and number == minimum):
             relation = ">" if strict else ">="
-            raise ConfigError(
-                f"{attribute.name} must be {relation} {minimum}, got {value!r}", key=attribute.name
-            )
+            raise ConfigError(f"{attribute.name} must be {relation} {minimum}, got {value!r}",
+                              key=attribute.name)
 
     return check
 
@@ -69,26 +68,22 @@ def _boolean(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 def _one_of(*choices: str) -> Any:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in choices:
-            raise ConfigError(
-                f"{attribute.name} must be one of {', '.join(choices)}; got {value!r}",
-                key=attribute.name,
-            )
+            raise ConfigError(f"{attribute.name} must be one of {', '.join(choices)}; got "
+                              f"{value!r}", key=attribute.name)
 
     return check
 
 
 def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise ConfigError(
-            f"{attribute.name} must be a non-empty string, got {value!r}", key=attribute.name
-        )
+        raise ConfigError(f"{attribute.name} must be a non-empty string, got {value!r}",
+                          key=attribute.name)
 
 
 def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", value):
-        raise ConfigError(
-            f"{attribute.name} must be a lower-case identifier, got {value!r}", key=attribute.name
-        )
+        raise ConfigError(f"{attribute.name} must be a lower-case identifier, got {value!r}",
+                          key=attribute.name)
 
 
 def _embedder_spec(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -104,10 +99,8 @@ def _embedder_spec(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
         return
     elif hasattr(value, "embed_documents") and hasattr(value, "embed_query"):
         return  # an embedder object (from Python)
-    raise ConfigError(
-        f"embedder must be 'module:attr', a mapping with provider: openai, or an embedder; "
-        f"got {value!r}",
-        key=attribute.name)
+    raise ConfigError(f"embedder must be 'module:attr', a mapping with provider: openai, or "
+                      f"an embedder; got {value!r}", key=attribute.name)
 
 
 def _frozen_spec(value: Any) -> Any:
@@ -166,6 +159,12 @@ class IsoKronConfig:
     embed_batch_size: int = attrs.field(default=32, validator=_at_least(32, integer=True))
     #: record memory content, queries and tool arguments on OpenTelemetry spans
     otel_capture_content: bool = attrs.field(default=False, validator=_boolean)
+    #: sign every transaction's tenant context with context_signing_key (the database
+    #: believes nothing else once `isokron context-key set` installed the key)
+    signed_context: bool = attrs.field(default=False, validator=_boolean)
+    context_signing_key: str | None = attrs.field(default=None, validator=_optional_text,
+                                                  repr=lambda v: "***" if v else "None")
+    context_token_ttl_s: float = attrs.field(default=300.0, validator=_at_least(10))
 
     @property
     def workspace_concurrency(self) -> int:
@@ -176,11 +175,23 @@ class IsoKronConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.pool_min_size > self.pool_max_size:
-            raise ConfigError(
-                f"pool_min_size ({self.pool_min_size}) must not exceed pool_max_size "
-                f"({self.pool_max_size})",
-                key="pool_min_size",
-            )
+            raise ConfigError(f"pool_min_size ({self.pool_min_size}) must not exceed "
+                              f"pool_max_size ({self.pool_max_size})", key="pool_min_size")
+        if self.signed_context:
+            self.context_signer()  # a missing or short key fails here, naming the key
+
+    def context_signer(self) -> ContextSigner | None:
+        """The signer of tenant contexts (``signed_context``), else None."""
+        if not self.signed_context:
+            return None
+        if not self.context_signing_key:
+            raise ConfigError("signed_context is true but context_signing_key is not set "
+                              "(e.g. context_signing_key: ${ISOKRON_CONTEXT_KEY})",
+                              key="context_signing_key")
+        try:
+            return ContextSigner(self.context_signing_key, ttl_s=self.context_token_ttl_s)
+        except ConfigError as exc:
+            raise ConfigError(f"context_signing_key: {exc}", key="context_signing_key") from None
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -188,15 +199,9 @@ class IsoKronConfig:
         return tuple(f.name for f in attrs.fields(cls))
 
 
-_INT_FIELDS = {
-    f.name for f in attrs.fields(IsoKronConfig) if f.type in ("int", int)
-}
-_BOOL_FIELDS = {
-    f.name for f in attrs.fields(IsoKronConfig) if f.type in ("bool", bool)
-}
-_FLOAT_FIELDS = {
-    f.name for f in attrs.fields(IsoKronConfig) if f.type in ("float", float)
-}
+_INT_FIELDS = {f.name for f in attrs.fields(IsoKronConfig) if f.type in ("int", int)}
+_BOOL_FIELDS = {f.name for f in attrs.fields(IsoKronConfig) if f.type in ("bool", bool)}
+_FLOAT_FIELDS = {f.name for f in attrs.fields(IsoKronConfig) if f.type in ("float", float)}
 
 
 def _expand(value: Any, key: str) -> Any:
@@ -204,9 +209,7 @@ def _expand(value: Any, key: str) -> Any:
         def sub(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
-                raise ConfigError(
-                    f"{key}: environment variable {name} is not set", key=key
-                )
+                raise ConfigError(f"{key}: environment variable {name} is not set", key=key)
             return os.environ[name]
 
         return _VAR.sub(sub, value)
@@ -343,6 +346,9 @@ _DESCRIPTIONS = {
     "embedder": "embedder for hybrid recall: module:attr or {provider: openai, ...}",
     "embed_timeout_s": "seconds recall waits for a query embedding before ranking lexically",
     "embed_batch_size": "texts per embedding call (at least 32)",
+    "signed_context": "sign each transaction's tenant context (with a context key installed)",
+    "context_signing_key": "the key that signs tenant contexts, e.g. ${ISOKRON_CONTEXT_KEY}",
+    "context_token_ttl_s": "how long a signed tenant context stays valid (at least 10 s)",
 }
 
 
@@ -351,14 +357,10 @@ def config_schema() -> list[dict[str, Any]]:
     schema = []
     for field in attrs.fields(IsoKronConfig):
         default = None if field.default is attrs.NOTHING else field.default
-        schema.append({
-            "key": field.name,
-            "description": _DESCRIPTIONS.get(field.name, field.name),
-            "type": str(field.type),
-            "default": default,
-            "required": field.default is attrs.NOTHING,
-            "secret": field.name == "dsn",
-        })
+        schema.append({"key": field.name, "type": str(field.type), "default": default,
+                       "description": _DESCRIPTIONS.get(field.name, field.name),
+                       "required": field.default is attrs.NOTHING,
+                       "secret": field.name in ("dsn", "context_signing_key")})
     return schema
 
 

@@ -116,15 +116,16 @@ class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
             return
         if self._core is None:
             cfg = self.config
+            signer = cfg.context_signer()
             key = (cfg.dsn, cfg.pool_min_size, cfg.pool_max_size, cfg.statement_timeout_ms,
-                   cfg.prepared_statements)
+                   cfg.prepared_statements, signer.fingerprint if signer else None)
             self._pool_key = key
 
             async def open_pool() -> Any:
                 return await loop.pools.acquire(
                     key, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
                     statement_timeout_ms=cfg.statement_timeout_ms,
-                    prepared_statements=cfg.prepared_statements,
+                    prepared_statements=cfg.prepared_statements, context_signer=signer,
                 )
 
             self._core = AsyncIsoKron(cfg, pool_opener=open_pool, **self._core_options)

@@ -9,12 +9,17 @@ switch the applications, remove the old one).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+from ..errors import ConfigError, IsoKronError
 from ..guard.context_token import hmac_pads, key_fingerprint
 from ..pool import DB, acquire, translate_errors
 
-__all__ = ["context_mode", "install_context_key", "list_context_keys", "remove_context_key"]
+__all__ = ["check_context_mode", "context_mode", "install_context_key", "list_context_keys",
+           "remove_context_key"]
+
+log = logging.getLogger("isokron.core")
 
 
 async def install_context_key(db: DB, key: str) -> tuple[str, bool]:
@@ -46,3 +51,22 @@ async def context_mode(db: DB) -> str:
     """``"signed"`` when a context key is installed, else ``"plain"`` (any role may ask)."""
     async with translate_errors("reading the context mode"), acquire(db) as conn:
         return str(await conn.fetchval("SELECT isokron.context_mode_v1()"))
+
+
+async def check_context_mode(db: DB, signing: bool) -> None:
+    """Refuse a pool whose signing does not match the database (one round trip, when the
+    pool opens): either way every read would silently find nothing. A database too old to
+    know (before migration 0022) is logged, not refused."""
+    try:
+        mode = await context_mode(db)
+    except IsoKronError as exc:
+        log.warning("cannot tell whether tenant contexts must be signed: %s", exc)
+        return
+    if mode == "signed" and not signing:
+        raise ConfigError("the database requires signed tenant contexts (a context key is "
+                          "installed): set signed_context: true and context_signing_key",
+                          key="signed_context")
+    if mode == "plain" and signing:
+        raise ConfigError("signed_context is true but the database has no context key: run "
+                          "`isokron context-key set --dsn OWNER_DSN` with the same key",
+                          key="signed_context")

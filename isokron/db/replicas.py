@@ -221,6 +221,6 @@ def replica_router(cfg: IsoKronConfig) -> ReplicaRouter | None:
         return await create_pool(
             dsn, min_size=1, max_size=cfg.pool_max_size,
             statement_timeout_ms=cfg.statement_timeout_ms,
-            prepared_statements=cfg.prepared_statements)
+            prepared_statements=cfg.prepared_statements, context_signer=cfg.context_signer())
 
     return ReplicaRouter(cfg.read_dsn, max_lag_s=cfg.replica_max_lag_s, open_pool=open_replica)

@@ -8,13 +8,16 @@ settings in it, and translates driver failures as :func:`~isokron.pool.translate
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from ..pool import CONTEXT_TOKEN_SETTING, DB, Conn, in_transaction, translate_errors
 
 __all__ = [
     "TENANT_SETTING",
+    "lean_token",
+    "signed_call",
     "USER_SETTING",
     "WORKSPACE_SETTING",
     "recall_scope",
@@ -63,3 +66,29 @@ async def recall_scope(
         settings |= {TENANT_SETTING: workspace_id, USER_SETTING: user_id}
     async with translate_errors(what), in_transaction(db, settings) as conn:
         yield conn
+
+
+def signed_call(sql: str) -> str:
+    """Give a lean statement (one call ``isokron.f($1, …)`` that sets the plain settings
+    from its arguments, run outside a transaction of ours) a last parameter: the signed
+    context, set by ``isokron.in_context_v1`` around ``$1`` before ``f`` runs. Pass
+    :func:`lean_token` for it (None: nothing is set)."""
+    last = max(int(n) for n in re.findall(r"\$(\d+)", sql))
+    if "($1," not in sql:
+        raise ValueError(f"not a lean call of isokron.f($1, ...): {sql!r}")
+    return sql.replace("($1,", f"(isokron.in_context_v1(${last + 1}, $1),", 1)
+
+
+def lean_token(conn: Conn, settings: Mapping[str, str], *,
+               token: str | None = None) -> str | None:
+    """The signed context for a lean statement on ``conn`` scoped to ``settings`` (the
+    plain names): ``token`` when a gateway gave one, else the pool's signature (added to
+    what a surrounding transaction of ours signed), else None (the pool does not sign)."""
+    if token is not None:
+        return token
+    signer = getattr(conn, "context_signer", None)
+    if signer is None:
+        return None
+    signed: dict[str, str] = getattr(conn, "signed_settings", {})
+    scope = (signed if conn.is_in_transaction() else {}) | dict(settings)
+    return str(signer.token_for(scope))

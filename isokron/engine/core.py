@@ -22,6 +22,7 @@ import asyncpg
 
 from .. import telemetry
 from ..config import IsoKronConfig, load_config
+from ..db.context_keys import check_context_mode
 from ..db.replicas import ReplicaRouter, replica_router
 from ..db.transports import DeferredTransport, SubstrateTransport, WriteTransport
 from ..embeddings import Embedder, load_embedder
@@ -59,10 +60,9 @@ T = TypeVar("T")
 class AsyncIsoKron:
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
 
-    Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an
-    existing asyncpg pool (never closed here), ``substrate=`` / ``transport=``
-    to replace the seams (tests use ``InMemorySubstrate``), and ``clock=`` to
-    drive the TTL cache.
+    Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an existing asyncpg
+    pool (never closed here), ``substrate=`` / ``transport=`` to replace the seams (tests
+    use ``InMemorySubstrate``), and ``clock=`` to drive the TTL cache.
     """
 
     def __init__(
@@ -112,8 +112,7 @@ class AsyncIsoKron:
         telemetry.register(self)  # outbox and breaker in the metrics (with OpenTelemetry)
         self.replicas: ReplicaRouter | None = replica_router(cfg)
         self.rejected: dict[str, int] = {}
-        #: injected stores (isokron.testing's fakes, or your own): used instead of the
-        #: PostgreSQL ones
+        #: injected stores (isokron.testing's fakes, or your own) replace PostgreSQL's
         self._stores: dict[str, Any] = {k: v for k, v in (
             ("memory", memory), ("sessions", sessions), ("episodic", episodic),
             ("ledger", ledger)) if v is not None}
@@ -214,7 +213,8 @@ class AsyncIsoKron:
                         cfg.dsn, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size,
                         statement_timeout_ms=cfg.statement_timeout_ms,
                         prepared_statements=cfg.prepared_statements,
-                    )
+                        context_signer=cfg.context_signer())
+                await check_context_mode(self._pool, self.config.signed_context)
             return self._pool
 
     async def reading(self, workspace_id: str, read: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

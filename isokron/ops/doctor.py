@@ -28,6 +28,11 @@ __all__ = [
 #: except ``schema_migrations``.
 RLS_TABLES: tuple[str, ...] = (
     "public.kora_policy_registry",
+    "public.actor_registry",
+    "public.kora_role_charter",
+    "public.actor_capability_matrix",
+    "hivex_foundation.tenant",
+    "hivex_foundation.event_log",
     "kronicle.agent_scratchpad_entries",
     "kronicle.workspace_constitution_revisions",
     "isokron.agent_episodic_events",
@@ -44,11 +49,6 @@ RLS_TABLES: tuple[str, ...] = (
 
 #: Tables without row-level security, by design (SUBSTRATE.md), and why.
 NO_RLS_BY_DESIGN: dict[str, str] = {
-    "public.actor_registry": "read-only to the runtime role; readers filter by workspace",
-    "public.kora_role_charter": "read-only to the runtime role; readers filter by workspace",
-    "public.actor_capability_matrix": "global (per actor kind, not per workspace)",
-    "hivex_foundation.tenant": "read-only to the runtime role; written by the operator",
-    "hivex_foundation.event_log": "append-only, written only through append_event_v1",
     "isokron.schema_migrations": "no tenant data; the runtime role has no privilege on it",
 }
 
@@ -200,6 +200,33 @@ async def _check_tables(conn: asyncpg.Connection) -> list[Check]:
     return checks
 
 
+async def _check_definers(conn: asyncpg.Connection) -> Check:
+    count, bad = await q.definer_owners(conn)
+    if bad:
+        return Check(name="definer owners", status="fail",
+                     detail="SECURITY DEFINER functions owned by a role that bypasses RLS "
+                            "or logs in: " + ", ".join(f"{f} ({o})" for f, o in bad))
+    return Check(name="definer owners", status="ok",
+                 detail=f"{count} SECURITY DEFINER functions, each owned by a NOLOGIN role "
+                        f"subject to RLS (isokron_definer, isokron_context)")
+
+
+async def _check_context(conn: asyncpg.Connection) -> list[Check]:
+    readers = await q.plain_setting_readers(conn)
+    checks = [Check(name="tenant context", status="fail",
+                    detail="read the plain settings, not the context: " + ", ".join(readers))
+              if readers else
+              Check(name="tenant context", status="ok",
+                    detail="every policy and function reads isokron.context_claims_v1()")]
+    mode = await q.context_mode(conn)
+    if mode is not None:
+        checks.append(Check(name="context signing", status="ok", detail=(
+            "a context key is installed: only signed contexts count (signed_context: true)"
+            if mode == "signed" else "no context key: the plain settings are trusted "
+            "(opt in with isokron context-key set and signed_context: true)")))
+    return checks
+
+
 async def _check_chains(conn: asyncpg.Connection) -> Check:
     rows = await q.chain_breaks(conn)
     broken = [f"{ws} at seq {seq}" for ws, seq in rows if seq is not None]
@@ -275,6 +302,8 @@ async def run_doctor(
     if schema.status == "ok":
         checks.append(await _check_checksums(conn))
         checks += await _check_tables(conn)
+        checks.append(await _check_definers(conn))
+        checks += await _check_context(conn)
         checks.append(await _check_shard_keys(conn))
         checks.append(await _check_chains(conn))
         if chain_heads is not None:

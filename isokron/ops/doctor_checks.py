@@ -18,6 +18,9 @@ __all__ = [
     "runtime_role",
     "schema_migrated",
     "tables",
+    "definer_owners",
+    "plain_setting_readers",
+    "context_mode",
 ]
 
 _SCHEMA_MIGRATED_SQL = "SELECT to_regclass('isokron.schema_migrations') IS NOT NULL"
@@ -53,6 +56,32 @@ _KORA_CAPABILITIES_SQL = (
     "SELECT cap_name, granted FROM public.actor_capability_matrix WHERE actor_kind = 'kora'"
 )
 _BACKEND_PID_SQL = "SELECT pg_backend_pid()"
+_SCHEMAS = "('isokron', 'kronicle', 'hivex_foundation', 'public')"
+# SECURITY DEFINER functions of isokron's schemas whose owner bypasses RLS (a superuser or
+# BYPASSRLS), or is not one of isokron's NOLOGIN roles.
+_DEFINER_OWNERS_SQL = f"""
+SELECT p.oid::regprocedure::text AS function, r.rolname AS owner
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_roles r ON r.oid = p.proowner
+ WHERE p.prosecdef AND n.nspname IN {_SCHEMAS}
+   AND (r.rolsuper OR r.rolbypassrls OR r.rolcanlogin
+        OR r.rolname NOT IN ('isokron_definer', 'isokron_context'))
+ ORDER BY 1"""
+_DEFINER_COUNT_SQL = f"""
+SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.prosecdef AND n.nspname IN {_SCHEMAS}"""
+# Functions and policies that read the plain tenant settings instead of the (signed) context.
+_PLAIN_READERS_SQL = f"""
+SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN {_SCHEMAS} AND p.prosrc LIKE '%current_setting(''app.%'
+   AND p.proname <> 'context_claims_v1'
+UNION ALL
+SELECT pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
+ WHERE coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
+       || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') LIKE '%current_setting(%'
+ ORDER BY 1"""
+_CONTEXT_MODE_SQL = ("SELECT CASE WHEN to_regprocedure('isokron.context_mode_v1()') IS NULL "
+                     "THEN NULL ELSE isokron.context_mode_v1() END")
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +135,24 @@ async def chain_breaks(conn: asyncpg.Connection) -> list[tuple[str, int | None]]
 async def kora_capabilities(conn: asyncpg.Connection) -> list[tuple[str, bool]]:
     """Return the kora column of ``actor_capability_matrix`` as ``(cap_name, granted)``."""
     return [(r["cap_name"], r["granted"]) for r in await conn.fetch(_KORA_CAPABILITIES_SQL)]
+
+
+async def definer_owners(conn: asyncpg.Connection) -> tuple[int, list[tuple[str, str]]]:
+    """How many SECURITY DEFINER functions isokron's schemas hold, and those whose owner
+    bypasses RLS or is not one of isokron's NOLOGIN roles (function, owner)."""
+    count = int(await conn.fetchval(_DEFINER_COUNT_SQL))
+    return count, [(r["function"], r["owner"]) for r in await conn.fetch(_DEFINER_OWNERS_SQL)]
+
+
+async def plain_setting_readers(conn: asyncpg.Connection) -> list[str]:
+    """Functions and policies that read ``app.current_*`` directly, bypassing the context."""
+    return [r[0] for r in await conn.fetch(_PLAIN_READERS_SQL)]
+
+
+async def context_mode(conn: asyncpg.Connection) -> str | None:
+    """``signed``, ``plain``, or None before migration 0022."""
+    mode = await conn.fetchval(_CONTEXT_MODE_SQL)
+    return None if mode is None else str(mode)
 
 
 async def backend_pids(conn: asyncpg.Connection, dsn: str | None) -> set[int]:

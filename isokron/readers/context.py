@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call
 from ..errors import NoActiveRoleCharterError
 from ..guard.validate import check_limit, check_workspace
 from ..models import (
@@ -41,7 +42,7 @@ PARTS: dict[str, str] = {
     "recent_events": "recent_events",
     "constitution": "constitution",
 }
-_SQL = "SELECT isokron.read_context_v2($1, $2, $3, $4, $5)::text"
+_SQL = signed_call("SELECT isokron.read_context_v2($1, $2, $3, $4, $5)::text")
 
 
 def _when(value: str | None) -> datetime | None:
@@ -133,5 +134,6 @@ async def read_context_parts(
         name for name, field in PARTS.items() if field in set(parts) or name in set(parts))
     async with translate_errors("reading the identity context"), acquire(db) as conn:
         text = await conn.fetchval(_SQL, workspace_id, actor_kind, scratchpad_limit,
-                                   event_limit, wanted)
+                                   event_limit, wanted,
+                                   lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
     return _build(workspace_id, actor_kind, json.loads(text))

@@ -1119,6 +1119,22 @@ $_$;
 ALTER FUNCTION isokron.import_memory_v2(p_root text, p_items json) OWNER TO isokron_definer;
 
 --
+-- Name: in_context_v1(text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.in_context_v1(p_token text, p_value text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_token IS NOT NULL THEN
+        PERFORM set_config('isokron.context_token', p_token, true);
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+--
 -- Name: install_context_key_v1(text, bytea, bytea); Type: FUNCTION; Schema: isokron
 --
 
@@ -4340,4 +4356,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0019_session_items', '048571a057343c76c79dec94fe54d1ef73ebcd55573cbdd61a2734bc850f7a17'),
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
     ('0021_embeddings', 'c05109093e3dfd425ea4214e6b405e13939626053e06b39e33f394dc3f6a9e35'),
-    ('0022_boundaries', '990cd924908406cb0ffe37704bb780825fc2a0e7d6b502ec3228d94e815dcddd');
+    ('0022_boundaries', '990cd924908406cb0ffe37704bb780825fc2a0e7d6b502ec3228d94e815dcddd'),
+    ('0023_lean_context', 'ea57eacf4105220295e854f9f8faa017273394c76a37e708a00cf4f1c5bbdeb6');

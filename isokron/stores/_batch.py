@@ -15,6 +15,7 @@ import asyncio
 import json
 from typing import Any
 
+from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call
 from ..errors import NotOwnedError
 from ..pool import DB, acquire, translate_errors
 from ._json import timestamps
@@ -26,8 +27,10 @@ __all__ = ["COMMIT_ONE", "MAX_BATCH", "CommitBatcher"]
 #: four of 500 on a pool of 4, 38 ms, on 2 cores).
 MAX_BATCH = 500
 
-COMMIT_ONE = "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
-_MANY = "SELECT isokron.memory_commit_many_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
+COMMIT_ONE = signed_call(
+    "SELECT isokron.memory_commit_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text")
+_MANY = signed_call(
+    "SELECT isokron.memory_commit_many_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)::text")
 
 #: (id, namespace, namespace kind, content, kind, source, pin, expires_at)
 Item = tuple[Any, ...]
@@ -92,11 +95,12 @@ class CommitBatcher:
     async def _write(self, workspace_id: str,
                      items: list[Item]) -> list[dict[str, Any] | Exception]:
         async with translate_errors("committing a memory"), acquire(self.pool) as conn:
+            token = lean_token(conn, {WORKSPACE_SETTING: workspace_id})
             if len(items) == 1:
-                text = await conn.fetchval(COMMIT_ONE, workspace_id, *items[0])
+                text = await conn.fetchval(COMMIT_ONE, workspace_id, *items[0], token)
                 return [timestamps(json.loads(text))]
             columns = [list(column) for column in zip(*items, strict=True)]
-            text = await conn.fetchval(_MANY, workspace_id, *columns)
+            text = await conn.fetchval(_MANY, workspace_id, *columns, token)
         self.batches += 1
         out: list[dict[str, Any] | Exception] = []
         for entry in json.loads(text):

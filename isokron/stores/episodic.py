@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import telemetry
+from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call
 from ..errors import InvalidInputError, NotOwnedError
 from ..guard.redact import scrub_json, scrub_text
 from ..guard.validate import (
@@ -33,8 +34,9 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # One round trip each (migration 0007): the tenant setting, the ownership check, the work.
-_APPEND = "SELECT isokron.episodic_append_v2($1, $2, $3, $4, $5, $6, $7, $8, $9)::text"
-_LIST = "SELECT isokron.episodic_list_v1($1, $2, $3, $4, $5)::text"
+_APPEND = signed_call(
+    "SELECT isokron.episodic_append_v2($1, $2, $3, $4, $5, $6, $7, $8, $9)::text")
+_LIST = signed_call("SELECT isokron.episodic_list_v1($1, $2, $3, $4, $5)::text")
 
 
 def _list_sql(*, by_type: bool) -> str:
@@ -129,7 +131,8 @@ class EpisodicEventStore:
             return []
         columns = list(zip(*rows, strict=True))
         async with translate_errors("appending episodic events"), acquire(self.pool) as conn:
-            text = await conn.fetchval(_APPEND, workspace_id, agent, *[list(c) for c in columns])
+            text = await conn.fetchval(_APPEND, workspace_id, agent, *[list(c) for c in columns],
+                                       lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
         result = json.loads(text)
         if not result["owned"]:
             raise NotOwnedError(
@@ -163,7 +166,8 @@ class EpisodicEventStore:
             raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
         limit = max(1, min(500, limit))
         async with translate_errors("listing episodic events"), acquire(self.pool) as conn:
-            text = await conn.fetchval(_LIST, workspace_id, agent, event_type, since, limit)
+            text = await conn.fetchval(_LIST, workspace_id, agent, event_type, since, limit,
+                                       lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
         result = json.loads(text)
         if not result["owned"]:
             raise NotOwnedError(f"agent {agent} is not an agent of workspace {workspace_id!r}")

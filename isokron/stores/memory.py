@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import telemetry
-from ..db.tenancy import workspace_scope
+from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call, workspace_scope
 from ..errors import InvalidInputError, NotFoundError, NotOwnedError
 from ..guard.limits import (
     MAX_MEMORY_CHARS,
@@ -95,7 +95,7 @@ SELECT {_COLUMNS}
 """
 
 # One round trip each (migration 0006): the tenant setting, the ACL check, the work.
-_SEARCH = "SELECT isokron.memory_search_v1($1, $2, $3, $4, $5, $6)::text"
+_SEARCH = signed_call("SELECT isokron.memory_search_v1($1, $2, $3, $4, $5, $6)::text")
 
 _AUDIT = """
 INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256,
@@ -262,7 +262,8 @@ class NamespaceMemory:
             ("like", escape_like(text)) if text else ("recent", None))
         async with translate_errors("searching memory"), acquire(self.pool) as conn:
             found = await conn.fetchval(_SEARCH, workspace_id, wanted_names, kind_list, limit,
-                                        mode, needle)
+                                        mode, needle,
+                                        lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
         if found is None:
             raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
         rows = [timestamps(r) for r in json.loads(found)["rows"]]

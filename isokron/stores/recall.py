@@ -16,7 +16,14 @@ from datetime import datetime
 import attrs
 
 from .. import telemetry
-from ..db.tenancy import recall_scope
+from ..db.tenancy import (
+    TENANT_SETTING,
+    USER_SETTING,
+    WORKSPACE_SETTING,
+    lean_token,
+    recall_scope,
+    signed_call,
+)
 from ..errors import InvalidInputError
 from ..guard.limits import MAX_ID_CHARS, MAX_QUERY_CHARS, check_free_text
 from ..guard.validate import check_text, check_workspace, shown
@@ -29,8 +36,8 @@ __all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem", "check_recall"]
 #: the most items one recall returns
 MAX_RECALL_LIMIT = 100
 
-_RECALL = ("SELECT source, id, content, created_at, score, namespace, session_id, role "
-           "FROM isokron.recall_for_v2($1, $2, $3, $4, $5, $6, $7)")
+_RECALL = signed_call("SELECT source, id, content, created_at, score, namespace, session_id, "
+                      "role FROM isokron.recall_for_v2($1, $2, $3, $4, $5, $6, $7)")
 _REFRESH = "SELECT isokron.refresh_recall_stats_v1()"
 
 
@@ -106,8 +113,10 @@ class Recall:
             return []
         # One statement: recall_for_v1 scopes its own transaction (workspace, tenant, user).
         async with translate_errors("recalling"), acquire(self.pool) as conn:
+            scope = {WORKSPACE_SETTING: workspace_id} | ({} if user_id is None else {
+                TENANT_SETTING: workspace_id, USER_SETTING: user_id})
             rows = await conn.fetch(_RECALL, workspace_id, user_id, text, wanted, limit,
-                                    vector_literal, model_id)
+                                    vector_literal, model_id, lean_token(conn, scope))
         return [RecallItem.from_row(r) for r in rows]
 
     async def refresh_stats(self, workspace_id: str, *, user_id: str | None = None) -> int:

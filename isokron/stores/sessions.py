@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from .. import telemetry
-from ..db.tenancy import tenant_scope
+from ..db.tenancy import TENANT_SETTING, USER_SETTING, lean_token, signed_call, tenant_scope
 from ..errors import InvalidInputError, NotFoundError
 from ..guard.context_token import token_claims
 from ..guard.limits import (
@@ -50,6 +50,11 @@ _MESSAGE_COLUMNS = ("id, session_id, seq, role, content, tool_calls::text AS too
                     "tenant_id, user_id, created_at")
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "id", "tenant_id", "user_id"}
 _MAX_SEQ = 2**31 - 1  # list_messages_v1 takes the seq as an integer
+# lean statements: each sets its own tenant settings (and, signing, the context)
+_APPEND = signed_call("SELECT isokron.append_messages_v1($1, $2, $3, $4, $5, $6, $7)::text")
+_LIST = signed_call("SELECT isokron.list_messages_v1($1, $2, $3, $4, $5, $6)::text")
+_POP = signed_call("SELECT isokron.pop_message_v1($1, $2, $3)::text")
+_CLEAR = signed_call("SELECT isokron.clear_messages_v1($1, $2, $3)")
 
 
 def _check_identity(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -248,9 +253,9 @@ class AgentSessionStore:
             raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
         async with translate_errors("appending messages"), acquire(self.pool) as conn:
             text = await conn.fetchval(
-                "SELECT isokron.append_messages_v1($1, $2, $3, $4, $5, $6, $7)::text",
-                ctx.tenant_id, ctx.user_id, target, [p[0] for p in prepared],
-                [p[1] for p in prepared], [p[2] for p in prepared], [p[3] for p in prepared])
+                _APPEND, ctx.tenant_id, ctx.user_id, target, [p[0] for p in prepared],
+                [p[1] for p in prepared], [p[2] for p in prepared], [p[3] for p in prepared],
+                _token(conn, ctx))
         appended = [AgentMessage.from_row(r) for r in json_rows(text)]
         if self.observer is not None:
             self.observer.messages_written(ctx.tenant_id, ctx.user_id, appended)
@@ -281,9 +286,8 @@ class AgentSessionStore:
         if not isinstance(ctx, RequestContext):
             raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
         async with translate_errors("listing messages"), acquire(self.pool) as conn:
-            text = await conn.fetchval(
-                "SELECT isokron.list_messages_v1($1, $2, $3, $4, $5, $6)::text",
-                ctx.tenant_id, ctx.user_id, target, after_seq, limit, newest)
+            text = await conn.fetchval(_LIST, ctx.tenant_id, ctx.user_id, target, after_seq,
+                                       limit, newest, _token(conn, ctx))
         return [AgentMessage.from_row(r) for r in json_rows(text)]
 
     @telemetry.traced("isokron.sessions.pop_message")
@@ -296,8 +300,8 @@ class AgentSessionStore:
         if not isinstance(ctx, RequestContext):
             raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
         async with translate_errors("popping a message"), acquire(self.pool) as conn:
-            text = await conn.fetchval("SELECT isokron.pop_message_v1($1, $2, $3)::text",
-                                       ctx.tenant_id, ctx.user_id, target)
+            text = await conn.fetchval(_POP, ctx.tenant_id, ctx.user_id, target,
+                                       _token(conn, ctx))
         return None if text is None else AgentMessage.from_row(json_rows(f"[{text}]")[0])
 
     @telemetry.traced("isokron.sessions.clear_messages")
@@ -308,9 +312,14 @@ class AgentSessionStore:
         if not isinstance(ctx, RequestContext):
             raise InvalidInputError(f"ctx must be a RequestContext, got {type(ctx).__name__}")
         async with translate_errors("clearing messages"), acquire(self.pool) as conn:
-            count = await conn.fetchval("SELECT isokron.clear_messages_v1($1, $2, $3)",
-                                        ctx.tenant_id, ctx.user_id, target)
+            count = await conn.fetchval(_CLEAR, ctx.tenant_id, ctx.user_id, target,
+                                        _token(conn, ctx))
         return int(count)
+
+
+def _token(conn: Conn, ctx: RequestContext) -> str | None:
+    return lean_token(conn, {TENANT_SETTING: ctx.tenant_id, USER_SETTING: ctx.user_id},
+                      token=ctx.token)
 
 
 def _clamp(limit: int, maximum: int, *, name: str = "limit") -> int:

@@ -72,8 +72,41 @@ async def test_doctor_as_the_runtime_role_checks_every_table_and_the_grants(owne
         "AND relkind = 'r' AND relname <> 'schema_migrations'")
     for t in tables:
         assert f"[ok  ] rls isokron.{t['relname']}: enabled and forced" in out
-    assert "[ok  ] rls hivex_foundation.event_log: no RLS by design" in out
+    for table in ("hivex_foundation.event_log", "hivex_foundation.tenant",
+                  "public.actor_registry", "public.kora_role_charter",
+                  "public.actor_capability_matrix"):
+        assert f"[ok  ] rls {table}: enabled and forced" in out
     assert "[ok  ] runtime grants: isokron_runtime holds exactly the documented grants" in out
+    assert "[ok  ] definer owners: " in out
+    assert "[ok  ] tenant context: every policy and function reads" in out
+    assert "[ok  ] context signing: no context key" in out
+
+
+async def test_doctor_fails_on_a_definer_owned_by_a_superuser_or_a_plain_reader(owner, db,
+                                                                                capsys):
+    """A SECURITY DEFINER function handed to the superuser (it would bypass every policy)
+    and a policy that reads app.current_workspace_id itself are both named."""
+    await owner.execute("ALTER FUNCTION hivex_foundation.append_event_v1(text, text, jsonb, "
+                        "uuid) OWNER TO CURRENT_USER")
+    await owner.execute("CREATE POLICY rogue ON isokron.delegations FOR SELECT USING "
+                        "(workspace_id = current_setting('app.current_workspace_id', true))")
+    for dsn in (db.dsn, db.runtime_dsn):
+        assert await asyncio.to_thread(main, ["doctor", "--dsn", dsn]) == 1
+        out = capsys.readouterr().out
+        assert "[FAIL] definer owners: SECURITY DEFINER functions owned by a role that " \
+               "bypasses RLS or logs in: hivex_foundation.append_event_v1(text,text,jsonb," \
+               "uuid)" in out
+        assert "[FAIL] tenant context: read the plain settings, not the context: " \
+               "rogue on isokron.delegations" in out
+
+
+async def test_doctor_says_when_signed_contexts_are_required(owner, db, capsys):
+    from isokron.db.context_keys import install_context_key
+
+    await install_context_key(owner, "doctor-" + "k" * 40)
+    assert await asyncio.to_thread(main, ["doctor", "--dsn", db.runtime_dsn]) == 0
+    assert "[ok  ] context signing: a context key is installed: only signed contexts " \
+           "count" in capsys.readouterr().out
 
 
 async def test_doctor_fails_on_an_undocumented_runtime_grant(owner, db, capsys):
