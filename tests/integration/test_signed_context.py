@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures attacker and world are imported, then requested)
 """A hijacked runtime connection against a database with a context key installed.
 
 The attacker is a raw connection of the runtime login (what SQL injection in the host
