@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from .. import telemetry
-from ..errors import InvalidInputError, IsoKronError
+from ..errors import InvalidInputError, IsoKronError, NotOwnedError
 from ..guard.limits import (
     MAX_JSON_BYTES,
     MAX_MEMORY_CHARS,
@@ -19,9 +19,10 @@ from ..guard.limits import (
     check_depth,
     check_free_text,
 )
-from ..guard.validate import MAX_NAME_CHARS, MAX_SEARCH_NAMESPACES, shown
+from ..guard.validate import MAX_NAME_CHARS, MAX_SEARCH_NAMESPACES, check_uuid, shown
 from ..stores.episodic import EpisodicEventStore
 from ..stores.memory import NamespaceMemory
+from ..stores.memory_items import ITEM_FIELDS, claims_item
 from .recall import UNTRUSTED_NOTE
 
 __all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "WRITING_TOOLS", "ToolHost", "annotate_tool_span",
@@ -212,6 +213,31 @@ def _when(value: Any) -> datetime | None:
         raise InvalidInputError(f"expires_at is not an ISO 8601 time: {shown(value)}") from None
 
 
+def _refuse_item_content(name: str, workspace_id: str, args: dict[str, Any]) -> None:
+    """Adapters own their items (the LangGraph store's ``{"namespace", "key", "value"}``
+    JSON): a tool may not write content shaped like one, in any namespace."""
+    if claims_item(args["content"]):
+        target = args.get("namespace") or f"workspace:{workspace_id}"
+        raise NotOwnedError(
+            f"{name}: namespace {target!r}: content shaped like a LangGraph store item (a "
+            f"JSON object with {', '.join(ITEM_FIELDS)}) is refused; store items are written "
+            "only by the store")
+
+
+async def _refuse_item_forget(store: NamespaceMemory, workspace_id: str,
+                              args: dict[str, Any]) -> None:
+    """A tool may not delete an adapter's item either (the memory is read first)."""
+    memory_id = check_uuid(args["memory_id"], "memory_id")
+    namespace = args.get("namespace")
+    names = [namespace] if namespace else list((await store.access(workspace_id)).writable)
+    for name in names:
+        found = await store.items(workspace_id, name, ids=[memory_id], limit=1)
+        if found and claims_item(found[0].content):
+            raise NotOwnedError(
+                f"isokron_memory_forget: memory {memory_id} in namespace {name!r} is a "
+                "LangGraph store item; store items are deleted only by the store")
+
+
 def unknown_tool(name: Any) -> str | None:
     """Return the error envelope for a name that is not one of the tools, else None."""
     if isinstance(name, str) and name in TOOL_NAMES:
@@ -242,12 +268,14 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
     exception into the error envelope, in one place)."""
     args = _check_args(name, args)
     if name == "isokron_memory_commit":
+        _refuse_item_content(name, workspace_id, args)
         memory = await (await host.memory()).commit(
             workspace_id, args["content"], namespace=args.get("namespace"),
             kind=args.get("kind", "fact"), source="agent",
             expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True)
         return ok_envelope(memory=memory)
     if name == "isokron_memory_commit_summary":
+        _refuse_item_content(name, workspace_id, args)
         expires = _when(args.get("expires_at")) or (
             datetime.now(UTC) + timedelta(days=SUMMARY_TTL_DAYS))
         memory = await (await host.memory()).commit(
@@ -260,8 +288,9 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
             kinds=args.get("kinds"), limit=args.get("limit", 20)))
         return ok_envelope(memories=found, untrusted=True, note=UNTRUSTED_NOTE)
     if name == "isokron_memory_forget":
-        await (await host.memory()).forget(workspace_id, args["memory_id"],
-                                           namespace=args.get("namespace"))
+        store = await host.memory()
+        await _refuse_item_forget(store, workspace_id, args)
+        await store.forget(workspace_id, args["memory_id"], namespace=args.get("namespace"))
         return ok_envelope(forgotten=args["memory_id"])
     if name == "isokron_memory_namespaces":
         store = await host.memory()

@@ -9,6 +9,12 @@ one isokron namespace the workspace may write (its own ``workspace:<id>`` unless
   round-trip exactly as JSON and full-text search sees their text;
 - the memory id is a UUID derived from the isokron namespace, the LangGraph namespace and
   the key, so a put of the same key is an update, never a second row;
+- the store owns its items: a record is read as an item only when its content is exactly
+  that JSON and its id is the one derived from that namespace and key. No memory tool can
+  choose an id, and the tools refuse item-shaped content and the deletion of an item, so
+  an agent's memory in the same isokron namespace can neither break the store nor forge
+  an item; any other record there is skipped (logged once, counted in
+  ``skipped_records``);
 - ``ttl`` (minutes, LangGraph's unit) becomes the memory's ``expires_at``;
 - ``search(query=…)`` is isokron's full-text search (or cosine search when the store was
   given ``embed=`` and the server has pgvector); without a query, items come oldest first,
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -52,6 +59,9 @@ from ..guard.redact import redact_secrets, scrub_json
 from ..guard.validate import check_workspace, shown
 from ..pool import create_pool
 from ..stores import NamespaceItem, NamespaceMemory
+from ..stores.memory_items import ITEM_FIELDS
+
+log = logging.getLogger("isokron.langgraph")
 
 __all__ = ["IsoKronStore"]
 
@@ -105,11 +115,11 @@ class _Row:
 
     __slots__ = ("created_at", "key", "namespace", "updated_at", "value")
 
-    def __init__(self, record: NamespaceItem) -> None:
-        doc = json.loads(record.content)
-        self.namespace: tuple[str, ...] = tuple(doc["namespace"])
-        self.key: str = doc["key"]
-        self.value: dict[str, Any] = doc["value"]
+    def __init__(self, record: NamespaceItem, namespace: tuple[str, ...], key: str,
+                 value: dict[str, Any]) -> None:
+        self.namespace = namespace
+        self.key = key
+        self.value = value
         self.created_at: datetime = record.created_at
         self.updated_at: datetime = record.updated_at
 
@@ -120,6 +130,22 @@ class _Row:
     def search_item(self, score: float | None = None) -> SearchItem:
         return SearchItem(namespace=self.namespace, key=self.key, value=self.value,
                           created_at=self.created_at, updated_at=self.updated_at, score=score)
+
+
+def _fields(content: str) -> tuple[tuple[str, ...], str, dict[str, Any]] | None:
+    """The namespace, key and value of an item's content; None when it is not one."""
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or set(doc) != set(ITEM_FIELDS):
+        return None
+    namespace, key, value = doc["namespace"], doc["key"], doc["value"]
+    if (not isinstance(namespace, list) or not namespace
+            or not all(isinstance(p, str) and p for p in namespace)
+            or not isinstance(key, str) or not isinstance(value, dict)):
+        return None
+    return tuple(namespace), key, value
 
 
 class IsoKronStore(BaseStore):
@@ -147,6 +173,9 @@ class IsoKronStore(BaseStore):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        #: records of the namespace read and skipped as not this store's items (each once)
+        self.skipped_records = 0
+        self._skipped: set[uuid.UUID] = set()
 
     # -- pools and loops -------------------------------------------------------------------
 
@@ -220,10 +249,31 @@ class IsoKronStore(BaseStore):
         return uuid.uuid5(uuid.NAMESPACE_URL, "isokron:langgraph:" + json.dumps(
             [self.namespace, list(namespace), key], ensure_ascii=False))
 
+    def _decode(self, record: NamespaceItem) -> _Row | None:
+        """The record as an item of this store, or None (skipped, counted and logged once
+        per record) when it is not one: not the item JSON, or an id other than the one
+        the store derives from the item's own namespace and key. No memory tool can choose
+        an id, so a record an agent wrote (or planted with another item's text) is never
+        an item."""
+        fields = _fields(record.content)
+        if fields is not None and record.id == self._id(fields[0], fields[1]):
+            return _Row(record, *fields)
+        if record.id not in self._skipped and len(self._skipped) < MAX_ITEMS:
+            self._skipped.add(record.id)
+            self.skipped_records += 1
+            log.warning("LangGraph store of %s: skipped record %s in namespace %s (not an "
+                        "item of this store: %s)", self.workspace_id, record.id, self.namespace,
+                        "not the item JSON" if fields is None else "its id is not the item's")
+        return None
+
+    def _decoded(self, records: Iterable[NamespaceItem]) -> list[_Row]:
+        return [row for row in map(self._decode, records) if row is not None]
+
     async def _get(self, memory: NamespaceMemory, op: GetOp) -> Item | None:
         found = await memory.items(self.workspace_id, self.namespace,
                                    ids=[self._id(tuple(op.namespace), op.key)], limit=1)
-        return _Row(found[0]).item() if found else None
+        rows = self._decoded(found)
+        return rows[0].item() if rows else None
 
     async def _put(self, memory: NamespaceMemory, op: PutOp) -> None:
         namespace = tuple(op.namespace)
@@ -247,11 +297,14 @@ class IsoKronStore(BaseStore):
             raise InvalidInputError(f"value is not JSON: {exc}") from None
         # The memory store redacts its content as text once more: the strings were redacted
         # above, so that must leave valid JSON; refuse the value rather than store a broken one.
-        try:
-            json.loads(redact_secrets(content)[0])
-        except ValueError:
+        # The id binds the item to its namespace and key: a redaction there would orphan it.
+        stored = _fields(redact_secrets(content)[0])
+        if stored is None:
             raise InvalidInputError(f"the value of key {op.key!r} cannot be stored with its "
                                     "secrets redacted") from None
+        if stored[:2] != (namespace, op.key):
+            raise InvalidInputError("a namespace or key that looks like a secret cannot be "
+                                    f"stored (key {shown(op.key)})")
         expires = None
         if op.ttl is not None:
             expires = datetime.now(UTC) + timedelta(minutes=float(op.ttl))
@@ -263,7 +316,7 @@ class IsoKronStore(BaseStore):
 
     async def _rows(self, memory: NamespaceMemory) -> list[_Row]:
         items = await memory.items(self.workspace_id, self.namespace, limit=MAX_ITEMS)
-        return [_Row(r) for r in items]
+        return self._decoded(items)
 
     async def _search(self, memory: NamespaceMemory, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
@@ -281,7 +334,7 @@ class IsoKronStore(BaseStore):
         ranked = [uuid.UUID(m.id) for m in found]
         records = await memory.items(self.workspace_id, self.namespace, ids=ranked,
                                      limit=max(1, len(ranked)))
-        by_id = {r.id: _Row(r) for r in records}
+        by_id = {r.id: row for r in records if (row := self._decode(r)) is not None}
         rows = [by_id[i] for i in ranked if i in by_id and wanted(by_id[i])]
         count = len(rows)
         return [r.search_item(score=(count - n) / count)

@@ -1,8 +1,10 @@
 """Read the live records of one namespace whole (for adapters that keep their own items
-in a namespace, such as the LangGraph store), under the same RLS as every memory read."""
+in a namespace, such as the LangGraph store), under the same RLS as every memory read;
+tell an adapter's item apart from a memory (the memory tools refuse to write one)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,7 +17,7 @@ from ..guard.validate import check_limit, check_uuid, check_workspace
 from ..pool import DB
 from ._names import check_names
 
-__all__ = ["NamespaceItem", "read_items"]
+__all__ = ["ITEM_FIELDS", "NamespaceItem", "claims_item", "read_items"]
 
 _COLUMNS = "r.id, r.content, r.created_at, r.updated_at"
 _LIVE = ("r.root_id = $1 AND r.namespace = $2 AND (r.expires_at IS NULL OR r.expires_at > now())"
@@ -26,6 +28,25 @@ _ALL = (f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} "
 _BY_IDS = (f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} "
            "AND r.id = ANY($3) ORDER BY r.created_at, r.id LIMIT $4")
 _ROOT = "SELECT root_id FROM isokron.namespace_access_v2()"
+
+
+#: the fields of an adapter's item (the LangGraph store's ``{"namespace", "key", "value"}``)
+ITEM_FIELDS = ("namespace", "key", "value")
+
+
+def claims_item(content: str) -> bool:
+    """Tell whether ``content`` is shaped like an adapter's item: a JSON object holding
+    every one of :data:`ITEM_FIELDS` (extra fields or not). The memory tools refuse to
+    write such content; the adapters themselves accept only records whose id they derived
+    from the item's own namespace and key, which no tool can choose."""
+    text = content.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and all(field in doc for field in ITEM_FIELDS)
 
 
 @attrs.frozen(kw_only=True)

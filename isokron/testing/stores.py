@@ -22,6 +22,7 @@ from ..guard.validate import check_workspace
 from ..models import AgentMessage, AgentSession, Delegation, EpisodicEvent, MemoryRecord
 from ..stores.delegations import _PREDECESSORS, STATUSES
 from ..stores.memory import KINDS, SOURCES, NamespaceAccess
+from ..stores.memory_items import NamespaceItem
 from ..stores.sessions import UNSET, RequestContext, _Unset
 
 __all__ = [
@@ -122,6 +123,23 @@ class InMemoryNamespaceMemory:
                  and all(w in r.content.lower() for w in words)]
         found.sort(key=lambda r: (r.pin, r.created_at), reverse=True)
         return found[:max(1, min(100, limit))]
+
+    async def items(self, workspace_id: str, namespace: str, *,
+                    ids: Sequence[uuid.UUID | str] | None = None,
+                    limit: int = 100) -> list[NamespaceItem]:
+        """The live records of one readable namespace whole, oldest first (or those with
+        ``ids``), as :meth:`isokron.stores.NamespaceMemory.items`."""
+        access = await self.access(workspace_id)
+        if namespace not in access.readable:
+            return []
+        wanted = None if ids is None else {str(uuid.UUID(str(i))) for i in ids}
+        now = datetime.now(UTC)
+        found = sorted((r for (ns, i), r in self.records.items()
+                        if ns == namespace and (wanted is None or i in wanted)
+                        and (r.expires_at is None or r.expires_at > now)),
+                       key=lambda r: (r.created_at, r.id))
+        return [NamespaceItem(id=uuid.UUID(r.id), content=r.content, created_at=r.created_at,
+                              updated_at=r.created_at) for r in found[:limit]]
 
     async def forget(self, workspace_id: str, memory_id: str | uuid.UUID, *,
                      namespace: str | None = None) -> None:
