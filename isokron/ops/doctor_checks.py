@@ -74,7 +74,8 @@ SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 _PLAIN_READERS_SQL = f"""
 SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname IN {_SCHEMAS} AND p.prosrc LIKE '%current_setting(''app.%'
-   AND p.proname <> 'context_claims_v1'
+   AND p.proname NOT IN ('context_claims_v1', 'context_workspace_v1', 'context_tenant_v1',
+                         'context_user_v1')
 UNION ALL
 SELECT pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
  WHERE coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')

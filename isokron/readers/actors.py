@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ..pool import DB, translate_errors
+from ..db.tenancy import workspace_scope
+from ..pool import DB
 
 __all__ = ["ActorDirectory", "ActorLookup", "InjectedActors"]
 
@@ -32,8 +33,8 @@ class ActorDirectory:
         if cached is not None:
             return cached
         db = await self._db()
-        async with translate_errors("resolving the agent's actor id"):
-            found = await db.fetchval(
+        async with workspace_scope(db, workspace_id, "resolving the agent's actor id") as conn:
+            found = await conn.fetchval(
                 "SELECT actor_id FROM public.actor_registry WHERE workspace_id = $1 "
                 "AND actor_kind = $2 ORDER BY created_at, actor_id LIMIT 1",
                 workspace_id, self.actor_kind,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..db.tenancy import workspace_scope
 from ..errors import NoActiveRoleCharterError, RoleCharterIntegrityError
 from ..guard.validate import check_workspace
 from ..models import RoleCharter, Row
-from ..pool import DB, Conn, acquire, translate_errors
+from ..pool import DB, Conn
 from .charter_md import LIST_SECTIONS, TEXT_SECTIONS, CharterFormatError, parse_charter_md
 
 __all__ = ["read_active_role_charter", "verify_charter", "verify_charter_row"]
@@ -73,7 +74,7 @@ def verify_charter(workspace_id: str, row: Row) -> RoleCharter:
 async def read_active_role_charter(db: DB | Conn, workspace_id: str) -> RoleCharter:
     """Return the workspace's verified active charter or raise (fail-closed)."""
     check_workspace(workspace_id)
-    async with translate_errors("reading the role charter"), acquire(db) as conn:
+    async with workspace_scope(db, workspace_id, "reading the role charter") as conn:
         row = await conn.fetchrow(_SQL, workspace_id)
     if row is None:
         raise NoActiveRoleCharterError(workspace_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..db.tenancy import workspace_scope
 from ..errors import InvalidInputError
 from ..guard.validate import check_limit, check_workspace, escape_like
 from ..models import ChainEvent
@@ -33,7 +34,7 @@ async def read_recent_events(
     check_workspace(workspace_id)
     check_limit(limit)
     pattern = escape_like(actor_kind) + ".%"
-    async with translate_errors("reading recent chain events"), acquire(db) as conn:
+    async with workspace_scope(db, workspace_id, "reading recent chain events") as conn:
         rows = await conn.fetch(_SQL, workspace_id, pattern, limit, PAYLOAD_SUMMARY_CHARS)
     return tuple(ChainEvent.from_row(r) for r in rows)
 
@@ -69,7 +70,7 @@ async def verify_event_chain(
         if bad_seq or not isinstance(digest, str):
             raise InvalidInputError(
                 f"expected_head must be (seq >= 1, hash), got {expected_head!r}")
-    async with translate_errors("verifying the event chain"), acquire(db) as conn:
+    async with workspace_scope(db, workspace_id, "verifying the event chain") as conn:
         broken = await conn.fetchval("SELECT hivex_foundation.verify_chain_v1($1)", workspace_id)
         stored = (await conn.fetchval(_HASH_AT, workspace_id, expected_head[0])
                   if expected_head is not None else None)

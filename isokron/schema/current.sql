@@ -318,39 +318,45 @@ CREATE FUNCTION isokron.context_claims_v1() RETURNS jsonb
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-    v_token text;
-    v_signed text;
-    v_body text;
+    v_token text := current_setting('isokron.context_token', true);
+    v_keys bigint;
+    v_ok boolean;
     v_claims jsonb;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM isokron.context_keys) THEN
+    IF v_token IS NULL OR v_token = '' THEN
+        IF isokron.context_signed_v1() THEN
+            RETURN '{}'::jsonb;  -- the plain settings count for nothing once a key is installed
+        END IF;
         RETURN jsonb_strip_nulls(jsonb_build_object(
             'wsp', current_setting('app.current_workspace_id', true),
             'tnt', current_setting('app.current_tenant_id', true),
             'sub', current_setting('app.current_user_id', true)));
-    END IF;
-    v_token := current_setting('isokron.context_token', true);
-    IF v_token IS NULL OR v_token = '' THEN
-        RETURN '{}'::jsonb;  -- the plain settings count for nothing once a key is installed
     END IF;
     IF length(v_token) > 4096
        OR v_token !~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$' THEN
         RAISE EXCEPTION 'the tenant context token is malformed (not a compact HS256 JWT)'
             USING ERRCODE = 'IKC01';
     END IF;
-    v_signed := split_part(v_token, '.', 1) || '.' || split_part(v_token, '.', 2);
-    IF NOT EXISTS (
-        SELECT 1 FROM isokron.context_keys k
-         WHERE rtrim(translate(encode(sha256(k.outer_pad || sha256(
-                   k.inner_pad || convert_to(v_signed, 'UTF8'))), 'base64'), '+/', '-_'), '=')
-               = split_part(v_token, '.', 3)) THEN
+    SELECT count(*), bool_or(rtrim(translate(encode(sha256(k.outer_pad || sha256(
+               k.inner_pad || convert_to(split_part(v_token, '.', 1) || '.'
+                                         || split_part(v_token, '.', 2), 'UTF8'))),
+               'base64'), '+/', '-_'), '=') = split_part(v_token, '.', 3))
+      INTO v_keys, v_ok
+      FROM isokron.context_keys k;
+    IF v_keys = 0 THEN  -- no key: a token is not needed, and not believed either
+        RETURN jsonb_strip_nulls(jsonb_build_object(
+            'wsp', current_setting('app.current_workspace_id', true),
+            'tnt', current_setting('app.current_tenant_id', true),
+            'sub', current_setting('app.current_user_id', true)));
+    END IF;
+    IF NOT v_ok THEN
         RAISE EXCEPTION 'the tenant context token''s signature does not verify with any installed context key'
             USING ERRCODE = 'IKC01',
                   HINT = 'the application signs with a key that `isokron context-key set` has not installed';
     END IF;
-    v_body := translate(split_part(v_token, '.', 2), '-_', '+/');
-    v_claims := convert_from(decode(rpad(v_body, (length(v_body) + 3) / 4 * 4, '='), 'base64'),
-                             'UTF8')::jsonb;
+    v_claims := convert_from(decode(rpad(translate(split_part(v_token, '.', 2), '-_', '+/'),
+                                         (length(split_part(v_token, '.', 2)) + 3) / 4 * 4, '='),
+                                    'base64'), 'UTF8')::jsonb;
     IF jsonb_typeof(v_claims -> 'exp') IS DISTINCT FROM 'number'
        OR (v_claims ->> 'exp')::numeric <= extract(epoch FROM now()) THEN
         RAISE EXCEPTION 'the tenant context token expired at %',
@@ -388,13 +394,24 @@ CREATE FUNCTION isokron.context_mode_v1() RETURNS text
 ALTER FUNCTION isokron.context_mode_v1() OWNER TO isokron_context;
 
 --
+-- Name: context_signed_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_signed_v1() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT false $$;
+
+ALTER FUNCTION isokron.context_signed_v1() OWNER TO isokron_context;
+
+--
 -- Name: context_tenant_v1(); Type: FUNCTION; Schema: isokron
 --
 
 CREATE FUNCTION isokron.context_tenant_v1() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ SELECT isokron.context_claims_v1() ->> 'tnt' $$;
+    AS $$ SELECT CASE WHEN isokron.context_signed_v1()
+                  THEN isokron.context_claims_v1() OPERATOR(pg_catalog.->>) 'tnt'
+                  ELSE pg_catalog.current_setting('app.current_tenant_id', true) END $$;
 
 --
 -- Name: context_user_v1(); Type: FUNCTION; Schema: isokron
@@ -402,8 +419,9 @@ CREATE FUNCTION isokron.context_tenant_v1() RETURNS text
 
 CREATE FUNCTION isokron.context_user_v1() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ SELECT isokron.context_claims_v1() ->> 'sub' $$;
+    AS $$ SELECT CASE WHEN isokron.context_signed_v1()
+                  THEN isokron.context_claims_v1() OPERATOR(pg_catalog.->>) 'sub'
+                  ELSE pg_catalog.current_setting('app.current_user_id', true) END $$;
 
 --
 -- Name: context_workspace_v1(); Type: FUNCTION; Schema: isokron
@@ -411,8 +429,9 @@ CREATE FUNCTION isokron.context_user_v1() RETURNS text
 
 CREATE FUNCTION isokron.context_workspace_v1() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ SELECT isokron.context_claims_v1() ->> 'wsp' $$;
+    AS $$ SELECT CASE WHEN isokron.context_signed_v1()
+                  THEN isokron.context_claims_v1() OPERATOR(pg_catalog.->>) 'wsp'
+                  ELSE pg_catalog.current_setting('app.current_workspace_id', true) END $$;
 
 --
 -- Name: create_recall_vectors_v1(text, integer); Type: FUNCTION; Schema: isokron
@@ -1139,14 +1158,19 @@ $$;
 --
 
 CREATE FUNCTION isokron.install_context_key_v1(p_fingerprint text, p_inner bytea, p_outer bytea) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH ins AS (
-        INSERT INTO isokron.context_keys (fingerprint, inner_pad, outer_pad)
-        VALUES (p_fingerprint, p_inner, p_outer)
-        ON CONFLICT (fingerprint) DO NOTHING RETURNING 1)
-    SELECT EXISTS (SELECT 1 FROM ins)
+DECLARE
+    v_added boolean;
+BEGIN
+    INSERT INTO isokron.context_keys (fingerprint, inner_pad, outer_pad)
+    VALUES (p_fingerprint, p_inner, p_outer)
+    ON CONFLICT (fingerprint) DO NOTHING;
+    v_added := FOUND;
+    PERFORM isokron.set_context_signed_v1();
+    RETURN v_added;
+END
 $$;
 
 ALTER FUNCTION isokron.install_context_key_v1(p_fingerprint text, p_inner bytea, p_outer bytea) OWNER TO isokron_context;
@@ -2405,15 +2429,40 @@ ALTER FUNCTION isokron.refresh_stale_recall_stats_v1() OWNER TO isokron_definer;
 --
 
 CREATE FUNCTION isokron.remove_context_key_v1(p_fingerprint text) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH del AS (DELETE FROM isokron.context_keys WHERE fingerprint = p_fingerprint
-                 RETURNING 1)
-    SELECT EXISTS (SELECT 1 FROM del)
+DECLARE
+    v_removed boolean;
+BEGIN
+    DELETE FROM isokron.context_keys WHERE fingerprint = p_fingerprint;
+    v_removed := FOUND;
+    PERFORM isokron.set_context_signed_v1();
+    RETURN v_removed;
+END
 $$;
 
 ALTER FUNCTION isokron.remove_context_key_v1(p_fingerprint text) OWNER TO isokron_context;
+
+--
+-- Name: set_context_signed_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.set_context_signed_v1() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_signed boolean := EXISTS (SELECT 1 FROM isokron.context_keys);
+BEGIN
+    EXECUTE format('CREATE OR REPLACE FUNCTION isokron.context_signed_v1() RETURNS boolean '
+                   'LANGUAGE sql STABLE AS $f$ SELECT %s $f$',
+                   CASE WHEN v_signed THEN 'true' ELSE 'false' END);
+    RETURN v_signed;
+END
+$_$;
+
+ALTER FUNCTION isokron.set_context_signed_v1() OWNER TO isokron_context;
 
 --
 -- Name: set_namespace_root_tg(); Type: FUNCTION; Schema: isokron
@@ -3836,7 +3885,7 @@ GRANT USAGE ON SCHEMA hivex_foundation TO isokron_definer;
 GRANT USAGE ON SCHEMA isokron TO isokron_runtime;
 GRANT USAGE ON SCHEMA isokron TO isokron_definer;
 GRANT USAGE ON SCHEMA isokron TO isokron_sweeper;
-GRANT USAGE ON SCHEMA isokron TO isokron_context;
+GRANT ALL ON SCHEMA isokron TO isokron_context;
 
 --
 -- Name: SCHEMA kronicle; Type: ACL; Schema: -
@@ -4134,6 +4183,12 @@ GRANT ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_sweeper
 REVOKE ALL ON FUNCTION isokron.remove_context_key_v1(p_fingerprint text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION set_context_signed_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.set_context_signed_v1() FROM PUBLIC;
+
+--
 -- Name: FUNCTION set_namespace_root_tg(); Type: ACL; Schema: isokron
 --
 
@@ -4357,4 +4412,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0020_recall', '28a070db830a82babad1acdb8f262eefb27f0c11cb09285d9a86c70adb8a4f5e'),
     ('0021_embeddings', 'c05109093e3dfd425ea4214e6b405e13939626053e06b39e33f394dc3f6a9e35'),
     ('0022_boundaries', '990cd924908406cb0ffe37704bb780825fc2a0e7d6b502ec3228d94e815dcddd'),
-    ('0023_lean_context', 'ea57eacf4105220295e854f9f8faa017273394c76a37e708a00cf4f1c5bbdeb6');
+    ('0023_lean_context', 'ea57eacf4105220295e854f9f8faa017273394c76a37e708a00cf4f1c5bbdeb6'),
+    ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197');

@@ -19,13 +19,13 @@ from .sweeper import DelegationSweeper, SweepResult
 from .vectors import BacklogItem, EmbeddingCounts, Vectors, content_hash
 
 __all__ = [
-    "ImportLimits",
     "AgentSessionStore",
     "BacklogItem",
     "DelegationLedger",
     "DelegationSweeper",
     "EmbeddingCounts",
     "EpisodicEventStore",
+    "ImportLimits",
     "NamespaceAccess",
     "NamespaceItem",
     "NamespaceMemory",
@@ -38,6 +38,6 @@ __all__ = [
     "content_hash",
     "export_memory",
     "import_memory",
-    "read_import_file",
     "purge_workspace",
+    "read_import_file",
 ]

@@ -135,7 +135,7 @@ async def import_memory(
     consumed as it goes (:func:`read_import_file` streams a file), ``limits`` caps it.
     """
     check_workspace(workspace_id)
-    if isinstance(items, str | bytes | Mapping):
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
         raise InvalidInputError(f"items must be an iterable of exported items, got "
                                 f"{shown(items)}")
     counts = {"workspaces": 0, "namespaces": 0, "memories": 0}

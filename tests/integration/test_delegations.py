@@ -359,7 +359,8 @@ def test_the_original_environment_names_are_read_when_isokron_ones_are_unset(mon
 
 async def test_the_sweeper_deletes_expired_memories_after_the_grace_and_audits_org(
         owner, sweeper_pool, runtime_pool, monkeypatch):
-    """Past expires_at + grace: memories and namespaces are deleted (org ones audited);
+    """Past expires_at + grace: memories and namespaces are deleted (org memories and shared
+    namespaces audited);
     within the grace they stay; the runtime role cannot run the expiry sweep."""
     monkeypatch.setenv("ISOKRON_MEMORY_EXPIRY_GRACE_S", "3600")
     await owner.execute(
@@ -379,7 +380,7 @@ async def test_the_sweeper_deletes_expired_memories_after_the_grace_and_audits_o
     left = {r["content"] for r in await owner.fetch("SELECT content FROM isokron.memory_records")}
     assert left == {"in grace", "forever"}
     audit = await owner.fetch("SELECT namespace, action FROM isokron.memory_audit ORDER BY id")
-    assert [tuple(r) for r in audit] == [("org:org_a", "expire")]
+    assert [tuple(r) for r in audit] == [("org:org_a", "expire"), ("team:old", "expire_namespace")]
     denied = await DelegationSweeper(runtime_pool).sweep()
     assert "permission denied" in denied.errors[0]
     with pytest.raises(Exception, match="permission denied"):

@@ -103,7 +103,12 @@ async def _truncate(dsn: str, keep: int) -> None:
 async def test_a_truncated_tail_is_caught_against_a_recorded_head(db, runtime_pool):
     """Cutting the last events verifies clean alone; against the recorded head it is caught."""
     await _run(db.dsn)
-    heads = await read_chain_heads(runtime_pool)
+    assert await read_chain_heads(runtime_pool) == {}  # RLS: no tenant's chain unscoped
+    owner = await asyncpg.connect(db.dsn)
+    try:
+        heads = await read_chain_heads(owner)  # the operator's view of every chain
+    finally:
+        await owner.close()
     assert heads["org_demo"][0] == 20
     assert await verify_event_chain(runtime_pool, "org_demo", expected_head=heads["org_demo"]) \
         is None
@@ -120,7 +125,7 @@ async def test_doctor_records_heads_and_reports_a_shorter_chain(db, tmp_path, ca
     await _run(db.dsn)
     heads = tmp_path / "heads.json"
     assert await asyncio.to_thread(
-        main, ["doctor", "--dsn", db.runtime_dsn, "--record-chain-heads", str(heads)]) == 0
+        main, ["doctor", "--dsn", db.dsn, "--record-chain-heads", str(heads)]) == 0
     recorded = json.loads(heads.read_text())
     assert recorded["heads"]["org_demo"]["seq"] == 20
     assert await asyncio.to_thread(

@@ -132,7 +132,8 @@ async def test_memory_entry_points(world, owner, text, other):
     await _only_typed(owner, memory.patch_namespace("org_demo", "workspace:org_demo",
                                                     metadata=other))
     await _only_typed(owner, memory.delete_namespace("org_demo", text))
-    await _only_typed(owner, import_memory(world["pool"], other))
+    await _only_typed(owner, import_memory(owner, other, workspace_id="org_demo"))
+    await _only_typed(owner, import_memory(owner, [], workspace_id=other))
 
 
 @SETTINGS

@@ -127,7 +127,7 @@ def test_config_schema_marks_the_dsn_secret():
     schema = provider().get_config_schema()
     keys = {item["key"] for item in schema}
     assert {"dsn", "workspace_id", "write_transport", "stale_if_error_seconds"} <= keys
-    assert [item["key"] for item in schema if item["secret"]] == ["dsn"]
+    assert [item["key"] for item in schema if item["secret"]] == ["dsn", "context_signing_key"]
 
 
 def test_save_config_writes_only_the_isokron_section(tmp_path):

@@ -22,6 +22,7 @@ from .hybrid import bench_hybrid
 from .memory import bench_memory
 from .recall import bench_recall
 from .sessions import bench_sessions
+from .signed import bench_signed
 from .soak import soak
 from .sweeper import bench_sweeper
 from .warmup import bench_warmup, bench_warmup_growth, warm_block
@@ -42,6 +43,7 @@ async def _suite(dsn: str, runtime_dsn: str, sweeper_dsn: str,
     results.append(await bench_sweeper(dsn, sweeper_dsn, quick))
     results += await bench_recall(dsn, runtime_dsn, quick)
     results += await bench_hybrid(dsn, runtime_dsn, quick)
+    results += await bench_signed(dsn, runtime_dsn, quick)
     return results
 
 
