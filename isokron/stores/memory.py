@@ -198,7 +198,8 @@ class NamespaceMemory:
                 self.observer.memories_written(workspace_id, [record])
             return record
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
-            text = await conn.fetchval(COMMIT_ONE, workspace_id, *item)
+            text = await conn.fetchval(COMMIT_ONE, workspace_id, *item,
+                                       lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
             root = (await self._access(conn, workspace_id)).root_id
             await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
                                "WHERE root_id = $4 AND namespace = $3 AND id = $1",
