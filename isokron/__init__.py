@@ -9,6 +9,7 @@ from .engine.core import AsyncIsoKron
 from .errors import (
     ChainEventEmitNotAvailableError,
     ConfigError,
+    ContextTokenError,
     DatabaseError,
     DeferredWriteError,
     InvalidInputError,
@@ -38,6 +39,7 @@ from .models import (
     ScratchpadEntry,
     SessionContext,
 )
+from .guard.context_token import mint_context_token
 from .provider import IsoKronMemoryProvider
 from .registry import load_provider
 from .stores.recall import RecallItem
@@ -51,6 +53,7 @@ __all__ = [
     "ChainEventEmitNotAvailableError",
     "ConfigError",
     "ConstitutionRevision",
+    "ContextTokenError",
     "DatabaseError",
     "DeferredWriteError",
     "Delegation",
@@ -79,4 +82,5 @@ __all__ = [
     "__version__",
     "load_config",
     "load_provider",
+    "mint_context_token",
 ]

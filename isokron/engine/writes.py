@@ -99,7 +99,7 @@ class HookWrites:
     def turn(self, workspace_id: str, user_id: str, user_content: str,
              assistant_content: str, *, session_id: str, turn_number: int) -> None:
         """Queue a turn: the session messages, a ``turn`` episode, and a reasoning_trail
-        entry when the answer names a cap_* capability.
+        entry naming the cap_* capabilities the answer names (not the answer).
 
         The episode holds no text of the turn (its session, number and the lengths of the
         two texts): episodes are the workspace's, read by every user's agent through
@@ -117,9 +117,9 @@ class HookWrites:
             "assistant_chars": len(assistant_content),
         })
         caps = sorted(set(CAPABILITY_MENTION.findall(assistant_content)))
-        if caps:
+        if caps:  # the names only: the scratchpad is the workspace's, the answer the user's
             text = (f"[turn {turn_number} · session {session_id or '-'}] capabilities named: "
-                    f"{', '.join(caps)}\n{assistant_content}")
+                    f"{', '.join(caps)}")
             self.scratchpad(workspace_id, "reasoning_trail",
                             cut_with_marker(text, TURN_TEXT_CHARS))
 

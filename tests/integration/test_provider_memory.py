@@ -266,6 +266,18 @@ def test_user_b_reads_none_of_user_as_turns_through_the_episodes_tool(db):
         assert seen["ok"] and [e["event_type"] for e in seen["episodes"]] == ["turn"]
         text = json.dumps(seen)
         assert "hypothyroidism" not in text and "sorry" not in text
+        # an answer naming a capability leaves its name in the workspace's scratchpad (the
+        # prompt every user's agent gets), never the answer
+        alice.sync_turn("and my lab values?", "Per cap_read_event_log: TSH 9.1, hypothyroid")
+        assert loop.submit_and_wait(alice.core.flush(), 10)
+        carol = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo"})
+        try:
+            carol.initialize("sess-c", user_id="carol")
+            block = carol.system_prompt_block()
+        finally:
+            carol.shutdown()
+        assert "capabilities named: cap_read_event_log" in block
+        assert "TSH" not in block and "hypothyroid" not in block
     finally:
         alice.shutdown()
         bob.shutdown()

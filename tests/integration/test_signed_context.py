@@ -289,3 +289,18 @@ async def test_a_joined_transaction_signs_both_scopes(db, owner, world):
                 "tnt": B, "sub": "u"}  # a new transaction starts from nothing
     finally:
         await pool.close()
+
+
+async def test_a_key_takes_effect_at_once_on_plans_cached_before(owner, attacker, world):
+    """The attacker's connection caches plans (policies, a lean function) in plain mode;
+    installing the key replaces the inlined constant, so the next run sees nothing."""
+    count = "SELECT count(*) FROM isokron.memory_records"
+    search = ("SELECT isokron.memory_search_v1('org_a', NULL, NULL, 10, 'recent', NULL) "
+              "->> 'rows'")
+    for _ in range(6):  # past the plan cache's custom-plan rounds
+        assert await _as(attacker, count, plain=A) == 3
+        assert await _as(attacker, search, plain=A) is not None
+    await install_context_key(owner, KEY)
+    assert await _as(attacker, count, plain=A) == 0
+    assert await _as(attacker, search, plain=A) is None  # the workspace is not even seen
+    assert await _as(attacker, count, token=_token(A)) == 3
