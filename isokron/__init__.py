@@ -24,6 +24,7 @@ from .errors import (
     SubstrateUnavailableError,
     WorkspaceNotResolvedError,
 )
+from .guard.context_token import mint_context_token
 from .models import (
     AgentMessage,
     AgentSession,
@@ -39,7 +40,6 @@ from .models import (
     ScratchpadEntry,
     SessionContext,
 )
-from .guard.context_token import mint_context_token
 from .provider import IsoKronMemoryProvider
 from .registry import load_provider
 from .stores.recall import RecallItem
