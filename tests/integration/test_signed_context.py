@@ -304,3 +304,37 @@ async def test_a_key_takes_effect_at_once_on_plans_cached_before(owner, attacker
     assert await _as(attacker, count, plain=A) == 0
     assert await _as(attacker, search, plain=A) is None  # the workspace is not even seen
     assert await _as(attacker, count, token=_token(A)) == 3
+
+
+async def test_the_readme_signed_context_snippets_work_as_printed(db, owner, monkeypatch,
+                                                                   capsys):
+    """The README's two snippets: the key command prints the fingerprint, and the config
+    loads with signing on (and then serves a prompt)."""
+    import asyncio
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from isokron.config import load_config
+    from isokron.ops.cli import main
+    from isokron.testing.seed import seed_demo_workspace
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### A tenant context a hijacked connection"):]
+    bash, config = re.findall(r"```(?:bash|yaml)\n(.*?)```", section, re.S)[:2]
+    assert "isokron context-key set --dsn \"$OWNER_DSN\"" in bash
+    await seed_demo_workspace(owner, "org_demo")  # (the seed signs nothing: before the key)
+    monkeypatch.setenv("ISOKRON_CONTEXT_KEY", KEY)
+    monkeypatch.setenv("ISOKRON_DSN", db.runtime_dsn)
+    assert await asyncio.to_thread(main, ["context-key", "set", "--dsn", db.dsn]) == 0
+    assert f"context key {key_fingerprint(KEY)} installed" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["context-key", "list", "--dsn", db.dsn]) == 0
+    assert key_fingerprint(KEY) in capsys.readouterr().out
+    cfg = load_config(yaml.safe_load(config))
+    assert cfg.signed_context and cfg.context_token_ttl_s == 300
+    async with AsyncIsoKron(cfg) as kron:
+        assert "You are Kora" in await kron.system_prompt_block("org_demo")
+    monkeypatch.delenv("ISOKRON_CONTEXT_KEY")
+    assert await asyncio.to_thread(main, ["context-key", "set", "--dsn", db.dsn]) != 0
+    assert "ISOKRON_CONTEXT_KEY is not set" in capsys.readouterr().err
