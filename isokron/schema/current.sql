@@ -314,59 +314,48 @@ $$;
 --
 
 CREATE FUNCTION isokron.context_claims_v1() RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-    v_token text := current_setting('isokron.context_token', true);
-    v_keys bigint;
-    v_ok boolean;
-    v_claims jsonb;
-BEGIN
-    IF v_token IS NULL OR v_token = '' THEN
-        IF isokron.context_signed_v1() THEN
-            RETURN '{}'::jsonb;  -- the plain settings count for nothing once a key is installed
-        END IF;
-        RETURN jsonb_strip_nulls(jsonb_build_object(
+    AS $$
+    WITH t AS (
+        SELECT current_setting('isokron.context_token', true) AS token
+    ), parts AS (
+        SELECT t.token, split_part(t.token, '.', 2) AS body, split_part(t.token, '.', 3) AS sig,
+               split_part(t.token, '.', 1) || '.' || split_part(t.token, '.', 2) AS signed
+          FROM t
+    ), keys AS (
+        SELECT count(k.fingerprint) AS n,
+               bool_or(rtrim(translate(encode(sha256(k.outer_pad || sha256(
+                   k.inner_pad || convert_to(p.signed, 'UTF8'))), 'base64'), '+/', '-_'), '=')
+                       = p.sig) AS ok
+          FROM parts p LEFT JOIN isokron.context_keys k ON true
+    )
+    SELECT CASE
+        WHEN k.n = 0 OR NOT isokron.context_signed_v1() THEN jsonb_strip_nulls(jsonb_build_object(
             'wsp', current_setting('app.current_workspace_id', true),
             'tnt', current_setting('app.current_tenant_id', true),
-            'sub', current_setting('app.current_user_id', true)));
-    END IF;
-    IF length(v_token) > 4096
-       OR v_token !~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$' THEN
-        RAISE EXCEPTION 'the tenant context token is malformed (not a compact HS256 JWT)'
-            USING ERRCODE = 'IKC01';
-    END IF;
-    SELECT count(*), bool_or(rtrim(translate(encode(sha256(k.outer_pad || sha256(
-               k.inner_pad || convert_to(split_part(v_token, '.', 1) || '.'
-                                         || split_part(v_token, '.', 2), 'UTF8'))),
-               'base64'), '+/', '-_'), '=') = split_part(v_token, '.', 3))
-      INTO v_keys, v_ok
-      FROM isokron.context_keys k;
-    IF v_keys = 0 THEN  -- no key: a token is not needed, and not believed either
-        RETURN jsonb_strip_nulls(jsonb_build_object(
-            'wsp', current_setting('app.current_workspace_id', true),
-            'tnt', current_setting('app.current_tenant_id', true),
-            'sub', current_setting('app.current_user_id', true)));
-    END IF;
-    IF NOT v_ok THEN
-        RAISE EXCEPTION 'the tenant context token''s signature does not verify with any installed context key'
-            USING ERRCODE = 'IKC01',
-                  HINT = 'the application signs with a key that `isokron context-key set` has not installed';
-    END IF;
-    v_claims := convert_from(decode(rpad(translate(split_part(v_token, '.', 2), '-_', '+/'),
-                                         (length(split_part(v_token, '.', 2)) + 3) / 4 * 4, '='),
-                                    'base64'), 'UTF8')::jsonb;
-    IF jsonb_typeof(v_claims -> 'exp') IS DISTINCT FROM 'number'
-       OR (v_claims ->> 'exp')::numeric <= extract(epoch FROM now()) THEN
-        RAISE EXCEPTION 'the tenant context token expired at %',
-            coalesce(to_timestamp((v_claims ->> 'exp')::double precision)::text, 'an unknown time')
-            USING ERRCODE = 'IKC01';
-    END IF;
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'wsp', v_claims ->> 'wsp', 'tnt', v_claims ->> 'tnt', 'sub', v_claims ->> 'sub'));
-END
-$_$;
+            'sub', current_setting('app.current_user_id', true)))
+        WHEN p.token IS NULL OR p.token = '' THEN '{}'::jsonb
+        WHEN length(p.token) > 4096 OR length(p.sig) <> 43 OR p.body = '' THEN
+            isokron.context_refused_v1(
+                'the tenant context token is malformed (not a compact HS256 JWT)', NULL)
+        WHEN NOT k.ok THEN isokron.context_refused_v1(
+            'the tenant context token''s signature does not verify with any installed context key',
+            'the application signs with a key that `isokron context-key set` has not installed')
+        WHEN c.claims IS NULL OR jsonb_typeof(c.claims -> 'exp') IS DISTINCT FROM 'number'
+             OR (c.claims ->> 'exp')::numeric <= extract(epoch FROM now()) THEN
+            isokron.context_refused_v1('the tenant context token expired at ' || coalesce(
+                to_timestamp((c.claims ->> 'exp')::double precision)::text, 'an unknown time'),
+                NULL)
+        ELSE jsonb_strip_nulls(jsonb_build_object(
+            'wsp', c.claims ->> 'wsp', 'tnt', c.claims ->> 'tnt', 'sub', c.claims ->> 'sub'))
+        END
+      FROM parts p CROSS JOIN keys k
+      CROSS JOIN LATERAL (
+          SELECT CASE WHEN k.ok THEN convert_from(decode(rpad(translate(p.body, '-_', '+/'),
+                                          (length(p.body) + 3) / 4 * 4, '='), 'base64'),
+                              'UTF8')::jsonb END AS claims) c
+$$;
 
 ALTER FUNCTION isokron.context_claims_v1() OWNER TO isokron_context;
 
@@ -392,6 +381,19 @@ CREATE FUNCTION isokron.context_mode_v1() RETURNS text
                   ELSE 'plain' END $$;
 
 ALTER FUNCTION isokron.context_mode_v1() OWNER TO isokron_context;
+
+--
+-- Name: context_refused_v1(text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.context_refused_v1(p_message text, p_hint text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION '%', p_message USING ERRCODE = 'IKC01', HINT = coalesce(p_hint, '');
+END
+$$;
 
 --
 -- Name: context_signed_v1(); Type: FUNCTION; Schema: isokron
@@ -4413,4 +4415,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0021_embeddings', 'c05109093e3dfd425ea4214e6b405e13939626053e06b39e33f394dc3f6a9e35'),
     ('0022_boundaries', '990cd924908406cb0ffe37704bb780825fc2a0e7d6b502ec3228d94e815dcddd'),
     ('0023_lean_context', 'ea57eacf4105220295e854f9f8faa017273394c76a37e708a00cf4f1c5bbdeb6'),
-    ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197');
+    ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197'),
+    ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3');
