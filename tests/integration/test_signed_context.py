@@ -338,3 +338,18 @@ async def test_the_readme_signed_context_snippets_work_as_printed(db, owner, mon
     monkeypatch.delenv("ISOKRON_CONTEXT_KEY")
     assert await asyncio.to_thread(main, ["context-key", "set", "--dsn", db.dsn]) != 0
     assert "ISOKRON_CONTEXT_KEY is not set" in capsys.readouterr().err
+
+
+async def test_a_connection_that_signed_before_reads_nothing_without_a_token(
+        owner, attacker, world):
+    """A pooled connection keeps the setting, emptied, after a signed transaction: the next
+    transaction without a token sees nothing (no error); malformed tokens are IKC01."""
+    await install_context_key(owner, KEY)
+    assert await _as(attacker, "SELECT count(*) FROM isokron.memory_records",
+                     token=_token(A)) == 3
+    assert await _as(attacker, "SELECT count(*) FROM isokron.memory_records") == 0
+    assert await _as(attacker, "SELECT isokron.context_claims_v1() = '{}'::jsonb") is True
+    for bad in ("a.b", " ", "a.b." + "c" * 43):
+        with pytest.raises(asyncpg.PostgresError) as caught:
+            await _as(attacker, "SELECT count(*) FROM isokron.memory_records", token=bad)
+        assert caught.value.sqlstate == "IKC01", bad
