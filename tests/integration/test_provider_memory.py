@@ -250,6 +250,18 @@ def test_prefetch_is_hybrid_with_an_embedder_in_the_config(db):
         del sys.modules[module.__name__]
 
 
+async def _scratchpad(dsn: str, workspace: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.current_workspace_id', $1, true)",
+                               workspace)
+            rows = await conn.fetch("SELECT content_inline FROM kronicle.agent_scratchpad_entries")
+    finally:
+        await conn.close()
+    return [r[0] for r in rows]
+
+
 def test_user_b_reads_none_of_user_as_turns_through_the_episodes_tool(db):
     """The attack: alice tells her agent her diagnosis; bob's agent in the same workspace
     lists the recent episodes (the tool MCP serves too). The turn episode is there, with
@@ -268,16 +280,20 @@ def test_user_b_reads_none_of_user_as_turns_through_the_episodes_tool(db):
         assert "hypothyroidism" not in text and "sorry" not in text
         # an answer naming a capability leaves its name in the workspace's scratchpad (the
         # prompt every user's agent gets), never the answer
-        alice.sync_turn("and my lab values?", "Per cap_read_event_log: TSH 9.1, hypothyroid")
-        assert loop.submit_and_wait(alice.core.flush(), 10)
-        carol = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo"})
+        writer = IsoKronMemoryProvider({"dsn": db.runtime_dsn, "workspace_id": "org_demo",
+                                        "write_transport": "substrate"})
         try:
-            carol.initialize("sess-c", user_id="carol")
-            block = carol.system_prompt_block()
+            writer.initialize("sess-a2", user_id="alice")
+            writer.sync_turn("and my lab values?", "Per cap_read_event_log: TSH 9.1, hypothyroid")
+            assert loop.submit_and_wait(writer.core.flush(), 10)
         finally:
-            carol.shutdown()
-        assert "capabilities named: cap_read_event_log" in block
-        assert "TSH" not in block and "hypothyroid" not in block
+            writer.shutdown()
+        # what any user's agent of the workspace reads of the scratchpad
+        entries = run_coro_sync(_scratchpad(db.runtime_dsn, "org_demo"))
+        entries = [e for e in entries if e is not None]
+        trail = [e for e in entries if "capabilities named" in e]
+        assert trail == ["[turn 1 · session sess-a2] capabilities named: cap_read_event_log"]
+        assert not any("TSH" in e or "hypothyroid" in e for e in entries)
     finally:
         alice.shutdown()
         bob.shutdown()
