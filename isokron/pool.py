@@ -34,6 +34,7 @@ from .guard.dsn import redact_dsn
 __all__ = [
     "DB",
     "CONTEXT_TOKEN_SETTING",
+    "OWN_TRANSACTION",
     "TENANT_MISMATCH_SQLSTATE",
     "Conn",
     "acquire",
@@ -61,6 +62,9 @@ _ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
 }
 #: the setting that carries a signed tenant context (``signed_context``)
 CONTEXT_TOKEN_SETTING = "isokron.context_token"
+#: marks a SigningConnection's signed settings as those of a transaction in_transaction
+#: opened (not one its caller opened and handed in)
+OWN_TRANSACTION = "\x00own"
 
 # SQLSTATEs that mean "the database is not there right now" (shutdown, starting up, full).
 _CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -262,13 +266,16 @@ async def in_transaction(
             await _set_locals(conn, settings or {}, joined=True)
             yield conn
             return
+        signed = getattr(conn, "signed_settings", None)
         try:
             async with conn.transaction():
+                if signed is not None:
+                    signed.clear()
+                    signed[OWN_TRANSACTION] = "1"  # what joins it may add to its claims
                 await _set_locals(conn, settings or {}, joined=False)
                 yield conn
         finally:
-            signed = getattr(conn, "signed_settings", None)
-            if signed:
+            if signed is not None:
                 signed.clear()
 
 
@@ -280,10 +287,11 @@ async def _set_locals(conn: Conn, settings: Mapping[str, str], *, joined: bool) 
         tenant = {k: v for k, v in settings.items() if k in CLAIM_OF_SETTING}
         if tenant:
             signed: dict[str, str] = conn.signed_settings  # type: ignore[union-attr]
-            if not joined:
-                signed.clear()
-            signed.update(tenant)
-            scope = dict(signed)
+            if OWN_TRANSACTION in signed:  # ours (or joined to ours): claims accumulate
+                signed.update(tenant)
+                scope = {k: v for k, v in signed.items() if k in CLAIM_OF_SETTING}
+            else:  # joined to a transaction the caller opened: only what it asks for now
+                scope = tenant
             settings = {k: v for k, v in settings.items() if k not in CLAIM_OF_SETTING}
             settings[CONTEXT_TOKEN_SETTING] = signer.token_for(scope)
     if not settings:

@@ -12,7 +12,14 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from ..pool import CONTEXT_TOKEN_SETTING, DB, Conn, in_transaction, translate_errors
+from ..pool import (
+    CONTEXT_TOKEN_SETTING,
+    DB,
+    OWN_TRANSACTION,
+    Conn,
+    in_transaction,
+    translate_errors,
+)
 
 __all__ = [
     "TENANT_SETTING",
@@ -90,5 +97,6 @@ def lean_token(conn: Conn, settings: Mapping[str, str], *,
     if signer is None:
         return None
     signed: dict[str, str] = getattr(conn, "signed_settings", {})
-    scope = (signed if conn.is_in_transaction() else {}) | dict(settings)
-    return str(signer.token_for(scope))
+    outer = ({k: v for k, v in signed.items() if k != OWN_TRANSACTION}
+             if conn.is_in_transaction() and OWN_TRANSACTION in signed else {})
+    return str(signer.token_for(outer | dict(settings)))

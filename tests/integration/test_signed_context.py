@@ -353,3 +353,23 @@ async def test_a_connection_that_signed_before_reads_nothing_without_a_token(
         with pytest.raises(asyncpg.PostgresError) as caught:
             await _as(attacker, "SELECT count(*) FROM isokron.memory_records", token=bad)
         assert caught.value.sqlstate == "IKC01", bad
+
+
+async def test_joining_a_transaction_the_caller_opened_carries_no_earlier_claims(db, owner,
+                                                                                world):
+    await install_context_key(owner, KEY)
+    pool = await create_pool(db.runtime_dsn, min_size=1, max_size=1,
+                             context_signer=ContextSigner(KEY))
+    try:
+        async with pool.acquire() as conn:
+            async with conn.transaction():  # the caller's own transaction
+                async with in_transaction(conn, {"app.current_tenant_id": B,
+                                                 "app.current_user_id": "u"}) as joined:
+                    assert await joined.fetchval("SELECT isokron.context_claims_v1()") == {
+                        "tnt": B, "sub": "u"}
+            async with conn.transaction():
+                async with in_transaction(conn, {"app.current_workspace_id": A}) as joined:
+                    assert await joined.fetchval("SELECT isokron.context_claims_v1()") == {
+                        "wsp": A}  # nothing of B's tenant carried over
+    finally:
+        await pool.close()
