@@ -373,3 +373,24 @@ async def test_joining_a_transaction_the_caller_opened_carries_no_earlier_claims
                         "wsp": A}  # nothing of B's tenant carried over
     finally:
         await pool.close()
+
+
+async def test_substrate_writes_are_signed_too(db, owner):
+    """With write_transport: substrate, the scratchpad entry and its chain event of a turn
+    that names a capability land under a key (definer functions check the context)."""
+    from isokron.testing.seed import seed_demo_workspace
+
+    await seed_demo_workspace(owner, "org_demo")
+    await install_context_key(owner, KEY)
+    events = await owner.fetchval("SELECT count(*) FROM hivex_foundation.event_log")
+    cfg = {"dsn": db.runtime_dsn, "signed_context": True, "context_signing_key": KEY,
+           "write_transport": "substrate"}
+    async with AsyncIsoKron(cfg) as kron:
+        await kron.sync_turn("org_demo", "hi", "done with cap_create_ticket", session_id="s",
+                             user_id="u")
+        assert await kron.flush(10)
+    assert await owner.fetchval("SELECT count(*) FROM kronicle.agent_scratchpad_entries "
+                                "WHERE content_inline LIKE '%capabilities named: "
+                                "cap_create_ticket'") == 1
+    assert await owner.fetchval("SELECT count(*) FROM hivex_foundation.event_log") == events + 1
+    assert await owner.fetchval("SELECT hivex_foundation.verify_chain_v1('org_demo')") is None
