@@ -362,15 +362,14 @@ async def test_joining_a_transaction_the_caller_opened_carries_no_earlier_claims
                              context_signer=ContextSigner(KEY))
     try:
         async with pool.acquire() as conn:
-            async with conn.transaction():  # the caller's own transaction
-                async with in_transaction(conn, {"app.current_tenant_id": B,
-                                                 "app.current_user_id": "u"}) as joined:
-                    assert await joined.fetchval("SELECT isokron.context_claims_v1()") == {
-                        "tnt": B, "sub": "u"}
-            async with conn.transaction():
-                async with in_transaction(conn, {"app.current_workspace_id": A}) as joined:
-                    assert await joined.fetchval("SELECT isokron.context_claims_v1()") == {
-                        "wsp": A}  # nothing of B's tenant carried over
+            async with conn.transaction(), in_transaction(  # the caller's own transaction
+                    conn, {"app.current_tenant_id": B, "app.current_user_id": "u"}) as joined:
+                assert await joined.fetchval("SELECT isokron.context_claims_v1()") == {
+                    "tnt": B, "sub": "u"}
+            async with conn.transaction(), in_transaction(
+                    conn, {"app.current_workspace_id": A}) as joined:
+                assert await joined.fetchval("SELECT isokron.context_claims_v1()") == {
+                    "wsp": A}  # nothing of B's tenant carried over
     finally:
         await pool.close()
 
