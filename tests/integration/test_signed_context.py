@@ -393,3 +393,29 @@ async def test_substrate_writes_are_signed_too(db, owner):
                                 "cap_create_ticket'") == 1
     assert await owner.fetchval("SELECT count(*) FROM hivex_foundation.event_log") == events + 1
     assert await owner.fetchval("SELECT hivex_foundation.verify_chain_v1('org_demo')") is None
+
+
+async def test_the_context_is_verified_once_per_statement_not_per_row(db, owner):
+    """300 memories read in one statement: one verification (an InitPlan), not 300."""
+    await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ('org_many')")
+    await owner.execute("INSERT INTO isokron.memory_namespaces (name, kind) VALUES "
+                        "('workspace:org_many', 'workspace')")
+    await owner.execute("INSERT INTO isokron.memory_records (namespace, content) SELECT "
+                        "'workspace:org_many', 'fact ' || g FROM generate_series(1, 300) g")
+    await install_context_key(owner, KEY)
+    token = mint_context_token(KEY, workspace_id="org_many")
+    await owner.execute("SET track_functions = 'all'")
+    await owner.execute("SET ROLE isokron_runtime")
+    try:
+        async with owner.transaction():
+            await owner.execute("SELECT set_config('isokron.context_token', $1, true)", token)
+            assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 300
+            calls = await owner.fetchval(
+                "SELECT calls FROM pg_stat_xact_user_functions "
+                "WHERE funcname = 'context_claims_v1'")
+    finally:
+        await owner.execute("RESET ROLE")
+    policies = await owner.fetchval(
+        "SELECT count(*) FROM pg_policy WHERE polrelid = 'isokron.memory_records'::regclass "
+        "AND polcmd IN ('r', '*') AND NOT 'isokron_definer'::regrole = ANY (polroles)")
+    assert calls == policies == 1, (calls, policies)  # 300 rows, one verification
