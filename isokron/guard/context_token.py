@@ -28,6 +28,7 @@ from ..errors import ConfigError, InvalidInputError
 
 __all__ = [
     "CLAIM_OF_SETTING",
+    "MAX_TTL_S",
     "MIN_KEY_CHARS",
     "ContextSigner",
     "hmac_pads",
@@ -36,6 +37,8 @@ __all__ = [
     "token_claims",
 ]
 
+#: the longest a token may be valid (isokron.context_claims_v1 refuses a longer one)
+MAX_TTL_S = 86400
 #: the shortest key accepted (HMAC-SHA256's strength needs at least 32 bytes of entropy)
 MIN_KEY_CHARS = 32
 #: the plain setting each claim replaces
@@ -80,8 +83,9 @@ def mint_context_token(
     now: float | None = None,
 ) -> str:
     """A signed context token for a workspace and/or a tenant's user, valid ``ttl_s``."""
-    if not ttl_s > 0:
-        raise InvalidInputError(f"ttl_s must be a positive number of seconds, got {ttl_s!r}")
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise InvalidInputError(f"ttl_s must be 0..{MAX_TTL_S} seconds (the database refuses "
+                                f"a token valid for longer), got {ttl_s!r}")
     header = {"alg": "HS256", "typ": "JWT", "kid": key_fingerprint(key)}
     claims: dict[str, Any] = {k: v for k, v in (("wsp", workspace_id), ("tnt", tenant_id),
                                                  ("sub", user_id)) if v is not None}
@@ -113,8 +117,9 @@ class ContextSigner:
     of its lifetime left (one HMAC per scope and half-lifetime, not per transaction)."""
 
     def __init__(self, key: str | bytes, *, ttl_s: float = 300.0) -> None:
-        if not ttl_s >= 10:
-            raise ConfigError(f"context_token_ttl_s must be at least 10 seconds, got {ttl_s!r}")
+        if not 10 <= ttl_s <= MAX_TTL_S:
+            raise ConfigError(f"context_token_ttl_s must be 10..{MAX_TTL_S} seconds (the "
+                              f"database refuses a token valid for longer), got {ttl_s!r}")
         self._key = _key_bytes(key)
         self.ttl_s = float(ttl_s)
         self.fingerprint = key_fingerprint(self._key)

@@ -347,6 +347,11 @@ CREATE FUNCTION isokron.context_claims_v1() RETURNS jsonb
             isokron.context_refused_v1('the tenant context token expired at ' || coalesce(
                 to_timestamp((c.claims ->> 'exp')::double precision)::text, 'an unknown time'),
                 NULL)
+        WHEN (c.claims ->> 'exp')::numeric > extract(epoch FROM now()) + 86400 THEN
+            isokron.context_refused_v1(
+                'the tenant context token is valid for more than a day (exp '
+                || (c.claims ->> 'exp') || ')',
+                'a signer should give a token minutes (context_token_ttl_s), never days')
         ELSE jsonb_strip_nulls(jsonb_build_object(
             'wsp', c.claims ->> 'wsp', 'tnt', c.claims ->> 'tnt', 'sub', c.claims ->> 'sub'))
         END
@@ -4416,4 +4421,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0022_boundaries', '990cd924908406cb0ffe37704bb780825fc2a0e7d6b502ec3228d94e815dcddd'),
     ('0023_lean_context', 'ea57eacf4105220295e854f9f8faa017273394c76a37e708a00cf4f1c5bbdeb6'),
     ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197'),
-    ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3');
+    ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3'),
+    ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d');

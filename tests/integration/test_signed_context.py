@@ -419,3 +419,26 @@ async def test_the_context_is_verified_once_per_statement_not_per_row(db, owner)
         "SELECT count(*) FROM pg_policy WHERE polrelid = 'isokron.memory_records'::regclass "
         "AND polcmd IN ('r', '*') AND NOT 'isokron_definer'::regrole = ANY (polroles)")
     assert calls == policies == 1, (calls, policies)  # 300 rows, one verification
+
+
+async def test_a_token_valid_for_more_than_a_day_is_refused(owner, attacker, world):
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    await install_context_key(owner, KEY)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signed = (b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(
+        json.dumps({"wsp": A, "exp": 1e300}).encode()))
+    forever = signed + "." + b64(hmac.new(KEY.encode(), signed.encode(), hashlib.sha256).digest())
+    with pytest.raises(asyncpg.PostgresError, match="valid for more than a day"):
+        await _as(attacker, "SELECT count(*) FROM isokron.memory_records", token=forever)
+    with pytest.raises(InvalidInputError, match="ttl_s must be"):
+        mint_context_token(KEY, workspace_id=A, ttl_s=2 * 86400)
+    with pytest.raises(ConfigError, match="context_token_ttl_s must be"):
+        AsyncIsoKron({"dsn": "postgresql://x@/y", "signed_context": True,
+                      "context_signing_key": KEY, "context_token_ttl_s": 90000})
