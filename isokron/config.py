@@ -14,6 +14,7 @@ import yaml
 from .errors import ConfigError
 from .guard.context_token import ContextSigner
 from .guard.dsn import redact_dsn
+from .guard.files import write_private_text
 
 __all__ = ["PROVIDER_NAME", "IsoKronConfig", "config_document", "load_config", "settings_of"]
 
@@ -367,7 +368,8 @@ def config_schema() -> list[dict[str, Any]]:
 def save_isokron_section(values: dict[str, Any], home: str | os.PathLike[str]) -> Path:
     """Merge ``values`` into the ``isokron:`` section of ``<home>/config.yaml``, atomically.
 
-    Every other key of the file is kept; an unknown isokron setting is a ConfigError.
+    Every other key of the file is kept; an unknown isokron setting is a ConfigError. The
+    file is written ``0600`` (it holds the DSN, password included).
     """
     path = Path(home).expanduser() / "config.yaml"
     document: dict[str, Any] = {}
@@ -381,11 +383,7 @@ def save_isokron_section(values: dict[str, Any], home: str | os.PathLike[str]) -
     if unknown:
         raise ConfigError(f"unknown isokron setting(s): {', '.join(unknown)}", key=unknown[0])
     document[PROVIDER_NAME] = section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_private_text(path, yaml.safe_dump(document, sort_keys=False))  # holds a DSN
 
 
 def default_config_path() -> Path:

@@ -2,7 +2,9 @@
 
 Every write is redacted by :mod:`.redact`, every untrusted value rendered by
 :mod:`.sanitize`, every id and argument checked by :mod:`.validate` against the limits in
-:mod:`.limits`; :mod:`.dsn` masks passwords in DSNs. Nothing here does I/O.
+:mod:`.limits`; :mod:`.dsn` masks passwords in DSNs; :mod:`.context_token` signs tenant
+contexts. Nothing here does I/O but :mod:`.files`, which writes files that may hold a
+secret readable by their owner only.
 """
 
 __all__: list[str] = []

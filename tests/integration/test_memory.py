@@ -348,6 +348,7 @@ async def test_export_then_import_into_an_empty_database_gives_the_same_searches
     out = tmp_path / "tree.jsonl"
     assert await asyncio.to_thread(main, ["memory", "export", "--workspace", "ws_a1", "--dsn",
                                           db.sweeper_dsn, "--out", str(out)]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600  # tenant data: the owner's only
     items = [json.loads(line) for line in out.read_text().splitlines()]
     names = [i["name"] for i in items if i["type"] == "namespace"]
     assert len(names) == len(set(names))  # shared namespaces once

@@ -7,9 +7,9 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
+from ...guard.files import write_private_text
 from ._args import dsn
 
 __all__ = ["cmd_memory"]
@@ -42,7 +42,7 @@ async def _export(args: argparse.Namespace) -> int:
         await pool.close()
     lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     if args.out:
-        Path(args.out).write_text(lines, encoding="utf-8")
+        write_private_text(args.out, lines)  # tenant data: the owner's eyes only
         print(f"exported {len(items)} item(s) to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(lines)
