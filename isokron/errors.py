@@ -9,6 +9,7 @@ The tree::
     ├── WorkspaceNotResolvedError        no workspace id for a call that needs one
     ├── NoActiveRoleCharterError         fail-closed: the workspace has no active charter
     ├── RoleCharterIntegrityError        fail-closed: charter content does not match its hash
+    ├── PromptBlockTooLargeError         fail-closed: the verified identity exceeds prompt_max_chars
     ├── MigrationChecksumError           an applied migration's file changed (or is gone)
     ├── DeferredWriteError               a substrate write surface that does not exist yet
     │   ├── ScratchpadWriteNotAvailableError
@@ -36,6 +37,7 @@ __all__ = [
     "NoActiveRoleCharterError",
     "NotFoundError",
     "NotOwnedError",
+    "PromptBlockTooLargeError",
     "QueryTimeoutError",
     "RoleCharterIntegrityError",
     "ScratchpadWriteNotAvailableError",
@@ -107,6 +109,24 @@ class RoleCharterIntegrityError(IsoKronError):
         self.expected_hash = expected_hash
         self.actual_hash = actual_hash
         self.section = section
+
+
+class PromptBlockTooLargeError(IsoKronError):
+    """Fail closed: the verified parts of the identity block do not fit ``prompt_max_chars``.
+
+    The verified parts (the SHA-256-verified role charter sections and the constitution
+    line) are never trimmed, so no block is rendered. ``required`` is the size of the
+    smallest block that keeps every verified line; ``max_chars`` the configured bound.
+    """
+
+    def __init__(self, *, required: int, max_chars: int) -> None:
+        super().__init__(
+            f"the identity block needs at least {required} characters to keep every verified "
+            f"role charter and constitution line, but prompt_max_chars is {max_chars}; "
+            f"raise prompt_max_chars to at least {required} (verified lines are never trimmed)"
+        )
+        self.required = required
+        self.max_chars = max_chars
 
 
 class MigrationChecksumError(IsoKronError):

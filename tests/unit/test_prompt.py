@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from isokron.engine.prompt import HONEST_LABEL, format_policy_value, render_prompt_block
+from isokron.errors import IsoKronError, PromptBlockTooLargeError
 from isokron.testing import InMemorySubstrate
 
 
@@ -90,3 +91,81 @@ def test_printed_values_cannot_start_a_line(forged):
     assert heads == [line[:2] for line in baseline.splitlines() if line.startswith("§")]
     bullets = sum(line.startswith("  - ") for line in block.splitlines())
     assert bullets == sum(line.startswith("  - ") for line in baseline.splitlines())
+
+
+def _cannot_rules(ctx):
+    return [f"  - {rule}" for rule in ctx.role_charter.sections.authority_cannot_do]
+
+
+def _verified_lines(ctx):
+    """The lines rendered from the SHA-256-verified charter and the constitution."""
+    lines = [line for line in render_prompt_block(ctx).splitlines()
+             if line.startswith(("§1", "§2", "§3", "§7", "  > "))]
+    sections = ctx.role_charter.sections
+    lines += [f"  - {rule}" for rule in (*sections.authority_can_do,
+                                         *sections.authority_cannot_do)]
+    return lines
+
+
+def test_a_huge_policy_value_is_cut_and_every_verified_rule_stays():
+    """Issue 24: an 11,500-char policy value is cut with a marker; all five §3 rules stay."""
+    ctx = _context()
+    huge = "A" * 11_500
+    policies = tuple(attrs.evolve(p, value=huge) if p.path.endswith("rate_limit_per_minute")
+                     else p for p in ctx.policies)
+    ctx = attrs.evolve(ctx, policies=policies)
+    block = render_prompt_block(ctx, max_chars=12000)
+    assert len(block) <= 12000
+    rules = _cannot_rules(ctx)
+    assert len(rules) == 5
+    lines = block.splitlines()
+    for line in _verified_lines(ctx):
+        assert line in lines, line
+    (policy_line,) = [line for line in lines
+                      if line.startswith("  - policy.kora_rate_limit_per_minute = ")]
+    assert "chars trimmed to fit the prompt size limit]" in policy_line
+    assert huge not in block and "A" * 100 in policy_line
+    assert lines[-1] == HONEST_LABEL
+
+
+def test_many_huge_values_then_unverified_bullets_go_before_any_verified_line():
+    """Every policy value huge and a tight bound: values cut, §5/§6 dropped, charter kept."""
+    ctx = _context()
+    ctx = attrs.evolve(ctx, policies=tuple(attrs.evolve(p, value="B" * 5000)
+                                           for p in ctx.policies))
+    block = render_prompt_block(ctx, max_chars=1500)
+    assert len(block) <= 1500
+    lines = block.splitlines()
+    for line in _verified_lines(ctx):
+        assert line in lines, line
+    assert "more trimmed to fit the prompt size limit]" in block
+
+
+def test_a_charter_too_large_for_the_bound_fails_closed():
+    """Verified lines that cannot fit raise PromptBlockTooLargeError naming both sizes."""
+    ctx = _context()
+    sections = attrs.evolve(ctx.role_charter.sections,
+                            authority_cannot_do=(*ctx.role_charter.sections.authority_cannot_do,
+                                                 "Never " + "do this " * 1600))
+    ctx = attrs.evolve(ctx, role_charter=attrs.evolve(ctx.role_charter, sections=sections))
+    with pytest.raises(PromptBlockTooLargeError) as caught:
+        render_prompt_block(ctx, max_chars=12000)
+    err = caught.value
+    assert isinstance(err, IsoKronError)
+    assert err.max_chars == 12000 and err.required > 12000
+    assert str(err.required) in str(err) and "12000" in str(err)
+    assert "prompt_max_chars" in str(err)
+
+
+def test_the_bound_exactly_at_the_verified_size_still_renders():
+    """The smallest bound that holds every verified line renders; one less fails closed."""
+    ctx = _context()
+    with pytest.raises(PromptBlockTooLargeError) as caught:
+        render_prompt_block(ctx, max_chars=500)
+    needed = caught.value.required
+    block = render_prompt_block(ctx, max_chars=needed)
+    assert len(block) <= needed
+    for line in _verified_lines(ctx):
+        assert line in block.splitlines(), line
+    with pytest.raises(PromptBlockTooLargeError):
+        render_prompt_block(ctx, max_chars=needed - 1)
