@@ -42,6 +42,7 @@ __all__ = [
     "in_transaction",
     "init_connection",
     "is_connection_failure",
+    "is_transient_refusal",
     "is_unavailable",
     "translate_errors",
 ]
@@ -97,6 +98,20 @@ def is_connection_failure(exc: BaseException) -> bool:
         | asyncpg.InterfaceError
         | asyncpg.exceptions.PostgresConnectionError,
     )
+
+
+#: the database answered, but a lock or a busy moment refused the statement: worth another
+#: try later (statement or lock timeout, lock not available, serialization, deadlock)
+_TRANSIENT_SQLSTATES = frozenset({STATEMENT_TIMEOUT_SQLSTATE, "55P03", "40001", "40P01"})
+
+
+def is_transient_refusal(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is a refusal that may pass on a retry although the database is
+    healthy (a lock held elsewhere, a timeout, a conflict): retry it, but not as an outage."""
+    if isinstance(exc, QueryTimeoutError):
+        return True
+    cause = exc.__cause__ if isinstance(exc, IsoKronError) else exc
+    return getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -116,8 +116,7 @@ class AsyncIsoKron:
         self._stores: dict[str, Any] = {k: v for k, v in (
             ("memory", memory), ("sessions", sessions), ("episodic", episodic),
             ("ledger", ledger)) if v is not None}
-        # isokron's own stores need PostgreSQL; with an injected (fake) substrate they are
-        # off unless asked for (or given), so unit tests never try to reach a database.
+        # own stores need PostgreSQL: with a fake substrate off unless asked for (or given)
         self.own_stores = own_stores if own_stores is not None else (
             on_database or bool(self._stores))
         injected_episodic = self._stores.get("episodic")
@@ -185,9 +184,10 @@ class AsyncIsoKron:
         await self.close()
 
     async def close(self, timeout: float | None = None) -> int:
-        """Drain queued writes (bounded) and close an owned pool; return writes lost."""
+        """Drain writes (bounded), close an owned pool; return the writes that did not land."""
         wait = self.config.shutdown_timeout_s if timeout is None else timeout
-        lost = await self.outbox.drain(wait)
+        await self.outbox.drain(wait)
+        lost = self.outbox.stats.undelivered  # dead-lettered, dropped when full, undelivered
         if self.embeddings is not None:  # rows left unembedded: the backfill's, not lost
             await self.embeddings.close(wait)
         if self._owns_pool and self._pool is not None:

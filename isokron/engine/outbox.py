@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from ..errors import DeferredWriteError
-from ..pool import is_connection_failure
+from ..pool import is_connection_failure, is_transient_refusal
 from .breaker import CircuitBreaker
 
 __all__ = ["DeadLetter", "Outbox", "OutboxStats", "WriteJob", "surface_of"]
@@ -73,6 +73,12 @@ class OutboxStats:
     def dropped(self) -> int:
         """Jobs that never ran: refused when full, or still queued at shutdown."""
         return self.overflowed + self.lost
+
+    @property
+    def undelivered(self) -> int:
+        """Every write that did not land: dead-lettered, refused when full, or still queued
+        at shutdown (what ``close()`` reports as lost)."""
+        return self.dead_lettered + self.overflowed + self.lost
 
 
 @attrs.frozen(kw_only=True)
@@ -278,11 +284,13 @@ class Outbox:
                        count: int) -> None:
         """Run one write (or one merged run of ``count``): deliver it, or dead-letter it.
 
-        Only connection-level failures are retried: up to ``max_attempts`` attempts with
-        exponential backoff, and not at all while the circuit breaker is open (the
-        worker waits for it instead, so an outage does not burn the attempts). Anything
-        else (bad data, a constraint, a permission, a statement timeout) is final: the
-        job goes to the dead-letter list and the queue moves on.
+        Connection-level failures and transient refusals (a lock or statement timeout, a
+        lock not available, a serialization failure or deadlock: the database answered)
+        are retried: up to ``max_attempts`` attempts with exponential backoff. Only
+        connection failures count against the circuit breaker, and while it is open the
+        worker waits instead of burning attempts. Anything else (bad data, a constraint,
+        a permission) is final: the job goes to the dead-letter list (counted as lost by
+        ``close()``) and the queue moves on.
         """
         attempt = 0
         while True:
@@ -297,25 +305,29 @@ class Outbox:
                 raise
             except Exception as exc:
                 connection = is_connection_failure(exc)
+                transient = not connection and is_transient_refusal(exc)
                 if connection and self.breaker is not None:
                     self.breaker.record_failure()
                 elif self.breaker is not None:
-                    self.breaker.release_probe()
+                    self.breaker.release_probe()  # the database answered: no outage
                 attempt += 1
-                if connection and not self._closing and attempt < self.max_attempts:
+                retry = connection or transient
+                if retry and not self._closing and attempt < self.max_attempts:
                     self._count(name, "retried")
                     self.retrying = True
                     if self._room is not None:
                         self._room.set()
                     delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
                     if attempt == 1 or attempt % 5 == 0:
-                        log.warning("isokron write %s: database unavailable (%s); retrying "
-                                    "(attempt %d of %d)", name, type(exc).__name__, attempt,
-                                    self.max_attempts)
+                        log.warning("isokron write %s: %s (%s); retrying (attempt %d of %d)",
+                                    name, "database unavailable" if connection else
+                                    "refused for now (a lock or a timeout)",
+                                    type(exc).__name__, attempt, self.max_attempts)
                     await asyncio.sleep(delay)
                     continue
                 self.retrying = False
                 reason = (f"database unreachable after {attempt} attempt(s)" if connection
+                          else f"still refused after {attempt} attempt(s)" if transient
                           else "not retryable (the database answered with an error)")
                 self._dead_letter(name, reason, exc, count)
                 return

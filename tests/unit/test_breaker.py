@@ -136,3 +136,38 @@ async def test_while_the_breaker_is_open_the_outbox_waits_instead_of_burning_att
     clock.advance(60)  # half-open: the write is the probe
     assert await outbox.wait_idle(2)
     assert ran == [1] and breaker.state == "closed" and not outbox.retrying
+
+
+async def test_a_lock_or_statement_timeout_is_retried_and_is_not_an_outage():
+    """The database answers 'canceling statement due to lock timeout' twice, then takes the
+    write: delivered on the third attempt, the breaker never opened (issue 24, item 5)."""
+
+    breaker = CircuitBreaker(failures=1, open_seconds=60)
+    outbox = Outbox(breaker=breaker, base_backoff_s=0.001, max_attempts=5)
+    attempts = 0
+
+    async def locked() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise QueryTimeoutError("the statement ran past statement_timeout (a lock)")
+
+    outbox.submit(WriteJob(name="sessions.append", run=locked))
+    assert await outbox.wait_idle(5)
+    assert attempts == 3 and outbox.stats.delivered == 1 and outbox.stats.retried == 2
+    assert breaker.allow() and outbox.stats.dead_lettered == 0
+
+
+async def test_dead_lettered_writes_are_reported_lost_by_close():
+    """Six writes the database keeps refusing: close() says six were lost, not zero."""
+
+    outbox = Outbox(base_backoff_s=0.001, max_attempts=2)
+
+    async def always_locked() -> None:
+        raise QueryTimeoutError("lock timeout")
+
+    for n in range(6):
+        outbox.submit(WriteJob(name=f"sessions.append{n}", run=always_locked))
+    assert await outbox.wait_idle(5)
+    await outbox.drain(1)
+    assert outbox.stats.dead_lettered == 6 and outbox.stats.undelivered == 6
