@@ -20,7 +20,10 @@ configured; the API's defaults record nothing) for:
 
 Memory content, message text, queries and tool arguments are never recorded unless
 ``otel_capture_content: true`` (then ``gen_ai.memory.query.text``,
-``gen_ai.memory.records``, ``gen_ai.tool.call.arguments``/``result``). An error sets the
+``gen_ai.memory.records``, ``gen_ai.tool.call.arguments``/``result``), and even then
+every captured value passes through the one redactor (:mod:`isokron.guard.redact`) first.
+``isokron.user.id`` is a short SHA-256 prefix (``sha256:…``) unless content capture is on;
+``gen_ai.tool.name`` is one of isokron's own tool names or ``unknown``. An error sets the
 span's status and ``error.type`` (the exception's class), never its message, which may
 quote input.
 """
@@ -30,17 +33,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import hashlib
 import importlib.util
 import json
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-__all__ = ["Annotate", "Observed", "Span", "carried", "count_query", "enabled", "hook", "register",
-           "set_capture_content", "span", "sync_span", "traced"]
+from .guard.redact import scrub_json, scrub_text
+
+__all__ = ["UNKNOWN", "Annotate", "Observed", "Span", "carried", "count_query", "enabled", "hook",
+           "known_name", "pseudonym", "register", "set_capture_content", "span", "sync_span",
+           "traced"]
+
+#: what a name outside the known set is exported as
+UNKNOWN = "unknown"
 
 
 
@@ -80,6 +90,23 @@ def set_capture_content(capture: bool) -> None:
     """Record memory content, queries and tool arguments on spans (process-wide)."""
     global _capture
     _capture = bool(capture)
+
+
+def known_name(value: Any, known: Collection[str]) -> str:
+    """``value`` when it is one of ``known``, else ``unknown`` (a span never carries
+    whatever a caller or a model sent as a name)."""
+    return value if isinstance(value, str) and value in known else UNKNOWN
+
+
+def pseudonym(value: Any) -> str | None:
+    """An id as a span may carry it: in clear with content capture on, else a short stable
+    SHA-256 prefix (``sha256:`` and 16 hex digits), so an e-mail address is never exported."""
+    if value is None:
+        return None
+    text = str(value)
+    if _capture:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class _Telemetry:
@@ -198,10 +225,17 @@ class Span:
             self._span.set_attribute(key, value)
 
     def content(self, key: str, value: Any) -> None:
-        """Set a content attribute, only when ``otel_capture_content`` is on."""
-        if self._span is not None and _capture and value is not None:
-            self._span.set_attribute(key, value if isinstance(value, str | int | float | bool)
-                                     else json.dumps(value, default=str, ensure_ascii=False))
+        """Set a content attribute, only when ``otel_capture_content`` is on, and only
+        after the one redactor has scrubbed it (a string, or every string of a JSON value)."""
+        if self._span is None or not _capture or value is None:
+            return
+        where = f"the span attribute {key}"
+        if isinstance(value, str):
+            value = scrub_text(value, where)
+        elif not isinstance(value, int | float | bool):
+            value = json.dumps(scrub_json(value, where), default=str, ensure_ascii=False)
+            value = scrub_text(value, where)  # default=str may have rendered an object
+        self._span.set_attribute(key, value)
 
     def rows(self, result: Any) -> None:
         """Record how many rows a result holds (a list's length)."""
@@ -289,7 +323,7 @@ def traced(name: str, *, operation: str | None = None, annotate: Annotate | None
                 attributes["isokron.workspace.id"] = first
             elif hasattr(first, "tenant_id"):
                 attributes["isokron.tenant.id"] = first.tenant_id
-                attributes["isokron.user.id"] = getattr(first, "user_id", None)
+                attributes["isokron.user.id"] = pseudonym(getattr(first, "user_id", None))
             if operation is not None:
                 attributes["gen_ai.operation.name"] = operation
             async with span(name, **attributes) as handle:

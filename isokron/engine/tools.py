@@ -108,6 +108,7 @@ TOOL_NAMES = tuple(t["function"]["name"] for t in TOOL_SCHEMAS)
 #: the tools that write (refused in read-only contexts; read-your-writes after them)
 WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
                            "isokron_memory_forget"})
+_KNOWN_TOOLS = frozenset(TOOL_NAMES)
 _PARAMS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOL_SCHEMAS}
 
 
@@ -308,8 +309,11 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
 
 def annotate_tool_span(span: telemetry.Span, args: tuple[Any, ...], kwargs: dict[str, Any],
              result: Any) -> None:
-    """Record a tool call on its span (arguments and result only with content capture)."""
-    span.set("gen_ai.tool.name", args[2] if len(args) > 2 else kwargs.get("name"))
+    """Record a tool call on its span: the tool's name only when it is one of isokron's
+    (anything else the model sent is ``unknown``); arguments and result only with content
+    capture, redacted."""
+    name = args[2] if len(args) > 2 else kwargs.get("name")
+    span.set("gen_ai.tool.name", telemetry.known_name(name, _KNOWN_TOOLS))
     span.set("isokron.tool.ok", isinstance(result, str) and result.startswith('{"ok": true'))
     span.content("gen_ai.tool.call.arguments", args[3] if len(args) > 3 else kwargs.get("args"))
     span.content("gen_ai.tool.call.result", result)
