@@ -124,10 +124,18 @@ def test_no_stored_value_changes_the_blocks_line_structure(value, field):
 @given(limit=st.integers(min_value=900, max_value=20000),
        identity=st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000))
 def test_prompt_block_never_exceeds_its_limit(limit, identity):
-    """Any size limit >= 900 and any identity text: the block fits and ends with the label."""
+    """Any size limit >= 900 and any identity text: the block fits and ends with the label,
+    or (the verified lines alone do not fit) it fails closed naming the size it needs."""
+    from isokron.errors import PromptBlockTooLargeError
+
     charter = attrs.evolve(_CONTEXT.role_charter, sections=attrs.evolve(
         _CONTEXT.role_charter.sections, identity=identity))
-    block = render_prompt_block(attrs.evolve(_CONTEXT, role_charter=charter), max_chars=limit)
+    try:
+        block = render_prompt_block(attrs.evolve(_CONTEXT, role_charter=charter),
+                                    max_chars=limit)
+    except PromptBlockTooLargeError as exc:
+        assert exc.required > limit == exc.max_chars
+        return
     assert len(block) <= limit
     assert block.endswith(HONEST_LABEL)
 
