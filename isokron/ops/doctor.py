@@ -12,6 +12,7 @@ from ..readers.capability_mirror import KORA_CAPABILITY_MIRROR
 from ..readers.events import verify_event_chain
 from ..schema import available_migrations, checksum_problems
 from . import doctor_checks as q
+from .catalog import catalog_drift, load_catalog
 
 __all__ = [
     "NO_RLS_BY_DESIGN",
@@ -227,6 +228,21 @@ async def _check_context(conn: asyncpg.Connection) -> list[Check]:
     return checks
 
 
+async def _check_catalog(conn: asyncpg.Connection) -> Check:
+    """Compare functions, policies, triggers and privileges with what isokron installed."""
+    live = await q.catalog_facts(conn, _PRIVILEGES, RLS_TABLES)
+    lines, compared_expressions = catalog_drift(load_catalog(), live)
+    if lines:
+        shown = "; ".join(lines[:20]) + (f"; … {len(lines) - 20} more" if len(lines) > 20 else "")
+        return Check(name="catalog", status="fail",
+                     detail=f"{len(lines)} difference(s) from what isokron installed: {shown}")
+    note = "" if compared_expressions else (
+        " (policy expressions not compared: the manifest was made on another major version)")
+    return Check(name="catalog", status="ok",
+                 detail=f"{len(live['functions'])} functions, {len(live['policies'])} policies, "
+                        f"triggers and grants as isokron installed them{note}")
+
+
 async def _check_chains(conn: asyncpg.Connection) -> Check:
     rows = await q.chain_breaks(conn)
     broken = [f"{ws} at seq {seq}" for ws, seq in rows if seq is not None]
@@ -303,6 +319,7 @@ async def run_doctor(
         checks.append(await _check_checksums(conn))
         checks += await _check_tables(conn)
         checks.append(await _check_definers(conn))
+        checks.append(await _check_catalog(conn))
         checks += await _check_context(conn)
         checks.append(await _check_shard_keys(conn))
         checks.append(await _check_chains(conn))

@@ -40,6 +40,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
@@ -49,6 +50,7 @@ from ..errors import IsoKronError
 __all__ = [
     "CURRENT_SCHEMA_PATH",
     "SchemaDumpError",
+    "catalog_manifest",
     "dump_schema",
     "dump_fresh",
     "find_pg_dump",
@@ -59,7 +61,8 @@ __all__ = [
 #: the packaged one-file schema
 CURRENT_SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "current.sql"
 
-REGENERATE_HINT = "isokron schema dump --out isokron/schema/current.sql"
+REGENERATE_HINT = ("isokron schema dump --out isokron/schema/current.sql "
+                   "--catalog-out isokron/schema/catalog.json")
 
 _HEADER = f"""\
 -- isokron: the whole schema its migrations leave, in one file.
@@ -300,8 +303,22 @@ async def write_current_schema(
     return out
 
 
-async def dump_fresh(pg_dump: str | None) -> str:
-    """Migrate a throwaway embedded server from zero and dump it."""
+async def catalog_manifest(dsn: str) -> dict[str, Any]:
+    """The manifest of what the migrations installed at ``dsn`` (see :mod:`.catalog`)."""
+    from .catalog import manifest_from_facts
+    from .doctor import _PRIVILEGES, RLS_TABLES
+    from .doctor_checks import catalog_facts
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return manifest_from_facts(await catalog_facts(conn, _PRIVILEGES, RLS_TABLES))
+    finally:
+        await conn.close()
+
+
+async def dump_fresh(pg_dump: str | None, *, with_catalog: bool = False
+                     ) -> tuple[str, dict[str, Any] | None]:
+    """Migrate a throwaway embedded server from zero; dump it (and its manifest)."""
     from ..embedded import EmbeddedPostgres, dsn_with
     from ..schema import migrate
 
@@ -313,4 +330,5 @@ async def dump_fresh(pg_dump: str | None) -> str:
             await admin.close()
         dsn = dsn_with(server.dsn, database="isokron_schema_dump")
         await migrate(dsn)
-        return await dump_schema(dsn, pg_dump=pg_dump)
+        manifest = await catalog_manifest(dsn) if with_catalog else None
+        return await dump_schema(dsn, pg_dump=pg_dump), manifest

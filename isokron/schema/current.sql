@@ -1,6 +1,6 @@
 -- isokron: the whole schema its migrations leave, in one file.
 -- Generated from a freshly migrated database; do not edit by hand. Regenerate with
---     isokron schema dump --out isokron/schema/current.sql
+--     isokron schema dump --out isokron/schema/current.sql --catalog-out isokron/schema/catalog.json
 -- Load it into an empty database; roles are created when the cluster lacks them.
 
 -- Roles are cluster-wide: create the ones this schema names if they are missing.

@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a migrated database holding only isokron (default: a throwaway "
                            "embedded server migrated from zero)")
     dump.add_argument("--out", help="where to write it ('-' for standard output)")
+    dump.add_argument("--catalog-out", metavar="FILE",
+                      help="also write the manifest the doctor compares the catalog with "
+                           "(isokron/schema/catalog.json in the package)")
     dump.add_argument("--pg-dump", dest="pg_dump", type=program_type,
                       help="the pg_dump to run (default: PATH's, else the embedded server's)")
     dump.set_defaults(func=cmd_schema)

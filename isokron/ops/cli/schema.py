@@ -6,18 +6,26 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
-from ..schema_dump import CURRENT_SCHEMA_PATH, dump_fresh, dump_schema
+from ..catalog import write_catalog
+from ..schema_dump import CURRENT_SCHEMA_PATH, catalog_manifest, dump_fresh, dump_schema
 
 __all__ = ["cmd_schema"]
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Dump the schema of ``--dsn`` (or of a throwaway embedded server migrated from zero)."""
+    manifest: dict[str, Any] | None = None
     if args.dsn:
         text = asyncio.run(dump_schema(args.dsn, pg_dump=args.pg_dump))
+        if args.catalog_out:
+            manifest = asyncio.run(catalog_manifest(args.dsn))
     else:
-        text = asyncio.run(dump_fresh(args.pg_dump))
+        text, manifest = asyncio.run(dump_fresh(args.pg_dump,
+                                                with_catalog=bool(args.catalog_out)))
+    if manifest is not None:
+        print(f"wrote {write_catalog(manifest, args.catalog_out)}", file=sys.stderr)
     out = args.out or str(CURRENT_SCHEMA_PATH)
     if out == "-":
         sys.stdout.write(text)
