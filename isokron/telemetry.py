@@ -14,9 +14,10 @@ configured; the API's defaults record nothing) for:
   ``gen_ai.memory.record.count``), tool calls ``execute_tool`` and ``gen_ai.tool.name``;
 - metrics: ``isokron.warm.duration`` (histogram, s), ``isokron.cache.requests`` (counter,
   ``isokron.cache.hit`` true/false) and ``isokron.cache.hit_ratio`` (gauge),
-  ``isokron.outbox.depth`` (gauge), ``isokron.outbox.dropped`` and
-  ``isokron.outbox.dead_lettered`` (counters), ``isokron.breaker.state`` (gauge: 0 closed,
-  1 half-open, 2 open).
+  ``isokron.outbox.depth`` (gauge), ``isokron.outbox.dropped``,
+  ``isokron.outbox.dead_lettered`` and ``isokron.outbox.lost`` (counters; lost = every
+  write that did not land), ``isokron.breaker.state`` (gauge: 0 closed, 1 half-open, 2
+  open).
 
 Memory content, message text, queries and tool arguments are never recorded unless
 ``otel_capture_content: true`` (then ``gen_ai.memory.query.text``,
@@ -142,6 +143,10 @@ class _Telemetry:
         meter.create_observable_counter(
             "isokron.outbox.dead_lettered", callbacks=[self._observe("dead_lettered")],
             description="writes moved to the dead-letter list")
+        meter.create_observable_counter(
+            "isokron.outbox.lost", callbacks=[self._observe("lost")],
+            description="writes that did not land: dead-lettered, dropped when full, or "
+                        "still queued at shutdown (what close() reports)")
         meter.create_observable_gauge(
             "isokron.breaker.state", callbacks=[self._observe("breaker")],
             description="the circuit breaker: 0 closed, 1 half-open, 2 open")

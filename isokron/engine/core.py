@@ -141,7 +141,7 @@ class AsyncIsoKron:
         return {"dsn": redact_dsn(self.config.dsn), "depth": len(self.outbox),
                 "dropped": self.outbox.stats.dropped,
                 "dead_lettered": self.outbox.stats.dead_lettered,
-                "breaker": self.breaker.state}
+                "lost": self.outbox.stats.undelivered, "breaker": self.breaker.state}
 
     def guarded(self, what: str, workspace_id: str,
                 timeout: float | None = None) -> contextlib.AbstractAsyncContextManager[None]:

@@ -65,8 +65,7 @@ class OutboxStats:
     lost: int = 0
 
     @property
-    def failed(self) -> int:
-        """Jobs that will not be delivered because of an error (= ``dead_lettered``)."""
+    def failed(self) -> int:  # = dead_lettered: given up on after an error
         return self.dead_lettered
 
     @property
@@ -350,13 +349,14 @@ class Outbox:
 
     def _dead_letter(self, name: str, reason: str, exc: BaseException, count: int) -> None:
         lane = next((job.lane for job in self._queue if job.name == name), "")
+        notes = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
         self.dead_letters.append(DeadLetter(
-            name=name, lane=lane, reason=reason, error=f"{type(exc).__name__}: {exc}",
+            name=name, lane=lane, reason=reason, error=f"{type(exc).__name__}: {exc}{notes}",
             at=time.time(), writes=count))
         total = self._count(name, "dead_lettered", count)
-        log.warning("isokron write %s dead-lettered: %s: %s: %s (%d %s write(s) "
-                    "dead-lettered so far)", name, reason, type(exc).__name__, exc, total,
-                    surface_of(name))
+        log.warning("isokron write %s dead-lettered: %s: %s: %s%s (%d %s write(s) "
+                    "dead-lettered so far)", name, reason, type(exc).__name__, exc, notes,
+                    total, surface_of(name))
 
     def _log_deferred(self, exc: DeferredWriteError) -> None:
         """Log one WARNING per surface per interval, with how many were dropped meanwhile."""

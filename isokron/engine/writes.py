@@ -77,6 +77,10 @@ def cut_with_marker(text: str, limit: int) -> str:
     return text[: max(0, limit - len(marker))] + marker
 
 
+#: (context, session uuid, the loop's session id, messages with their ids)
+_MessageItem = tuple[RequestContext, uuid.UUID, str, list[dict[str, Any]]]
+
+
 class HookWrites:
     """Queue the substrate and store writes the hooks make.
 
@@ -106,16 +110,29 @@ class HookWrites:
         ``isokron_episodes_recent`` and MCP, while what the user said is that user's,
         kept in the session messages under tenant + user row-level security (where recall
         finds it)."""
-        self.messages(workspace_id, user_id, session_id, [
-            {"role": "user", "content": user_content},
-            {"role": "assistant", "content": assistant_content},
-        ])
-        self.episode(workspace_id, "turn", {
-            "session_id": session_id,
-            "turn_number": turn_number,
-            "user_chars": len(user_content),
-            "assistant_chars": len(assistant_content),
-        })
+        if self.own_stores:
+            # One job, so one fate: the messages and the episode are delivered, retried
+            # and dead-lettered (or counted lost) together, never one without the other
+            # unseen. Both are idempotent by their ids, so a retry re-sends both safely.
+            messages = self._message_item(workspace_id, user_id, session_id, [
+                {"role": "user", "content": user_content},
+                {"role": "assistant", "content": assistant_content},
+            ])
+            episode = self._episode_item(workspace_id, "turn", {
+                "session_id": session_id,
+                "turn_number": turn_number,
+                "user_chars": len(user_content),
+                "assistant_chars": len(assistant_content),
+            })
+            item = (messages, episode)
+
+            async def run() -> None:
+                await self._turns([item])
+
+            self._queue.submit("session.turn", run,
+                               size=payload_bytes(user_content, assistant_content),
+                               lane=f"session:{messages[1]}", item=item, merge=self._turns,
+                               workspace_id=workspace_id)
         caps = sorted(set(CAPABILITY_MENTION.findall(assistant_content)))
         if caps:  # the names only: the scratchpad is the workspace's, the answer the user's
             text = (f"[turn {turn_number} · session {session_id or '-'}] capabilities named: "
@@ -178,13 +195,16 @@ class HookWrites:
                            lane=f"chain:{workspace_id}", workspace_id=workspace_id)
 
     # -- isokron's own stores (idempotent by client-chosen ids) ---------------------------
+    def _episode_item(self, workspace_id: str, event_type: str,
+                      body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return workspace_id, {"id": uuid.uuid4(), "event_type": event_type, "body": body,
+                              "sender": self.actor_kind}
+
     def episode(self, workspace_id: str, event_type: str, body: dict[str, Any]) -> None:
         """Queue one episodic event for the configured actor (queued ones go in one call)."""
         if not self.own_stores:
             return
-        event = {"id": uuid.uuid4(), "event_type": event_type, "body": body,
-                 "sender": self.actor_kind}
-        item = (workspace_id, event)
+        item = self._episode_item(workspace_id, event_type, body)
 
         async def run() -> None:
             await self._episodes([item])
@@ -235,10 +255,8 @@ class HookWrites:
         """
         if not self.own_stores:
             return
-        session = uuid.uuid5(uuid.NAMESPACE_URL,
-                             f"isokron:agent-session:{workspace_id}:{user_id}:{session_id}")
-        payload = [{**m, "id": uuid.uuid4()} for m in messages]
-        item = (RequestContext(workspace_id, user_id), session, session_id, payload)
+        item = self._message_item(workspace_id, user_id, session_id, messages)
+        session = item[1]
 
         async def run() -> None:
             await self._messages([item])
@@ -247,9 +265,26 @@ class HookWrites:
                            lane=f"session:{session}", item=item, merge=self._messages,
                            workspace_id=workspace_id)
 
-    async def _messages(
-        self, items: list[tuple[RequestContext, uuid.UUID, str, list[dict[str, Any]]]]
-    ) -> None:
+    @staticmethod
+    def _message_item(workspace_id: str, user_id: str, session_id: str,
+                      messages: list[dict[str, Any]]) -> _MessageItem:
+        session = uuid.uuid5(uuid.NAMESPACE_URL,
+                             f"isokron:agent-session:{workspace_id}:{user_id}:{session_id}")
+        payload = [{**m, "id": uuid.uuid4()} for m in messages]
+        return RequestContext(workspace_id, user_id), session, session_id, payload
+
+    async def _turns(self, items: list[tuple[_MessageItem, tuple[str, dict[str, Any]]]]
+                     ) -> None:
+        """Write queued turns of one session: their messages, then their episodes."""
+        await self._messages([messages for messages, _ in items])
+        try:
+            await self._episodes([episode for _, episode in items])
+        except Exception as exc:
+            exc.add_note(f"the messages of {len(items)} turn(s) were stored, their turn "
+                         f"episode(s) not yet")
+            raise
+
+    async def _messages(self, items: list[_MessageItem]) -> None:
         ctx, session, session_id, _ = items[0]
         store = await self._stores.sessions()
         await store.create_session(ctx, agent_name=self.actor_kind, id=session,

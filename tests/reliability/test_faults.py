@@ -131,7 +131,8 @@ class CountsBatches(EpisodicEventStore):
 
 
 async def test_queued_turns_are_delivered_in_batches_in_order(db, owner):
-    """20 turns queued at once: the episodes go in one call, the 40 messages keep their order."""
+    """20 turns queued at once: the episodes go in one call, the 40 messages keep their order
+    (each turn is one write: its messages and its episode share one fate)."""
     await seed_demo_workspace(owner, "org_demo")
     kron = AsyncIsoKron({"dsn": db.runtime_dsn})
     CountsBatches.sizes = []
@@ -145,7 +146,7 @@ async def test_queued_turns_are_delivered_in_batches_in_order(db, owner):
     assert await kron.flush(10)
     await kron.close()
     assert CountsBatches.sizes == [20]
-    assert kron.outbox.stats.delivered == 40 and kron.outbox.stats.failed == 0
+    assert kron.outbox.stats.delivered == 20 and kron.outbox.stats.failed == 0
     rows = await owner.fetch("SELECT seq, content FROM isokron.agent_messages ORDER BY seq")
     assert [r["content"] for r in rows] == [x for n in range(20) for x in (f"q{n}", f"a{n}")]
     assert [r["seq"] for r in rows] == list(range(1, 41))
