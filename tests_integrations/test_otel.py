@@ -168,6 +168,8 @@ async def test_outbox_and_breaker_metrics(db, seeded):
         breaker = _metric("isokron.breaker.state")
         dropped = _metric("isokron.outbox.dropped")
         dead = _metric("isokron.outbox.dead_lettered")
+        lost = _metric("isokron.outbox.lost")
+    assert lost and all(p.value == 0 for p in lost)
     assert any(p.value == 0 for p in depth)
     assert any(p.value == 0 for p in breaker)
     assert dropped and dead and all(p.value == 0 for p in dead)
