@@ -120,6 +120,13 @@ SELECT t.tgrelid::regclass::text || '.' || t.tgname AS name,
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT t.tgisinternal AND n.nspname IN {_SCHEMAS}"""
+# Rewrite rules on tables (a view's own _RETURN rule is not one): a rule can redirect or
+# copy every write, and isokron installs none.
+_CATALOG_RULES_SQL = f"""
+SELECT r.ev_class::regclass::text || '.' || r.rulename AS name, pg_get_ruledef(r.oid) AS def
+  FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND n.nspname IN {_SCHEMAS}"""
 _CATALOG_SCHEMA_PRIVILEGES_SQL = f"""
 SELECT n.nspname AS obj, r AS role,
        ARRAY(SELECT p FROM unnest(ARRAY['USAGE', 'CREATE']) p
@@ -251,6 +258,8 @@ async def _catalog_facts(conn: asyncpg.Connection, privileges: Sequence[str],
         "using": r["using_expr"], "check": r["check_expr"],
     } for r in await conn.fetch(_CATALOG_POLICIES_SQL)}
     triggers = {r["name"]: r["def"] for r in await conn.fetch(_CATALOG_TRIGGERS_SQL)}
+    triggers.update({f"{r['name']} (rule)": r["def"]
+                     for r in await conn.fetch(_CATALOG_RULES_SQL)})
     schemas: dict[str, dict[str, list[str]]] = {}
     for r in await conn.fetch(_CATALOG_SCHEMA_PRIVILEGES_SQL):
         schemas.setdefault(r["obj"], {})[r["role"]] = list(r["privileges"])

@@ -140,6 +140,22 @@ async def test_a_trigger_disabled_is_named(owner, db, capsys):
     await _fails_naming(db, capsys, "trigger hivex_foundation.event_log.event_log_append_only")
 
 
+async def test_a_rule_that_copies_every_write_is_named(owner, db, capsys):
+    await owner.execute("CREATE TABLE public.sink (LIKE isokron.memory_records)")
+    await owner.execute("CREATE RULE copy_out AS ON INSERT TO isokron.memory_records "
+                        "DO ALSO INSERT INTO public.sink SELECT NEW.*")
+    await _fails_naming(db, capsys, "trigger isokron.memory_records.copy_out (rule) was not "
+                                    "installed by isokron")
+
+
+async def test_a_view_in_an_isokron_schema_granted_to_the_app_is_named(owner, db, capsys):
+    """A view runs as its owner: a superuser's view over memory_records bypasses RLS."""
+    await owner.execute("CREATE VIEW isokron.everything AS SELECT * FROM isokron.memory_records")
+    await owner.execute("GRANT SELECT ON isokron.everything TO isokron_runtime")
+    await _fails_naming(db, capsys, "isokron_runtime holds SELECT on table isokron.everything, "
+                                    "which isokron did not grant")
+
+
 async def test_execute_granted_on_an_operator_function_is_named(owner, db, capsys):
     await owner.execute("GRANT EXECUTE ON FUNCTION isokron.install_context_key_v1(text, bytea, "
                         "bytea) TO isokron_runtime")
