@@ -212,19 +212,6 @@ END
 $$;
 
 --
--- Name: chain_field_v1(text); Type: FUNCTION; Schema: hivex_foundation
---
-
-CREATE FUNCTION hivex_foundation.chain_field_v1(p_value text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-    SELECT CASE WHEN p_value IS NULL THEN convert_to('~', 'UTF8')
-                ELSE convert_to(octet_length(convert_to(p_value, 'UTF8'))::text || ':', 'UTF8')
-                     || convert_to(p_value, 'UTF8') END
-$$;
-
---
 -- Name: event_hash_v1(text, uuid, bigint, text, jsonb); Type: FUNCTION; Schema: hivex_foundation
 --
 
@@ -240,18 +227,27 @@ $$;
 --
 
 CREATE FUNCTION hivex_foundation.event_hash_v2(p_prev text, p_event uuid, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb, p_actor uuid, p_at timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT encode(sha256(convert_to('hivex.event.v2', 'UTF8')
-        || hivex_foundation.chain_field_v1(p_event::text)
-        || hivex_foundation.chain_field_v1(p_tenant::text)
-        || hivex_foundation.chain_field_v1(p_seq::text)
-        || hivex_foundation.chain_field_v1(p_type)
-        || hivex_foundation.chain_field_v1(p_payload::text)
-        || hivex_foundation.chain_field_v1(p_actor::text)
-        || hivex_foundation.chain_field_v1(trunc(extract(epoch FROM p_at) * 1000000)::text)
-        || hivex_foundation.chain_field_v1(p_prev)), 'hex')
+DECLARE
+    v_fields text[] := ARRAY[p_event::text, p_tenant::text, p_seq::text, p_type,
+                             p_payload::text, p_actor::text,
+                             trunc(extract(epoch FROM p_at) * 1000000)::text, p_prev];
+    v_bytes  bytea := convert_to('hivex.event.v2', 'UTF8');
+    v_field  text;
+    v_octets bytea;
+BEGIN
+    FOREACH v_field IN ARRAY v_fields LOOP
+        IF v_field IS NULL THEN
+            v_bytes := v_bytes || convert_to('~', 'UTF8');
+        ELSE
+            v_octets := convert_to(v_field, 'UTF8');
+            v_bytes := v_bytes || convert_to(length(v_octets)::text || ':', 'UTF8') || v_octets;
+        END IF;
+    END LOOP;
+    RETURN encode(sha256(v_bytes), 'hex');
+END
 $$;
 
 --
@@ -4144,14 +4140,6 @@ GRANT ALL ON FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_ev
 REVOKE ALL ON FUNCTION hivex_foundation.chain_anchor_forward_v1() FROM PUBLIC;
 
 --
--- Name: FUNCTION chain_field_v1(p_value text); Type: ACL; Schema: hivex_foundation
---
-
-REVOKE ALL ON FUNCTION hivex_foundation.chain_field_v1(p_value text) FROM PUBLIC;
-GRANT ALL ON FUNCTION hivex_foundation.chain_field_v1(p_value text) TO isokron_runtime;
-GRANT ALL ON FUNCTION hivex_foundation.chain_field_v1(p_value text) TO isokron_definer;
-
---
 -- Name: FUNCTION event_hash_v1(p_prev text, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb); Type: ACL; Schema: hivex_foundation
 --
 
@@ -4681,4 +4669,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197'),
     ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3'),
     ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
-    ('0027_chain_v2', '23b56511e3be604ae169b4a3ca4b2057cbab546fa286ccc20e2797e455660d00');
+    ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73');
