@@ -11,6 +11,8 @@ nor appends to A's chain.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
 import json
 import uuid
 
@@ -57,7 +59,10 @@ REWRITES = {
     "event_type": "event_type = 'kora.forged.event'",
     "payload": "payload = payload || '{\"forged\": true}'",
     "event_id": "event_id = gen_random_uuid()",
+    "hash_version": "hash_version = 1",
 }
+V2_MISMATCH = "its hash does not match its id, type, payload, actor or time (v2)"
+REASONS = {"hash_version": "a v1 event after v2 events"}
 
 
 class _Rollback(Exception):
@@ -77,11 +82,38 @@ async def test_rewriting_any_column_of_a_v2_event_breaks_the_chain_there(owner, 
             status = await owner.execute(
                 f"UPDATE hivex_foundation.event_log e SET {REWRITES[column]} WHERE e.seq = 4")
             assert status == "UPDATE 1"
-            assert await _verify(owner, A) == (
-                4, "its hash does not match its id, type, payload, actor or time (v2)")
+            assert await _verify(owner, A) == (4, REASONS.get(column, V2_MISMATCH))
             assert await owner.fetchval("SELECT hivex_foundation.verify_chain_v1($1)", A) == 4
             raise _Rollback
     assert await _verify(owner, A) is None
+
+
+def _field(value: str | None) -> bytes:
+    if value is None:
+        return b"~"
+    octets = value.encode("utf-8")
+    return str(len(octets)).encode() + b":" + octets
+
+
+async def test_an_auditor_recomputes_every_v2_hash_outside_the_database(owner):
+    """The v2 encoding, re-implemented here: the tag, then event_id, tenant_id, seq,
+    event_type, payload (jsonb text), actor_id, occurred_at (epoch microseconds) and
+    prev_event_hash, each as <octets>:<UTF-8> or '~' for NULL."""
+    await seed_demo_workspace(owner, A)
+    await _append(owner, A, payload={"text": "naïve — ünïcode ✓", "n": 1.50})
+    rows = await owner.fetch(
+        "SELECT event_id, tenant_id, seq, event_type, payload::text AS payload, actor_id, "
+        "occurred_at, prev_event_hash, this_event_hash FROM hivex_foundation.event_log "
+        "ORDER BY seq")
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    for r in rows:
+        micros = (r["occurred_at"] - epoch) // dt.timedelta(microseconds=1)
+        fields = (str(r["event_id"]), str(r["tenant_id"]), str(r["seq"]), r["event_type"],
+                  r["payload"], None if r["actor_id"] is None else str(r["actor_id"]),
+                  str(micros), r["prev_event_hash"])
+        digest = hashlib.sha256(b"hivex.event.v2" + b"".join(map(_field, fields))).hexdigest()
+        assert digest == r["this_event_hash"], r["seq"]
+    assert rows[-1]["actor_id"] is None and rows[0]["prev_event_hash"] is None
 
 
 async def test_the_time_hashes_the_same_under_every_time_zone(owner):
