@@ -43,6 +43,7 @@ REFERENCE: tuple[str, ...] = ("isokron.workspaces", "isokron.schema_migrations",
 SUBSTRATE_REFERENCE: tuple[str, ...] = (
     "hivex_foundation.tenant",
     "hivex_foundation.event_log",
+    "hivex_foundation.chain_anchor",
     "public.actor_registry",
     "public.actor_capability_matrix",
     "public.kora_policy_registry",

@@ -34,6 +34,7 @@ RLS_TABLES: tuple[str, ...] = (
     "public.actor_capability_matrix",
     "hivex_foundation.tenant",
     "hivex_foundation.event_log",
+    "hivex_foundation.chain_anchor",
     "kronicle.agent_scratchpad_entries",
     "kronicle.workspace_constitution_revisions",
     "isokron.agent_episodic_events",
@@ -63,6 +64,7 @@ RUNTIME_GRANTS: dict[str, frozenset[str]] = {
     "kronicle.workspace_constitution_revisions": frozenset({"SELECT"}),
     "hivex_foundation.tenant": frozenset({"SELECT"}),
     "hivex_foundation.event_log": frozenset({"SELECT"}),
+    "hivex_foundation.chain_anchor": frozenset({"SELECT"}),
     "isokron.schema_migrations": frozenset(),
     "isokron.agent_episodic_events": frozenset({"SELECT", "INSERT"}),
     "isokron.delegations": frozenset({"SELECT", "INSERT", "UPDATE"}),
@@ -245,7 +247,7 @@ async def _check_catalog(conn: asyncpg.Connection) -> Check:
 
 async def _check_chains(conn: asyncpg.Connection) -> Check:
     rows = await q.chain_breaks(conn)
-    broken = [f"{ws} at seq {seq}" for ws, seq in rows if seq is not None]
+    broken = [f"{ws} at seq {seq} ({reason})" for ws, seq, reason in rows if seq is not None]
     if broken:
         return Check(name="event chain", status="fail", detail="broken: " + ", ".join(broken))
     return Check(name="event chain", status="ok", detail=f"{len(rows)} tenant chain(s) intact")

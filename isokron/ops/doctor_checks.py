@@ -50,9 +50,11 @@ SELECT n.nspname || '.' || c.relname AS name, c.relrowsecurity, c.relforcerowsec
  ORDER BY 1
 """
 
+# verify_chain_v2 walks each chain (v1 and v2 rows) and compares its head with the anchor.
 _CHAINS_SQL = (
-    "SELECT clerk_org_id, hivex_foundation.verify_chain_v1(clerk_org_id) AS broken "
-    "FROM hivex_foundation.tenant ORDER BY clerk_org_id"
+    "SELECT t.clerk_org_id, v.broken_seq, v.reason FROM hivex_foundation.tenant t "
+    "LEFT JOIN LATERAL hivex_foundation.verify_chain_v2(t.clerk_org_id) v ON true "
+    "ORDER BY t.clerk_org_id"
 )
 _KORA_CAPABILITIES_SQL = (
     "SELECT cap_name, granted FROM public.actor_capability_matrix WHERE actor_kind = 'kora'"
@@ -189,9 +191,13 @@ async def tables(conn: asyncpg.Connection, privileges: Sequence[str],
                        runtime_privileges=frozenset(r["runtime_privileges"])) for r in rows]
 
 
-async def chain_breaks(conn: asyncpg.Connection) -> list[tuple[str, int | None]]:
-    """Return every tenant with the first broken seq of its chain (None when intact)."""
-    return [(r["clerk_org_id"], r["broken"]) for r in await conn.fetch(_CHAINS_SQL)]
+async def chain_breaks(
+    conn: asyncpg.Connection,
+) -> list[tuple[str, int | None, str | None]]:
+    """Return every tenant with the first broken seq of its chain and why (None, None when
+    intact): a rewritten or missing event, a cut tail, a head that differs from its anchor."""
+    return [(r["clerk_org_id"], r["broken_seq"], r["reason"])
+            for r in await conn.fetch(_CHAINS_SQL)]
 
 
 async def kora_capabilities(conn: asyncpg.Connection) -> list[tuple[str, bool]]:

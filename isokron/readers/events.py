@@ -39,6 +39,8 @@ async def read_recent_events(
     return tuple(ChainEvent.from_row(r) for r in rows)
 
 
+# The first break of the chain (v1 and v2 rows) or of its tail (the anchor), if any.
+_VERIFY = "SELECT v.broken_seq FROM hivex_foundation.verify_chain_v2($1) v"
 _HASH_AT = """
 SELECT e.this_event_hash FROM hivex_foundation.event_log e
   JOIN hivex_foundation.tenant t ON t.tenant_id = e.tenant_id
@@ -58,10 +60,16 @@ async def verify_event_chain(
 ) -> int | None:
     """Return the first broken ``seq`` of the workspace's chain, or None when intact.
 
-    A chain is only as good as its known end: with ``expected_head=(seq, hash)``, a head
-    recorded earlier (``read_chain_heads``, ``isokron doctor --record-chain-heads``), a
-    chain that no longer has that seq (a truncated tail) or has another hash there
-    reports that seq, unless an earlier seq is broken.
+    ``verify_chain_v2`` checks every row (v2 rows hash their id, type, payload, actor,
+    time and previous hash; v1 rows, written before migration 0027, their type and
+    payload) and compares the last row with the tenant's anchor, which ``append_event_v1``
+    moves in the same transaction: a cut tail reports the first missing seq.
+
+    The anchor lives in the same database as the chain, so the schema owner can rewrite
+    both. Against that, pass ``expected_head=(seq, hash)``, a head recorded earlier
+    (``read_chain_heads``, ``isokron doctor --record-chain-heads``) and kept elsewhere: a
+    chain that no longer has that seq or has another hash there reports that seq, unless
+    an earlier seq is broken.
     """
     check_workspace(workspace_id)
     if expected_head is not None:
@@ -71,7 +79,7 @@ async def verify_event_chain(
             raise InvalidInputError(
                 f"expected_head must be (seq >= 1, hash), got {expected_head!r}")
     async with workspace_scope(db, workspace_id, "verifying the event chain") as conn:
-        broken = await conn.fetchval("SELECT hivex_foundation.verify_chain_v1($1)", workspace_id)
+        broken = await conn.fetchval(_VERIFY, workspace_id)
         stored = (await conn.fetchval(_HASH_AT, workspace_id, expected_head[0])
                   if expected_head is not None else None)
     found = [] if broken is None else [int(broken)]

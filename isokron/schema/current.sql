@@ -115,11 +115,18 @@ CREATE FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_ty
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-    v_tenant  uuid;
-    v_seq     bigint;
-    v_prev    text;
-    v_payload jsonb := coalesce(p_payload, '{}'::jsonb);
-    v_id      uuid := gen_random_uuid();
+    v_tenant      uuid;
+    v_head_seq    bigint;
+    v_head_hash   text;
+    v_anchor_seq  bigint;
+    v_anchor_hash text;
+    v_count       bigint;
+    v_seq         bigint;
+    v_prev        text;
+    v_hash        text;
+    v_payload     jsonb := coalesce(p_payload, '{}'::jsonb);
+    v_id          uuid := gen_random_uuid();
+    v_at          timestamptz := now();
 BEGIN
     IF p_workspace_id IS NULL
        OR p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
@@ -147,21 +154,62 @@ BEGIN
         RAISE EXCEPTION 'unknown workspace %', quote_nullable(p_workspace_id)
             USING ERRCODE = 'no_data_found';
     END IF;
-    SELECT e.seq, e.this_event_hash INTO v_seq, v_prev
+    SELECT e.seq, e.this_event_hash INTO v_head_seq, v_head_hash
       FROM hivex_foundation.event_log e
      WHERE e.tenant_id = v_tenant
      ORDER BY e.seq DESC
      LIMIT 1;
-    v_seq := coalesce(v_seq, 0) + 1;
+    SELECT a.last_seq, a.last_hash, a.event_count INTO v_anchor_seq, v_anchor_hash, v_count
+      FROM hivex_foundation.chain_anchor a
+     WHERE a.tenant_id = v_tenant;
+    -- Chain from the anchor: a log whose head is behind it (a cut tail) or rewritten keeps
+    -- the gap or mismatch visible. Only a log past the anchor (rows written around this
+    -- function) is chained from its own head; verify reports those rows.
+    IF v_anchor_seq IS NOT NULL AND v_anchor_seq >= coalesce(v_head_seq, 0) THEN
+        v_seq := v_anchor_seq + 1;
+        v_prev := v_anchor_hash;
+    ELSE
+        v_seq := coalesce(v_head_seq, 0) + 1;
+        v_prev := v_head_hash;
+    END IF;
+    v_hash := hivex_foundation.event_hash_v2(v_prev, v_id, v_tenant, v_seq, p_event_type,
+                                             v_payload, p_actor_id, v_at);
     INSERT INTO hivex_foundation.event_log
-        (event_id, tenant_id, seq, event_type, payload, actor_id, prev_event_hash, this_event_hash)
-    VALUES (v_id, v_tenant, v_seq, p_event_type, v_payload, p_actor_id, v_prev,
-            hivex_foundation.event_hash_v1(v_prev, v_tenant, v_seq, p_event_type, v_payload));
+        (event_id, tenant_id, seq, event_type, payload, actor_id, occurred_at,
+         prev_event_hash, this_event_hash, hash_version)
+    VALUES (v_id, v_tenant, v_seq, p_event_type, v_payload, p_actor_id, v_at,
+            v_prev, v_hash, 2);
+    IF v_anchor_seq IS NULL THEN
+        INSERT INTO hivex_foundation.chain_anchor (tenant_id, last_seq, last_hash, event_count)
+        VALUES (v_tenant, v_seq, v_hash, 1);
+    ELSE
+        UPDATE hivex_foundation.chain_anchor a
+           SET last_seq = v_seq, last_hash = v_hash, event_count = v_count + 1
+         WHERE a.tenant_id = v_tenant;
+    END IF;
     RETURN v_id;
 END
 $_$;
 
 ALTER FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid) OWNER TO isokron_definer;
+
+--
+-- Name: chain_anchor_forward_v1(); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.chain_anchor_forward_v1() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.tenant_id = OLD.tenant_id AND NEW.last_seq > OLD.last_seq
+       AND NEW.event_count > OLD.event_count THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'hivex_foundation.chain_anchor only moves forward (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
 
 --
 -- Name: event_hash_v1(text, uuid, bigint, text, jsonb); Type: FUNCTION; Schema: hivex_foundation
@@ -172,6 +220,34 @@ CREATE FUNCTION hivex_foundation.event_hash_v1(p_prev text, p_tenant uuid, p_seq
     AS $$
     SELECT encode(sha256(convert_to(concat_ws('|', coalesce(p_prev, ''), p_tenant::text,
         p_seq::text, p_type, p_payload::text), 'UTF8')), 'hex')
+$$;
+
+--
+-- Name: event_hash_v2(text, uuid, uuid, bigint, text, jsonb, uuid, timestamp with time zone); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.event_hash_v2(p_prev text, p_event uuid, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb, p_actor uuid, p_at timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_fields text[] := ARRAY[p_event::text, p_tenant::text, p_seq::text, p_type,
+                             p_payload::text, p_actor::text,
+                             trunc(extract(epoch FROM p_at) * 1000000)::text, p_prev];
+    v_bytes  bytea := convert_to('hivex.event.v2', 'UTF8');
+    v_field  text;
+    v_octets bytea;
+BEGIN
+    FOREACH v_field IN ARRAY v_fields LOOP
+        IF v_field IS NULL THEN
+            v_bytes := v_bytes || convert_to('~', 'UTF8');
+        ELSE
+            v_octets := convert_to(v_field, 'UTF8');
+            v_bytes := v_bytes || convert_to(length(v_octets)::text || ':', 'UTF8') || v_octets;
+        END IF;
+    END LOOP;
+    RETURN encode(sha256(v_bytes), 'hex');
+END
 $$;
 
 --
@@ -192,31 +268,98 @@ $$;
 --
 
 CREATE FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT v.broken_seq FROM hivex_foundation.verify_chain_v2(p_workspace_id) v $$;
+
+--
+-- Name: verify_chain_v2(text); Type: FUNCTION; Schema: hivex_foundation
+--
+
+CREATE FUNCTION hivex_foundation.verify_chain_v2(p_workspace_id text) RETURNS TABLE(broken_seq bigint, reason text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_expected_seq  bigint := 1;
-    v_prev          text := NULL;
-    r               record;
+    v_tenant   uuid;
+    v_expected bigint := 1;
+    v_prev     text := NULL;
+    v_seen_v2  boolean := false;
+    v_anchor   record;
+    r          record;
 BEGIN
+    SELECT t.tenant_id INTO v_tenant
+      FROM hivex_foundation.tenant t WHERE t.clerk_org_id = p_workspace_id;
+    IF v_tenant IS NULL THEN
+        RETURN;
+    END IF;
     FOR r IN
-        SELECT e.seq, e.tenant_id, e.event_type, e.payload, e.prev_event_hash, e.this_event_hash
+        SELECT e.event_id, e.seq, e.event_type, e.payload, e.actor_id, e.occurred_at,
+               e.prev_event_hash, e.this_event_hash, e.hash_version
           FROM hivex_foundation.event_log e
-          JOIN hivex_foundation.tenant t ON t.tenant_id = e.tenant_id
-         WHERE t.clerk_org_id = p_workspace_id
+         WHERE e.tenant_id = v_tenant
          ORDER BY e.seq
     LOOP
-        IF r.seq <> v_expected_seq
-           OR r.prev_event_hash IS DISTINCT FROM v_prev
-           OR r.this_event_hash IS DISTINCT FROM hivex_foundation.event_hash_v1(
-                  r.prev_event_hash, r.tenant_id, r.seq, r.event_type, r.payload) THEN
-            RETURN least(r.seq, v_expected_seq);
+        IF r.seq <> v_expected THEN
+            broken_seq := least(r.seq, v_expected);
+            reason := format('seq %s is missing (the next event is seq %s)', v_expected, r.seq);
+        ELSIF r.prev_event_hash IS DISTINCT FROM v_prev THEN
+            broken_seq := r.seq;
+            reason := CASE WHEN r.seq = 1 THEN 'the first event names a previous hash'
+                           ELSE format('its prev_event_hash is not the hash of seq %s', r.seq - 1)
+                      END;
+        ELSIF r.hash_version = 1 AND v_seen_v2 THEN
+            broken_seq := r.seq;
+            reason := 'a v1 event after v2 events';
+        ELSIF r.hash_version = 1 AND r.this_event_hash IS DISTINCT FROM
+                hivex_foundation.event_hash_v1(r.prev_event_hash, v_tenant, r.seq,
+                                               r.event_type, r.payload) THEN
+            broken_seq := r.seq;
+            reason := 'its hash does not match its type and payload (v1)';
+        ELSIF r.hash_version = 2 AND r.this_event_hash IS DISTINCT FROM
+                hivex_foundation.event_hash_v2(r.prev_event_hash, r.event_id, v_tenant, r.seq,
+                                               r.event_type, r.payload, r.actor_id,
+                                               r.occurred_at) THEN
+            broken_seq := r.seq;
+            reason := 'its hash does not match its id, type, payload, actor or time (v2)';
         END IF;
+        IF broken_seq IS NOT NULL THEN
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        v_seen_v2 := v_seen_v2 OR r.hash_version = 2;
         v_prev := r.this_event_hash;
-        v_expected_seq := v_expected_seq + 1;
+        v_expected := v_expected + 1;
     END LOOP;
-    RETURN NULL;
+    -- v_expected - 1 events, gap-free from seq 1, each hashing to what it says
+    SELECT a.last_seq, a.last_hash, a.event_count INTO v_anchor
+      FROM hivex_foundation.chain_anchor a WHERE a.tenant_id = v_tenant;
+    IF v_anchor.last_seq IS NULL THEN
+        IF v_expected > 1 THEN
+            broken_seq := v_expected - 1;
+            reason := format('the chain of %s events has no anchor', v_expected - 1);
+        END IF;
+    ELSIF v_anchor.last_seq > v_expected - 1 THEN
+        broken_seq := v_expected;
+        reason := format('tail cut: %s, its anchor is at seq %s',
+                         CASE WHEN v_expected = 1 THEN 'no event is left'
+                              ELSE format('the chain ends at seq %s', v_expected - 1) END,
+                         v_anchor.last_seq);
+    ELSIF v_anchor.last_seq < v_expected - 1 THEN
+        broken_seq := v_anchor.last_seq + 1;
+        reason := format('events past its anchor (seq %s): not appended by append_event_v1',
+                         v_anchor.last_seq);
+    ELSIF v_anchor.last_hash IS DISTINCT FROM v_prev THEN
+        broken_seq := v_anchor.last_seq;
+        reason := 'its hash differs from the anchor''s';
+    ELSIF v_anchor.event_count <> v_expected - 1 THEN
+        broken_seq := v_anchor.last_seq;
+        reason := format('the anchor counts %s events, the chain holds %s',
+                         v_anchor.event_count, v_expected - 1);
+    END IF;
+    IF broken_seq IS NOT NULL THEN
+        RETURN NEXT;
+    END IF;
 END
 $$;
 
@@ -2667,6 +2810,21 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
+-- Name: chain_anchor; Type: TABLE; Schema: hivex_foundation
+--
+
+CREATE TABLE hivex_foundation.chain_anchor (
+    tenant_id uuid NOT NULL,
+    last_seq bigint NOT NULL,
+    last_hash text NOT NULL,
+    event_count bigint NOT NULL,
+    CONSTRAINT chain_anchor_event_count_check CHECK ((event_count >= 1)),
+    CONSTRAINT chain_anchor_last_seq_check CHECK ((last_seq >= 1))
+);
+
+ALTER TABLE ONLY hivex_foundation.chain_anchor FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: event_log; Type: TABLE; Schema: hivex_foundation
 --
 
@@ -2679,7 +2837,9 @@ CREATE TABLE hivex_foundation.event_log (
     actor_id uuid,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
     prev_event_hash text,
-    this_event_hash text NOT NULL
+    this_event_hash text NOT NULL,
+    hash_version smallint DEFAULT 2 NOT NULL,
+    CONSTRAINT event_log_hash_version_check CHECK ((hash_version = ANY (ARRAY[1, 2])))
 );
 
 ALTER TABLE ONLY hivex_foundation.event_log FORCE ROW LEVEL SECURITY;
@@ -3045,6 +3205,13 @@ ALTER TABLE ONLY public.kora_role_charter FORCE ROW LEVEL SECURITY;
 ALTER TABLE ONLY isokron.memory_audit ALTER COLUMN id SET DEFAULT nextval('isokron.memory_audit_id_seq'::regclass);
 
 --
+-- Name: chain_anchor chain_anchor_pkey; Type: CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.chain_anchor
+    ADD CONSTRAINT chain_anchor_pkey PRIMARY KEY (tenant_id);
+
+--
 -- Name: event_log event_log_pkey; Type: CONSTRAINT; Schema: hivex_foundation
 --
 
@@ -3383,6 +3550,18 @@ CREATE STATISTICS isokron.agent_messages_recall_scope (mcv) ON tenant_id, user_i
 CREATE STATISTICS isokron.memory_records_recall_scope (mcv) ON namespace, root_id, embedding_model FROM isokron.memory_records;
 
 --
+-- Name: chain_anchor chain_anchor_forward_only; Type: TRIGGER; Schema: hivex_foundation
+--
+
+CREATE TRIGGER chain_anchor_forward_only BEFORE DELETE OR UPDATE ON hivex_foundation.chain_anchor FOR EACH ROW EXECUTE FUNCTION hivex_foundation.chain_anchor_forward_v1();
+
+--
+-- Name: chain_anchor chain_anchor_no_truncate; Type: TRIGGER; Schema: hivex_foundation
+--
+
+CREATE TRIGGER chain_anchor_no_truncate BEFORE TRUNCATE ON hivex_foundation.chain_anchor FOR EACH STATEMENT EXECUTE FUNCTION hivex_foundation.chain_anchor_forward_v1();
+
+--
 -- Name: event_log event_log_append_only; Type: TRIGGER; Schema: hivex_foundation
 --
 
@@ -3425,6 +3604,13 @@ CREATE TRIGGER memory_records_root BEFORE INSERT ON isokron.memory_records FOR E
 CREATE TRIGGER workspaces_root_guard BEFORE INSERT OR UPDATE OF workspace_id, parent_id ON isokron.workspaces FOR EACH ROW EXECUTE FUNCTION isokron.guard_workspace_root_tg();
 
 --
+-- Name: chain_anchor chain_anchor_tenant_id_fkey; Type: FK CONSTRAINT; Schema: hivex_foundation
+--
+
+ALTER TABLE ONLY hivex_foundation.chain_anchor
+    ADD CONSTRAINT chain_anchor_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES hivex_foundation.tenant(tenant_id);
+
+--
 -- Name: event_log event_log_tenant_id_fkey; Type: FK CONSTRAINT; Schema: hivex_foundation
 --
 
@@ -3465,6 +3651,38 @@ ALTER TABLE ONLY isokron.workspaces
 
 ALTER TABLE ONLY kronicle.agent_scratchpad_entries
     ADD CONSTRAINT agent_scratchpad_entries_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.actor_registry(actor_id);
+
+--
+-- Name: chain_anchor; Type: ROW SECURITY; Schema: hivex_foundation
+--
+
+ALTER TABLE hivex_foundation.chain_anchor ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: chain_anchor chain_anchor_append; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY chain_anchor_append ON hivex_foundation.chain_anchor FOR INSERT TO isokron_definer WITH CHECK ((tenant_id = ( SELECT t.tenant_id
+   FROM hivex_foundation.tenant t
+  WHERE (t.clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)))));
+
+--
+-- Name: chain_anchor chain_anchor_move; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY chain_anchor_move ON hivex_foundation.chain_anchor FOR UPDATE TO isokron_definer USING ((tenant_id = ( SELECT t.tenant_id
+   FROM hivex_foundation.tenant t
+  WHERE (t.clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1))))) WITH CHECK ((tenant_id = ( SELECT t.tenant_id
+   FROM hivex_foundation.tenant t
+  WHERE (t.clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)))));
+
+--
+-- Name: chain_anchor chain_anchor_workspace; Type: POLICY; Schema: hivex_foundation
+--
+
+CREATE POLICY chain_anchor_workspace ON hivex_foundation.chain_anchor FOR SELECT USING ((tenant_id = ( SELECT t.tenant_id
+   FROM hivex_foundation.tenant t
+  WHERE (t.clerk_org_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)))));
 
 --
 -- Name: event_log; Type: ROW SECURITY; Schema: hivex_foundation
@@ -3916,10 +4134,24 @@ REVOKE ALL ON FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_e
 GRANT ALL ON FUNCTION hivex_foundation.append_event_v1(p_workspace_id text, p_event_type text, p_payload jsonb, p_actor_id uuid) TO isokron_runtime;
 
 --
+-- Name: FUNCTION chain_anchor_forward_v1(); Type: ACL; Schema: hivex_foundation
+--
+
+REVOKE ALL ON FUNCTION hivex_foundation.chain_anchor_forward_v1() FROM PUBLIC;
+
+--
 -- Name: FUNCTION event_hash_v1(p_prev text, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb); Type: ACL; Schema: hivex_foundation
 --
 
 GRANT ALL ON FUNCTION hivex_foundation.event_hash_v1(p_prev text, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb) TO isokron_runtime;
+
+--
+-- Name: FUNCTION event_hash_v2(p_prev text, p_event uuid, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb, p_actor uuid, p_at timestamp with time zone); Type: ACL; Schema: hivex_foundation
+--
+
+REVOKE ALL ON FUNCTION hivex_foundation.event_hash_v2(p_prev text, p_event uuid, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb, p_actor uuid, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION hivex_foundation.event_hash_v2(p_prev text, p_event uuid, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb, p_actor uuid, p_at timestamp with time zone) TO isokron_runtime;
+GRANT ALL ON FUNCTION hivex_foundation.event_hash_v2(p_prev text, p_event uuid, p_tenant uuid, p_seq bigint, p_type text, p_payload jsonb, p_actor uuid, p_at timestamp with time zone) TO isokron_definer;
 
 --
 -- Name: FUNCTION verify_chain_v1(p_workspace_id text); Type: ACL; Schema: hivex_foundation
@@ -3927,6 +4159,13 @@ GRANT ALL ON FUNCTION hivex_foundation.event_hash_v1(p_prev text, p_tenant uuid,
 
 REVOKE ALL ON FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION verify_chain_v2(p_workspace_id text); Type: ACL; Schema: hivex_foundation
+--
+
+REVOKE ALL ON FUNCTION hivex_foundation.verify_chain_v2(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION hivex_foundation.verify_chain_v2(p_workspace_id text) TO isokron_runtime;
 
 --
 -- Name: FUNCTION append_messages_v1(p_tenant_id text, p_user_id text, p_session_id uuid, p_ids uuid[], p_roles text[], p_contents text[], p_tool_calls text[]); Type: ACL; Schema: isokron
@@ -4242,6 +4481,13 @@ REVOKE ALL ON FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p
 GRANT ALL ON FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text) TO isokron_runtime;
 
 --
+-- Name: TABLE chain_anchor; Type: ACL; Schema: hivex_foundation
+--
+
+GRANT SELECT ON TABLE hivex_foundation.chain_anchor TO isokron_runtime;
+GRANT SELECT,INSERT,UPDATE ON TABLE hivex_foundation.chain_anchor TO isokron_definer;
+
+--
 -- Name: TABLE event_log; Type: ACL; Schema: hivex_foundation
 --
 
@@ -4422,4 +4668,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0023_lean_context', 'ea57eacf4105220295e854f9f8faa017273394c76a37e708a00cf4f1c5bbdeb6'),
     ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197'),
     ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3'),
-    ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d');
+    ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
+    ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73');

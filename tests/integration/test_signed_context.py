@@ -50,6 +50,9 @@ SUBSTRATE_FORGE = {
                  "this_event_hash) SELECT tenant_id, 999, 'x.forged', 'h' "
                  "FROM hivex_foundation.tenant",
     "tenant": "INSERT INTO hivex_foundation.tenant (clerk_org_id) VALUES ('forged')",
+    "chain_anchor": "INSERT INTO hivex_foundation.chain_anchor (tenant_id, last_seq, "
+                    "last_hash, event_count) SELECT tenant_id, 999, 'h', 999 "
+                    "FROM hivex_foundation.tenant",
     "actor_capability_matrix": "INSERT INTO public.actor_capability_matrix (cap_name, "
                                "actor_kind, granted) VALUES ('cap_forged', 'kora', true)",
     "workspace_constitution_revisions": "INSERT INTO kronicle.workspace_constitution_revisions "

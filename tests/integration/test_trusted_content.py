@@ -101,7 +101,8 @@ async def _truncate(dsn: str, keep: int) -> None:
 
 
 async def test_a_truncated_tail_is_caught_against_a_recorded_head(db, runtime_pool):
-    """Cutting the last events verifies clean alone; against the recorded head it is caught."""
+    """Cutting the last events is caught by the anchor alone (the first missing seq) and
+    against the recorded head."""
     await _run(db.dsn)
     assert await read_chain_heads(runtime_pool) == {}  # RLS: no tenant's chain unscoped
     owner = await asyncpg.connect(db.dsn)
@@ -113,9 +114,9 @@ async def test_a_truncated_tail_is_caught_against_a_recorded_head(db, runtime_po
     assert await verify_event_chain(runtime_pool, "org_demo", expected_head=heads["org_demo"]) \
         is None
     await _truncate(db.dsn, 17)
-    assert await verify_event_chain(runtime_pool, "org_demo") is None  # the old blind spot
+    assert await verify_event_chain(runtime_pool, "org_demo") == 18  # the anchor (0027)
     assert await verify_event_chain(runtime_pool, "org_demo",
-                                    expected_head=heads["org_demo"]) == 20
+                                    expected_head=heads["org_demo"]) == 18
     assert await verify_event_chain(runtime_pool, "org_demo",
                                     expected_head=(17, "0" * 64)) == 17
 
