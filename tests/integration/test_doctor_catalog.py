@@ -105,22 +105,28 @@ async def test_create_on_the_isokron_schema_for_the_app_role_is_named(owner, db,
                                     "isokron did not grant")
 
 
-async def test_the_chain_verifier_replaced_by_a_stub_is_named(owner, db, capsys):
-    """A tampered chain and a verifier that always says intact: the stub is named (the chain
-    check alone would pass)."""
+@pytest.mark.parametrize("stub", [
+    "CREATE OR REPLACE FUNCTION hivex_foundation.verify_chain_v2(p_workspace_id text) "
+    "RETURNS TABLE (broken_seq bigint, reason text) LANGUAGE sql STABLE "
+    "SET search_path = pg_catalog, pg_temp AS $$ SELECT NULL::bigint, NULL::text $$",
+    "CREATE OR REPLACE FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) "
+    "RETURNS bigint LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp "
+    "AS $$ SELECT NULL::bigint $$",
+], ids=["v2", "v1"])
+async def test_the_chain_verifier_replaced_by_a_stub_is_named(owner, db, capsys, stub):
+    """A tampered chain and a verifier that always says intact: the chain check passes,
+    the catalog check names the stub."""
     await seed_demo_workspace(owner, "org_demo")
+    name = stub.split("FUNCTION ", 1)[1].split("(", 1)[0]
     signature = await owner.fetchval(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p "
-        "WHERE p.oid = 'hivex_foundation.verify_chain_v1'::regproc")
+        "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = $1::regproc", name)
     await owner.execute("ALTER TABLE hivex_foundation.event_log "
                         "DISABLE TRIGGER event_log_append_only")
     await owner.execute("UPDATE hivex_foundation.event_log SET event_type = 'kora.forged' "
                         "WHERE seq = 4")
     await owner.execute("ALTER TABLE hivex_foundation.event_log "
                         "ENABLE TRIGGER event_log_append_only")
-    await owner.execute(
-        "CREATE OR REPLACE FUNCTION hivex_foundation.verify_chain_v1(p_workspace_id text) "
-        "RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT NULL::bigint $$")
+    await owner.execute(stub)
     await _fails_naming(db, capsys, f"function {signature}: its definition differs from the "
                                     "one isokron installed")
 
