@@ -5,7 +5,8 @@ same JSON envelopes, as :meth:`isokron.engine.core.AsyncIsoKron.handle_tool`. Th
 the server's, fixed when it starts: no tool takes a workspace argument, and an argument a
 schema does not declare is refused (the schemas say ``additionalProperties: false``).
 Writes are flushed before the process exits. Standard output carries only the protocol;
-logs go to standard error.
+logs go to standard error. No result is larger than ``quota_result_bytes`` (default
+256 KiB): a longer listing loses its last items and says so (``"truncated"``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from typing import Any
 
 from ..engine.core import AsyncIsoKron
-from ..engine.tools import TOOL_SCHEMAS
+from ..engine.tools import TOOL_SCHEMAS, capped_envelope
 from ..errors import NotFoundError
 
 __all__ = ["build_server", "serve_stdio"]
@@ -32,9 +33,10 @@ def build_server(kron: AsyncIsoKron, workspace_id: str) -> Any:
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: Any) -> Any:
-        envelope = await kron.handle_tool(workspace_id, params.name,
-                                          params.arguments if params.arguments is not None
-                                          else {})
+        envelope = capped_envelope(
+            await kron.handle_tool(workspace_id, params.name,
+                                   params.arguments if params.arguments is not None else {}),
+            kron.config.quota_result_bytes)
         failed = not json.loads(envelope).get("ok", False)
         return types.CallToolResult(content=[types.TextContent(type="text", text=envelope)],
                                     is_error=failed)
@@ -53,14 +55,18 @@ def _version() -> str:
         return "0"
 
 
-async def serve_stdio(workspace_id: str, dsn: str, *, actor_kind: str = "kora") -> None:
+async def serve_stdio(workspace_id: str, dsn: str, *, actor_kind: str = "kora",
+                      quota_result_bytes: int | None = None) -> None:
     """Serve until the client closes standard input; flush writes; close the pool.
 
     Raises NotFoundError before serving when the workspace is not registered.
     """
     from mcp.server.stdio import stdio_server
 
-    async with AsyncIsoKron({"dsn": dsn, "actor_kind": actor_kind}) as kron:
+    settings: dict[str, object] = {"dsn": dsn, "actor_kind": actor_kind}
+    if quota_result_bytes is not None:
+        settings["quota_result_bytes"] = quota_result_bytes
+    async with AsyncIsoKron(settings) as kron:
         memory = await kron.memory()
         try:
             await memory.access(workspace_id)

@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.add_argument("--workspace", required=True, type=workspace_type)
     mcp.add_argument("--actor-kind", default="kora",
                      help="whose episodes isokron_episodes_recent lists (default kora)")
+    mcp.add_argument("--quota-result-bytes", type=positive_int, default=None,
+                     help="largest tool result sent, in bytes (default 262144); a longer "
+                          "listing loses its last items and says so")
     mcp.set_defaults(func=cmd_mcp)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, type=directory_type,
