@@ -23,7 +23,7 @@ _MAX = 2**63 - 1
 #: every quota key and its default (the same as the '*' row of isokron.quota_limits)
 QUOTA_DEFAULTS: dict[str, int] = {
     "quota_sessions_per_user": 1000,
-    "quota_messages_per_session": 10_000,
+    "quota_messages_per_session": 100_000,
     "quota_session_bytes": 32 * 1024 * 1024,
     "quota_message_bytes": 4 * 1024 * 1024,
     "quota_memory_rows": 100_000,

@@ -48,7 +48,13 @@ CREATE TABLE isokron.quota_limits (
 INSERT INTO isokron.quota_limits (workspace_id, sessions_per_user, messages_per_session,
                                   session_bytes, message_bytes, memory_rows, memory_bytes,
                                   result_bytes)
-VALUES ('*', 1000, 10000, 33554432, 4194304, 100000, 268435456, 262144);
+VALUES ('*', 1000, 100000, 33554432, 4194304, 100000, 268435456, 262144);
+-- Row-level security like every isokron table: only isokron_definer's members (the
+-- schema owner; the definer itself may only read) pass the policy.
+ALTER TABLE isokron.quota_limits ENABLE ROW LEVEL SECURITY;
+ALTER TABLE isokron.quota_limits FORCE ROW LEVEL SECURITY;
+CREATE POLICY quota_limits_owner ON isokron.quota_limits TO isokron_definer
+    USING (true) WITH CHECK (true);
 GRANT SELECT ON isokron.quota_limits TO isokron_definer;
 
 CREATE TABLE isokron.quota_usage (

@@ -3166,6 +3166,8 @@ CREATE TABLE isokron.quota_limits (
     CONSTRAINT quota_limits_workspace_id_check CHECK (((workspace_id = '*'::text) OR ((char_length(workspace_id) >= 1) AND (char_length(workspace_id) <= 128))))
 );
 
+ALTER TABLE ONLY isokron.quota_limits FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: quota_usage; Type: TABLE; Schema: isokron
 --
@@ -4115,6 +4117,18 @@ CREATE POLICY memory_records_select ON isokron.memory_records FOR SELECT USING (
 CREATE POLICY memory_records_update ON isokron.memory_records FOR UPDATE USING ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))) WITH CHECK ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
 
 --
+-- Name: quota_limits; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.quota_limits ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: quota_limits quota_limits_owner; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY quota_limits_owner ON isokron.quota_limits TO isokron_definer USING (true) WITH CHECK (true);
+
+--
 -- Name: quota_usage; Type: ROW SECURITY; Schema: isokron
 --
 
@@ -4846,4 +4860,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197'),
     ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3'),
     ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
-    ('0028_quotas', 'a6f967c5d703673bdc253cf4bbe813d7991fd6a2a0305f549a8483e43ae8ce5d');
+    ('0028_quotas', '98e02e79415639811de325564971f1483cac653e067d888f938b8e9c7ab63afa');
