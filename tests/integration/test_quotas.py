@@ -363,3 +363,41 @@ async def test_counters_match_the_data_after_mixed_writes(owner, runtime_pool):
     assert str(sessions[2].id) not in usage
     assert await owner.fetchval("SELECT items FROM isokron.quota_usage WHERE scope = 'user' "
                                 "AND key1 = $1 AND key2 = 'u'", A) == 2
+
+
+async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
+    """0028 on a database with data: the counters start at what is stored, so an existing
+    tenant over a (small) limit is refused at once, and deleting brings it back under."""
+    from isokron.schema import migrate
+
+    await migrate(empty_db.dsn, target="0026_context_lifetime")
+    conn = await asyncpg.connect(empty_db.dsn)
+    try:
+        session = uuid.uuid4()
+        await conn.execute("INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, "
+                           "agent_name) VALUES ($1, $2, 'u', 'k'), (gen_random_uuid(), $2, "
+                           "'u', 'k')", session, A)
+        await conn.execute("INSERT INTO isokron.agent_messages (session_id, seq, role, content, "
+                           "tenant_id, user_id) SELECT $1, g, 'user', 'héllo', $2, 'u' "
+                           "FROM generate_series(1, 4) g", session, A)
+        await conn.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ($1)", A)
+        await conn.execute("INSERT INTO isokron.memory_namespaces (root_id, name, kind) "
+                           "VALUES ($1, $2, 'workspace')", A, f"workspace:{A}")
+        await conn.execute("INSERT INTO isokron.memory_records (root_id, namespace, content) "
+                           "VALUES ($1, $2, 'one'), ($1, $2, 'two')", A, f"workspace:{A}")
+        assert await migrate(empty_db.dsn) == ["0028_quotas"]
+        usage = {(r["scope"], r["key2"]): (r["items"], r["bytes"]) for r in await conn.fetch(
+            "SELECT scope, key2, items, bytes FROM isokron.quota_usage WHERE key1 = $1", A)}
+        assert usage == {("user", "u"): (2, 0), ("session", "u"): (4, 24),
+                         ("namespace", f"workspace:{A}"): (2, 10)}  # 'one' + '{}', 'two' + '{}'
+        await apply_quotas(conn, {"quota_messages_per_session": 4}, A)
+        with pytest.raises(asyncpg.PostgresError, match="quota_messages_per_session"):
+            await conn.execute("INSERT INTO isokron.agent_messages (session_id, seq, role, "
+                               "content, tenant_id, user_id) VALUES ($1, 5, 'user', 'x', $2, "
+                               "'u')", session, A)
+        await conn.execute("DELETE FROM isokron.agent_messages WHERE seq = 4")
+        await conn.execute("INSERT INTO isokron.agent_messages (session_id, seq, role, "
+                           "content, tenant_id, user_id) VALUES ($1, 5, 'user', 'x', $2, 'u')",
+                           session, A)
+    finally:
+        await conn.close()
