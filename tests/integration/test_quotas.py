@@ -401,3 +401,23 @@ async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
                            session, A)
     finally:
         await conn.close()
+
+
+async def test_doctor_fails_when_a_quota_trigger_is_off(owner, db):
+    """isokron doctor reports the quotas (defaults) and fails once an owner disables one of
+    their triggers; the runtime login sees the same."""
+    from isokron.ops.doctor import run_doctor
+
+    def quota_check(report):
+        return next(c for c in report.checks if c.name == "quotas")
+
+    check = quota_check(await run_doctor(owner))
+    assert check.status == "ok" and "quota_sessions_per_user=1000" in check.detail
+    await owner.execute("ALTER TABLE isokron.agent_messages DISABLE TRIGGER quota_messages_added")
+    runtime = await asyncpg.connect(db.runtime_dsn)
+    try:
+        for conn in (owner, runtime):
+            check = quota_check(await run_doctor(conn))
+            assert check.status == "fail" and "quota_messages_added" in check.detail
+    finally:
+        await runtime.close()
