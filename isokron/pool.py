@@ -144,7 +144,8 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
 
     Connection failures and timeouts become SubstrateUnavailableError; isokron's own
     SQLSTATEs (``IKxxx``, raised by its SQL functions) become NotOwnedError or NotFoundError
-    with the function's message; data and constraint errors (classes 22, 23) become
+    with the function's message (``IKQ01``, a quota trigger's refusal, QuotaExceededError
+    naming the quota and its limit); data and constraint errors (classes 22, 23) become
     InvalidInputError, insufficient privilege NotOwnedError, and any other driver or server
     error DatabaseError: a store never raises a raw asyncpg error.
     """
