@@ -421,3 +421,29 @@ async def test_doctor_fails_when_a_quota_trigger_is_off(owner, db):
             assert check.status == "fail" and "quota_messages_added" in check.detail
     finally:
         await runtime.close()
+
+
+async def test_the_cli_applies_the_configured_quotas_as_the_owner_only(db, owner, tmp_path,
+                                                                      capsys):
+    """`isokron quota apply --config FILE --workspace W` writes the file's quota_* keys (the
+    rest at their defaults) as W's limits; `show` prints them; a runtime login is refused
+    in one line and changes nothing."""
+    from isokron.ops.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text("isokron:\n  dsn: postgresql://runtime@nowhere/db\n"
+                      "  quota_sessions_per_user: 7\n  quota_memory_rows: 70\n")
+    argv = ["quota", "apply", "--config", str(config), "--workspace", A]
+    assert await asyncio.to_thread(main, [*argv, "--dsn", db.dsn]) == 0
+    out = capsys.readouterr().out
+    assert f"workspace {A}" in out and "quota_sessions_per_user: 7" in out
+    assert (await quota_limits(owner, A))["quota_memory_rows"] == 70
+    assert await asyncio.to_thread(main, [*argv[:-1], B, "--dsn", db.runtime_dsn]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("isokron quota: setting quotas: permission denied") and err.count(
+        "\n") == 1
+    assert await owner.fetchval("SELECT count(*) FROM isokron.quota_limits "
+                                "WHERE workspace_id = $1", B) == 0
+    assert await asyncio.to_thread(main, ["quota", "show", "--dsn", db.runtime_dsn,
+                                          "--workspace", A]) == 0
+    assert "quota_memory_rows: 70" in capsys.readouterr().out
