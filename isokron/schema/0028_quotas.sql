@@ -269,12 +269,36 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_delta json;
+    v record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT json_agg(g) INTO v_delta FROM (
+        -- the common case, written out: no detour through JSON
+        WITH g AS (
             SELECT a.root_id, a.namespace, count(*) AS n,
                    sum(octet_length(a.content) + octet_length(a.metadata::text))::bigint AS b
-              FROM added a GROUP BY 1, 2) g;
+              FROM added a GROUP BY 1, 2
+        ), up AS (
+            INSERT INTO isokron.quota_usage AS u (scope, key1, key2, items, bytes)
+            SELECT 'namespace', g.root_id, g.namespace, g.n, g.b FROM g ORDER BY 2, 3
+            ON CONFLICT (key1, scope, key2, key3) DO UPDATE
+               SET items = u.items + EXCLUDED.items, bytes = u.bytes + EXCLUDED.bytes
+            RETURNING u.key1, u.key2, u.items, u.bytes
+        )
+        SELECT q.quota, q.lim, q.used, up.key2 AS namespace INTO v
+          FROM up
+          CROSS JOIN LATERAL isokron.quota_limits_v1(up.key1) l
+          CROSS JOIN LATERAL (VALUES
+              (1, 'quota_memory_rows', l.memory_rows, up.items),
+              (2, 'quota_memory_bytes', l.memory_bytes, up.bytes)) q(ord, quota, lim, used)
+         WHERE q.used > q.lim
+         ORDER BY q.ord
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION '% exceeded: limit %', v.quota, v.lim
+                USING ERRCODE = 'IKQ01',
+                      DETAIL = format('namespace %s would reach %s', v.namespace, v.used);
+        END IF;
+        RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
         SELECT json_agg(g) INTO v_delta FROM (
             SELECT r.root_id, r.namespace, -count(*) AS n,
