@@ -155,7 +155,7 @@ async def test_a_search_result_is_capped_at_quota_result_bytes(db, owner, worksp
     """Finding: one search sent a 3.2 MB result (100 memories of 32 KB). With
     --quota-result-bytes 40000 the envelope stays under it, keeps the best-ranked items
     whole and says how many it left out; with the default (256 KiB) the same search is
-    cut too, never 3.2 MB."""
+    cut too, never 3.2 MB; a lower limit the owner set for the workspace wins."""
     from isokron.pool import create_pool
     from isokron.stores import NamespaceMemory
 
@@ -183,3 +183,12 @@ async def test_a_search_result_is_capped_at_quota_result_bytes(db, owner, worksp
                                          {"query": "runbook deploy", "limit": 100})
         assert len(result.content[0].text.encode()) <= 256 * 1024
         assert json.loads(result.content[0].text)["truncated"]["omitted"] > 0
+    # the owner's limit for the workspace, in PostgreSQL, wins when it is lower
+    from isokron.stores.quotas import apply_quotas
+
+    await apply_quotas(owner, {"quota_result_bytes": 20000}, "ws_mcp")
+    async with _client(db.runtime_dsn, "ws_mcp") as session:
+        result = await session.call_tool("isokron_memory_search",
+                                         {"query": "runbook deploy", "limit": 100})
+        assert len(result.content[0].text.encode()) <= 20000
+        assert json.loads(result.content[0].text)["truncated"]["max_bytes"] == 20000

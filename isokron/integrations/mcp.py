@@ -17,15 +17,19 @@ from typing import Any
 from ..engine.core import AsyncIsoKron
 from ..engine.tools import TOOL_SCHEMAS, capped_envelope
 from ..errors import NotFoundError
+from ..stores.quotas import quota_limits
 
 __all__ = ["build_server", "serve_stdio"]
 
 
-def build_server(kron: AsyncIsoKron, workspace_id: str) -> Any:
-    """An ``mcp`` low-level ``Server`` whose tools run for ``workspace_id`` only."""
+def build_server(kron: AsyncIsoKron, workspace_id: str, *,
+                 result_bytes: int | None = None) -> Any:
+    """An ``mcp`` low-level ``Server`` whose tools run for ``workspace_id`` only; no result
+    is larger than ``result_bytes`` (default: the config's ``quota_result_bytes``)."""
     import mcp.types as types
     from mcp.server.lowlevel import Server
 
+    cap = kron.config.quota_result_bytes if result_bytes is None else result_bytes
     tools = [types.Tool(name=t["function"]["name"], description=t["function"]["description"],
                         input_schema=t["function"]["parameters"]) for t in TOOL_SCHEMAS]
 
@@ -36,7 +40,7 @@ def build_server(kron: AsyncIsoKron, workspace_id: str) -> Any:
         envelope = capped_envelope(
             await kron.handle_tool(workspace_id, params.name,
                                    params.arguments if params.arguments is not None else {}),
-            kron.config.quota_result_bytes)
+            cap)
         failed = not json.loads(envelope).get("ok", False)
         return types.CallToolResult(content=[types.TextContent(type="text", text=envelope)],
                                     is_error=failed)
@@ -73,7 +77,12 @@ async def serve_stdio(workspace_id: str, dsn: str, *, actor_kind: str = "kora",
         except NotFoundError:
             raise NotFoundError(f"unknown workspace {workspace_id!r} "
                                 "(not in isokron.workspaces)") from None
-        server = build_server(kron, workspace_id)
+        # the workspace's limit in PostgreSQL (set by the owner) wins when it is lower
+        limits = await quota_limits(memory.pool, workspace_id)
+        stored = limits["quota_result_bytes"]
+        cap = kron.config.quota_result_bytes
+        server = build_server(kron, workspace_id,
+                              result_bytes=cap if stored is None else max(1024, min(cap, stored)))
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
         await kron.flush()
