@@ -15,6 +15,7 @@ from .errors import ConfigError
 from .guard.context_token import ContextSigner
 from .guard.dsn import redact_dsn
 from .guard.files import write_private_text
+from .guard.quotas import QUOTA_DESCRIPTIONS, QUOTA_KEYS, QuotaSettings
 
 __all__ = ["PROVIDER_NAME", "IsoKronConfig", "config_document", "load_config", "settings_of"]
 
@@ -109,8 +110,8 @@ def _frozen_spec(value: Any) -> Any:
 
 
 @attrs.frozen(kw_only=True)
-class IsoKronConfig:
-    """Hold validated settings; YAML keys are the field names."""
+class IsoKronConfig(QuotaSettings):
+    """Hold validated settings; YAML keys are the field names (``quota_*``: QuotaSettings)."""
 
     dsn: str = attrs.field(validator=_check_dsn, repr=redact_dsn)
     #: read replicas (one DSN or a list): warm-ups, recall, searches and listings
@@ -350,13 +351,15 @@ _DESCRIPTIONS = {
     "signed_context": "sign each transaction's tenant context (with a context key installed)",
     "context_signing_key": "the key that signs tenant contexts, e.g. ${ISOKRON_CONTEXT_KEY}",
     "context_token_ttl_s": "how long a signed tenant context stays valid (at least 10 s)",
+    **QUOTA_DESCRIPTIONS,
 }
 
 
 def config_schema() -> list[dict[str, Any]]:
     """Describe every IsoKronConfig field for setup wizards (the DSN is secret)."""
     schema = []
-    for field in attrs.fields(IsoKronConfig):
+    fields: list[attrs.Attribute[Any]] = list(attrs.fields(IsoKronConfig))
+    for field in sorted(fields, key=lambda f: f.name in QUOTA_KEYS):  # quotas come last
         default = None if field.default is attrs.NOTHING else field.default
         schema.append({"key": field.name, "type": str(field.type), "default": default,
                        "description": _DESCRIPTIONS.get(field.name, field.name),

@@ -18,6 +18,7 @@ The tree::
     │   └── ContextTokenError            a signed tenant context was refused (expired, forged)
     ├── InvalidTransitionError           an illegal delegation status change
     ├── InvalidInputError (ValueError)   a bad argument, rejected before any SQL runs
+    ├── QuotaExceededError               a write past a workspace quota (names it and its limit)
     ├── DatabaseError                    the database refused a statement for another reason
     └── NotFoundError (LookupError)      an unknown id or workspace
 """
@@ -39,6 +40,7 @@ __all__ = [
     "NotOwnedError",
     "PromptBlockTooLargeError",
     "QueryTimeoutError",
+    "QuotaExceededError",
     "RoleCharterIntegrityError",
     "ScratchpadWriteNotAvailableError",
     "SubstrateUnavailableError",
@@ -199,6 +201,21 @@ class InvalidTransitionError(IsoKronError):
 
 class InvalidInputError(IsoKronError, ValueError):
     """Reject a bad argument before anything is stored."""
+
+
+class QuotaExceededError(IsoKronError):
+    """PostgreSQL refused a write that would take a workspace past one of its quotas
+    (SQLSTATE ``IKQ01``, raised by the schema's triggers): nothing of it was stored.
+
+    ``quota`` is the config key (``quota_messages_per_session``, ...), ``limit`` the limit
+    in force for the workspace (None when the message did not carry one). Not retryable:
+    the same write is refused again until data is deleted or an operator raises the limit.
+    """
+
+    def __init__(self, message: str, *, quota: str, limit: int | None) -> None:
+        super().__init__(message)
+        self.quota = quota
+        self.limit = limit
 
 
 class NotFoundError(IsoKronError, LookupError):

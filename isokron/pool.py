@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,7 @@ from .errors import (
     NotFoundError,
     NotOwnedError,
     QueryTimeoutError,
+    QuotaExceededError,
     SubstrateUnavailableError,
 )
 from .guard.context_token import CLAIM_OF_SETTING, ContextSigner
@@ -44,6 +46,7 @@ __all__ = [
     "is_connection_failure",
     "is_transient_refusal",
     "is_unavailable",
+    "quota_error",
     "translate_errors",
 ]
 
@@ -61,6 +64,9 @@ _ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
     "IKI01": InvalidInputError,  # an import (or a tree change) that would mix two trees
     "IKC01": ContextTokenError,  # a signed tenant context that does not verify or expired
 }
+#: SQLSTATE of a write refused by a quota (the schema's quota triggers, 0028)
+QUOTA_SQLSTATE = "IKQ01"
+_QUOTA_MESSAGE = re.compile(r"(quota_[a-z_]+) exceeded: limit (\d+)")
 #: the setting that carries a signed tenant context (``signed_context``)
 CONTEXT_TOKEN_SETTING = "isokron.context_token"
 #: marks a SigningConnection's signed settings as those of a transaction in_transaction
@@ -138,7 +144,8 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
 
     Connection failures and timeouts become SubstrateUnavailableError; isokron's own
     SQLSTATEs (``IKxxx``, raised by its SQL functions) become NotOwnedError or NotFoundError
-    with the function's message; data and constraint errors (classes 22, 23) become
+    with the function's message (``IKQ01``, a quota trigger's refusal, QuotaExceededError
+    naming the quota and its limit); data and constraint errors (classes 22, 23) become
     InvalidInputError, insufficient privilege NotOwnedError, and any other driver or server
     error DatabaseError: a store never raises a raw asyncpg error.
     """
@@ -147,6 +154,8 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
     except SubstrateUnavailableError:
         raise
     except Exception as exc:
+        if getattr(exc, "sqlstate", None) == QUOTA_SQLSTATE:
+            raise quota_error(what, exc) from exc
         mapped = _ISOKRON_SQLSTATES.get(getattr(exc, "sqlstate", None) or "")
         if mapped is not None:
             raise mapped(f"{what}: {exc}") from exc
@@ -172,6 +181,16 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
         if isinstance(exc, RecursionError):
             raise InvalidInputError(f"{what}: the value is nested too deeply") from exc
         raise
+
+
+def quota_error(what: str, exc: BaseException) -> QuotaExceededError:
+    """The QuotaExceededError of a driver error with SQLSTATE IKQ01 (names the quota)."""
+    message = str(getattr(exc, "message", None) or exc)
+    found = _QUOTA_MESSAGE.search(message)
+    quota, limit = (found.group(1), int(found.group(2))) if found else ("quota", None)
+    detail = getattr(exc, "detail", None)
+    return QuotaExceededError(f"{what}: {message}" + (f" ({detail})" if detail else ""),
+                              quota=quota, limit=limit)
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

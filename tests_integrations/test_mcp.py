@@ -28,9 +28,10 @@ async def workspaces(owner):
 
 
 @asynccontextmanager
-async def _client(dsn: str, workspace: str):
+async def _client(dsn: str, workspace: str, *extra: str):
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "isokron.ops.cli", "mcp", "--workspace", workspace],
+        command=sys.executable, args=["-m", "isokron.ops.cli", "mcp", "--workspace", workspace,
+                                      *extra],
         env={**os.environ, "ISOKRON_DSN": dsn})
     with open(os.devnull, "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), \
@@ -148,3 +149,46 @@ async def test_the_readme_snippet_runs(db, workspaces, monkeypatch):
     monkeypatch.setenv("PATH", bindir + os.pathsep + os.environ["PATH"])
     assert shutil.which("isokron")
     await asyncio.to_thread(exec, compile(snippet, "README", "exec"), {"__name__": "__main__"})
+
+
+async def test_a_search_result_is_capped_at_quota_result_bytes(db, owner, workspaces):
+    """Finding: one search sent a 3.2 MB result (100 memories of 32 KB). With
+    --quota-result-bytes 40000 the envelope stays under it, keeps the best-ranked items
+    whole and says how many it left out; with the default (256 KiB) the same search is
+    cut too, never 3.2 MB; a lower limit the owner set for the workspace wins."""
+    from isokron.pool import create_pool
+    from isokron.stores import NamespaceMemory
+
+    pool = await create_pool(db.runtime_dsn, min_size=1, max_size=4)
+    try:
+        memory = NamespaceMemory(pool)
+        for i in range(100):
+            await memory.commit("ws_mcp", f"runbook {i:03d} " + "deploy steps " * 2500)
+    finally:
+        await pool.close()
+    async with _client(db.runtime_dsn, "ws_mcp", "--quota-result-bytes", "40000") as session:
+        result = await session.call_tool("isokron_memory_search",
+                                         {"query": "runbook deploy", "limit": 100})
+        text = result.content[0].text
+        envelope = json.loads(text)
+        assert envelope["ok"] and not result.is_error
+        assert len(text.encode()) <= 40000
+        kept = envelope["memories"]
+        assert 0 < len(kept) < 100 and all(len(m["content"]) > 30000 for m in kept)
+        assert envelope["truncated"]["omitted"] == 100 - len(kept)
+        assert envelope["truncated"]["max_bytes"] == 40000
+        assert "quota_result_bytes" in envelope["truncated"]["note"]
+    async with _client(db.runtime_dsn, "ws_mcp") as session:
+        result = await session.call_tool("isokron_memory_search",
+                                         {"query": "runbook deploy", "limit": 100})
+        assert len(result.content[0].text.encode()) <= 256 * 1024
+        assert json.loads(result.content[0].text)["truncated"]["omitted"] > 0
+    # the owner's limit for the workspace, in PostgreSQL, wins when it is lower
+    from isokron.stores.quotas import apply_quotas
+
+    await apply_quotas(owner, {"quota_result_bytes": 20000}, "ws_mcp")
+    async with _client(db.runtime_dsn, "ws_mcp") as session:
+        result = await session.call_tool("isokron_memory_search",
+                                         {"query": "runbook deploy", "limit": 100})
+        assert len(result.content[0].text.encode()) <= 20000
+        assert json.loads(result.content[0].text)["truncated"]["max_bytes"] == 20000

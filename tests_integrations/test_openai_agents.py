@@ -176,3 +176,21 @@ async def test_what_the_user_said_in_a_session_is_recalled_for_that_user_only(ru
                                                        "My passport expires in June")]
     assert await recall.items("tenant_a", "passport", user_id="bob") == []
     assert await recall.items("tenant_b", "passport", user_id="alice") == []
+
+
+async def test_a_session_past_its_quota_refuses_items_and_keeps_what_it_had(owner, runtime_pool):
+    """quota_messages_per_session 3 (tenant_a): add_items that would make 5 raises
+    QuotaExceededError naming the quota; the stored items are unchanged; tenant_b is not
+    limited by it."""
+    from isokron import QuotaExceededError
+    from isokron.stores.quotas import apply_quotas
+
+    await apply_quotas(owner, {"quota_messages_per_session": 3}, A.tenant_id)
+    session = IsoKronSession("quota", runtime_pool, A)
+    await session.add_items(ITEMS[:2])
+    with pytest.raises(QuotaExceededError, match="quota_messages_per_session exceeded: limit 3"):
+        await session.add_items(ITEMS[2:5])
+    assert len(await session.get_items()) == 2
+    other = IsoKronSession("quota", runtime_pool, B)
+    await other.add_items(ITEMS)
+    assert len(await other.get_items()) == len(ITEMS)

@@ -31,12 +31,14 @@ DISTRIBUTED: dict[str, str] = {
     # recall statistics: key1 is the memory tree's root or the messages' tenant
     "isokron.recall_corpora": "key1",
     "isokron.recall_lexicon": "key1",
+    # quota counters: key1 is the sessions' tenant or the memory tree's root
+    "isokron.quota_usage": "key1",
 }
 
 #: isokron's reference tables: the workspace tree (read by the memory ACL on every node)
 #: and the migrations ledger
 REFERENCE: tuple[str, ...] = ("isokron.workspaces", "isokron.schema_migrations",
-                              "isokron.context_keys")
+                              "isokron.context_keys", "isokron.quota_limits")
 
 #: the substrate's tables (its design is not isokron's to change: their keys do not carry a
 #: tenant column), made reference tables; parents before children

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import DeferredWriteError
+from ..errors import DeferredWriteError, QuotaExceededError
 from ..pool import is_connection_failure, is_transient_refusal
 from .breaker import CircuitBreaker
 
@@ -63,6 +63,7 @@ class OutboxStats:
     overflowed: int = 0
     dead_lettered: int = 0
     lost: int = 0
+    over_quota: int = 0  # of the dead-lettered: refused by a workspace quota (no outage)
 
     @property
     def failed(self) -> int:  # = dead_lettered: given up on after an error
@@ -147,10 +148,7 @@ class Outbox:
     def snapshot(self) -> dict[str, Any]:
         """Totals, the same per surface, what is queued now and the last dead letters."""
         def counters(stats: OutboxStats) -> dict[str, int]:
-            return {"queued": stats.queued, "delivered": stats.delivered,
-                    "retried": stats.retried, "dropped": stats.dropped,
-                    "overflowed": stats.overflowed, "lost": stats.lost,
-                    "dead_lettered": stats.dead_lettered, "deferred": stats.deferred}
+            return {**attrs.asdict(stats), "dropped": stats.dropped}
 
         return {**counters(self.stats), "queued_now": len(self),
                 "queued_bytes": self.queued_bytes,
@@ -194,7 +192,6 @@ class Outbox:
         stall the caller for the length of the outage.
         """
         await self._wait_until(lambda: self.pressure() < below or self.retrying, timeout)
-        return self.pressure() < below
         return self.pressure() < below
 
     def _count(self, name: str, field: str, n: int = 1) -> int:
@@ -325,8 +322,11 @@ class Outbox:
                     await asyncio.sleep(delay)
                     continue
                 self.retrying = False
+                if quota := isinstance(exc, QuotaExceededError):  # final, and no outage
+                    self._count(name, "over_quota", count)
                 reason = (f"database unreachable after {attempt} attempt(s)" if connection
                           else f"still refused after {attempt} attempt(s)" if transient
+                          else "over a workspace quota (not retryable)" if quota
                           else "not retryable (the database answered with an error)")
                 self._dead_letter(name, reason, exc, count)
                 return

@@ -26,7 +26,8 @@ from ..stores.memory_items import ITEM_FIELDS, claims_item
 from .recall import UNTRUSTED_NOTE
 
 __all__ = ["TOOL_NAMES", "TOOL_SCHEMAS", "WRITING_TOOLS", "ToolHost", "annotate_tool_span",
-           "envelope_for", "error_envelope", "ok_envelope", "run_tool", "unknown_tool"]
+           "capped_envelope", "envelope_for", "error_envelope", "ok_envelope", "run_tool",
+           "unknown_tool"]
 
 T = TypeVar("T")
 
@@ -142,6 +143,38 @@ def error_envelope(kind: str, message: str) -> str:
     message = message.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
     return json.dumps({"ok": False, "error": {"type": kind, "message": message}},
                       ensure_ascii=False)
+
+
+def _size(doc: Any) -> int:
+    return len(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+
+
+def capped_envelope(envelope: str, max_bytes: int) -> str:
+    """Return ``envelope`` if its UTF-8 is at most ``max_bytes`` (``quota_result_bytes``),
+    else the same envelope with its lists' last items cut so it fits, saying so in
+    ``"truncated": {"omitted", "max_bytes", "note"}``; an envelope that cannot fit even
+    with every list empty becomes an error envelope naming the quota."""
+    if len(envelope.encode("utf-8")) <= max_bytes:
+        return envelope
+    doc = json.loads(envelope)
+    lists = [k for k, v in doc.items() if isinstance(v, list)] if isinstance(doc, dict) else []
+    full = {k: doc[k] for k in lists}
+    doc["truncated"] = {"omitted": 0, "max_bytes": max_bytes,
+                        "note": "the result was cut to fit quota_result_bytes: ask for fewer "
+                                "or narrower items"}
+    for key in sorted(lists, key=lambda k: -len(full[k])):  # the longest list is cut first
+        low, high = 0, len(full[key])  # the most items of it that fit: binary search
+        while low < high:
+            mid = (low + high + 1) // 2
+            doc[key] = full[key][:mid]
+            doc["truncated"]["omitted"] = sum(len(full[k]) - len(doc[k]) for k in lists)
+            low, high = (mid, high) if _size(doc) <= max_bytes else (low, mid - 1)
+        doc[key] = full[key][:low]
+        doc["truncated"]["omitted"] = sum(len(full[k]) - len(doc[k]) for k in lists)
+        if _size(doc) <= max_bytes:
+            return json.dumps(doc, ensure_ascii=False)
+    return error_envelope("QuotaExceededError", f"quota_result_bytes exceeded: limit "
+                                                f"{max_bytes} (the result cannot be cut to fit)")
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {

@@ -15,10 +15,14 @@ one isokron namespace the workspace may write (its own ``workspace:<id>`` unless
   an agent's memory in the same isokron namespace can neither break the store nor forge
   an item; any other record there is skipped (logged once, counted in
   ``skipped_records``);
-- ``ttl`` (minutes, LangGraph's unit) becomes the memory's ``expires_at``;
+- ``ttl`` (minutes, LangGraph's unit) becomes the memory's ``expires_at``: a finite number
+  in (0, MAX_TTL_MINUTES] (100 years), else InvalidInputError naming the value and, for the
+  whole batch, nothing stored;
 - ``search(query=…)`` is isokron's full-text search (or cosine search when the store was
   given ``embed=`` and the server has pgvector); without a query, items come oldest first,
-  as LangGraph's ``InMemoryStore`` returns them.
+  as LangGraph's ``InMemoryStore`` returns them, read in pages of PAGE_ITEMS rows (a
+  listing holds one page and the items it returns, never the namespace; it walks at most
+  MAX_ITEMS rows, like ``list_namespaces``).
 
 isokron's guarantees hold: the ACL in SQL decides what the workspace may write, row-level
 security what it may read, and secrets are redacted before storage (a value carrying one
@@ -34,9 +38,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +72,22 @@ __all__ = ["IsoKronStore"]
 
 #: the most items of one isokron namespace a listing or a filtered search reads
 MAX_ITEMS = 10_000
+#: rows read per round trip when a listing walks the namespace (at most 32 KB each)
+PAGE_ITEMS = 100
+#: the longest ttl accepted, in minutes (100 years)
+MAX_TTL_MINUTES = 100 * 365 * 24 * 60
+
+
+def _expiry(ttl: Any) -> datetime | None:
+    """The ``expires_at`` of a ``ttl`` in minutes; InvalidInputError naming a ttl that is
+    not a finite number in (0, MAX_TTL_MINUTES] (NaN, infinity, negative, absurdly large)."""
+    if ttl is None:
+        return None
+    if (isinstance(ttl, bool) or not isinstance(ttl, int | float)
+            or not math.isfinite(ttl) or not 0 < ttl <= MAX_TTL_MINUTES):
+        raise InvalidInputError(f"ttl must be a finite number of minutes in (0, "
+                                f"{MAX_TTL_MINUTES:,}], got {shown(ttl)}")
+    return datetime.now(UTC) + timedelta(minutes=float(ttl))
 
 
 def _matches(value: Any, wanted: Any) -> bool:
@@ -204,7 +225,12 @@ class IsoKronStore(BaseStore):
         return future.result()
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run the operations in order; each sees the writes of the ones before it."""
+        """Run the operations in order; each sees the writes of the ones before it. A bad
+        ttl anywhere in the batch is refused before any operation runs."""
+        ops = list(ops)
+        for op in ops:
+            if isinstance(op, PutOp) and op.value is not None:
+                _expiry(op.ttl)
         pool = await self._pool()
         memory = NamespaceMemory(pool)
         results: list[Result] = []
@@ -305,18 +331,25 @@ class IsoKronStore(BaseStore):
         if stored[:2] != (namespace, op.key):
             raise InvalidInputError("a namespace or key that looks like a secret cannot be "
                                     f"stored (key {shown(op.key)})")
-        expires = None
-        if op.ttl is not None:
-            expires = datetime.now(UTC) + timedelta(minutes=float(op.ttl))
+        expires = _expiry(op.ttl)
         embedding = None
         if self.embed is not None and op.index is not False:
             embedding = self.embed(json.dumps(op.value, ensure_ascii=False))
         await memory.commit(self.workspace_id, content, namespace=self.namespace,
                             id=record_id, expires_at=expires, embedding=embedding)
 
-    async def _rows(self, memory: NamespaceMemory) -> list[_Row]:
-        items = await memory.items(self.workspace_id, self.namespace, limit=MAX_ITEMS)
-        return self._decoded(items)
+    async def _rows(self, memory: NamespaceMemory) -> AsyncIterator[_Row]:
+        """The namespace's items, oldest first, read PAGE_ITEMS records at a time (at most
+        MAX_ITEMS records in all): only one page is held at once."""
+        after: tuple[datetime, uuid.UUID] | None = None
+        for _ in range(-(-MAX_ITEMS // PAGE_ITEMS)):
+            page = await memory.items(self.workspace_id, self.namespace, limit=PAGE_ITEMS,
+                                      after=after)
+            for row in self._decoded(page):
+                yield row
+            if len(page) < PAGE_ITEMS:
+                return
+            after = (page[-1].created_at, page[-1].id)
 
     async def _search(self, memory: NamespaceMemory, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
@@ -325,9 +358,18 @@ class IsoKronStore(BaseStore):
             return row.namespace[:len(prefix)] == prefix and all(
                 _matches(row.value.get(k), v) for k, v in (op.filter or {}).items())
 
-        if not op.query:
-            rows = [r for r in await self._rows(memory) if wanted(r)]
-            return [r.search_item() for r in rows[op.offset:op.offset + op.limit]]
+        if not op.query:  # a walk that keeps only the page of items it returns
+            kept: list[SearchItem] = []
+            seen = 0
+            async for each in self._rows(memory):
+                if not wanted(each):
+                    continue
+                seen += 1
+                if seen > op.offset:
+                    kept.append(each.search_item())
+                    if len(kept) >= op.limit:
+                        break
+            return kept
         embedding = self.embed(op.query) if self.embed is not None else None
         found = await memory.search(self.workspace_id, op.query, namespaces=[self.namespace],
                                     limit=100, embedding=embedding)
@@ -342,7 +384,7 @@ class IsoKronStore(BaseStore):
 
     async def _list_namespaces(self, memory: NamespaceMemory,
                                op: ListNamespacesOp) -> list[tuple[str, ...]]:
-        namespaces = {r.namespace for r in await self._rows(memory)}
+        namespaces = {r.namespace async for r in self._rows(memory)}
         kept = [ns for ns in namespaces
                 if all(_condition_holds(c, ns) for c in op.match_conditions or ())]
         if op.max_depth is not None:

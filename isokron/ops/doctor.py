@@ -296,6 +296,22 @@ async def _check_pooler(conn: asyncpg.Connection, dsn: str | None) -> Check:
                  detail="one backend per connection (direct, or a session-mode pooler)")
 
 
+async def _check_quotas(conn: asyncpg.Connection) -> list[Check]:
+    state = await q.quota_state(conn)
+    if state is None:
+        return []
+    missing, defaults = state
+    if missing:
+        return [Check(name="quotas", status="fail",
+                      detail="quota triggers missing or disabled (the quotas are off): "
+                             + ", ".join(missing))]
+    unlimited = sorted(f"quota_{k}" for k, v in defaults.items() if v is None)
+    return [Check(name="quotas", status="warn" if unlimited else "ok", detail=(
+        "enforced by the schema's triggers; defaults " + ", ".join(
+            f"quota_{k}={v}" for k, v in defaults.items() if v is not None)
+        + (f"; no default limit for {', '.join(unlimited)}" if unlimited else "")))]
+
+
 async def _check_shard_keys(conn: asyncpg.Connection) -> Check:
     problems = await distribution_problems(conn)
     if problems:
@@ -324,6 +340,7 @@ async def run_doctor(
         checks.append(await _check_catalog(conn))
         checks += await _check_context(conn)
         checks.append(await _check_shard_keys(conn))
+        checks += await _check_quotas(conn)
         checks.append(await _check_chains(conn))
         if chain_heads is not None:
             checks.append(await _check_chain_heads(conn, chain_heads))

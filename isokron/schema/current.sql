@@ -1904,6 +1904,284 @@ $$;
 ALTER FUNCTION isokron.purge_workspace_v1(p_workspace_id text) OWNER TO isokron_definer;
 
 --
+-- Name: quota_limits_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_limits_v1(p_workspace_id text) RETURNS TABLE(sessions_per_user bigint, messages_per_session bigint, session_bytes bigint, message_bytes bigint, memory_rows bigint, memory_bytes bigint, result_bytes bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT coalesce(w.sessions_per_user, d.sessions_per_user),
+           coalesce(w.messages_per_session, d.messages_per_session),
+           coalesce(w.session_bytes, d.session_bytes),
+           coalesce(w.message_bytes, d.message_bytes),
+           coalesce(w.memory_rows, d.memory_rows),
+           coalesce(w.memory_bytes, d.memory_bytes),
+           coalesce(w.result_bytes, d.result_bytes)
+      FROM (SELECT 1) one
+      LEFT JOIN isokron.quota_limits d ON d.workspace_id = '*'
+      LEFT JOIN isokron.quota_limits w ON w.workspace_id = p_workspace_id
+                                      AND p_workspace_id <> '*'
+$$;
+
+ALTER FUNCTION isokron.quota_limits_v1(p_workspace_id text) OWNER TO isokron_definer;
+
+--
+-- Name: quota_memory_add_v1(json); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_memory_add_v1(p_delta json) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v record;
+BEGIN
+    WITH g AS (
+        SELECT d.root_id, d.namespace, d.n, d.b
+          FROM json_to_recordset(p_delta) AS d(root_id text, namespace text, n bigint, b bigint)
+         WHERE d.n <> 0 OR d.b <> 0
+    ), up AS (
+        INSERT INTO isokron.quota_usage AS u (scope, key1, key2, items, bytes)
+        SELECT 'namespace', g.root_id, g.namespace, g.n, g.b FROM g ORDER BY 2, 3
+        ON CONFLICT (key1, scope, key2, key3) DO UPDATE
+           SET items = u.items + EXCLUDED.items, bytes = u.bytes + EXCLUDED.bytes
+        RETURNING u.key1, u.key2, u.items, u.bytes
+    )
+    SELECT q.quota, q.lim, q.used, up.key2 AS namespace INTO v
+      FROM up
+      JOIN g ON g.root_id = up.key1 AND g.namespace = up.key2
+      CROSS JOIN LATERAL isokron.quota_limits_v1(up.key1) l
+      CROSS JOIN LATERAL (VALUES
+          (1, 'quota_memory_rows', l.memory_rows, up.items, g.n),
+          (2, 'quota_memory_bytes', l.memory_bytes, up.bytes, g.b)) q(ord, quota, lim, used, grew)
+     WHERE q.used > q.lim AND q.grew > 0
+     ORDER BY q.ord
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% exceeded: limit %', v.quota, v.lim
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('namespace %s would reach %s', v.namespace, v.used);
+    END IF;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_memory_add_v1(p_delta json) OWNER TO isokron_definer;
+
+--
+-- Name: quota_memory_changed_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_memory_changed_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_delta json;
+    v record;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- the common case, written out: no detour through JSON
+        WITH g AS (
+            SELECT a.root_id, a.namespace, count(*) AS n,
+                   sum(octet_length(a.content) + octet_length(a.metadata::text))::bigint AS b
+              FROM added a GROUP BY 1, 2
+        ), up AS (
+            INSERT INTO isokron.quota_usage AS u (scope, key1, key2, items, bytes)
+            SELECT 'namespace', g.root_id, g.namespace, g.n, g.b FROM g ORDER BY 2, 3
+            ON CONFLICT (key1, scope, key2, key3) DO UPDATE
+               SET items = u.items + EXCLUDED.items, bytes = u.bytes + EXCLUDED.bytes
+            RETURNING u.key1, u.key2, u.items, u.bytes
+        )
+        SELECT q.quota, q.lim, q.used, up.key2 AS namespace INTO v
+          FROM up
+          CROSS JOIN LATERAL isokron.quota_limits_v1(up.key1) l
+          CROSS JOIN LATERAL (VALUES
+              (1, 'quota_memory_rows', l.memory_rows, up.items),
+              (2, 'quota_memory_bytes', l.memory_bytes, up.bytes)) q(ord, quota, lim, used)
+         WHERE q.used > q.lim
+         ORDER BY q.ord
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION '% exceeded: limit %', v.quota, v.lim
+                USING ERRCODE = 'IKQ01',
+                      DETAIL = format('namespace %s would reach %s', v.namespace, v.used);
+        END IF;
+        RETURN NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT json_agg(g) INTO v_delta FROM (
+            SELECT r.root_id, r.namespace, -count(*) AS n,
+                   -sum(octet_length(r.content) + octet_length(r.metadata::text))::bigint AS b
+              FROM removed r GROUP BY 1, 2) g;
+    ELSE
+        SELECT json_agg(g) INTO v_delta FROM (
+            SELECT c.root_id, c.namespace, sum(c.n)::bigint AS n, sum(c.b)::bigint AS b
+              FROM (SELECT a.root_id, a.namespace, 1 AS n,
+                           octet_length(a.content) + octet_length(a.metadata::text) AS b
+                      FROM added a
+                    UNION ALL
+                    SELECT r.root_id, r.namespace, -1,
+                           -(octet_length(r.content) + octet_length(r.metadata::text))
+                      FROM removed r) c
+             GROUP BY 1, 2
+            HAVING sum(c.n) <> 0 OR sum(c.b) <> 0) g;
+    END IF;
+    IF v_delta IS NOT NULL THEN
+        PERFORM isokron.quota_memory_add_v1(v_delta);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_memory_changed_tg() OWNER TO isokron_definer;
+
+--
+-- Name: quota_messages_added_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_messages_added_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v record;
+BEGIN
+    WITH sized AS (
+        SELECT a.tenant_id, a.user_id, a.session_id,
+               coalesce(octet_length(a.content), 0)
+               + coalesce(octet_length(a.tool_calls::text), 0) AS b
+          FROM added a
+    ), g AS (
+        SELECT s.tenant_id, s.user_id, s.session_id::text AS session_id, count(*) AS n,
+               sum(s.b)::bigint AS b, max(s.b)::bigint AS biggest
+          FROM sized s GROUP BY 1, 2, 3
+    ), up AS (
+        INSERT INTO isokron.quota_usage AS u (scope, key1, key2, key3, items, bytes)
+        SELECT 'session', g.tenant_id, g.user_id, g.session_id, g.n, g.b FROM g
+         ORDER BY 2, 3, 4
+        ON CONFLICT (key1, scope, key2, key3) DO UPDATE
+           SET items = u.items + EXCLUDED.items, bytes = u.bytes + EXCLUDED.bytes
+        RETURNING u.key1, u.key2, u.key3, u.items, u.bytes
+    )
+    SELECT q.quota, q.lim, q.used, up.key3 AS session INTO v
+      FROM up
+      JOIN g ON g.tenant_id = up.key1 AND g.user_id = up.key2 AND g.session_id = up.key3
+      CROSS JOIN LATERAL isokron.quota_limits_v1(up.key1) l
+      CROSS JOIN LATERAL (VALUES
+          (1, 'quota_message_bytes', l.message_bytes, g.biggest),
+          (2, 'quota_messages_per_session', l.messages_per_session, up.items),
+          (3, 'quota_session_bytes', l.session_bytes, up.bytes)) q(ord, quota, lim, used)
+     WHERE q.used > q.lim
+     ORDER BY q.ord
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% exceeded: limit %', v.quota, v.lim
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('session %s would reach %s', v.session, v.used);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_messages_added_tg() OWNER TO isokron_definer;
+
+--
+-- Name: quota_messages_removed_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_messages_removed_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE isokron.quota_usage u
+       SET items = greatest(u.items - g.n, 0), bytes = greatest(u.bytes - g.b, 0)
+      FROM (SELECT r.tenant_id, r.user_id, r.session_id::text AS session_id, count(*) AS n,
+                   sum(coalesce(octet_length(r.content), 0)
+                       + coalesce(octet_length(r.tool_calls::text), 0))::bigint AS b
+              FROM removed r GROUP BY 1, 2, 3) g
+     WHERE u.key1 = g.tenant_id AND u.scope = 'session' AND u.key2 = g.user_id
+       AND u.key3 = g.session_id;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_messages_removed_tg() OWNER TO isokron_definer;
+
+--
+-- Name: quota_session_keys_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_session_keys_tg() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF (NEW.tenant_id, NEW.user_id, NEW.id) IS DISTINCT FROM (OLD.tenant_id, OLD.user_id, OLD.id)
+    THEN
+        RAISE EXCEPTION 'a session''s tenant, user and id never change' USING ERRCODE = 'IKT01';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: quota_sessions_added_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_sessions_added_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v record;
+BEGIN
+    WITH g AS (
+        SELECT a.tenant_id, a.user_id, count(*) AS n FROM added a GROUP BY 1, 2
+    ), up AS (
+        INSERT INTO isokron.quota_usage AS u (scope, key1, key2, items)
+        SELECT 'user', g.tenant_id, g.user_id, g.n FROM g ORDER BY 2, 3
+        ON CONFLICT (key1, scope, key2, key3) DO UPDATE SET items = u.items + EXCLUDED.items
+        RETURNING u.key1, u.key2, u.items
+    )
+    SELECT up.key1, up.key2, up.items, l.sessions_per_user AS lim INTO v
+      FROM up CROSS JOIN LATERAL isokron.quota_limits_v1(up.key1) l
+     WHERE up.items > l.sessions_per_user
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quota_sessions_per_user exceeded: limit %', v.lim
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('user %s of tenant %s would hold %s sessions', v.key2,
+                                  v.key1, v.items);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_sessions_added_tg() OWNER TO isokron_definer;
+
+--
+-- Name: quota_sessions_removed_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_sessions_removed_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE isokron.quota_usage u SET items = greatest(u.items - g.n, 0)
+      FROM (SELECT r.tenant_id, r.user_id, count(*) AS n FROM removed r GROUP BY 1, 2) g
+     WHERE u.key1 = g.tenant_id AND u.scope = 'user' AND u.key2 = g.user_id AND u.key3 = '';
+    DELETE FROM isokron.quota_usage u USING removed r
+     WHERE u.key1 = r.tenant_id AND u.scope = 'session' AND u.key2 = r.user_id
+       AND u.key3 = r.id::text;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_sessions_removed_tg() OWNER TO isokron_definer;
+
+--
 -- Name: read_context_v1(text, text, integer, integer, text[]); Type: FUNCTION; Schema: isokron
 --
 
@@ -3049,6 +3327,48 @@ CREATE TABLE isokron.memory_records (
 ALTER TABLE ONLY isokron.memory_records FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: quota_limits; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.quota_limits (
+    workspace_id text NOT NULL,
+    sessions_per_user bigint,
+    messages_per_session bigint,
+    session_bytes bigint,
+    message_bytes bigint,
+    memory_rows bigint,
+    memory_bytes bigint,
+    result_bytes bigint,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT quota_limits_memory_bytes_check CHECK ((memory_bytes >= 0)),
+    CONSTRAINT quota_limits_memory_rows_check CHECK ((memory_rows >= 0)),
+    CONSTRAINT quota_limits_message_bytes_check CHECK ((message_bytes >= 0)),
+    CONSTRAINT quota_limits_messages_per_session_check CHECK ((messages_per_session >= 0)),
+    CONSTRAINT quota_limits_result_bytes_check CHECK ((result_bytes >= 0)),
+    CONSTRAINT quota_limits_session_bytes_check CHECK ((session_bytes >= 0)),
+    CONSTRAINT quota_limits_sessions_per_user_check CHECK ((sessions_per_user >= 0)),
+    CONSTRAINT quota_limits_workspace_id_check CHECK (((workspace_id = '*'::text) OR ((char_length(workspace_id) >= 1) AND (char_length(workspace_id) <= 128))))
+);
+
+ALTER TABLE ONLY isokron.quota_limits FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: quota_usage; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.quota_usage (
+    scope text NOT NULL,
+    key1 text NOT NULL,
+    key2 text NOT NULL,
+    key3 text DEFAULT ''::text NOT NULL,
+    items bigint DEFAULT 0 NOT NULL,
+    bytes bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT quota_usage_scope_check CHECK ((scope = ANY (ARRAY['user'::text, 'session'::text, 'namespace'::text])))
+);
+
+ALTER TABLE ONLY isokron.quota_usage FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: recall_corpora; Type: TABLE; Schema: isokron
 --
 
@@ -3301,6 +3621,20 @@ ALTER TABLE ONLY isokron.memory_namespaces
 
 ALTER TABLE ONLY isokron.memory_records
     ADD CONSTRAINT memory_records_pkey PRIMARY KEY (root_id, namespace, id);
+
+--
+-- Name: quota_limits quota_limits_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.quota_limits
+    ADD CONSTRAINT quota_limits_pkey PRIMARY KEY (workspace_id);
+
+--
+-- Name: quota_usage quota_usage_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.quota_usage
+    ADD CONSTRAINT quota_usage_pkey PRIMARY KEY (key1, scope, key2, key3);
 
 --
 -- Name: recall_corpora recall_corpora_pkey; Type: CONSTRAINT; Schema: isokron
@@ -3596,6 +3930,54 @@ CREATE TRIGGER memory_records_embedding_stale BEFORE UPDATE OF content ON isokro
 --
 
 CREATE TRIGGER memory_records_root BEFORE INSERT ON isokron.memory_records FOR EACH ROW WHEN ((new.root_id IS NULL)) EXECUTE FUNCTION isokron.fill_record_root_tg();
+
+--
+-- Name: memory_records quota_memory_added; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_memory_added AFTER INSERT ON isokron.memory_records REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_memory_changed_tg();
+
+--
+-- Name: memory_records quota_memory_removed; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_memory_removed AFTER DELETE ON isokron.memory_records REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_memory_changed_tg();
+
+--
+-- Name: memory_records quota_memory_updated; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_memory_updated AFTER UPDATE ON isokron.memory_records REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_memory_changed_tg();
+
+--
+-- Name: agent_messages quota_messages_added; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_messages_added AFTER INSERT ON isokron.agent_messages REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_messages_added_tg();
+
+--
+-- Name: agent_messages quota_messages_removed; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_messages_removed AFTER DELETE ON isokron.agent_messages REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_messages_removed_tg();
+
+--
+-- Name: agent_sessions quota_session_keys; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_session_keys BEFORE UPDATE OF tenant_id, user_id, id ON isokron.agent_sessions FOR EACH ROW EXECUTE FUNCTION isokron.quota_session_keys_tg();
+
+--
+-- Name: agent_sessions quota_sessions_added; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_sessions_added AFTER INSERT ON isokron.agent_sessions REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_sessions_added_tg();
+
+--
+-- Name: agent_sessions quota_sessions_removed; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_sessions_removed AFTER DELETE ON isokron.agent_sessions REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_sessions_removed_tg();
 
 --
 -- Name: workspaces workspaces_root_guard; Type: TRIGGER; Schema: isokron
@@ -3977,6 +4359,30 @@ CREATE POLICY memory_records_select ON isokron.memory_records FOR SELECT USING (
 CREATE POLICY memory_records_update ON isokron.memory_records FOR UPDATE USING ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[]))) WITH CHECK ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
 
 --
+-- Name: quota_limits; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.quota_limits ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: quota_limits quota_limits_owner; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY quota_limits_owner ON isokron.quota_limits TO isokron_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: quota_usage; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.quota_usage ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: quota_usage quota_usage_definer; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY quota_usage_definer ON isokron.quota_usage TO isokron_definer USING (true) WITH CHECK (true);
+
+--
 -- Name: recall_corpora; Type: ROW SECURITY; Schema: isokron
 --
 
@@ -4348,6 +4754,49 @@ REVOKE ALL ON FUNCTION isokron.purge_workspace_v1(p_workspace_id text) FROM PUBL
 GRANT ALL ON FUNCTION isokron.purge_workspace_v1(p_workspace_id text) TO isokron_sweeper;
 
 --
+-- Name: FUNCTION quota_limits_v1(p_workspace_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_limits_v1(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.quota_limits_v1(p_workspace_id text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION quota_memory_add_v1(p_delta json); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_memory_add_v1(p_delta json) FROM PUBLIC;
+
+--
+-- Name: FUNCTION quota_memory_changed_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_memory_changed_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION quota_messages_added_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_messages_added_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION quota_messages_removed_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_messages_removed_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION quota_sessions_added_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_sessions_added_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION quota_sessions_removed_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_sessions_removed_tg() FROM PUBLIC;
+
+--
 -- Name: FUNCTION read_context_v1(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]); Type: ACL; Schema: isokron
 --
 
@@ -4574,6 +5023,18 @@ GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_records TO isokron_definer;
 GRANT UPDATE(embedding_model) ON TABLE isokron.memory_records TO isokron_definer;
 
 --
+-- Name: TABLE quota_limits; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT ON TABLE isokron.quota_limits TO isokron_definer;
+
+--
+-- Name: TABLE quota_usage; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.quota_usage TO isokron_definer;
+
+--
 -- Name: TABLE recall_corpora; Type: ACL; Schema: isokron
 --
 
@@ -4669,4 +5130,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0024_context_fast', '86dd7e43151534d44bc0612c0ddd232c9a2fb62548185004ad021ae8136d2197'),
     ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3'),
     ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
-    ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73');
+    ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73'),
+    ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea');

@@ -13,6 +13,7 @@ from .memory_transfer import (
     purge_workspace,
     read_import_file,
 )
+from .quotas import apply_quotas, quota_limits
 from .recall import Recall, RecallItem
 from .sessions import AgentSessionStore, RequestContext
 from .sweeper import DelegationSweeper, SweepResult
@@ -35,9 +36,11 @@ __all__ = [
     "SweepResult",
     "Vectors",
     "WriteObserver",
+    "apply_quotas",
     "content_hash",
     "export_memory",
     "import_memory",
     "purge_workspace",
+    "quota_limits",
     "read_import_file",
 ]

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call
-from ..errors import NotOwnedError
+from ..errors import NotOwnedError, QuotaExceededError
 from ..pool import DB, acquire, translate_errors
 from ._json import timestamps
 
@@ -79,6 +79,16 @@ class CommitBatcher:
             for _, future in batch:
                 future.cancel()
             raise
+        except QuotaExceededError as exc:
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            # one statement past a quota refuses all its commits: write them one by one, in
+            # order, so those that fit land and only the rest are refused
+            for entry in batch:
+                await self._flush(workspace_id, [entry])
+            return
         except Exception as exc:  # the whole call failed: every caller gets the error
             for _, future in batch:
                 if not future.done():

@@ -287,10 +287,12 @@ class NamespaceMemory:
     @telemetry.traced("isokron.memory.patch_namespace", operation="update_memory")
     async def items(self, workspace_id: str, namespace: str, *,
                     ids: Sequence[uuid.UUID | str] | None = None,
-                    limit: int = MAX_LIMIT) -> list[NamespaceItem]:
+                    limit: int = MAX_LIMIT,
+                    after: tuple[datetime, uuid.UUID] | None = None) -> list[NamespaceItem]:
         """Return the live records of one namespace whole, oldest first (or those with
-        ``ids``): see :func:`isokron.stores.memory_items.read_items`."""
-        return await read_items(self.pool, workspace_id, namespace, ids=ids, limit=limit)
+        ``ids``; ``after``: the next page): see :func:`~isokron.stores.memory_items.read_items`."""
+        return await read_items(self.pool, workspace_id, namespace, ids=ids, limit=limit,
+                                after=after)
 
     async def patch_namespace(
         self,

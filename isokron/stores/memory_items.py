@@ -25,6 +25,8 @@ _LIVE = ("r.root_id = $1 AND r.namespace = $2 AND (r.expires_at IS NULL OR r.exp
          " AND n.name = r.namespace AND (n.expires_at IS NULL OR n.expires_at > now()))")
 _ALL = (f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} "
         "ORDER BY r.created_at, r.id LIMIT $3")
+_AFTER = (f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} "
+          "AND (r.created_at, r.id) > ($4, $5) ORDER BY r.created_at, r.id LIMIT $3")
 _BY_IDS = (f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} "
            "AND r.id = ANY($3) ORDER BY r.created_at, r.id LIMIT $4")
 _ROOT = "SELECT root_id FROM isokron.namespace_access_v2()"
@@ -61,9 +63,13 @@ class NamespaceItem:
 
 async def read_items(db: DB, workspace_id: str, namespace: str, *,
                      ids: Sequence[uuid.UUID | str] | None = None,
-                     limit: int) -> list[NamespaceItem]:
+                     limit: int,
+                     after: tuple[datetime, uuid.UUID] | None = None) -> list[NamespaceItem]:
     """Return up to ``limit`` live records of ``namespace`` (oldest first), or only those
-    with ``ids``; ``workspace_id`` must be able to read the namespace (RLS decides)."""
+    with ``ids``; ``workspace_id`` must be able to read the namespace (RLS decides).
+
+    ``after`` (the ``created_at`` and ``id`` of the last record of the previous page) reads
+    the next page: a walk over the namespace that never holds more than ``limit`` rows."""
     check_workspace(workspace_id)
     check_names([namespace], "namespace")
     check_limit(limit)
@@ -73,7 +79,10 @@ async def read_items(db: DB, workspace_id: str, namespace: str, *,
         if root is None:
             raise NotFoundError(f"unknown workspace {workspace_id!r} "
                                 "(not in isokron.workspaces)")
-        if wanted is None:
+        if wanted is None and after is not None:
+            rows = await conn.fetch(_AFTER, root, namespace, limit, after[0],
+                                    check_uuid(after[1], "after"))
+        elif wanted is None:
             rows = await conn.fetch(_ALL, root, namespace, limit)
         else:
             rows = await conn.fetch(_BY_IDS, root, namespace, wanted, limit)

@@ -58,6 +58,9 @@ SUBSTRATE_FORGE = {
     "workspace_constitution_revisions": "INSERT INTO kronicle.workspace_constitution_revisions "
                                         "(workspace_id, revision_number, rules_hash) VALUES "
                                         "('{ws}', 99, '\\x00')",
+    # not substrate: isokron's quota limits, written by the schema owner only
+    "quota_limits": "INSERT INTO isokron.quota_limits (workspace_id, sessions_per_user) "
+                    "VALUES ('{ws}', 1000000)",
     "agent_scratchpad_entries": "INSERT INTO kronicle.agent_scratchpad_entries (workspace_id, "
                                 "actor_id, scratchpad_kind, content_inline, content_hash, "
                                 "approved_event_id) SELECT workspace_id, actor_id, 'hypothesis', 'x', "

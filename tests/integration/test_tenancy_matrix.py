@@ -18,7 +18,7 @@ A, B = "org_a", "org_b"
 SESSION_A, SESSION_B = uuid.uuid4(), uuid.uuid4()
 
 #: Tables that hold no tenant data: the runtime role must have no privilege on them at all.
-NO_TENANT_DATA = {"schema_migrations", "context_keys"}
+NO_TENANT_DATA = {"schema_migrations", "context_keys", "quota_limits"}
 
 
 @attrs.frozen
@@ -41,6 +41,11 @@ CLOSED: dict[str, Spec] = {
         "key1 = '{ws}'", "docs = 99",
         "INSERT INTO isokron.recall_corpora (source, key1, key2, docs, avg_len) "
         "VALUES ('s', '{ws}', 'forged', 1, 1)"),
+    # quota counters: kept by the schema's triggers only (a reset would lift a quota)
+    "quota_usage": Spec(
+        "key1 = '{ws}'", "items = 0, bytes = 0",
+        "INSERT INTO isokron.quota_usage (scope, key1, key2, items) "
+        "VALUES ('user', '{ws}', 'forged', -1000)"),
 }
 
 SPECS: dict[str, Spec] = {

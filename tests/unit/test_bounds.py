@@ -54,3 +54,27 @@ def test_bad_bounds_are_config_errors_naming_the_key(key, value):
     with pytest.raises(ConfigError) as raised:
         AsyncIsoKron({"dsn": "postgresql://x/y", key: value})
     assert raised.value.key == key
+
+
+def test_a_result_envelope_is_capped_and_says_so():
+    """capped_envelope (the MCP server's quota_result_bytes): under the cap nothing
+    changes; over it the last items go, the envelope says how many; a result that cannot
+    fit becomes an error envelope naming the quota."""
+    import json
+
+    from isokron.engine.tools import capped_envelope, ok_envelope
+
+    small = ok_envelope(memories=[{"content": "a"}])
+    assert capped_envelope(small, 1024) == small
+    big = ok_envelope(memories=[{"content": f"{i}" + "é" * 500} for i in range(50)],
+                      untrusted=True, note="n")
+    capped = capped_envelope(big, 4096)
+    doc = json.loads(capped)
+    assert len(capped.encode()) <= 4096 and doc["ok"] and doc["untrusted"]
+    assert [m["content"][0] for m in doc["memories"]] == [str(i) for i in
+                                                         range(len(doc["memories"]))]
+    assert doc["truncated"]["omitted"] == 50 - len(doc["memories"]) > 0
+    huge = ok_envelope(memory={"content": "x" * 5000})
+    refused = json.loads(capped_envelope(huge, 1024))
+    assert not refused["ok"] and "quota_result_bytes exceeded: limit 1024" in refused[
+        "error"]["message"]

@@ -171,3 +171,37 @@ async def test_dead_lettered_writes_are_reported_lost_by_close():
     assert await outbox.wait_idle(5)
     await outbox.drain(1)
     assert outbox.stats.dead_lettered == 6 and outbox.stats.undelivered == 6
+
+
+async def test_a_quota_refusal_is_dead_lettered_counted_and_no_outage():
+    """QuotaExceededError (SQLSTATE IKQ01): not retried, counted as over_quota, and the
+    breaker does not open however many there are."""
+    from isokron.errors import QuotaExceededError
+    from isokron.pool import translate_errors
+
+    breaker = CircuitBreaker(failures=1, open_seconds=30)
+    outbox = Outbox(base_backoff_s=0.001, breaker=breaker)
+    attempts = 0
+
+    async def over() -> None:
+        nonlocal attempts
+        attempts += 1
+        refusal = asyncpg.exceptions.PostgresError.new(
+            {"C": "IKQ01", "M": "quota_messages_per_session exceeded: limit 3",
+             "D": "session x would reach 4", "S": "ERROR"})
+        async with translate_errors("appending messages"):
+            raise refusal
+
+    for n in range(3):
+        outbox.submit(WriteJob(name=f"session.messages{n}", run=over, lane="s"))
+    assert await outbox.wait_idle(1)
+    assert attempts == 3 and outbox.stats.retried == 0
+    assert outbox.stats.dead_lettered == 3 and outbox.stats.over_quota == 3
+    assert outbox.snapshot()["by_surface"]["session"]["over_quota"] == 3
+    assert breaker.state == "closed" and breaker.allow()
+    letter = outbox.dead_letters[0]
+    assert "quota" in letter.reason and "QuotaExceededError" in letter.error
+    assert "quota_messages_per_session exceeded: limit 3" in letter.error
+    with pytest.raises(QuotaExceededError) as exc:
+        await over()
+    assert (exc.value.quota, exc.value.limit) == ("quota_messages_per_session", 3)

@@ -125,3 +125,30 @@ def test_other_sections_variables_are_not_expanded(tmp_path, monkeypatch):
     path.write_text("model: {api_key: '${SOME_OTHER_TOOL_KEY}'}\nmemory: {provider: isokron}\n"
                     f"isokron: {{dsn: '{DSN}'}}\n")
     assert load_config(path).dsn == DSN
+
+
+def test_quota_keys_have_defaults_descriptions_checks_and_the_readme_table():
+    """quota_* are known keys with the documented defaults (README "Quotas" and the SQL
+    defaults row), each described, settable small, refused below 1 (result: 1024)."""
+    import re
+    from pathlib import Path
+
+    from isokron.config import config_schema, load_config
+    from isokron.errors import ConfigError
+    from isokron.guard.quotas import QUOTA_DEFAULTS
+
+    config = load_config({"dsn": "postgres://h/db"})
+    assert config.quotas() == QUOTA_DEFAULTS
+    described = {item["key"]: item for item in config_schema()}
+    for key, default in QUOTA_DEFAULTS.items():
+        assert described[key]["default"] == default and described[key]["description"] != key
+        small = 1024 if key == "quota_result_bytes" else 1
+        assert getattr(load_config({"dsn": "postgres://h/db", key: str(small)}), key) == small
+        with pytest.raises(ConfigError) as exc:
+            load_config({"dsn": "postgres://h/db", key: small - 1})
+        assert exc.value.key == key
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `(quota_[a-z_]+)` \| (\d+)", readme, re.M))
+    assert {k: int(v) for k, v in table.items()} == QUOTA_DEFAULTS
+    sql = (Path(__file__).resolve().parents[2] / "isokron/schema/0028_quotas.sql").read_text()
+    assert f"VALUES ('*', {', '.join(map(str, QUOTA_DEFAULTS.values()))});" in sql

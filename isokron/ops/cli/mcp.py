@@ -18,5 +18,6 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         from ...integrations.mcp import serve_stdio
     except ImportError:
         raise Refused("the MCP server needs the mcp extra: pip install 'isokron[mcp]'") from None
-    asyncio.run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind))
+    asyncio.run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind,
+                            quota_result_bytes=args.quota_result_bytes))
     return 0

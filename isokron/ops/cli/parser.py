@@ -27,6 +27,7 @@ from .mcp import cmd_mcp
 from .memory import cmd_memory
 from .migrate import cmd_migrate
 from .prompt import cmd_prompt
+from .quota import cmd_quota
 from .schema import cmd_schema
 from .sweep import cmd_sweep
 
@@ -34,7 +35,7 @@ __all__ = ["DESCRIPTION", "build_parser"]
 
 #: The description ``isokron --help`` shows.
 DESCRIPTION = ("Run isokron: migrate, schema, doctor, prompt, sweep, embed, bench, eval, "
-               "memory, context-key, mcp, hermes-install, demo.")
+               "memory, context-key, quota, mcp, hermes-install, demo.")
 
 
 def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -110,6 +111,20 @@ def _add_context_key(sub: argparse._SubParsersAction[Parser]) -> None:
         "signed contexts off)"))
     remove.add_argument("fingerprint", type=fingerprint_type)
     remove.set_defaults(func=cmd_context_key)
+
+
+def _add_quota(sub: argparse._SubParsersAction[Parser]) -> None:
+    quota = sub.add_parser("quota", help="the quotas PostgreSQL enforces per workspace")
+    quota_sub = quota.add_subparsers(dest="quota_command", required=True, metavar="COMMAND")
+    apply = _with_dsn(quota_sub.add_parser(
+        "apply", help="write the config's quota_* keys as limits (connect as the schema owner)"))
+    apply.add_argument("--config", type=readable_file, default=None,
+                       help="isokron config file (default: $ISOKRON_CONFIG or ~/.hermes)")
+    show = _with_dsn(quota_sub.add_parser("show", help="print the limits in force"))
+    for p in (apply, show):
+        p.add_argument("--workspace", type=workspace_type, default=None,
+                       help="one workspace's limits (default: those of every workspace)")
+        p.set_defaults(func=cmd_quota)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,11 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     recall.set_defaults(func=cmd_eval)
     _add_memory(sub)
     _add_context_key(sub)
+    _add_quota(sub)
     mcp = _with_dsn(sub.add_parser(
         "mcp", help="serve the memory and episodes tools of one workspace over stdio (MCP)"))
     mcp.add_argument("--workspace", required=True, type=workspace_type)
     mcp.add_argument("--actor-kind", default="kora",
                      help="whose episodes isokron_episodes_recent lists (default kora)")
+    mcp.add_argument("--quota-result-bytes", type=positive_int, default=None,
+                     help="largest tool result sent, in bytes (default 262144); a longer "
+                          "listing loses its last items and says so")
     mcp.set_defaults(func=cmd_mcp)
     hermes = sub.add_parser("hermes-install", help="install the Hermes-style plugin")
     hermes.add_argument("--home", default=None, type=directory_type,
