@@ -1,0 +1,369 @@
+"""The redactor's rules: what a secret looks like, as spans of the text that holds it.
+
+Each rule finds candidate matches with a regular expression and says which part of a
+match is the secret (``None``: not a secret after all). :mod:`.redact` runs them over a
+normalised view of the text and replaces the spans; this module has no entry point of its
+own. Rules are ordered most specific first: where spans overlap, the first rule's label
+names the merged span.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+
+import attrs
+
+__all__ = ["RULES", "SECRET_KEY_WORDS", "Rule", "Span", "has_mixed_alphabet",
+           "is_card_number", "scan_rules"]
+
+#: (start, end, label)
+Span = tuple[int, int, str]
+Find = Callable[[re.Match[str]], tuple[int, int] | None]
+
+
+def has_mixed_alphabet(blob: str) -> bool:
+    """Real keys mix cases and digits; a hex digest, a word or a path does not."""
+    return bool(re.search(r"[a-z]", blob) and re.search(r"[A-Z]", blob)
+                and re.search(r"[0-9]", blob))
+
+
+def _whole(m: re.Match[str]) -> tuple[int, int]:
+    return m.span()
+
+
+def _group(n: int) -> Find:
+    return lambda m: m.span(n)
+
+
+def _basic_auth(m: re.Match[str]) -> tuple[int, int] | None:
+    # "Basic <base64 of user:password>"; "Basic instructions" is prose, not a credential.
+    blob = m.group(2)
+    try:
+        decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return m.span(2) if ":" in decoded and decoded.isprintable() else None
+
+
+#: Field names whose string value is a secret (JSON keys, YAML keys).
+SECRET_KEY_WORDS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "client_secret", "secret_key",
+    "api_key", "apikey", "api_token", "access_key", "access_token", "auth_token",
+    "refresh_token", "token", "private_key", "credentials", "aws_secret_access_key",
+)
+_KEY_WORDS = "|".join(sorted(SECRET_KEY_WORDS, key=len, reverse=True))
+# A YAML value that is a type annotation in code ("password: str"), not a secret.
+TYPE_LIKE = re.compile(
+    r"^(?:str|bytes|int|bool|float|None|Any|object|SecretStr|Optional\[.*\]|.*\|\s*None|"
+    r"[A-Z][A-Za-z_]*(?:\[.*\])?)(?:\s*=.*)?[,)]?$")
+
+
+def _yaml_field(m: re.Match[str]) -> tuple[int, int] | None:
+    value = m.group(3)
+    return None if TYPE_LIKE.match(value) or value.endswith(":") else m.span(3)
+
+
+# NAME=value / NAME: value. Scanned from each separator backwards (fast on long prose):
+# UPPER_CASE names (environment files) hide any value; snake_case names in code only a
+# literal or a key-shaped value, never an expression ("token = self._token").
+_SEPARATOR = re.compile(r"[=:]")
+_ENV_NAME = re.compile(
+    r"(?:^|_)(?:API_?KEY|TOKEN|SECRET|SECRET_KEY|ACCESS_KEY|PASSWORD|PASSWD|PASS|PWD|"
+    r"PRIVATE_KEY|CREDENTIALS)$")
+_CODE_NAME = re.compile(r"_(?:api_?key|token|secret|password|passwd|secret_key|access_key)$")
+_VALUE = re.compile(r"[ \t]*(\"[^\"]*\"|'[^']*'|[^\s\"',;)]+)")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _assignment_secret(text: str, sep: int) -> tuple[int, int] | None:
+    end = sep
+    while end > 0 and text[end - 1] in " \t":
+        end -= 1
+    start = end
+    while start > 0 and end - start < 80 and text[start - 1] in _NAME_CHARS:
+        start -= 1
+    name = text[start:end]
+    if not name or (start > 0 and text[start - 1] in _NAME_CHARS):
+        return None
+    value = _VALUE.match(text, sep + 1)
+    if value is None:
+        return None
+    literal = value.group(1)
+    if name.isupper() and _ENV_NAME.search(name):
+        return value.span(1)
+    if text[sep] == "=" and name.islower() and _CODE_NAME.search(name):
+        quoted = literal[:1] in "\"'" and len(literal) >= 2
+        if quoted or (len(literal) >= 8 and has_mixed_alphabet(literal)
+                      and not re.search(r"[(.\[]", literal)):
+            return value.span(1)
+    return None
+
+
+def _scan_assignments(text: str) -> list[tuple[int, int]]:
+    if "=" not in text and ":" not in text:
+        return []
+    spans: list[tuple[int, int]] = []
+    last = 0
+    for sep in _SEPARATOR.finditer(text):
+        if sep.start() < last:
+            continue
+        span = _assignment_secret(text, sep.start())
+        if span is not None:
+            spans.append(span)
+            last = span[1]
+    return spans
+
+
+# password=… / Password=…; / pwd=… / password: … in every common syntax (libpq, ODBC, JDBC,
+# YAML, INI, env). A bare lower-case word after "=" is a variable in code ("password=pw")
+# unless the text is a connection string (another key=value of one).
+_CONNINFO = re.compile(r"(?i)(?:^|[\s;?&(,])(?:host|hostaddr|user|dbname|port|sslmode|server|uid|"
+                       r"user id|database|driver|data source|initial catalog)\s*=")
+_NOT_SECRET = frozenset({"none", "null", "true", "false", "nil", "undefined", "required",
+                         "optional", "str", "string", "self", "cls", "value", "default",
+                         "...", "*", "xxx", "****", "<password>", "changeme"})
+
+
+def _password(m: re.Match[str]) -> tuple[int, int] | None:
+    name, sep, value = m.group(1), m.group(2), m.group(3)
+    if value[:1] in "\"'{":
+        after = m.string[m.end():m.end() + 1]
+        if sep == "=" and name.islower() and after in (",", ")") and not _CONNINFO.search(
+                m.string):
+            return None  # a keyword argument in an example call, not a configuration
+        return m.span(3) if len(value) > 2 and value[1:-1].strip() else None
+    bare = value.rstrip(".,")
+    if (bare.lower() in _NOT_SECRET or bare.startswith(("$", "%(", "self.", "<"))
+            or bare.lower() == name.lower() or "(" in bare or "[" in bare
+            or TYPE_LIKE.match(bare)):
+        return None
+    if re.fullmatch(r"[a-z_][a-z_.]*", bare) and not _CONNINFO.search(m.string):
+        return None  # a variable, an attribute or a word of prose
+    if ":" in sep:
+        rest = m.string[m.end():m.string.find("\n", m.end()) % (len(m.string) + 1)]
+        if rest.strip() and not rest.lstrip().startswith("#") and bare.isalpha():
+            return None  # "password: it must be eight characters" is prose
+    return m.start(3), m.start(3) + len(bare)
+
+
+_PEM_LINE = r"-{{3,}}[ \t]*{}[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+BLOCK)?[ \t]*-{{3,}}"
+
+# A payment card: 13-19 digits, in groups joined by one kind of separator, Luhn-valid and
+# from an issuer range that exists (order ids, timestamps and phone numbers are not).
+_CARD = re.compile(r"(?<![\w+\-.,/:#])\d(?:[ \-]?\d){12,18}(?![\w\-]|[.,/:]\d)")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _issuer_plausible(d: str) -> bool:
+    n = len(d)
+    two, four = int(d[:2]), int(d[:4])
+    return ((d[0] == "4" and n in (13, 16, 19)) or (51 <= two <= 55 and n == 16)
+            or (2221 <= four <= 2720 and n == 16) or (two in (34, 37) and n == 15)
+            or ((four == 6011 or 644 <= int(d[:3]) <= 649 or two in (62, 65)) and n >= 16)
+            or (3528 <= four <= 3589 and n >= 16)
+            or ((300 <= int(d[:3]) <= 305 or two in (36, 38, 39)) and n >= 14)
+            or ((two == 50 or 56 <= two <= 69) and n >= 13))
+
+
+def is_card_number(text: str) -> bool:
+    """A 13-19 digit payment card number (separators allowed): Luhn and issuer checked."""
+    seps = {c for c in text if not c.isdigit()}
+    if len(seps) > 1 or seps - {" ", "-"}:
+        return False
+    digits = text.replace(" ", "").replace("-", "")
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 3:
+        return False
+    groups = re.split(r"[ \-]", text)
+    if len(groups) > 1 and any(len(g) < 3 for g in groups[:-1]):
+        return False
+    return _issuer_plausible(digits) and _luhn(digits)
+
+
+def _card(m: re.Match[str]) -> tuple[int, int] | None:
+    return m.span() if is_card_number(m.group(0)) else None
+
+
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b")
+_AWS_CONTEXT = re.compile(r"(?i)aws|amazon|\bs3\b|secret.?access")
+
+
+def _aws_secret(m: re.Match[str]) -> tuple[int, int] | None:
+    blob = m.group(0)
+    if not has_mixed_alphabet(blob):
+        return None
+    near = m.string[max(0, m.start() - 160):m.start()]
+    return m.span() if (_AWS_CONTEXT.search(near) or _AWS_KEY_ID.search(m.string)) else None
+
+
+def _run_of_mixed(m: re.Match[str]) -> tuple[int, int] | None:
+    blob = m.group(0).rstrip("=")
+    return (m.start(), m.start() + len(blob)) if has_mixed_alphabet(blob) else None
+
+
+@attrs.frozen
+class Rule:
+    label: str
+    pattern: re.Pattern[str]
+    find: Find = _whole
+    #: cheap pre-check: the rule runs only when one of these is in the (lower-cased) text
+    needles: tuple[str, ...] = ()
+    #: needles are matched case-sensitively against the text itself
+    cased: bool = False
+    #: the rule runs only when the text has a run of non-space characters this long
+    min_token: int = 0
+    #: a hand-written scanner used instead of ``pattern``
+    scan: Callable[[str], list[tuple[int, int]]] | None = None
+    #: a vendor prefix that never occurs in prose: also looked for in whitespace-joined,
+    #: reversed and separator-spaced copies of token-like runs
+    prefixed: bool = False
+
+
+def _url_passwords(text: str) -> list[tuple[int, int]]:
+    """``scheme://user:password@host``; the password may hold ``/`` or ``@`` (the last ``@``
+    before the host ends it)."""
+    spans = []
+    for m in _URL_USER.finditer(text):
+        end = m.end()
+        while end < len(text) and not text[end].isspace() and text[end] not in "\"'<>`":
+            end += 1
+        run = text[m.end():end]
+        at = -1
+        for hit in re.finditer(r"@(?=[A-Za-z0-9.\-\[\]:]+(?:[/?#]|$))", run):
+            at = hit.start()
+        if at <= 0 or re.match(r"\d{1,5}(?:/|$)", run):
+            continue
+        spans.append((m.end(), m.end() + at))
+    return spans
+
+
+_URL_USER = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:", re.IGNORECASE)
+_TOKENISH = r"(?<![A-Za-z0-9_\-])"
+
+RULES: tuple[Rule, ...] = (
+    Rule("PRIVATE_KEY", re.compile(
+        _PEM_LINE.format("BEGIN") + r"(?:.*?" + _PEM_LINE.format("END") + r"|.*\Z)",
+        re.DOTALL | re.IGNORECASE), needles=("private",)),
+    Rule("DATABASE_URL_PASSWORD", _URL_USER, needles=("://",), scan=_url_passwords),
+    Rule("SLACK_WEBHOOK", re.compile(
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+"),
+        needles=("hooks.slack.com",), prefixed=True),
+    Rule("URL_QUERY_SECRET", re.compile(
+        r"([?&](?:key|api[_-]?key|token|access_token|auth|auth_token|secret|client_secret|"
+        r"password|passwd|pwd|sig|signature|x-amz-signature|x-goog-signature|"
+        r"x-amz-credential)=)([^&\s#\"'<>]+)", re.IGNORECASE),
+        _group(2), needles=("?", "&")),
+    Rule("SECRET_ASSIGNMENT", _SEPARATOR, scan=_scan_assignments),
+    # JSON / Python mappings: a quoted secret-ish key with a quoted value.
+    Rule("SECRET_FIELD", re.compile(
+        rf"([\"'][A-Za-z0-9_.\-]*(?:{_KEY_WORDS})[\"']\s*:\s*)(\"[^\"]*\"|'[^']*')",
+        re.IGNORECASE), _group(2), needles=("\":", "':", "\" :", "' :")),
+    # YAML: "password: value" as a line of its own (one token, not a type annotation).
+    Rule("SECRET_FIELD", re.compile(
+        rf"^(\s*-?\s*[A-Za-z0-9_.\-]*(?:{_KEY_WORDS}))(\s*:\s*)([^\s#]+)[ \t]*$",
+        re.IGNORECASE | re.MULTILINE),
+        _yaml_field, needles=("pass", "pwd", "secret", "key", "token", "credentials")),
+    Rule("PASSWORD", re.compile(
+        r"(?<![A-Za-z0-9])((?:[A-Za-z0-9]*[_.\-])?(?:password|passwd|passphrase|pwd|pass))"
+        r"([\"']?[ \t]*[=:][ \t]*)(\"[^\"\n]*\"|'[^'\n]*'|\{[^}\n]*\}|[^\s;,'\"&<>(){}]+)",
+        re.IGNORECASE), _password, needles=("pass", "pwd")),
+    Rule("BEARER_TOKEN", re.compile(r"(Bearer)\s+([A-Za-z0-9\-._~+/]{8,}=*)", re.IGNORECASE),
+         _group(2), needles=("bearer",)),
+    Rule("BASIC_AUTH", re.compile(r"(Basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])",
+                                  re.IGNORECASE), _basic_auth, needles=("basic",)),
+    Rule("JWT", re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?"),
+         needles=("eyj",), prefixed=True),
+    Rule("GITHUB_TOKEN", re.compile(
+        r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"),
+        needles=("gh", "github_pat_"), prefixed=True),
+    Rule("SLACK_TOKEN", re.compile(r"xox[abeoprs]-[A-Za-z0-9\-]{10,}|xapp-[A-Za-z0-9\-]{10,}"),
+         needles=("xox", "xapp-"), prefixed=True),
+    Rule("STRIPE_KEY", re.compile(r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+         needles=("_live_", "_test_"), prefixed=True),
+    Rule("SHOPIFY_TOKEN", re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"), needles=("shp",),
+         prefixed=True),
+    Rule("GOOGLE_API_KEY", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), needles=("aiza",),
+         prefixed=True),
+    Rule("NPM_TOKEN", re.compile(r"npm_[A-Za-z0-9]{36}\b"), needles=("npm_",), prefixed=True),
+    Rule("HUGGINGFACE_TOKEN", re.compile(r"hf_[A-Za-z0-9]{30,}\b"), needles=("hf_",),
+         prefixed=True),
+    Rule("SENDGRID_KEY", re.compile(r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"),
+         needles=("sg.",), prefixed=True),
+    Rule("TWILIO_KEY", re.compile(r"SK[0-9a-fA-F]{32}\b"), needles=("sk",)),
+    Rule("SK_KEY", re.compile(r"sk-[A-Za-z0-9_\-]{16,}"), needles=("sk-",), prefixed=True),
+    Rule("GITLAB_TOKEN", re.compile(r"glpat-[A-Za-z0-9_\-]{20,}"), needles=("glpat-",),
+         prefixed=True),
+    Rule("PYPI_TOKEN", re.compile(r"pypi-AgE[A-Za-z0-9_\-]{50,}"), needles=("pypi-age",),
+         prefixed=True),
+    Rule("TELEGRAM_BOT_TOKEN", re.compile(r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}"),
+         needles=(":aa",)),
+    Rule("DISCORD_BOT_TOKEN", re.compile(
+        _TOKENISH + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}"),
+        _run_of_mixed, min_token=58),
+    Rule("AZURE_STORAGE_KEY", re.compile(r"(AccountKey=)([A-Za-z0-9+/]{40,}={0,2})"),
+         _group(2), needles=("accountkey=",)),
+    Rule("MAILCHIMP_KEY", re.compile(r"[0-9a-f]{32}-us[0-9]{1,2}\b"), needles=("-us",)),
+    Rule("AWS_SECRET_ACCESS_KEY", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+         _aws_secret, min_token=40, needles=("aws", "amazon", "s3", "secret", "akia", "asia")),
+    Rule("AWS_ACCESS_KEY_ID", _AWS_KEY_ID,
+         needles=("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA"), cased=True, prefixed=True),
+    Rule("CARD_NUMBER", _CARD, _card),
+    Rule("BASE64_BLOB", re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{64,}={0,2}"),
+         _run_of_mixed, min_token=64),
+)
+
+# Every rule's needles in one pattern: a single scan of the text tells which rules can
+# apply (most text has none of them), instead of one ``in`` test per needle.
+_NEEDLES = sorted({n.lower() for rule in RULES for n in rule.needles}, key=len, reverse=True)
+_ANY_NEEDLE = re.compile("(?=(" + "|".join(re.escape(n) for n in _NEEDLES) + "))")
+# The scan reports the longest needle at each position; the shorter ones inside it count too.
+_ALSO_FOUND = {n: frozenset(m for m in _NEEDLES if m in n) for n in _NEEDLES}
+_RULE_NEEDLES = tuple(frozenset(n.lower() for n in rule.needles) for rule in RULES)
+_LONG_RUN = {n: re.compile(rf"\S{{{n}}}") for n in {r.min_token for r in RULES if r.min_token}}
+
+
+def _needles_in(lower: str) -> frozenset[str]:
+    present: set[str] = set()
+    for needle in _ANY_NEEDLE.findall(lower):
+        present |= _ALSO_FOUND[needle]
+    return frozenset(present)
+
+
+def scan_rules(text: str, *, prefixed_only: bool = False) -> list[Span]:
+    """Every secret span the rules find in ``text`` (``prefixed_only``: the vendor-prefix
+    rules alone, for derived copies of a token)."""
+    spans: list[Span] = []
+    present = _needles_in(text.lower())
+    longest: dict[int, bool] = {}
+    for rule, needles in zip(RULES, _RULE_NEEDLES, strict=True):
+        if prefixed_only and not rule.prefixed:
+            continue
+        if needles:
+            if needles.isdisjoint(present):
+                continue
+            if rule.cased and not any(needle in text for needle in rule.needles):
+                continue
+        if rule.min_token:
+            if rule.min_token not in longest:
+                longest[rule.min_token] = _LONG_RUN[rule.min_token].search(text) is not None
+            if not longest[rule.min_token]:
+                continue
+        if rule.scan is not None:
+            spans += [(s, e, rule.label) for s, e in rule.scan(text)]
+            continue
+        for match in rule.pattern.finditer(text):
+            span = rule.find(match)
+            if span is not None and span[1] > span[0]:
+                spans.append((span[0], span[1], rule.label))
+    return spans
