@@ -31,16 +31,19 @@ class View:
     """``text`` and, per character, the span of the original it came from."""
 
     text: str
-    starts: list[int]
-    ends: list[int]
+    #: None: the original itself
+    starts: list[int] | None
+    ends: list[int] | None
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text behind ``text[start:end]``."""
+        if self.starts is None or self.ends is None:
+            return start, end
         return self.starts[start], self.ends[end - 1]
 
     @classmethod
     def identity(cls, text: str) -> View:
-        return cls(text, list(range(len(text))), list(range(1, len(text) + 1)))
+        return cls(text, None, None)
 
     @classmethod
     def whole(cls, text: str, start: int, end: int) -> View:
@@ -49,6 +52,8 @@ class View:
 
     def sub(self, text: str, picks: list[int]) -> View:
         """A view of ``text`` whose character ``k`` is this view's character ``picks[k]``."""
+        if self.starts is None or self.ends is None:
+            return View(text, picks, [p + 1 for p in picks])
         return View(text, [self.starts[p] for p in picks], [self.ends[p] for p in picks])
 
     def over(self, start: int, end: int, text: str) -> View:
@@ -153,7 +158,7 @@ def joined_runs(view: View, starts: Iterator[int]) -> Iterator[tuple[View, list[
 
 #: encoded runs: at most this many decoded per text, each at most this long
 MAX_DECODED, MAX_ENCODED_CHARS = 32, 8192
-_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_\-=])[A-Za-z0-9+/_\-]{16,}={0,2}")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){10,}(?![0-9A-Za-z])")
 _URL_RUN = re.compile(r"[A-Za-z0-9._~+\-=&/:?%]*%[0-9A-Fa-f]{2}[A-Za-z0-9._~+\-=&/:?%]*")
 
@@ -176,18 +181,20 @@ def _b64(run: str) -> str | None:
         return None
 
 
-def decoded_runs(view: View) -> Iterator[View]:
+def decoded_runs(view: View, *, long: bool = True) -> Iterator[View]:
     """Base64, hex and URL-encoded runs of ``view``, decoded when the result is text; each
-    decoded copy stands for its whole run."""
+    decoded copy stands for its whole run (``long``: the text has a run of 16 characters
+    or more, else only URL-encoded runs are looked for)."""
     text = view.text
     count = 0
-    candidates: list[tuple[re.Pattern[str], str]] = [(_BASE64_RUN, "b64")]
+    candidates: list[tuple[re.Pattern[str], str]] = [(_BASE64_RUN, "b64")] if long else []
     if "%" in text:
         candidates.append((_URL_RUN, "url"))
     for pattern, kind in candidates:
         for m in pattern.finditer(text):
             run = m.group(0)
-            if len(run) > MAX_ENCODED_CHARS:
+            if len(run) > MAX_ENCODED_CHARS or (kind == "b64" and m.start() and (
+                    text[m.start() - 1] in _B64_CHARS)):
                 continue
             if kind == "url":
                 decoded: str | None = urllib.parse.unquote_plus(run)
@@ -207,6 +214,7 @@ def decoded_runs(view: View) -> Iterator[View]:
 
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")
 
 
 def reversed_runs(view: View, hits: Iterator[int]) -> Iterator[View]:
@@ -227,13 +235,17 @@ def reversed_runs(view: View, hits: Iterator[int]) -> Iterator[View]:
 
 # A separator between every character ("s-k---l-i-v-e") or every few ("ghp_abcd-efgh-…").
 _EVERY_CHAR = re.compile(r"(?<!\S)(?:\S([-. _]))(?:\S\1){11,}\S?")
+_SEPARATED_HINT = re.compile(r"-\S-\S-\S-\S-|\.\S\.\S\.\S\.\S\.|_\S_\S_\S_\S_| \S \S \S \S ")
 _EVERY_FEW = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9_]{2,8}(?:[-.][A-Za-z0-9_]{1,8}){3,}")
 
 
-def separated_runs(view: View) -> Iterator[View]:
-    """Runs with a separator between every character or every few, with it taken out."""
+def separated_runs(view: View, *, grouped: bool) -> Iterator[View]:
+    """Runs with a separator between every character (or, with ``grouped``, every few),
+    with it taken out."""
     text = view.text
-    for m in _EVERY_CHAR.finditer(text):
-        yield view.over(m.start(), m.end(), m.group(0)[0::2])
-    for m in _EVERY_FEW.finditer(text):
-        yield view.over(m.start(), m.end(), re.sub(r"[-.]", "", m.group(0)))
+    if _SEPARATED_HINT.search(text):
+        for m in _EVERY_CHAR.finditer(text):
+            yield view.over(m.start(), m.end(), m.group(0)[0::2])
+    if grouped:
+        for m in _EVERY_FEW.finditer(text):
+            yield view.over(m.start(), m.end(), re.sub(r"[-.]", "", m.group(0)))

@@ -40,7 +40,7 @@ from typing import Any
 
 from .normalize import (View, decoded_runs, joined_runs, normalised, reversed_runs,
                         separated_runs)
-from .redact_rules import SECRET_KEY_WORDS, Span, is_card_number, scan_rules
+from .redact_rules import SECRET_KEY_WORDS, Span, is_card_number, longest_run, scan_rules
 
 __all__ = [
     "SECRET_KEY_WORDS",
@@ -90,10 +90,10 @@ def _find(text: str) -> list[Span]:
     if _REVERSED.search(lower):
         for copy in reversed_runs(view, (m.start() for m in _REVERSED.finditer(lower))):
             found += _mapped(copy, scan_rules(copy.text, prefixed_only=True))
-    for copy in separated_runs(view):
+    for copy in separated_runs(view, grouped=bool(_PREFIX.search(lower))):
         if _PREFIX.search(copy.text.lower()):
             found += _mapped(copy, scan_rules(copy.text, prefixed_only=True))
-    for copy in decoded_runs(view):
+    for copy in decoded_runs(view, long=longest_run(norm) >= 16):
         inner = normalised(copy.text)
         held = scan_rules(inner.text)
         if held:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import attrs
 
-__all__ = ["RULES", "SECRET_KEY_WORDS", "Rule", "Span", "has_mixed_alphabet",
+__all__ = ["RULES", "SECRET_KEY_WORDS", "Rule", "Span", "has_mixed_alphabet", "longest_run",
            "is_card_number", "scan_rules"]
 
 #: (start, end, label)
@@ -153,7 +153,9 @@ _PEM_LINE = r"-{{3,}}[ \t]*{}[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+
 
 # A payment card: 13-19 digits, in groups joined by one kind of separator, Luhn-valid and
 # from an issuer range that exists (order ids, timestamps and phone numbers are not).
-_CARD = re.compile(r"(?<![\w+\-.,/:#])\d(?:[ \-]?\d){12,18}(?![\w\-]|[.,/:]\d)")
+_CARD = re.compile(r"[0-9](?:[ \-]?[0-9]){12,18}(?![\w\-]|[.,/:][0-9])")
+_NOT_BEFORE_CARD = frozenset(
+    "+-.,/:#_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _luhn(digits: str) -> bool:
@@ -192,6 +194,10 @@ def is_card_number(text: str) -> bool:
 
 
 def _card(m: re.Match[str]) -> tuple[int, int] | None:
+    if m.start() and (m.string[m.start() - 1] in _NOT_BEFORE_CARD
+                      or not m.string[m.start() - 1].isascii()
+                      and m.string[m.start() - 1].isalnum()):
+        return None
     return m.span() if is_card_number(m.group(0)) else None
 
 
@@ -201,15 +207,21 @@ _AWS_CONTEXT = re.compile(r"(?i)aws|amazon|\bs3\b|secret.?access")
 
 def _aws_secret(m: re.Match[str]) -> tuple[int, int] | None:
     blob = m.group(0)
-    if not has_mixed_alphabet(blob):
+    if len(blob) != 40 or (m.start() and m.string[m.start() - 1] in _KEY_CHARS) or (
+            m.string[m.end():m.end() + 1] == "=" or not has_mixed_alphabet(blob)):
         return None
     near = m.string[max(0, m.start() - 160):m.start()]
     return m.span() if (_AWS_CONTEXT.search(near) or _AWS_KEY_ID.search(m.string)) else None
 
 
 def _run_of_mixed(m: re.Match[str]) -> tuple[int, int] | None:
+    if m.start() and m.string[m.start() - 1] in _KEY_CHARS:
+        return None  # inside a longer run
     blob = m.group(0).rstrip("=")
     return (m.start(), m.start() + len(blob)) if has_mixed_alphabet(blob) else None
+
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 @attrs.frozen
@@ -249,16 +261,15 @@ def _url_passwords(text: str) -> list[tuple[int, int]]:
 
 
 _URL_USER = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:", re.IGNORECASE)
-_TOKENISH = r"(?<![A-Za-z0-9_\-])"
 
 RULES: tuple[Rule, ...] = (
     Rule("PRIVATE_KEY", re.compile(
         _PEM_LINE.format("BEGIN") + r"(?:.*?" + _PEM_LINE.format("END") + r"|.*\Z)",
-        re.DOTALL | re.IGNORECASE), needles=("private",)),
+        re.DOTALL | re.IGNORECASE), needles=("---",)),
     Rule("DATABASE_URL_PASSWORD", _URL_USER, needles=("://",), scan=_url_passwords),
     Rule("SLACK_WEBHOOK", re.compile(
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+"),
-        needles=("hooks.slack.com",), prefixed=True),
+        prefixed=True),
     Rule("URL_QUERY_SECRET", re.compile(
         r"([?&](?:key|api[_-]?key|token|access_token|auth|auth_token|secret|client_secret|"
         r"password|passwd|pwd|sig|signature|x-amz-signature|x-goog-signature|"
@@ -283,81 +294,67 @@ RULES: tuple[Rule, ...] = (
     Rule("BASIC_AUTH", re.compile(r"(Basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])",
                                   re.IGNORECASE), _basic_auth, needles=("basic",)),
     Rule("JWT", re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?"),
-         needles=("eyj",), prefixed=True),
+         prefixed=True),
     Rule("GITHUB_TOKEN", re.compile(
         r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"),
-        needles=("gh", "github_pat_"), prefixed=True),
+        prefixed=True),
     Rule("SLACK_TOKEN", re.compile(r"xox[abeoprs]-[A-Za-z0-9\-]{10,}|xapp-[A-Za-z0-9\-]{10,}"),
-         needles=("xox", "xapp-"), prefixed=True),
+         prefixed=True),
     Rule("STRIPE_KEY", re.compile(r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
          needles=("_live_", "_test_"), prefixed=True),
-    Rule("SHOPIFY_TOKEN", re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"), needles=("shp",),
-         prefixed=True),
-    Rule("GOOGLE_API_KEY", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), needles=("aiza",),
-         prefixed=True),
-    Rule("NPM_TOKEN", re.compile(r"npm_[A-Za-z0-9]{36}\b"), needles=("npm_",), prefixed=True),
-    Rule("HUGGINGFACE_TOKEN", re.compile(r"hf_[A-Za-z0-9]{30,}\b"), needles=("hf_",),
-         prefixed=True),
+    Rule("SHOPIFY_TOKEN", re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"), prefixed=True),
+    Rule("GOOGLE_API_KEY", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), prefixed=True),
+    Rule("NPM_TOKEN", re.compile(r"npm_[A-Za-z0-9]{36}\b"), prefixed=True),
+    Rule("HUGGINGFACE_TOKEN", re.compile(r"hf_[A-Za-z0-9]{30,}\b"), prefixed=True),
     Rule("SENDGRID_KEY", re.compile(r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"),
-         needles=("sg.",), prefixed=True),
-    Rule("TWILIO_KEY", re.compile(r"SK[0-9a-fA-F]{32}\b"), needles=("sk",)),
-    Rule("SK_KEY", re.compile(r"sk-[A-Za-z0-9_\-]{16,}"), needles=("sk-",), prefixed=True),
-    Rule("GITLAB_TOKEN", re.compile(r"glpat-[A-Za-z0-9_\-]{20,}"), needles=("glpat-",),
          prefixed=True),
-    Rule("PYPI_TOKEN", re.compile(r"pypi-AgE[A-Za-z0-9_\-]{50,}"), needles=("pypi-age",),
-         prefixed=True),
+    Rule("TWILIO_KEY", re.compile(r"SK[0-9a-fA-F]{32}\b"), cased=True, needles=("SK",)),
+    Rule("SK_KEY", re.compile(r"sk-[A-Za-z0-9_\-]{16,}"), prefixed=True),
+    Rule("GITLAB_TOKEN", re.compile(r"glpat-[A-Za-z0-9_\-]{20,}"), prefixed=True),
+    Rule("PYPI_TOKEN", re.compile(r"pypi-AgE[A-Za-z0-9_\-]{50,}"), prefixed=True),
     Rule("TELEGRAM_BOT_TOKEN", re.compile(r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}"),
          needles=(":aa",)),
     Rule("DISCORD_BOT_TOKEN", re.compile(
-        _TOKENISH + r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}"),
+        r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}"),
         _run_of_mixed, min_token=58),
     Rule("AZURE_STORAGE_KEY", re.compile(r"(AccountKey=)([A-Za-z0-9+/]{40,}={0,2})"),
-         _group(2), needles=("accountkey=",)),
+         _group(2), cased=True, needles=("AccountKey=",)),
     Rule("MAILCHIMP_KEY", re.compile(r"[0-9a-f]{32}-us[0-9]{1,2}\b"), needles=("-us",)),
-    Rule("AWS_SECRET_ACCESS_KEY", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+    Rule("AWS_SECRET_ACCESS_KEY", re.compile(r"[A-Za-z0-9/+]{40,}"),
          _aws_secret, min_token=40, needles=("aws", "amazon", "s3", "secret", "akia", "asia")),
     Rule("AWS_ACCESS_KEY_ID", _AWS_KEY_ID,
          needles=("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA"), cased=True, prefixed=True),
     Rule("CARD_NUMBER", _CARD, _card),
-    Rule("BASE64_BLOB", re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{64,}={0,2}"),
+    Rule("BASE64_BLOB", re.compile(r"[A-Za-z0-9+/]{64,}={0,2}"),
          _run_of_mixed, min_token=64),
 )
 
-# Every rule's needles in one pattern: a single scan of the text tells which rules can
-# apply (most text has none of them), instead of one ``in`` test per needle.
-_NEEDLES = sorted({n.lower() for rule in RULES for n in rule.needles}, key=len, reverse=True)
-_ANY_NEEDLE = re.compile("(?=(" + "|".join(re.escape(n) for n in _NEEDLES) + "))")
-# The scan reports the longest needle at each position; the shorter ones inside it count too.
-_ALSO_FOUND = {n: frozenset(m for m in _NEEDLES if m in n) for n in _NEEDLES}
-_RULE_NEEDLES = tuple(frozenset(n.lower() for n in rule.needles) for rule in RULES)
-_LONG_RUN = {n: re.compile(rf"\S{{{n}}}") for n in {r.min_token for r in RULES if r.min_token}}
+# A rule's needles are a cheap pre-check for a pattern that is slow to run over prose; a
+# pattern that starts with a literal prefix needs none (the regex engine skips to it).
+_RULE_NEEDLES = tuple(tuple(n if rule.cased else n.lower() for n in rule.needles)
+                      for rule in RULES)
 
 
-def _needles_in(lower: str) -> frozenset[str]:
-    present: set[str] = set()
-    for needle in _ANY_NEEDLE.findall(lower):
-        present |= _ALSO_FOUND[needle]
-    return frozenset(present)
+def longest_run(text: str) -> int:
+    """The length of the longest run of non-space characters."""
+    return max(map(len, text.split()), default=0)
 
 
 def scan_rules(text: str, *, prefixed_only: bool = False) -> list[Span]:
     """Every secret span the rules find in ``text`` (``prefixed_only``: the vendor-prefix
     rules alone, for derived copies of a token)."""
     spans: list[Span] = []
-    present = _needles_in(text.lower())
-    longest: dict[int, bool] = {}
+    lower = text.lower()
+    longest = -1
     for rule, needles in zip(RULES, _RULE_NEEDLES, strict=True):
         if prefixed_only and not rule.prefixed:
             continue
-        if needles:
-            if needles.isdisjoint(present):
-                continue
-            if rule.cased and not any(needle in text for needle in rule.needles):
-                continue
+        if needles and not any(n in (text if rule.cased else lower) for n in needles):
+            continue
         if rule.min_token:
-            if rule.min_token not in longest:
-                longest[rule.min_token] = _LONG_RUN[rule.min_token].search(text) is not None
-            if not longest[rule.min_token]:
+            if longest < 0:
+                longest = longest_run(text)
+            if longest < rule.min_token:
                 continue
         if rule.scan is not None:
             spans += [(s, e, rule.label) for s, e in rule.scan(text)]
