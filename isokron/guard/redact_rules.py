@@ -61,9 +61,21 @@ TYPE_LIKE = re.compile(
     r"[A-Z][A-Za-z_]*(?:\[.*\])?)(?:\s*=.*)?[,)]?$")
 
 
-def _yaml_field(m: re.Match[str]) -> tuple[int, int] | None:
-    value = m.group(3)
-    return None if TYPE_LIKE.match(value) or value.endswith(":") else m.span(3)
+_YAML_VALUE = re.compile(r":\s*([^\s#]+)[ \t]*$", re.MULTILINE)
+_YAML_NAME = re.compile(rf"\s*-?\s*[A-Za-z0-9_.\-]*(?:{_KEY_WORDS})\s*", re.IGNORECASE)
+
+
+def _yaml_fields(text: str) -> list[tuple[int, int]]:
+    """``password: value`` as a line of its own (the key first on its line, one token after
+    the colon, not a type annotation)."""
+    spans = []
+    for m in _YAML_VALUE.finditer(text):
+        line = text.rfind("\n", 0, m.start()) + 1
+        value = m.group(1)
+        if (_YAML_NAME.fullmatch(text, line, m.start()) and not TYPE_LIKE.match(value)
+                and not value.endswith(":")):
+            spans.append(m.span(1))
+    return spans
 
 
 # NAME=value / NAME: value. Scanned from each separator backwards (fast on long prose):
@@ -127,7 +139,14 @@ _NOT_SECRET = frozenset({"none", "null", "true", "false", "nil", "undefined", "r
                          "...", "*", "xxx", "****", "<password>", "changeme"})
 
 
+def _ci(word: str) -> str:
+    """``word`` as a case-insensitive pattern, one character class per letter."""
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
 def _password(m: re.Match[str]) -> tuple[int, int] | None:
+    if m.start() and m.string[m.start() - 1].isalnum():  # "bypass=", "compass:"
+        return None
     name, sep, value = m.group(1), m.group(2), m.group(3)
     if value[:1] in "\"'{":
         after = m.string[m.end():m.end() + 1]
@@ -281,14 +300,12 @@ RULES: tuple[Rule, ...] = (
         rf"([\"'][A-Za-z0-9_.\-]*(?:{_KEY_WORDS})[\"']\s*:\s*)(\"[^\"]*\"|'[^']*')",
         re.IGNORECASE), _group(2), needles=("\":", "':", "\" :", "' :")),
     # YAML: "password: value" as a line of its own (one token, not a type annotation).
-    Rule("SECRET_FIELD", re.compile(
-        rf"^(\s*-?\s*[A-Za-z0-9_.\-]*(?:{_KEY_WORDS}))(\s*:\s*)([^\s#]+)[ \t]*$",
-        re.IGNORECASE | re.MULTILINE),
-        _yaml_field, needles=("pass", "pwd", "secret", "key", "token", "credentials")),
+    Rule("SECRET_FIELD", _YAML_VALUE, scan=_yaml_fields, needles=("pass", "pwd", "secret", "key", "token", "credentials")),
     Rule("PASSWORD", re.compile(
-        r"(?<![A-Za-z0-9])((?:[A-Za-z0-9]*[_.\-])?(?:password|passwd|passphrase|pwd|pass))"
-        r"([\"']?[ \t]*[=:][ \t]*)(\"[^\"\n]*\"|'[^'\n]*'|\{[^}\n]*\}|[^\s;,'\"&<>(){}]+)",
-        re.IGNORECASE), _password, needles=("pass", "pwd")),
+        # [pP] first, not re.IGNORECASE: the engine then skips to each "p" (twice as fast)
+        rf"([pP](?:{_ci('ass')}(?:{_ci('word')}|{_ci('wd')}|{_ci('phrase')})?|{_ci('wd')}))"
+        r"([\"']?[ \t]*[=:][ \t]*)(\"[^\"\n]*\"|'[^'\n]*'|\{[^}\n]*\}|[^\s;,'\"&<>(){}]+)"),
+        _password, needles=("pass", "pwd")),
     Rule("BEARER_TOKEN", re.compile(r"(Bearer)\s+([A-Za-z0-9\-._~+/]{8,}=*)", re.IGNORECASE),
          _group(2), needles=("bearer",)),
     Rule("BASIC_AUTH", re.compile(r"(Basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])",
