@@ -38,8 +38,7 @@ import logging
 import re
 from typing import Any
 
-from .normalize import (View, decoded_runs, joined_runs, normalised, reversed_runs,
-                        separated_runs)
+from .normalize import View, decoded_runs, joined_runs, normalised, reversed_runs, separated_runs
 from .redact_rules import SECRET_KEY_WORDS, Span, is_card_number, longest_run, scan_rules
 
 __all__ = [

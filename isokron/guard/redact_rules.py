@@ -168,7 +168,8 @@ def _password(m: re.Match[str]) -> tuple[int, int] | None:
     return m.start(3), m.start(3) + len(bare)
 
 
-_PEM_LINE = r"-{{3,}}[ \t]*{}[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+BLOCK)?[ \t]*-{{3,}}"
+_PEM_LINE = (r"-{{3,}}[ \t]*{}[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+BLOCK)?"
+             r"[ \t]*-{{3,}}")
 
 # A payment card: 13-19 digits, in groups joined by one kind of separator, Luhn-valid and
 # from an issuer range that exists (order ids, timestamps and phone numbers are not).
@@ -300,7 +301,8 @@ RULES: tuple[Rule, ...] = (
         rf"([\"'][A-Za-z0-9_.\-]*(?:{_KEY_WORDS})[\"']\s*:\s*)(\"[^\"]*\"|'[^']*')",
         re.IGNORECASE), _group(2), needles=("\":", "':", "\" :", "' :")),
     # YAML: "password: value" as a line of its own (one token, not a type annotation).
-    Rule("SECRET_FIELD", _YAML_VALUE, scan=_yaml_fields, needles=("pass", "pwd", "secret", "key", "token", "credentials")),
+    Rule("SECRET_FIELD", _YAML_VALUE, scan=_yaml_fields,
+         needles=("pass", "pwd", "secret", "key", "token", "credentials")),
     Rule("PASSWORD", re.compile(
         # [pP] first, not re.IGNORECASE: the engine then skips to each "p" (twice as fast)
         rf"([pP](?:{_ci('ass')}(?:{_ci('word')}|{_ci('wd')}|{_ci('phrase')})?|{_ci('wd')}))"
