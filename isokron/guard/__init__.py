@@ -1,6 +1,7 @@
 """Guards: the one redactor, sanitiser, validator and set of input limits.
 
-Every write is redacted by :mod:`.redact`, every untrusted value rendered by
+Every write is redacted by :mod:`.redact` (its rules in :mod:`.redact_rules`, run on the
+views of :mod:`.normalize`), every untrusted value rendered by
 :mod:`.sanitize`, every id and argument checked by :mod:`.validate` against the limits in
 :mod:`.limits`; :mod:`.dsn` masks passwords in DSNs; :mod:`.context_token` signs tenant
 contexts. Nothing here does I/O but :mod:`.files`, which writes files that may hold a

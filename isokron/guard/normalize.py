@@ -234,7 +234,7 @@ def reversed_runs(view: View, hits: Iterator[int]) -> Iterator[View]:
 
 
 # A separator between every character ("s-k---l-i-v-e") or every few ("ghp_abcd-efgh-…").
-_EVERY_CHAR = re.compile(r"(?<!\S)(?:\S([-. _]))(?:\S\1){11,}\S?")
+_EVERY_CHAR = re.compile(r"(?<!\S)(?:[^\s\"'<>]([-. _]))(?:[^\s\"'<>]\1){11,}[^\s\"'<>]?")
 _SEPARATED_HINT = re.compile(r"-\S-\S-\S-\S-|\.\S\.\S\.\S\.\S\.|_\S_\S_\S_\S_| \S \S \S \S ")
 _EVERY_FEW = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9_]{2,8}(?:[-.][A-Za-z0-9_]{1,8}){3,}")
 
