@@ -24,12 +24,14 @@ YAML ``password: …``, a secret-named JSON key's value), PASSWORD (libpq ``pass
 ODBC/JDBC ``Password=``/``Pwd=``, INI/env/YAML ``password: x``), BEARER_TOKEN, BASIC_AUTH,
 JWT (a short or empty signature too), GITHUB_TOKEN, SLACK_TOKEN (``xox[abeoprs]-``,
 ``xapp-``), STRIPE_KEY (``sk_live_``/``rk_live_``/``pk_live_``/``*_test_``), SHOPIFY_TOKEN
-(``shpat_``/``shpss_``/``shpca_``/``shppa_``), GOOGLE_API_KEY (``AIza…``), NPM_TOKEN,
+(``shpat_``/``shpss_``/``shpca_``/``shppa_``), SQUARE_TOKEN (``sq0atp-``/``sq0csp-``),
+GOOGLE_API_KEY (``AIza…``), NPM_TOKEN,
 HUGGINGFACE_TOKEN, SENDGRID_KEY, TWILIO_KEY, SK_KEY (``sk-…``), GITLAB_TOKEN, PYPI_TOKEN,
 TELEGRAM_BOT_TOKEN, DISCORD_BOT_TOKEN, AZURE_STORAGE_KEY (``AccountKey=``),
 MAILCHIMP_KEY, AWS_SECRET_ACCESS_KEY (a 40-character key next to a key id or after an AWS
 word), AWS_ACCESS_KEY_ID, CARD_NUMBER (13-19 digits, Luhn-valid, a real issuer range),
-BASE64_BLOB (64+ characters of mixed-alphabet base64).
+HIGH_ENTROPY_STRING (a quoted literal of 32+ key characters, mixed alphabet, at least 4.5
+bits of entropy per character), BASE64_BLOB (64+ characters of mixed-alphabet base64).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ import re
 from typing import Any
 
 from .normalize import View, decoded_runs, joined_runs, normalised, reversed_runs, separated_runs
-from .redact_rules import SECRET_KEY_WORDS, Span, is_card_number, longest_run, scan_rules
+from .redact_cards import is_card_number
+from .redact_rules import SECRET_KEY_WORDS, Span, longest_run, scan_rules
 
 __all__ = [
     "SECRET_KEY_WORDS",

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Callable
 
 import attrs
 
+from .redact_cards import CARD, card_span
+
 __all__ = ["RULES", "SECRET_KEY_WORDS", "Rule", "Span", "has_mixed_alphabet", "longest_run",
-           "is_card_number", "scan_rules"]
+           "scan_rules"]
 
 #: (start, end, label)
 Span = tuple[int, int, str]
@@ -171,56 +174,6 @@ def _password(m: re.Match[str]) -> tuple[int, int] | None:
 _PEM_LINE = (r"-{{3,}}[ \t]*{}[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+BLOCK)?"
              r"[ \t]*-{{3,}}")
 
-# A payment card: 13-19 digits, in groups joined by one kind of separator, Luhn-valid and
-# from an issuer range that exists (order ids, timestamps and phone numbers are not).
-_CARD = re.compile(r"[0-9](?:[ \-]?[0-9]){12,18}(?![\w\-]|[.,/:][0-9])")
-_NOT_BEFORE_CARD = frozenset(
-    "+-.,/:#_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = ord(ch) - 48
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
-
-
-def _issuer_plausible(d: str) -> bool:
-    n = len(d)
-    two, four = int(d[:2]), int(d[:4])
-    return ((d[0] == "4" and n in (13, 16, 19)) or (51 <= two <= 55 and n == 16)
-            or (2221 <= four <= 2720 and n == 16) or (two in (34, 37) and n == 15)
-            or ((four == 6011 or 644 <= int(d[:3]) <= 649 or two in (62, 65)) and n >= 16)
-            or (3528 <= four <= 3589 and n >= 16)
-            or ((300 <= int(d[:3]) <= 305 or two in (36, 38, 39)) and n >= 14)
-            or ((two == 50 or 56 <= two <= 69) and n >= 13))
-
-
-def is_card_number(text: str) -> bool:
-    """A 13-19 digit payment card number (separators allowed): Luhn and issuer checked."""
-    seps = {c for c in text if not c.isdigit()}
-    if len(seps) > 1 or seps - {" ", "-"}:
-        return False
-    digits = text.replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19 or len(set(digits)) < 3:
-        return False
-    groups = re.split(r"[ \-]", text)
-    if len(groups) > 1 and any(len(g) < 3 for g in groups[:-1]):
-        return False
-    return _issuer_plausible(digits) and _luhn(digits)
-
-
-def _card(m: re.Match[str]) -> tuple[int, int] | None:
-    if m.start() and (m.string[m.start() - 1] in _NOT_BEFORE_CARD
-                      or not m.string[m.start() - 1].isascii()
-                      and m.string[m.start() - 1].isalnum()):
-        return None
-    return m.span() if is_card_number(m.group(0)) else None
-
-
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b")
 _AWS_CONTEXT = re.compile(r"(?i)aws|amazon|\bs3\b|secret.?access")
 
@@ -232,6 +185,20 @@ def _aws_secret(m: re.Match[str]) -> tuple[int, int] | None:
         return None
     near = m.string[max(0, m.start() - 160):m.start()]
     return m.span() if (_AWS_CONTEXT.search(near) or _AWS_KEY_ID.search(m.string)) else None
+
+
+def _entropy(blob: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts: dict[str, int] = {}
+    for ch in blob:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(blob)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _high_entropy(m: re.Match[str]) -> tuple[int, int] | None:
+    blob = m.group(2)
+    return m.span(2) if has_mixed_alphabet(blob) and _entropy(blob) >= 4.5 else None
 
 
 def _run_of_mixed(m: re.Match[str]) -> tuple[int, int] | None:
@@ -322,6 +289,8 @@ RULES: tuple[Rule, ...] = (
     Rule("STRIPE_KEY", re.compile(r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
          needles=("_live_", "_test_"), prefixed=True),
     Rule("SHOPIFY_TOKEN", re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"), prefixed=True),
+    Rule("SQUARE_TOKEN", re.compile(r"sq0atp-[0-9A-Za-z_\-]{22}|sq0csp-[0-9A-Za-z_\-]{43}"),
+         prefixed=True),
     Rule("GOOGLE_API_KEY", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), prefixed=True),
     Rule("NPM_TOKEN", re.compile(r"npm_[A-Za-z0-9]{36}\b"), prefixed=True),
     Rule("HUGGINGFACE_TOKEN", re.compile(r"hf_[A-Za-z0-9]{30,}\b"), prefixed=True),
@@ -343,7 +312,11 @@ RULES: tuple[Rule, ...] = (
          _aws_secret, min_token=40, needles=("aws", "amazon", "s3", "secret", "akia", "asia")),
     Rule("AWS_ACCESS_KEY_ID", _AWS_KEY_ID,
          needles=("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA"), cased=True, prefixed=True),
-    Rule("CARD_NUMBER", _CARD, _card),
+    Rule("CARD_NUMBER", CARD, card_span),
+    # A quoted literal of 32+ random-looking key characters (detect-secrets' approach): no
+    # word, path or digest has this much entropy in every alphabet at once.
+    Rule("HIGH_ENTROPY_STRING", re.compile(r"([\"'])([A-Za-z0-9+/=_\-]{32,256})\1"),
+         _high_entropy, min_token=34),
     Rule("BASE64_BLOB", re.compile(r"[A-Za-z0-9+/]{64,}={0,2}"),
          _run_of_mixed, min_token=64),
 )

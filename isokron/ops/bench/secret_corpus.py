@@ -169,6 +169,14 @@ def _formats() -> list[SecretCase]:
           (_groups(MASTER, (4, 4, 4, 4), "-"),)),
         c("card-amex", f"amex {_groups(AMEX, (4, 6, 5), ' ')}", (_groups(AMEX, (4, 6, 5), " "),)),
         c("card-plain", f"number {DISCOVER} exp 12/29", (DISCOVER,)),
+        # formats detect-secrets has a plugin for
+        c("square-access", "sq0atp-" + _chars(_ALNUM + "_-", 22, "sqa"),
+          (_chars(_ALNUM + "_-", 22, "sqa"),)),
+        c("square-oauth-secret", "sq0csp-" + _chars(_ALNUM + "_-", 43, "sqs"),
+          (_chars(_ALNUM + "_-", 43, "sqs"),)),
+        c("artifactory", "AKCp8FAKE" + _chars(_ALNUM, 64, "akc"), (_chars(_ALNUM, 64, "akc"),)),
+        c("high-entropy-literal", 'signing_value = "' + _chars(_ALNUM + "+/", 40, "he") + '"',
+          (_chars(_ALNUM + "+/", 40, "he"),)),
     ]
 
 
