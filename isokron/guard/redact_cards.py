@@ -15,7 +15,7 @@ __all__ = ["CARD", "card_span", "is_card_number"]
 # from an issuer range that exists (order ids, timestamps and phone numbers are not).
 CARD = re.compile(r"[0-9](?:[ \-]?[0-9]){12,18}(?![\w\-]|[.,/:][0-9])")
 _NOT_BEFORE_CARD = frozenset(
-    "+-.,/:#_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    "+-.,/:_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _luhn(digits: str) -> bool:
@@ -45,7 +45,7 @@ def is_card_number(text: str) -> bool:
     if len(seps) > 1 or seps - {" ", "-"}:
         return False
     digits = text.replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19 or len(set(digits)) < 3:
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
         return False
     groups = re.split(r"[ \-]", text)
     if len(groups) > 1 and any(len(g) < 3 for g in groups[:-1]):

@@ -151,6 +151,9 @@ def _password(m: re.Match[str]) -> tuple[int, int] | None:
     if m.start() and m.string[m.start() - 1].isalnum():  # "bypass=", "compass:"
         return None
     name, sep, value = m.group(1), m.group(2), m.group(3)
+    named = m.start() > 0 and m.string[m.start() - 1] in "_.-"  # "db_pass:", "ftp.pwd:"
+    if ":" in sep and not named and name.lower() in ("pass", "pwd"):
+        return None  # "Pass: 12 / Fail: 0", "pwd: /home/app"
     if value[:1] in "\"'{":
         after = m.string[m.end():m.end() + 1]
         if sep == "=" and name.islower() and after in (",", ")") and not _CONNINFO.search(
