@@ -225,7 +225,7 @@ def reversed_runs(view: View, hits: Iterator[int]) -> Iterator[View]:
         if hit < done:
             continue
         start = end = hit
-        while start > 0 and text[start - 1] in _TOKEN_CHARS:
+        while start > max(0, done, hit - MAX_WINDOW) and text[start - 1] in _TOKEN_CHARS:
             start -= 1
         while end < len(text) and text[end] in _TOKEN_CHARS and end - start < MAX_WINDOW:
             end += 1

@@ -103,7 +103,7 @@ def _assignment_secret(text: str, sep: int) -> tuple[int, int] | None:
     name = text[start:end]
     if not name or (start > 0 and text[start - 1] in _NAME_CHARS):
         return None
-    value = _VALUE.match(text, sep + 1)
+    value = _VALUE.match(text, sep + 1, sep + 1025)  # bounded: no quadratic scan
     if value is None:
         return None
     literal = value.group(1)
@@ -142,6 +142,11 @@ _NOT_SECRET = frozenset({"none", "null", "true", "false", "nil", "undefined", "r
                          "...", "*", "xxx", "****", "<password>", "changeme"})
 
 
+def _conninfo_near(m: re.Match[str]) -> bool:
+    """Another key=value of a connection string within a few hundred characters."""
+    return _CONNINFO.search(m.string, max(0, m.start() - 300), m.end() + 300) is not None
+
+
 def _ci(word: str) -> str:
     """``word`` as a case-insensitive pattern, one character class per letter."""
     return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
@@ -156,8 +161,7 @@ def _password(m: re.Match[str]) -> tuple[int, int] | None:
         return None  # "Pass: 12 / Fail: 0", "pwd: /home/app"
     if value[:1] in "\"'{":
         after = m.string[m.end():m.end() + 1]
-        if sep == "=" and name.islower() and after in (",", ")") and not _CONNINFO.search(
-                m.string):
+        if sep == "=" and name.islower() and after in (",", ")") and not _conninfo_near(m):
             return None  # a keyword argument in an example call, not a configuration
         return m.span(3) if len(value) > 2 and value[1:-1].strip() else None
     bare = value.rstrip(".,")
@@ -165,10 +169,10 @@ def _password(m: re.Match[str]) -> tuple[int, int] | None:
             or bare.lower() == name.lower() or "(" in bare or "[" in bare
             or TYPE_LIKE.match(bare)):
         return None
-    if re.fullmatch(r"[a-z_][a-z_.]*", bare) and not _CONNINFO.search(m.string):
+    if re.fullmatch(r"[a-z_][a-z_.]*", bare) and not _conninfo_near(m):
         return None  # a variable, an attribute or a word of prose
     if ":" in sep:
-        rest = m.string[m.end():m.string.find("\n", m.end()) % (len(m.string) + 1)]
+        rest = m.string[m.end():m.end() + 200].split("\n", 1)[0]
         if rest.strip() and not rest.lstrip().startswith("#") and bare.isalpha():
             return None  # "password: it must be eight characters" is prose
     return m.start(3), m.start(3) + len(bare)
@@ -187,7 +191,8 @@ def _aws_secret(m: re.Match[str]) -> tuple[int, int] | None:
             m.string[m.end():m.end() + 1] == "=" or not has_mixed_alphabet(blob)):
         return None
     near = m.string[max(0, m.start() - 160):m.start()]
-    return m.span() if (_AWS_CONTEXT.search(near) or _AWS_KEY_ID.search(m.string)) else None
+    return m.span() if (_AWS_CONTEXT.search(near) or _AWS_KEY_ID.search(
+        m.string, max(0, m.start() - 2000), m.end() + 2000)) else None
 
 
 def _entropy(blob: str) -> float:
@@ -237,10 +242,8 @@ def _url_passwords(text: str) -> list[tuple[int, int]]:
     before the host ends it)."""
     spans = []
     for m in _URL_USER.finditer(text):
-        end = m.end()
-        while end < len(text) and not text[end].isspace() and text[end] not in "\"'<>`":
-            end += 1
-        run = text[m.end():end]
+        stop = _RUN_END.search(text, m.end(), m.end() + 512)
+        run = text[m.end():stop.start() if stop else m.end() + 512]
         at = -1
         for hit in re.finditer(r"@(?=[A-Za-z0-9.\-\[\]:]+(?:[/?#]|$))", run):
             at = hit.start()
@@ -250,6 +253,7 @@ def _url_passwords(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_RUN_END = re.compile(r"[\s\"'<>`]")
 _URL_USER = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:", re.IGNORECASE)
 
 RULES: tuple[Rule, ...] = (
