@@ -18,7 +18,7 @@ import functools
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 
@@ -159,8 +159,14 @@ def joined_runs(view: View, starts: Iterator[int]) -> Iterator[tuple[View, list[
 #: encoded runs: at most this many decoded per text, each at most this long
 MAX_DECODED, MAX_ENCODED_CHARS = 32, 8192
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
-_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){10,}(?![0-9A-Za-z])")
+# base64 wrapped at a line length (MIME, PEM-style): lines of 16+ joined up
+_BASE64_WRAPPED = re.compile(r"[A-Za-z0-9+/]{16,}(?:\r?\n[A-Za-z0-9+/]{16,})*\r?\n"
+                             r"[A-Za-z0-9+/]{4,}={0,2}")
 _URL_RUN = re.compile(r"[A-Za-z0-9._~+\-=&/:?%]*%[0-9A-Fa-f]{2}[A-Za-z0-9._~+\-=&/:?%]*")
+# hex as "\x67\x68…", "0x6768…" or "67:68:…"
+_HEX_ESCAPED = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){8,}")
+_HEX_PREFIXED = re.compile(r"0[xX](?:[0-9A-Fa-f]{2}){8,}")
+_HEX_COLONS = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){9,}")
 
 
 def _readable(raw: bytes) -> str | None:
@@ -181,30 +187,50 @@ def _b64(run: str) -> str | None:
         return None
 
 
+def _hex(digits: str) -> str | None:
+    try:
+        return _readable(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _decode(kind: str, run: str) -> str | None:
+    if kind == "url":
+        return urllib.parse.unquote_plus(run)
+    if kind == "wrapped":
+        return _b64(re.sub(r"\s", "", run))
+    if kind == "hex":
+        return _hex(re.sub(r"\\x|0[xX]|:", "", run))
+    if len(run) >= 20 and len(run) % 2 == 0 and all(c in _HEX for c in run):
+        return _hex(run)
+    return _b64(run)
+
+
 def decoded_runs(view: View, *, long: bool = True) -> Iterator[View]:
-    """Base64, hex and URL-encoded runs of ``view``, decoded when the result is text; each
-    decoded copy stands for its whole run (``long``: the text has a run of 16 characters
-    or more, else only URL-encoded runs are looked for)."""
+    """Base64 (also wrapped over lines), hex (bare, ``\\x``-escaped, ``0x``-prefixed or
+    colon-separated) and URL-encoded runs of ``view``, decoded when the result is text;
+    each decoded copy stands for its whole run (``long``: the text has a run of 16
+    characters or more, else only URL-encoded and escaped runs are looked for)."""
     text = view.text
     count = 0
-    candidates: list[tuple[re.Pattern[str], str]] = [(_BASE64_RUN, "b64")] if long else []
+    candidates: list[tuple[re.Pattern[str], str]] = []
+    if long:
+        candidates += [(_BASE64_RUN, "b64"), (_HEX_PREFIXED, "hex")]
+        if "\n" in text:
+            candidates.append((_BASE64_WRAPPED, "wrapped"))
     if "%" in text:
         candidates.append((_URL_RUN, "url"))
+    if "\\x" in text:
+        candidates.append((_HEX_ESCAPED, "hex"))
+    if ":" in text and long:
+        candidates.append((_HEX_COLONS, "hex"))
     for pattern, kind in candidates:
         for m in pattern.finditer(text):
             run = m.group(0)
             if len(run) > MAX_ENCODED_CHARS or (kind == "b64" and m.start() and (
                     text[m.start() - 1] in _B64_CHARS)):
                 continue
-            if kind == "url":
-                decoded: str | None = urllib.parse.unquote_plus(run)
-            elif len(run) >= 20 and len(run) % 2 == 0 and all(c in _HEX for c in run):
-                try:
-                    decoded = _readable(bytes.fromhex(run))
-                except ValueError:
-                    decoded = None
-            else:
-                decoded = _b64(run)
+            decoded = _decode(kind, run)
             if decoded is None or decoded == run:
                 continue
             count += 1
@@ -236,16 +262,20 @@ def reversed_runs(view: View, hits: Iterator[int]) -> Iterator[View]:
 # A separator between every character ("s-k---l-i-v-e") or every few ("ghp_abcd-efgh-…").
 _EVERY_CHAR = re.compile(r"(?<!\S)(?:[^\s\"'<>]([-. _]))(?:[^\s\"'<>]\1){11,}[^\s\"'<>]?")
 _SEPARATED_HINT = re.compile(r"-\S-\S-\S-\S-|\.\S\.\S\.\S\.\S\.|_\S_\S_\S_\S_| \S \S \S \S ")
-_EVERY_FEW = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9_]{2,8}(?:[-.][A-Za-z0-9_]{1,8}){3,}")
+_EVERY_FEW = re.compile(r"[A-Za-z0-9_]{2,8}(?:[-.][A-Za-z0-9_]{1,8}){3,}")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-def separated_runs(view: View, *, grouped: bool) -> Iterator[View]:
-    """Runs with a separator between every character (or, with ``grouped``, every few),
-    with it taken out."""
+def separated_runs(view: View, keep: Callable[[str], bool]) -> Iterator[View]:
+    """Runs with a separator between every character or every few, with it taken out;
+    only the copies ``keep`` accepts (a vendor prefix in them)."""
     text = view.text
     if _SEPARATED_HINT.search(text):
         for m in _EVERY_CHAR.finditer(text):
-            yield view.over(m.start(), m.end(), m.group(0)[0::2])
-    if grouped:
-        for m in _EVERY_FEW.finditer(text):
-            yield view.over(m.start(), m.end(), re.sub(r"[-.]", "", m.group(0)))
+            if keep(joined := m.group(0)[0::2]):
+                yield view.over(m.start(), m.end(), joined)
+    for m in _EVERY_FEW.finditer(text):
+        if m.start() and text[m.start() - 1] in _WORD_CHARS:
+            continue
+        if keep(joined := re.sub(r"[-.]", "", m.group(0))):
+            yield view.over(m.start(), m.end(), joined)

@@ -67,7 +67,8 @@ def _label(label: str) -> str:
 # Where a vendor-prefixed token starts (for joining a token broken by white space), and
 # what a reversed one looks like.
 _PREFIX = re.compile(r"gh[pousr]_|github_pat_|xox[abeoprs]-|xapp-|[srp]k_(?:live|test)_|"
-                     r"shp(?:at|ss|ca|pa)_|aiza|npm_|hf_|sg\.|sk-|glpat-|pypi-|eyj")
+                     r"shp(?:at|ss|ca|pa)_|aiza|npm_|hf_|sg\.|sk-|glpat-|pypi-|eyj|akia|asia|"
+                     r"sq0(?:atp|csp)-|hooks\.slack")
 _REVERSED = re.compile(r"_[pousr]hg|_tap_buhtig|-[abeoprs]xox|-ppax|_(?:evil|tset)_k[srp]|"
                        r"_(?:ta|ss|ac|ap)phs|azia|_mpn|_fh|\.gs|-ks|-taplg|-ipyp|jye\.")
 _LETTER_AND_DIGIT = re.compile(r"(?=.*[A-Za-z])(?=.*[0-9])", re.DOTALL)
@@ -92,9 +93,8 @@ def _find(text: str) -> list[Span]:
     if _REVERSED.search(lower):
         for copy in reversed_runs(view, (m.start() for m in _REVERSED.finditer(lower))):
             found += _mapped(copy, scan_rules(copy.text, prefixed_only=True))
-    for copy in separated_runs(view, grouped=bool(_PREFIX.search(lower))):
-        if _PREFIX.search(copy.text.lower()):
-            found += _mapped(copy, scan_rules(copy.text, prefixed_only=True))
+    for copy in separated_runs(view, lambda joined: _PREFIX.search(joined.lower()) is not None):
+        found += _mapped(copy, scan_rules(copy.text, prefixed_only=True))
     for copy in decoded_runs(view, long=longest_run(norm) >= 16):
         inner = normalised(copy.text)
         held = scan_rules(inner.text)

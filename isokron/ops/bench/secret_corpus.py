@@ -185,6 +185,7 @@ def _obfuscated() -> list[SecretCase]:
     cases = [
         c("split-by-newline", f"token {GH[:16]}\n{GH[16:]}", (GH[4:16], GH[16:]), "split"),
         c("split-by-space", f"bot {SLACK[:20]} {SLACK[20:]}", (SLACK[5:20], SLACK[20:]), "split"),
+        c("aws-key-id-split", f"id {AWS_ID[:10]} {AWS_ID[10:]}", (AWS_ID[10:],), "split"),
     ]
     for name, ch in INVISIBLE.items():
         hidden = ch.join([GH[:6], GH[6:14], GH[14:22], GH[22:]])
@@ -201,7 +202,16 @@ def _obfuscated() -> list[SecretCase]:
     hexed = OPENAI.encode().hex()
     quoted = urllib.parse.quote("https://hooks.slack.com/services/T0FAKE001/B0FAKE002/" +
                                 _chars(_ALNUM, 24, "hook"), safe="")
+    wrapped = b64[:24] + "\n" + b64[24:]
+    grouped = "-".join(STRIPE[i:i + 4] for i in range(0, len(STRIPE), 4))
     cases += [
+        c("base64-wrapped", f"blob:\n{wrapped}", (b64[24:],), "encoded"),
+        c("hex-escaped", "bytes " + "".join(f"\\x{b:02x}" for b in GH.encode()),
+          ("".join(f"\\x{b:02x}" for b in GH.encode())[40:],), "encoded"),
+        c("hex-0x", f"value 0x{OPENAI.encode().hex()}", (OPENAI.encode().hex()[20:],), "encoded"),
+        c("hex-colons", "mac " + ":".join(f"{b:02x}" for b in STRIPE.encode()),
+          (":".join(f"{b:02x}" for b in STRIPE.encode())[30:],), "encoded"),
+        c("dash-grouped", f"spelled {grouped}", (grouped[10:],), "separated"),
         c("base64", f"config blob {b64}", (b64,), "encoded"),
         c("hex", f"payload {hexed}", (hexed,), "encoded"),
         c("url-encoded", f"redirect={quoted}", (quoted[30:],), "encoded"),
