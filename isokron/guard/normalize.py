@@ -261,7 +261,9 @@ def reversed_runs(view: View, hits: Iterator[int]) -> Iterator[View]:
 
 # A separator between every character ("s-k---l-i-v-e") or every few ("ghp_abcd-efgh-…").
 _EVERY_CHAR = re.compile(r"(?<!\S)(?:[^\s\"'<>]([-. _]))(?:[^\s\"'<>]\1){11,}[^\s\"'<>]?")
-_SEPARATED_HINT = re.compile(r"-\S-\S-\S-\S-|\.\S\.\S\.\S\.\S\.|_\S_\S_\S_\S_| \S \S \S \S ")
+_SEPARATED_HINTS = tuple(re.compile(p) for p in (  # one literal-led pattern each: fast
+    r"-\S-\S-\S-\S-", r"\.\S\.\S\.\S\.\S\.", r"_\S_\S_\S_\S_", r" \S \S \S \S "))
+_GROUPED_HINT = re.compile(r"[-.][A-Za-z0-9_]{1,8}[-.][A-Za-z0-9_]{1,8}[-.]")
 _EVERY_FEW = re.compile(r"[A-Za-z0-9_]{2,8}(?:[-.][A-Za-z0-9_]{1,8}){3,}")
 _WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
@@ -270,11 +272,11 @@ def separated_runs(view: View, keep: Callable[[str], bool]) -> Iterator[View]:
     """Runs with a separator between every character or every few, with it taken out;
     only the copies ``keep`` accepts (a vendor prefix in them)."""
     text = view.text
-    if _SEPARATED_HINT.search(text):
+    if any(hint.search(text) for hint in _SEPARATED_HINTS):
         for m in _EVERY_CHAR.finditer(text):
             if keep(joined := m.group(0)[0::2]):
                 yield view.over(m.start(), m.end(), joined)
-    for m in _EVERY_FEW.finditer(text):
+    for m in _EVERY_FEW.finditer(text) if _GROUPED_HINT.search(text) else ():
         if m.start() and text[m.start() - 1] in _WORD_CHARS:
             continue
         if keep(joined := re.sub(r"[-.]", "", m.group(0))):
