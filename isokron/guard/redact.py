@@ -99,6 +99,8 @@ def _find(text: str) -> list[Span]:
     norm = view.text
     found = _mapped(view, scan_rules(norm))
     lower = norm.lower()
+    if len(lower) != len(norm):  # "İ".lower() is two characters: keep positions aligned
+        lower = "".join(ch.lower()[:1] for ch in norm)
     starts = _starts(_PREFIXES, lower)
     if starts:
         for window, joins in joined_runs(view, iter(starts)):
