@@ -80,6 +80,7 @@ class EpisodicEventStore:
         sender = check_text(event.get("sender"), "sender", max_len=128, min_len=0, optional=True)
         recipient = check_text(event.get("recipient"), "recipient", max_len=128, min_len=0,
                                optional=True)
+        event_type = check_text(event.get("event_type"), "event_type", max_len=64) or ""
         body = event.get("body")
         text = json_object_text(body, "body", max_bytes=self.max_body_bytes)  # type, size first
         scrubbed = scrub_json(body, "an episode body")
@@ -87,7 +88,7 @@ class EpisodicEventStore:
             text = json_object_text(scrubbed, "body", max_bytes=self.max_body_bytes)
         return (
             event_id,
-            check_text(event.get("event_type"), "event_type", max_len=64),
+            scrub_text(event_type, "an episode's event type"),
             scrub_text(sender, "an episode's sender") if sender is not None else None,
             scrub_text(recipient, "an episode's recipient") if recipient is not None else None,
             text,

@@ -144,6 +144,7 @@ class AgentSessionStore:
         check_text(agent_name, "agent_name", max_len=MAX_NAME_CHARS)
         check_text(title, "title", max_len=MAX_TITLE_CHARS, min_len=0, optional=True)
         state_text = json_object_text(state, "state", max_bytes=1 << 20)
+        agent_name = scrub_text(agent_name, "a session's agent name")
         title = scrub_text(title, "a session title") if title is not None else None
         state_text = json_object_text(scrub_json(state, "a session state"), "state",
                                       max_bytes=1 << 20)

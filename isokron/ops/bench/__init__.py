@@ -1,5 +1,5 @@
 """Benchmarks: the side-by-side suite (``isokron bench``, :func:`run_suite`) and the
-small ones (``--suite prompt|rls|redact``).
+small ones (``--suite prompt|rls|redact|redact-corpus``).
 
 ``suite`` runs the families (``memory``, ``warmup``, ``sessions``, ``episodic``,
 ``sweeper``, ``soak``) against the ``peers``; ``fixtures`` fills the server to size and

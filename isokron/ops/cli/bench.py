@@ -40,6 +40,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(run_rls_bench(records=args.records or 10_000)))
     elif args.suite == "redact":
         print(json.dumps(run_redact_bench()))
+    elif args.suite == "redact-corpus":
+        from ..bench.redact_corpus import run_redact_corpus
+
+        print(json.dumps(run_redact_corpus()))
     else:
         print(json.dumps(run_prompt_bench(workspaces=args.workspaces or 20,
                                           warm_calls=args.warm_calls or 10_000)))

@@ -49,11 +49,14 @@ def _add_bench(sub: argparse._SubParsersAction[Parser]) -> None:
                        help="workspaces for --suite prompt (default 20)")
     bench.add_argument("--warm-calls", type=positive_int,
                        help="warm-block calls for --suite prompt (default 10000)")
-    bench.add_argument("--suite", choices=("all", "prompt", "rls", "redact"), default="all",
+    bench.add_argument("--suite", choices=("all", "prompt", "rls", "redact", "redact-corpus"),
+                       default="all",
                        help="all: the side-by-side suite with pass flags (needs the bench "
                             "extra); prompt: cold warm-up and warm block; rls: memory search "
                             "latency with row-level security on and off; redact: "
-                            "redaction time for a 10 KB message")
+                            "redaction time for a 10 KB message; redact-corpus: secret "
+                            "formats caught, false positives per MB and time per KB, beside "
+                            "detect-secrets when it is installed")
     bench.add_argument("--quick", action="store_true",
                        help="smaller sizes (under 2 minutes): a smoke test of the JSON shape")
     bench.add_argument("--dsn", type=dsn_type,
