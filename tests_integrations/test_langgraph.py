@@ -8,9 +8,7 @@ the runtime's store (sync and async); the workspace boundary and redaction hold.
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
-from pathlib import Path
 from typing import TypedDict
 
 import pytest
@@ -208,13 +206,3 @@ async def test_secrets_are_redacted_and_bad_input_refused(store, owner):
     with pytest.raises(InvalidInputError, match="operator"):
         await store.asearch(("cfg",), filter={"region": {"$regex": "e"}})
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 1
-
-
-async def test_the_readme_snippet_runs(db, workspaces, monkeypatch):
-    """README "LangGraph": the snippet runs as written."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### LangGraph"):]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    monkeypatch.setenv("ISOKRON_DSN", db.runtime_dsn)
-    monkeypatch.setenv("ISOKRON_WORKSPACE", "ws_lg")
-    await asyncio.to_thread(exec, compile(snippet, "README", "exec"), {"__name__": "__main__"})

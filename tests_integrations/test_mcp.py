@@ -133,24 +133,6 @@ def test_a_missing_extra_is_one_line():
                                    "pip install 'isokron[mcp]'")
 
 
-async def test_the_readme_snippet_runs(db, workspaces, monkeypatch):
-    """README "MCP": the client snippet runs as written against `isokron mcp`."""
-    import asyncio
-    import re
-    import shutil
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### MCP"):]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    monkeypatch.setenv("ISOKRON_DSN", db.runtime_dsn)
-    monkeypatch.setenv("ISOKRON_WORKSPACE", "ws_mcp")
-    bindir = str(Path(sys.executable).parent)
-    monkeypatch.setenv("PATH", bindir + os.pathsep + os.environ["PATH"])
-    assert shutil.which("isokron")
-    await asyncio.to_thread(exec, compile(snippet, "README", "exec"), {"__name__": "__main__"})
-
-
 async def test_a_search_result_is_capped_at_quota_result_bytes(db, owner, workspaces):
     """Finding: one search sent a 3.2 MB result (100 memories of 32 KB). With
     --quota-result-bytes 40000 the envelope stays under it, keeps the best-ranked items

@@ -146,19 +146,6 @@ async def test_two_runs_of_a_real_agent_continue_one_conversation(runtime_pool):
     assert stored == await IsoKronSession("chat-42", runtime_pool, A).get_items()
 
 
-async def test_the_readme_snippet_runs(db, monkeypatch):
-    """README "OpenAI Agents SDK": the snippet runs as written against a migrated database."""
-    import asyncio
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### OpenAI Agents SDK"):]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    monkeypatch.setenv("ISOKRON_DSN", db.runtime_dsn)
-    await asyncio.to_thread(exec, compile(snippet, "README", "exec"), {"__name__": "__main__"})
-
-
 async def test_what_the_user_said_in_a_session_is_recalled_for_that_user_only(runtime_pool,
                                                                             owner):
     """Conversation history is memory: an SDK session's user text comes back from recall

@@ -173,18 +173,3 @@ async def test_outbox_and_breaker_metrics(db, seeded):
     assert any(p.value == 0 for p in depth)
     assert any(p.value == 0 for p in breaker)
     assert dropped and dead and all(p.value == 0 for p in dead)
-
-
-def test_the_readme_snippet_runs():
-    """README "OpenTelemetry": the snippet runs (a second global provider is refused by the
-    API with a warning, not an error)."""
-    import re
-    import warnings
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### OpenTelemetry"):]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        exec(compile(snippet, "README", "exec"), {"__name__": "__main__"})
