@@ -244,7 +244,7 @@ def _reach_drift(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> list[s
               if obj in live["owners"] and _owner(live["owners"][obj]) != want]
     lines += [f"{line}, a LOGIN member of isokron_runtime" for line in live["owned_by_logins"]]
     known = manifest["table_privileges"].keys()
-    lines += [f"relation {name} was not installed by isokron and {', '.join(roles)} may use it"
+    lines += [f"relation {name} was not installed by isokron and {_who(roles)} may use it"
               for name, roles in sorted(live["reachable_relations"].items()) if name not in known]
     for key in _NONE_INSTALLED:
         word = key.replace("_", " ").rstrip("s")

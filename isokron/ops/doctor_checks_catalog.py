@@ -118,6 +118,7 @@ UNION ALL SELECT 'schema ' || n.nspname, pg_get_userbyid(n.nspowner) FROM pg_nam
  WHERE pg_get_userbyid(n.nspowner) = ANY($1::text[])
 UNION ALL SELECT 'relation ' || c.oid::regclass::text, pg_get_userbyid(c.relowner)
   FROM pg_class c WHERE pg_get_userbyid(c.relowner) = ANY($1::text[])
+   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
 UNION ALL SELECT 'function ' || p.oid::regprocedure::text, pg_get_userbyid(p.proowner)
   FROM pg_proc p WHERE pg_get_userbyid(p.proowner) = ANY($1::text[])
 UNION ALL SELECT 'type ' || t.oid::regtype::text, pg_get_userbyid(t.typowner) FROM pg_type t
@@ -161,12 +162,17 @@ SELECT n.nspname || '.' || c.relname || '.' || k.conname AS name,
   FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE k.contype <> 'n' AND {_IN_SCOPE}"""
-_DEFAULT_ACLS_SQL = """
+# Default privileges that isokron's next objects inherit: global ones, in isokron's
+# schemas, or granted to PUBLIC or to isokron's roles and member logins ($1).
+_DEFAULT_ACLS_SQL = f"""
 SELECT pg_get_userbyid(d.defaclrole) || ' in ' || coalesce(n.nspname, 'every schema')
        || ' on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
        WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas'
        ELSE d.defaclobjtype::text END AS name, d.defaclacl::text AS acl
-  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace"""
+  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+ WHERE d.defaclnamespace = 0 OR n.nspname IN {_SCHEMAS} OR EXISTS (
+       SELECT 1 FROM aclexplode(d.defaclacl) a
+        WHERE a.grantee = 0 OR pg_get_userbyid(a.grantee) = ANY($1::text[]))"""
 _EVENT_TRIGGERS_SQL = ("SELECT evtname AS name, evtevent || ' ' || evtfoid::regproc::text "
                        "|| ' [' || evtenabled::text || ']' AS def FROM pg_event_trigger")
 # Publications of any of isokron's tables (logical replication does not apply RLS).
@@ -182,9 +188,10 @@ SELECT p.pubname AS name, CASE WHEN p.puballtables THEN 'FOR ALL TABLES' ELSE 'F
 # Tenant settings and search_path set on this database, or on isokron's roles and the
 # member logins ($1), by ALTER DATABASE / ALTER ROLE ... SET.
 _DB_ROLE_SETTINGS_SQL = """
-SELECT CASE WHEN s.setrole = 0 THEN 'database'
-            ELSE 'role ' || pg_get_userbyid(s.setrole) END
-       || CASE WHEN s.setdatabase = 0 THEN '' ELSE ' in this database' END AS target, c AS setting
+SELECT CASE WHEN s.setrole = 0 THEN 'database ' || current_database()
+            ELSE 'role ' || pg_get_userbyid(s.setrole)
+                 || CASE WHEN s.setdatabase = 0 THEN '' ELSE ' in this database' END
+        END AS target, c AS setting
   FROM pg_db_role_setting s, unnest(s.setconfig) c
  WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
    AND (s.setrole = 0 OR pg_get_userbyid(s.setrole) = ANY($1::text[]))
@@ -226,6 +233,7 @@ async def _catalog_facts(conn: asyncpg.Connection, privileges: Sequence[str],
     logins = await runtime_logins(conn)
     members = [m["name"] for m in logins]
     reach = ["isokron_runtime", *members]
+    roles = [*reach, "isokron_sweeper", "isokron_definer", "isokron_context"]
     functions = {r["signature"]: {
         "owner": r["owner"], "security_definer": r["prosecdef"], "config": list(r["config"]),
         "body": r["body"], "body_sha256": r["body_sha256"], "execute": list(r["execute"]),
@@ -248,7 +256,7 @@ async def _catalog_facts(conn: asyncpg.Connection, privileges: Sequence[str],
         "constraints": {r["name"]: r["def"] for r in await conn.fetch(_CONSTRAINTS_SQL, scope)},
         "owners": {r["obj"]: r["owner"] for r in await conn.fetch(_OWNERS_SQL, scope)},
         "default_privileges": {r["name"]: r["acl"]
-                               for r in await conn.fetch(_DEFAULT_ACLS_SQL)},
+                               for r in await conn.fetch(_DEFAULT_ACLS_SQL, roles)},
         "event_triggers": {r["name"]: r["def"] for r in await conn.fetch(_EVENT_TRIGGERS_SQL)},
         "publications": {r["name"]: r["def"]
                          for r in await conn.fetch(_PUBLICATIONS_SQL, scope)},
@@ -261,6 +269,5 @@ async def _catalog_facts(conn: asyncpg.Connection, privileges: Sequence[str],
         "owned_by_logins": [f"{r['obj']} is owned by {r['owner']}"
                             for r in await conn.fetch(_OWNED_BY_SQL, members)],
         "settings": [f"{r['target']}: {r['setting']}"
-                     for r in await conn.fetch(_DB_ROLE_SETTINGS_SQL, reach + [
-                         "isokron_sweeper", "isokron_definer", "isokron_context"])],
+                     for r in await conn.fetch(_DB_ROLE_SETTINGS_SQL, roles)],
     }

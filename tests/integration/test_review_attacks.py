@@ -154,11 +154,15 @@ async def _plant_memory(owner) -> None:
                         "VALUES ('victim', 'workspace:victim', 'the victim''s secret')")
 
 
-async def _doctor_fails(db, capsys, *, dsns=None) -> None:
+async def _doctor_fails(db, capsys, *, dsns=None, naming: tuple[str, ...] = ()) -> None:
+    """`isokron doctor` exits 1 on every DSN and a failed check names each of ``naming``."""
     for dsn in dsns or (db.dsn,):
         code = await asyncio.to_thread(main, ["doctor", "--dsn", dsn])
         out = capsys.readouterr().out
         assert code == 1, out
+        failed = "\n".join(line for line in out.splitlines() if line.startswith("[FAIL]"))
+        for needle in naming:
+            assert needle in failed, (needle, failed)
 
 
 async def test_doctor_misses_a_definer_function_outside_isokron_schemas(owner, db, capsys):
@@ -181,7 +185,8 @@ async def test_doctor_misses_a_definer_function_outside_isokron_schemas(owner, d
         assert await conn.fetchval("SELECT count(*) FROM ops_helpers.all_memories()") > 0
     finally:
         await conn.close()
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        "SECURITY DEFINER function ops_helpers.all_memories() was not installed",))
 
 
 async def test_doctor_misses_a_definer_rights_view_in_another_schema(owner, db, capsys):
@@ -198,7 +203,9 @@ async def test_doctor_misses_a_definer_rights_view_in_another_schema(owner, db, 
         assert await conn.fetchval("SELECT count(*) FROM public.memory_everything") > 0
     finally:
         await conn.close()
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        "relation public.memory_everything was not installed by isokron and "
+        "isokron_runtime may use it",))
 
 
 async def test_doctor_misses_isokron_definer_granted_to_the_runtime_login(owner, db, capsys):
@@ -216,7 +223,8 @@ async def test_doctor_misses_isokron_definer_granted_to_the_runtime_login(owner,
             assert await conn.fetchval("SELECT count(*) FROM isokron.memory_records") > 0
         finally:
             await conn.close()
-        await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn))
+        await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn),
+                            naming=(f"{login} (a member of isokron_definer)",))
     finally:
         await owner.execute(f'REVOKE isokron_definer FROM "{login}"')
 
@@ -237,7 +245,8 @@ async def test_doctor_misses_grants_made_to_the_login_itself(owner, db, capsys):
         await conn.close()
     assert await owner.fetchval("SELECT items FROM isokron.quota_usage "
                                 "WHERE key1 = 'victim'") == -1000000
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        f"{login} holds EXECUTE on function isokron.quota_memory_add_v1(json)",))
 
 
 async def test_doctor_misses_column_level_grants(owner, db, capsys):
@@ -247,7 +256,9 @@ async def test_doctor_misses_column_level_grants(owner, db, capsys):
     await owner.execute("GRANT UPDATE (content, tool_calls) ON isokron.agent_messages "
                         "TO isokron_runtime; GRANT SELECT (key1, key2, items, bytes) "
                         "ON isokron.quota_usage TO isokron_runtime")
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        "isokron_runtime holds UPDATE on column isokron.agent_messages.content",
+        "isokron_runtime holds SELECT on column isokron.quota_usage.items"))
 
 
 async def test_doctor_misses_an_event_trigger(owner, db, capsys):
@@ -258,7 +269,7 @@ async def test_doctor_misses_an_event_trigger(owner, db, capsys):
         AS $$ BEGIN PERFORM 1; END $$;
         CREATE EVENT TRIGGER watch_ddl ON ddl_command_end EXECUTE FUNCTION public.on_ddl();
     """)
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=("event trigger watch_ddl",))
 
 
 async def test_doctor_misses_default_privileges(owner, db, capsys):
@@ -269,14 +280,14 @@ async def test_doctor_misses_default_privileges(owner, db, capsys):
                         "GRANT ALL ON TABLES TO isokron_runtime; "
                         "ALTER DEFAULT PRIVILEGES IN SCHEMA isokron "
                         "GRANT EXECUTE ON FUNCTIONS TO isokron_runtime")
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=("in isokron on tables", "in isokron on functions"))
 
 
 async def test_doctor_misses_a_publication_of_every_table(owner, db, capsys):
     """CREATE PUBLICATION ... FOR ALL TABLES streams every tenant's rows (RLS does not
     apply to logical replication) to any subscriber with a replication login."""
     await owner.execute("CREATE PUBLICATION leak FOR ALL TABLES")
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=("publication leak (FOR ALL TABLES)",))
 
 
 async def test_doctor_misses_a_table_handed_to_the_runtime_login(owner, db, capsys):
@@ -297,7 +308,8 @@ async def test_doctor_misses_a_table_handed_to_the_runtime_login(owner, db, caps
         assert leaked == 1
     finally:
         await conn.close()
-    await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn))
+    await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn),
+                        naming=(f"relation isokron.memory_records is owned by {login}",))
 
 
 async def test_doctor_misses_a_schema_or_invoker_function_owned_by_the_login(owner, db,
@@ -309,7 +321,9 @@ async def test_doctor_misses_a_schema_or_invoker_function_owned_by_the_login(own
     login = db.cluster.runtime_user
     await owner.execute(f'ALTER FUNCTION isokron.context_tenant_v1() OWNER TO "{login}"; '
                         f'ALTER SCHEMA kronicle OWNER TO "{login}"')
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        f"function isokron.context_tenant_v1() is owned by {login}",
+        f"schema kronicle is owned by {login}"))
 
 
 async def test_doctor_misses_bypassrls_on_the_runtime_login(owner, db, capsys):
@@ -325,7 +339,8 @@ async def test_doctor_misses_bypassrls_on_the_runtime_login(owner, db, capsys):
             assert await conn.fetchval("SELECT count(*) FROM isokron.memory_records") == 1
         finally:
             await conn.close()
-        await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn))
+        await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn),
+                            naming=(f"{login} (BYPASSRLS)",))
     finally:
         await owner.execute(f'ALTER ROLE "{login}" NOBYPASSRLS')
 
@@ -348,7 +363,8 @@ async def test_doctor_misses_a_dropped_foreign_key(owner, db, capsys):
                                    "'user', 'x', $1, 'u')", A)
     finally:
         await conn.close()
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        "constraint isokron.agent_messages.agent_messages_session_fkey is missing",))
 
 
 async def test_doctor_misses_a_database_default_tenant(owner, db, capsys):
@@ -357,7 +373,8 @@ async def test_doctor_misses_a_database_default_tenant(owner, db, capsys):
     that tenant instead of seeing nothing. pg_db_role_setting is not read."""
     await owner.execute(f'ALTER DATABASE "{db.name}" SET app.current_tenant_id = \'{A}\'; '
                         f'ALTER DATABASE "{db.name}" SET app.current_user_id = \'u\'')
-    await _doctor_fails(db, capsys)
+    await _doctor_fails(db, capsys, naming=(
+        f"database {db.name}: app.current_tenant_id={A}",))
 
 
 async def test_quota_counter_lock_lets_one_sibling_block_every_team_write(owner, db,
