@@ -4,16 +4,27 @@
 dump --catalog-out``) and shipped with the package. It records, for isokron's schemas
 (``isokron``, ``kronicle``, ``hivex_foundation`` and the substrate tables in ``public``):
 
-* every function: SECURITY DEFINER or not, its owner when that is one of isokron's
-  NOLOGIN roles, its ``SET`` options (``search_path``), the SHA-256 of its definition, and
-  which of isokron's roles and PUBLIC may execute it. A function that the migrations
-  create from inside another function (the pgvector functions, built for the server's
-  vector schema and dimension; the ``context_signed_v1`` constant) is *generated*: its
-  definition is not compared, everything else is;
+* every function: SECURITY DEFINER or not, its owner (one of isokron's NOLOGIN roles,
+  or "the migrator", whose name varies by install), its ``SET`` options
+  (``search_path``), the SHA-256 of its definition, and which of isokron's roles and
+  PUBLIC may execute it. A function that the migrations create from inside another
+  function (the pgvector functions, built for the server's vector schema and dimension;
+  the ``context_signed_v1`` constant) is *generated*: its definition is not compared,
+  everything else is;
 * every row-level security policy: command, permissive or restrictive, roles, and its
   ``USING`` / ``WITH CHECK`` expressions as the server deparses them (compared only on a
   server of the manifest's major version, whose deparsing is the same);
-* every trigger, and every privilege isokron's roles hold on the schemas and tables.
+* every trigger, every constraint (``pg_get_constraintdef``), the owner of every schema
+  and relation, and every privilege isokron's roles hold on the schemas, tables and
+  columns;
+* that isokron installs no event trigger, default privileges, publication, grant on its
+  objects to a role other than its four (and PUBLIC), or ``app.*`` / ``isokron.*`` /
+  ``search_path`` setting on the database or its roles.
+
+Beyond the manifest, the live snapshot says what reaches ``isokron_runtime`` and the
+LOGIN roles that are its members, in every non-system schema: SECURITY DEFINER functions
+they may execute and relations they may use that the manifest lacks, and anything a
+member login owns.
 
 :func:`catalog_drift` compares a live snapshot (:func:`isokron.ops.doctor_checks.catalog_facts`)
 with the manifest and returns one line per difference, each naming the object: a policy
@@ -220,11 +231,12 @@ def catalog_drift(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> tuple
     lines += _privilege_drift("schema", manifest["schema_privileges"],
                               live["schema_privileges"])
     lines += _privilege_drift("table", manifest["table_privileges"], live["table_privileges"])
-    lines += _reach_drift(manifest, live)
+    lines += _reach_drift(manifest, live, same_deparser)
     return lines, same_deparser
 
 
-def _reach_drift(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+def _reach_drift(manifest: Mapping[str, Any], live: Mapping[str, Any],
+                 same_deparser: bool) -> list[str]:
     """What the first manifests did not record: columns, constraints, owners, and what
     reaches isokron_runtime's member logins (``live["runtime_logins"]``)."""
     vectors = bool(live["vectors"])
@@ -235,7 +247,8 @@ def _reach_drift(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> list[s
     lines += _diff_keys("constraint", constraints, live["constraints"])
     lines += [f"constraint {name}: {live['constraints'][name]}, isokron installed {want}"
               for name, want in sorted(constraints.items())
-              if name in live["constraints"] and live["constraints"][name] != want]
+              if same_deparser and name in live["constraints"]
+              and live["constraints"][name] != want]
     owners = manifest.get("owners", {})
     lines += [f"{obj} was not installed by isokron (owned by {live['owners'][obj]})"
               for obj in sorted(live["owners"].keys() - owners.keys())]
