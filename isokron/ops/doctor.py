@@ -157,7 +157,20 @@ async def _check_roles(conn: asyncpg.Connection) -> Check:
         names = ", ".join(held)
         return Check(name="roles", status="fail",
                      detail=f"isokron_runtime is a member of {names} (crosses workspaces)")
-    return Check(name="roles", status="ok", detail="isokron_runtime present, subject to RLS")
+    # The logins that connect as isokron_runtime carry their own attributes and roles.
+    bad = []
+    for login in await q.runtime_logins(conn):
+        why = [w for w, flag in (("SUPERUSER", login["super"]),
+                                 ("BYPASSRLS", login["bypassrls"])) if flag]
+        why += [f"a member of {r}" for r in login["crossing"]]
+        if why:
+            bad.append(f"{login['name']} ({', '.join(why)})")
+    if bad:
+        return Check(name="roles", status="fail",
+                     detail="LOGIN members of isokron_runtime bypass RLS or cross workspaces: "
+                            + "; ".join(bad))
+    return Check(name="roles", status="ok",
+                 detail="isokron_runtime and its member logins present, subject to RLS")
 
 
 def _rls_check(name: str, enabled: bool, forced: bool) -> Check:

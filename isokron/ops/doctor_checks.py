@@ -4,10 +4,11 @@ send them and hand back plain Python values (:mod:`isokron.ops.doctor` judges th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 import attrs
+
+from .doctor_checks_catalog import catalog_facts, runtime_logins
 
 __all__ = [
     "TableFacts",
@@ -17,6 +18,7 @@ __all__ = [
     "chain_breaks",
     "crossing_roles_held",
     "kora_capabilities",
+    "runtime_logins",
     "runtime_role",
     "schema_migrated",
     "tables",
@@ -46,7 +48,7 @@ _RUNTIME_ROLE_SQL = (
     "SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'isokron_runtime'"
 )
 _CROSSING_ROLES_SQL = (
-    "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('isokron_definer', "
+    "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN ('isokron_definer', 'isokron_context', "
     "'isokron_sweeper') AND pg_has_role('isokron_runtime', r.oid, 'MEMBER') ORDER BY 1")
 
 # Every table of the isokron schema and of the substrate's schemas, from the catalog.
@@ -98,65 +100,6 @@ SELECT pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
  ORDER BY 1"""
 _CONTEXT_MODE_SQL = ("SELECT CASE WHEN to_regprocedure('isokron.context_mode_v1()') IS NULL "
                      "THEN NULL ELSE isokron.context_mode_v1() END")
-
-
-# What isokron installed, read back for :mod:`isokron.ops.catalog` (functions, policies,
-# triggers, privileges of isokron's roles). Extension members (pgvector's) are left out.
-_ROLES = "ARRAY['isokron_runtime', 'isokron_sweeper', 'isokron_definer', 'isokron_context']"
-_NOT_EXTENSION = ("NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{cls}'::regclass "
-                  "AND d.objid = {oid} AND d.deptype = 'e')")
-_CATALOG_FUNCTIONS_SQL = f"""
-SELECT p.oid::regprocedure::text AS signature, pg_get_userbyid(p.proowner) AS owner,
-       p.prosecdef, coalesce(p.proconfig, '{{}}') AS config, p.prosrc AS body,
-       encode(sha256(convert_to(p.prosrc, 'UTF8')), 'hex') AS body_sha256,
-       ARRAY(SELECT r FROM unnest({_ROLES}) r
-              WHERE to_regrole(r) IS NOT NULL AND has_function_privilege(r, p.oid, 'EXECUTE')
-             UNION ALL
-             SELECT 'PUBLIC' WHERE EXISTS (
-                 SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-                  WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
-             ORDER BY 1) AS execute
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname IN {_SCHEMAS} AND {_NOT_EXTENSION.format(cls='pg_proc', oid='p.oid')}"""
-_CATALOG_POLICIES_SQL = f"""
-SELECT pol.polrelid::regclass::text || '.' || pol.polname AS name, pol.polcmd::text AS command,
-       pol.polpermissive AS permissive,
-       ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END
-               FROM unnest(pol.polroles) r ORDER BY 1) AS roles,
-       pg_get_expr(pol.polqual, pol.polrelid) AS using_expr,
-       pg_get_expr(pol.polwithcheck, pol.polrelid) AS check_expr
-  FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN {_SCHEMAS}"""
-_CATALOG_TRIGGERS_SQL = f"""
-SELECT t.tgrelid::regclass::text || '.' || t.tgname AS name,
-       pg_get_triggerdef(t.oid) || ' [' || t.tgenabled::text || ']' AS def
-  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE NOT t.tgisinternal AND n.nspname IN {_SCHEMAS}"""
-# Rewrite rules on tables (a view's own _RETURN rule is not one): a rule can redirect or
-# copy every write, and isokron installs none.
-_CATALOG_RULES_SQL = f"""
-SELECT r.ev_class::regclass::text || '.' || r.rulename AS name, pg_get_ruledef(r.oid) AS def
-  FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p') AND n.nspname IN {_SCHEMAS}"""
-_CATALOG_SCHEMA_PRIVILEGES_SQL = f"""
-SELECT n.nspname AS obj, r AS role,
-       ARRAY(SELECT p FROM unnest(ARRAY['USAGE', 'CREATE']) p
-              WHERE has_schema_privilege(r, n.oid, p)) AS privileges
-  FROM pg_namespace n, unnest({_ROLES}) r
- WHERE n.nspname IN {_SCHEMAS} AND to_regrole(r) IS NOT NULL"""
-_CATALOG_TABLE_PRIVILEGES_SQL = f"""
-SELECT n.nspname || '.' || c.relname AS obj, r AS role,
-       ARRAY(SELECT p FROM unnest($1::text[]) p
-              WHERE has_table_privilege(r, c.oid, p)) AS privileges
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest({_ROLES}) r
- WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
-   AND (n.nspname IN ('isokron', 'kronicle', 'hivex_foundation')
-        OR n.nspname || '.' || c.relname = ANY($2::text[]))
-   AND to_regrole(r) IS NOT NULL AND {_NOT_EXTENSION.format(cls='pg_class', oid='c.oid')}"""
-_CATALOG_SERVER_SQL = ("SELECT current_setting('server_version_num')::int / 10000 AS major, "
-                       "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS vectors")
 
 
 @attrs.frozen(kw_only=True)
@@ -259,40 +202,3 @@ async def backend_pids(conn: asyncpg.Connection, dsn: str | None) -> set[int]:
             await other.close()
     return pids
 
-
-async def catalog_facts(conn: asyncpg.Connection, privileges: Sequence[str],
-                        substrate_tables: Sequence[str]) -> dict[str, Any]:
-    """A snapshot of what :mod:`isokron.ops.catalog` compares: functions, policies,
-    triggers, and isokron's roles' privileges on the schemas and tables (``privileges``
-    of each; the substrate's ``substrate_tables`` besides isokron's schemas)."""
-    async with conn.transaction(readonly=True):
-        # Names come out schema-qualified whatever the caller's search_path.
-        await conn.execute("SET LOCAL search_path TO pg_catalog, pg_temp")
-        return await _catalog_facts(conn, privileges, substrate_tables)
-
-
-async def _catalog_facts(conn: asyncpg.Connection, privileges: Sequence[str],
-                         substrate_tables: Sequence[str]) -> dict[str, Any]:
-    server = await conn.fetchrow(_CATALOG_SERVER_SQL)
-    assert server is not None  # one row, always
-    functions = {r["signature"]: {
-        "owner": r["owner"], "security_definer": r["prosecdef"], "config": list(r["config"]),
-        "body": r["body"], "body_sha256": r["body_sha256"], "execute": list(r["execute"]),
-    } for r in await conn.fetch(_CATALOG_FUNCTIONS_SQL)}
-    policies = {r["name"]: {
-        "command": r["command"], "permissive": r["permissive"], "roles": list(r["roles"]),
-        "using": r["using_expr"], "check": r["check_expr"],
-    } for r in await conn.fetch(_CATALOG_POLICIES_SQL)}
-    triggers = {r["name"]: r["def"] for r in await conn.fetch(_CATALOG_TRIGGERS_SQL)}
-    triggers.update({f"{r['name']} (rule)": r["def"]
-                     for r in await conn.fetch(_CATALOG_RULES_SQL)})
-    schemas: dict[str, dict[str, list[str]]] = {}
-    for r in await conn.fetch(_CATALOG_SCHEMA_PRIVILEGES_SQL):
-        schemas.setdefault(r["obj"], {})[r["role"]] = list(r["privileges"])
-    tables_: dict[str, dict[str, list[str]]] = {}
-    for r in await conn.fetch(_CATALOG_TABLE_PRIVILEGES_SQL, list(privileges),
-                              list(substrate_tables)):
-        tables_.setdefault(r["obj"], {})[r["role"]] = list(r["privileges"])
-    return {"server_major": int(server["major"]), "vectors": bool(server["vectors"]),
-            "functions": functions, "policies": policies, "triggers": triggers,
-            "schema_privileges": schemas, "table_privileges": tables_}

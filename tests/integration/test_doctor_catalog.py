@@ -39,7 +39,9 @@ async def test_the_packaged_manifest_is_what_the_migrations_install(owner):
     `isokron schema dump --catalog-out` when a migration changes the catalog)."""
     fresh = manifest_from_facts(await catalog_facts(owner, _PRIVILEGES, RLS_TABLES))
     packaged = load_catalog()
-    for key in ("functions", "policies", "triggers", "schema_privileges", "table_privileges"):
+    for key in ("functions", "policies", "triggers", "schema_privileges", "table_privileges",
+                "column_privileges", "constraints", "owners", "default_privileges",
+                "event_triggers", "publications", "foreign_grants", "settings"):
         assert fresh[key] == packaged[key], (
             f"{key} differ: run `isokron schema dump --out isokron/schema/current.sql "
             f"--catalog-out isokron/schema/catalog.json`")
@@ -188,13 +190,15 @@ def test_drift_lines_compare_expressions_only_on_the_same_major_version():
     functions and grants, not the deparsed expressions (which differ by version)."""
     manifest = load_catalog()
     live = {"server_major": int(manifest["server_major"]) - 3, "vectors": True,
-            "functions": {k: {**v, "body_sha256": v.get("body_sha256"),
+            "functions": {k: {**v, "body_sha256": v.get("body_sha256"), "reach": [],
                               "owner": v["owner"] or "migrator"}
                           for k, v in manifest["functions"].items()},
             "policies": {k: {**v, "using": "(x)"} for k, v in manifest["policies"].items()},
-            "triggers": manifest["triggers"],
-            "schema_privileges": manifest["schema_privileges"],
-            "table_privileges": manifest["table_privileges"]}
+            **{key: manifest[key] for key in (
+                "triggers", "schema_privileges", "table_privileges", "column_privileges",
+                "constraints", "owners", "default_privileges", "event_triggers",
+                "publications", "foreign_grants", "settings")},
+            "runtime_logins": [], "reachable_relations": {}, "owned_by_logins": []}
     lines, compared = catalog_drift(manifest, live)
     assert (lines, compared) == ([], False)
     live["server_major"] = manifest["server_major"]

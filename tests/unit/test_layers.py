@@ -20,7 +20,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 
 #: where SQL may be written (besides the numbered migrations)
 SQL_FLOORS = ("isokron/readers/", "isokron/stores/", "isokron/db/", "isokron/schema/",
-              "isokron/pool.py", "isokron/ops/doctor_checks.py")
+              "isokron/pool.py", "isokron/ops/doctor_checks")
 #: SQL outside the floors, each for a reason docs/architecture.md gives
 SQL_EXCEPTIONS = {
     # the benchmark's peers are raw SQL by definition (a bare INSERT is the reference)
