@@ -114,3 +114,11 @@ def test_a_missing_workspace_is_named_as_such(caplog):
         provider.on_turn_start(1, "hello")
     assert "no workspace (pass workspace_id" in caplog.text
     provider.shutdown()
+
+
+def test_a_mistyped_provider_name_gets_a_suggestion():
+    from isokron.registry import load_provider
+
+    with pytest.raises(ConfigError, match=r"did you mean 'isokron'\?") as caught:
+        load_provider({"memory": {"provider": "isokorn"}})
+    assert caught.value.key == "memory.provider"
