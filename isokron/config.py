@@ -16,93 +16,23 @@ from .guard.context_token import ContextSigner
 from .guard.dsn import redact_dsn
 from .guard.files import write_private_text
 from .guard.quotas import QUOTA_DESCRIPTIONS, QUOTA_KEYS, QuotaSettings
+from .guard.settings import (
+    at_least,
+    boolean,
+    check_dsn,
+    embedder_spec,
+    identifier,
+    one_of,
+    optional_text,
+    read_dsns,
+    unknown_keys_error,
+)
 
 __all__ = ["PROVIDER_NAME", "IsoKronConfig", "config_document", "load_config", "settings_of"]
 
 PROVIDER_NAME = "isokron"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TRANSPORTS = ("deferred", "substrate")
-
-
-def _check_dsn(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value.startswith(("postgres://", "postgresql://")):
-        shown = redact_dsn(value) if isinstance(value, str) else repr(value)
-        raise ConfigError(
-            f"dsn must start with postgres:// or postgresql://, got {shown!r}", key="dsn"
-        )
-
-
-def _read_dsns(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(
-            isinstance(v, str) and v.startswith(("postgres://", "postgresql://")) for v in items):
-        shown = ", ".join(redact_dsn(v) if isinstance(v, str) else repr(v)
-                          for v in (items if isinstance(items, list | tuple) else [items]))
-        raise ConfigError(f"read_dsn must be a postgres:// DSN or a list of them, got {shown}",
-                          key="read_dsn")
-    return tuple(items)
-
-
-def _at_least(minimum: float, *, strict: bool = False, integer: bool = False) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        is_number = isinstance(value, int) or (not integer and isinstance(value, float))
-        if isinstance(value, bool) or not is_number:
-            what = "an integer" if integer else "a number"
-            raise ConfigError(f"{attribute.name} must be {what}, got {value!r}",
-                              key=attribute.name)
-        number = float(value)
-        if number < minimum or (strict and number == minimum):
-            relation = ">" if strict else ">="
-            raise ConfigError(f"{attribute.name} must be {relation} {minimum}, got {value!r}",
-                              key=attribute.name)
-
-    return check
-
-
-def _boolean(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{attribute.name} must be true or false, got {value!r}",
-                          key=attribute.name)
-
-
-def _one_of(*choices: str) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
-            raise ConfigError(f"{attribute.name} must be one of {', '.join(choices)}; got "
-                              f"{value!r}", key=attribute.name)
-
-    return check
-
-
-def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise ConfigError(f"{attribute.name} must be a non-empty string, got {value!r}",
-                          key=attribute.name)
-
-
-def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", value):
-        raise ConfigError(f"{attribute.name} must be a lower-case identifier, got {value!r}",
-                          key=attribute.name)
-
-
-def _embedder_spec(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """An import path ``module:attr`` or OpenAI-compatible settings (checked in full when
-    the embedder is loaded)."""
-    if value is None:
-        return
-    if isinstance(value, str):
-        module, colon, attr = value.partition(":")
-        if colon and module.strip() and attr.strip():
-            return
-    elif isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return
-    elif hasattr(value, "embed_documents") and hasattr(value, "embed_query"):
-        return  # an embedder object (from Python)
-    raise ConfigError(f"embedder must be 'module:attr', a mapping with provider: openai, or "
-                      f"an embedder; got {value!r}", key=attribute.name)
 
 
 def _frozen_spec(value: Any) -> Any:
@@ -113,60 +43,69 @@ def _frozen_spec(value: Any) -> Any:
 class IsoKronConfig(QuotaSettings):
     """Hold validated settings; YAML keys are the field names (``quota_*``: QuotaSettings)."""
 
-    dsn: str = attrs.field(validator=_check_dsn, repr=redact_dsn)
+    dsn: str = attrs.field(validator=check_dsn, repr=redact_dsn)
     #: read replicas (one DSN or a list): warm-ups, recall, searches and listings
-    read_dsn: tuple[str, ...] = attrs.field(default=(), converter=_read_dsns,
+    read_dsn: tuple[str, ...] = attrs.field(default=(), converter=read_dsns,
                                             repr=lambda v: repr(tuple(map(redact_dsn, v))))
     #: a replica serves only while it is a standby whose replay is within this many
     #: seconds of the primary, measured on the primary (never the replica's clock)
-    replica_max_lag_s: float = attrs.field(default=5.0, validator=_at_least(0))
-    workspace_id: str | None = attrs.field(default=None, validator=_optional_text)
-    actor_kind: str = attrs.field(default="kora", validator=_text)
-    cache_ttl_seconds: float = attrs.field(default=60.0, validator=_at_least(0))
-    pool_min_size: int = attrs.field(default=1, validator=_at_least(0, integer=True))
-    pool_max_size: int = attrs.field(default=4, validator=_at_least(1, integer=True))
-    statement_timeout_ms: int = attrs.field(default=5000, validator=_at_least(1, integer=True))
+    replica_max_lag_s: float = attrs.field(default=5.0, validator=at_least(0))
+    workspace_id: str | None = attrs.field(default=None, validator=optional_text)
+    actor_kind: str = attrs.field(default="kora", validator=identifier)
+    cache_ttl_seconds: float = attrs.field(default=60.0, validator=at_least(0))
+    pool_min_size: int = attrs.field(default=1, validator=at_least(0, integer=True))
+    pool_max_size: int = attrs.field(default=4, validator=at_least(1, integer=True))
+    statement_timeout_ms: int = attrs.field(default=5000, validator=at_least(1, integer=True))
     #: false behind PgBouncer in transaction mode: no statement cache, no startup settings
-    prepared_statements: bool = attrs.field(default=True, validator=_boolean)
-    prefetch_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0, strict=True))
-    stale_if_error_seconds: float = attrs.field(default=300.0, validator=_at_least(0))
-    write_transport: str = attrs.field(default="deferred", validator=_one_of(*_TRANSPORTS))
-    scratchpad_limit: int = attrs.field(default=100, validator=_at_least(1, integer=True))
-    recent_event_limit: int = attrs.field(default=50, validator=_at_least(1, integer=True))
-    prompt_max_chars: int = attrs.field(default=12000, validator=_at_least(500, integer=True))
-    user_id: str = attrs.field(default="default", validator=_optional_text)
-    outbox_capacity: int = attrs.field(default=1000, validator=_at_least(1, integer=True))
+    prepared_statements: bool = attrs.field(default=True, validator=boolean)
+    prefetch_timeout_s: float = attrs.field(default=10.0, validator=at_least(0, strict=True))
+    stale_if_error_seconds: float = attrs.field(default=300.0, validator=at_least(0))
+    write_transport: str = attrs.field(default="deferred", validator=one_of(*_TRANSPORTS))
+    scratchpad_limit: int = attrs.field(default=100, validator=at_least(1, integer=True))
+    recent_event_limit: int = attrs.field(default=50, validator=at_least(1, integer=True))
+    prompt_max_chars: int = attrs.field(default=12000, validator=at_least(500, integer=True))
+    user_id: str = attrs.field(default="default", validator=optional_text)
+    outbox_capacity: int = attrs.field(default=1000, validator=at_least(1, integer=True))
     outbox_max_bytes: int = attrs.field(default=64 * 1024 * 1024,
-                                        validator=_at_least(1024, integer=True))
-    cache_max_workspaces: int = attrs.field(default=1024, validator=_at_least(1, integer=True))
-    outbox_wait_s: float = attrs.field(default=5.0, validator=_at_least(0))
-    outbox_max_attempts: int = attrs.field(default=10, validator=_at_least(1, integer=True))
-    dead_letter_max: int = attrs.field(default=100, validator=_at_least(1, integer=True))
-    breaker_failures: int = attrs.field(default=3, validator=_at_least(0, integer=True))
-    breaker_open_seconds: float = attrs.field(default=30.0, validator=_at_least(0))
+                                        validator=at_least(1024, integer=True))
+    cache_max_workspaces: int = attrs.field(default=1024, validator=at_least(1, integer=True))
+    outbox_wait_s: float = attrs.field(default=5.0, validator=at_least(0))
+    outbox_max_attempts: int = attrs.field(default=10, validator=at_least(1, integer=True))
+    dead_letter_max: int = attrs.field(default=100, validator=at_least(1, integer=True))
+    breaker_failures: int = attrs.field(default=3, validator=at_least(0, integer=True))
+    breaker_open_seconds: float = attrs.field(default=30.0, validator=at_least(0))
     #: 0 = half the pool (at least 1)
     max_concurrent_per_workspace: int = attrs.field(default=0,
-                                                    validator=_at_least(0, integer=True))
-    shutdown_timeout_s: float = attrs.field(default=10.0, validator=_at_least(0))
-    integrity_failure: str = attrs.field(default="raise", validator=_one_of("raise", "lock"))
-    recall_limit: int = attrs.field(default=8, validator=_at_least(1, integer=True))
-    recall_max_chars: int = attrs.field(default=4000, validator=_at_least(500, integer=True))
+                                                    validator=at_least(0, integer=True))
+    shutdown_timeout_s: float = attrs.field(default=10.0, validator=at_least(0))
+    integrity_failure: str = attrs.field(default="raise", validator=one_of("raise", "lock"))
+    recall_limit: int = attrs.field(default=8, validator=at_least(1, integer=True))
+    recall_max_chars: int = attrs.field(default=4000, validator=at_least(500, integer=True))
     #: embeddings for hybrid recall: "module:attr" or {provider: openai, model, base_url,
     #: dims, api_key_env, ...} or (from Python) an embedder; None = lexical recall only
     embedder: Any = attrs.field(default=None, converter=_frozen_spec,
-                                                        validator=_embedder_spec)
+                                                        validator=embedder_spec)
     #: how long recall waits for the query's embedding before it ranks lexically
-    embed_timeout_s: float = attrs.field(default=2.0, validator=_at_least(0, strict=True))
+    embed_timeout_s: float = attrs.field(default=2.0, validator=at_least(0, strict=True))
     #: texts per embed_documents call (at least 32) when stored texts are embedded
-    embed_batch_size: int = attrs.field(default=32, validator=_at_least(32, integer=True))
+    embed_batch_size: int = attrs.field(default=32, validator=at_least(32, integer=True))
     #: record memory content, queries and tool arguments on OpenTelemetry spans
-    otel_capture_content: bool = attrs.field(default=False, validator=_boolean)
+    otel_capture_content: bool = attrs.field(default=False, validator=boolean)
     #: sign every transaction's tenant context with context_signing_key (the database
     #: believes nothing else once `isokron context-key set` installed the key)
-    signed_context: bool = attrs.field(default=False, validator=_boolean)
-    context_signing_key: str | None = attrs.field(default=None, validator=_optional_text,
+    signed_context: bool = attrs.field(default=False, validator=boolean)
+    context_signing_key: str | None = attrs.field(default=None, validator=optional_text,
                                                   repr=lambda v: "***" if v else "None")
-    context_token_ttl_s: float = attrs.field(default=300.0, validator=_at_least(10))
+    context_token_ttl_s: float = attrs.field(default=300.0, validator=at_least(10))
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> IsoKronConfig:
+        # attrs would raise TypeError for an unknown key; a ConfigError names it instead.
+        # (No check of missing keys here: copy and pickle call __new__ with none.)
+        known = {f.name for f in attrs.fields(cls)}
+        if set(kwargs) - known:
+            raise unknown_keys_error(set(kwargs) - known, known)
+        instance: IsoKronConfig = super().__new__(cls)
+        return instance
 
     @property
     def workspace_concurrency(self) -> int:
@@ -312,11 +251,7 @@ def load_config(
     known = set(IsoKronConfig.field_names())
     unknown = sorted(set(settings) - known)
     if unknown:
-        raise ConfigError(
-            f"unknown isokron setting(s): {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(known))})",
-            key=unknown[0],
-        )
+        raise unknown_keys_error(unknown, known)
     if "dsn" not in settings or settings["dsn"] in (None, ""):
         raise ConfigError("dsn is required", key="dsn")
     values = {key: _coerce(key, value) for key, value in settings.items()}
@@ -384,7 +319,7 @@ def save_isokron_section(values: dict[str, Any], home: str | os.PathLike[str]) -
     section.update(values)
     unknown = sorted(set(section) - set(IsoKronConfig.field_names()))
     if unknown:
-        raise ConfigError(f"unknown isokron setting(s): {', '.join(unknown)}", key=unknown[0])
+        raise unknown_keys_error(unknown, IsoKronConfig.field_names())
     document[PROVIDER_NAME] = section
     return write_private_text(path, yaml.safe_dump(document, sort_keys=False))  # holds a DSN
 

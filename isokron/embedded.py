@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
+from ._version import install_command
 from .errors import IsoKronError
 from .schema import migrate
 
@@ -166,7 +167,8 @@ def _bin_dir() -> Path:
             from pgserver._commands import POSTGRES_BIN_PATH
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise EmbeddedPostgresError(
-                "the embedded server needs the 'embedded' extra: pip install 'isokron[embedded]'"
+                "the embedded server needs the 'embedded' extra: "
+                f"{install_command('embedded')}"
             ) from exc
     return Path(POSTGRES_BIN_PATH)
 

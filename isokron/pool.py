@@ -77,6 +77,9 @@ OWN_TRANSACTION = "\x00own"
 _CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 #: query_canceled: statement_timeout (or a cancel) fired; the server is there.
 STATEMENT_TIMEOUT_SQLSTATE = "57014"
+#: a schema, table or function isokron's SQL names is missing: the database is not migrated
+#: (3F000 invalid_schema_name, 42P01 undefined_table, 42883 undefined_function)
+_NOT_MIGRATED_SQLSTATES = frozenset({"3F000", "42P01", "42883"})
 _UNAVAILABLE_SQLSTATES = _CONNECTION_SQLSTATES | {STATEMENT_TIMEOUT_SQLSTATE}
 
 
@@ -173,6 +176,10 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
                 raise InvalidInputError(f"{what}: {exc}") from exc
             if sqlstate == "42501":
                 raise NotOwnedError(f"{what}: permission denied: {exc}") from exc
+            if sqlstate in _NOT_MIGRATED_SQLSTATES:
+                raise DatabaseError(f"{what}: {type(exc).__name__}: {exc} (the database is "
+                                    "not migrated, or not up to date: run `isokron migrate` "
+                                    "as the schema owner)", sqlstate=sqlstate) from exc
             raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}",
                                 sqlstate=sqlstate or None) from exc
         if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):

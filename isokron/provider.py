@@ -58,7 +58,9 @@ class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
                 self.config = load_config(config)
         except ConfigError as exc:
             self._config_error = exc
-            log.error("isokron is not configured: %s", exc)
+        if self._config_error is not None:  # reported once, here; unavailable_reason() keeps it
+            log.error("isokron is not configured, so the agent runs without its governed "
+                      "identity and memory: %s", self._config_error)
         if integrity_failure is not None and self.config is not None:
             # A host that catches provider exceptions (Hermes) asks for "lock".
             self.config = attrs.evolve(self.config, integrity_failure=integrity_failure)
@@ -112,8 +114,7 @@ class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
         self.agent_context = str(context) if context else "primary"
         self.writes_allowed = self.agent_context == "primary"
         if self.config is None:
-            log.error("isokron cannot initialize: %s", self._config_error)
-            return
+            return  # the configuration error was logged once, by __init__
         if self._core is None:
             cfg = self.config
             signer = cfg.context_signer()
@@ -165,8 +166,14 @@ class IsoKronMemoryProvider(ToolCalls, MemoryProvider):
         """
         self._turn_number = int(turn_number)
         workspace = self.workspace_for(kwargs)
-        if workspace is None or self._core is None:
-            log.warning("isokron on_turn_start: no workspace or not initialized; skipping")
+        if self.config is None:
+            return  # not configured: logged once by __init__, see unavailable_reason()
+        if self._core is None:
+            log.warning("isokron on_turn_start: initialize() was not called; skipping")
+            return
+        if workspace is None:
+            log.warning("isokron on_turn_start: no workspace (pass workspace_id to "
+                        "initialize() or set workspace_id in the config); skipping")
             return
         if self.core.cached(workspace) is not None:
             self._locked.pop(workspace, None)

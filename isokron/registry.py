@@ -10,6 +10,7 @@ from typing import Any
 from .base import MemoryProvider
 from .config import config_document, provider_name
 from .errors import ConfigError
+from .guard.settings import suggest_key
 
 __all__ = ["ENTRY_POINT_GROUP", "available_providers", "load_provider"]
 
@@ -29,8 +30,11 @@ def load_provider(source: str | os.PathLike[str] | Mapping[str, Any]) -> MemoryP
         raise ConfigError("memory.provider is not set", key="memory.provider")
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not matches:
+        near = suggest_key(name, available_providers())
         raise ConfigError(
-            f"unknown memory provider {name!r}; known: {', '.join(available_providers())}",
+            f"unknown memory provider {name!r}"
+            + (f" (did you mean {near!r}?)" if near else "")
+            + f"; known: {', '.join(available_providers())}",
             key="memory.provider",
         )
     factory = matches[0].load()

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError
+from ..guard.settings import unknown_keys_error
 from .openai import OpenAICompatibleEmbedder
 
 __all__ = ["Embedder", "load_embedder"]
@@ -87,11 +88,11 @@ def load_embedder(spec: str | Mapping[str, Any] | Embedder) -> Embedder:
         if provider != "openai":
             raise ConfigError(f"embedder provider must be 'openai', got {provider!r}",
                               key="embedder")
-        unknown = sorted(set(spec) - {"provider", "model", "base_url", "dims", "api_key_env",
-                                      "batch_size", "timeout_s", "query_input_type",
-                                      "document_input_type"})
-        if unknown:
-            raise ConfigError(f"embedder: unknown key(s) {', '.join(unknown)}", key="embedder")
+        known = {"provider", "model", "base_url", "dims", "api_key_env", "batch_size",
+                 "timeout_s", "query_input_type", "document_input_type"}
+        if set(spec) - known:
+            raise unknown_keys_error(set(spec) - known, known, what="embedder key",
+                                     key_prefix="embedder.")
         return OpenAICompatibleEmbedder(
             model=spec.get("model"), base_url=spec.get("base_url"), dims=spec.get("dims"),
             api_key_env=spec.get("api_key_env"), batch_size=spec.get("batch_size", 64),

@@ -23,10 +23,11 @@ from ..models import SessionContext
 
 __all__ = ["HONEST_LABEL", "RENDERED_POLICY_PATHS", "format_policy_value", "render_prompt_block"]
 
+#: The block's last line: it speaks of "this block" (nothing follows it to be "below").
 HONEST_LABEL = (
     "This identity block was assembled by IsoKronMemoryProvider on session start. "
-    "The substrate is the source of truth; if anything below conflicts with a fresh "
-    "substrate query, the substrate query wins."
+    "The substrate is the source of truth; if anything in this block conflicts with a "
+    "fresh substrate query, the substrate query wins."
 )
 
 #: The five policy paths shown in §4, in this order.

@@ -41,7 +41,10 @@ class ToolCalls(HostContract):
             if refused is not None:
                 return refused
             workspace = self.workspace_for(kwargs)
-            if workspace is None or self._core is None or self.config is None:
+            if self.config is None:
+                return error_envelope("ConfigError", f"isokron is not configured: "
+                                      f"{self._config_error}")
+            if workspace is None or self._core is None:
                 return error_envelope("WorkspaceNotResolvedError", "isokron has no workspace "
                                       "for this call (or is not initialized)")
             if workspace in self._locked:

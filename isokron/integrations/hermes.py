@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .._version import install_command
 from ..config import config_schema, save_isokron_section
 from ..errors import ConfigError
 
@@ -24,6 +25,7 @@ __all__ = [
     "default_home",
     "hermes_python",
     "install_plugin",
+    "plugin_init",
     "plugin_yaml",
     "save_isokron_section",
 ]
@@ -36,14 +38,16 @@ from pathlib import Path
 
 # <home>/plugins/isokron/__init__.py -> <home>/config.yaml
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "config.yaml"
+# isokron is not on a package index: it installs from a clone (PYTHON: Hermes's own)
+INSTALL = @INSTALL@
 
 try:
     from isokron import IsoKronMemoryProvider
 except ImportError as exc:  # isokron is not installed in Hermes's own Python
     IsoKronMemoryProvider = None
     logging.getLogger("isokron").warning(
-        "isokron plugin: cannot import %r into Hermes's Python (%s); install it with: "
-        "%s -m pip install isokron", exc.name, sys.executable, sys.executable)
+        "isokron plugin: cannot import %r into Hermes's Python (%s); install it with: %s",
+        exc.name, sys.executable, INSTALL.replace("PYTHON", sys.executable, 1))
 
 
 def register(ctx):
@@ -57,6 +61,11 @@ def register(ctx):
 #: Hooks isokron implements beyond the required lifecycle (Hermes's plugin.yaml ``hooks``).
 HOOKS = ("on_turn_start", "on_session_end", "on_session_switch", "on_pre_compress",
          "on_memory_write", "on_delegation")
+
+
+def plugin_init() -> str:
+    """The plugin's ``__init__.py``: PLUGIN_INIT with this clone's install command."""
+    return PLUGIN_INIT.replace("@INSTALL@", repr(install_command(python="PYTHON")), 1)
 
 
 def plugin_yaml() -> str:
@@ -115,7 +124,7 @@ def check_importable(python: Path) -> None:
     if proc.returncode != 0:
         raise HermesNotFoundError(
             f"Hermes's Python ({python}) cannot import isokron; install it there first: "
-            f"{python} -m pip install isokron")
+            f"{install_command(python=str(python))}")
 
 
 def install_plugin(home: str | os.PathLike[str] | None = None, *,
@@ -131,7 +140,7 @@ def install_plugin(home: str | os.PathLike[str] | None = None, *,
     root = Path(home).expanduser() if home is not None else default_home()
     folder = root / "plugins" / "isokron"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "__init__.py").write_text(PLUGIN_INIT, encoding="utf-8")
+    (folder / "__init__.py").write_text(plugin_init(), encoding="utf-8")
     (folder / "plugin.yaml").write_text(PLUGIN_YAML, encoding="utf-8")
     return folder
 

@@ -44,6 +44,27 @@ async def _report(pg: EmbeddedPostgres, workspace_id: str) -> str:
             f"{totals['messages']} session messages")
 
 
+#: the memory the demo stores (its secret is redacted before storage)
+DEMO_MEMORY = ("Deploys freeze on Fridays after 14:00 UTC "
+               "(ops lead, DEPLOY_TOKEN=abc123 must never be stored)")
+
+
+def _remember(provider: IsoKronMemoryProvider) -> None:
+    """Store DEMO_MEMORY once: a rerun on the same --data-dir finds it and stores nothing."""
+    prefix = DEMO_MEMORY.split("(")[0].strip()  # what redaction leaves as it was
+    found = json.loads(provider.handle_tool_call("isokron_memory_search", {"query": prefix}))
+    stored = [m for m in found.get("memories", [])
+              if str(m.get("content", "")).startswith(prefix)]
+    if stored:
+        print(f"tool isokron_memory_search -> the demo memory is already stored "
+              f"(id {stored[0].get('id')}): {stored[0].get('content')!r}")
+        return
+    committed = json.loads(provider.handle_tool_call("isokron_memory_commit",
+                                                     {"content": DEMO_MEMORY}))
+    print(f"tool isokron_memory_commit -> ok={committed['ok']}, stored: "
+          f"{committed.get('memory', {}).get('content')!r}")
+
+
 def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> int:
     """Start the embedded server, seed a workspace and run one agent session through isokron."""
     started = time.perf_counter()
@@ -68,12 +89,7 @@ def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> 
                 "What can you do for me today?",
                 "I can open tickets (cap_create_ticket) and delegate to SEA (cap_delegate_to_sea).",
             )
-            committed = json.loads(provider.handle_tool_call("isokron_memory_commit", {
-                "content": "Deploys freeze on Fridays after 14:00 UTC "
-                           "(ops lead, DEPLOY_TOKEN=abc123 must never be stored)",
-            }))
-            print(f"tool isokron_memory_commit -> ok={committed['ok']}, stored: "
-                  f"{committed.get('memory', {}).get('content')!r}")
+            _remember(provider)
             print("prefetch('friday deploys'):\n" + provider.prefetch("friday deploys"))
             provider.on_delegation("Fix flaky CI on the billing service", "PR 312 merged",
                                    child_session_id="demo-child-1")

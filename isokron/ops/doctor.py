@@ -49,7 +49,8 @@ RLS_TABLES: tuple[str, ...] = (
     "isokron.recall_corpora",
 )
 
-#: Tables without row-level security, by design (SUBSTRATE.md), and why.
+#: Tables without row-level security, by design (the substrate's contract,
+#: schema/0001_substrate.sql), and why.
 NO_RLS_BY_DESIGN: dict[str, str] = {
     "isokron.schema_migrations": "no tenant data; the runtime role has no privilege on it",
 }

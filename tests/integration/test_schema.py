@@ -1,4 +1,5 @@
-"""Pin the schema contract of SUBSTRATE.md against a real PostgreSQL."""
+"""Pin the substrate's schema contract (isokron/schema/0001_substrate.sql) against a real
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ async def test_concurrent_migrates_apply_the_schema_once(empty_db):
 
 
 async def test_catalog_has_every_table_and_column_with_its_type(owner):
-    """Every table and column of SUBSTRATE.md exists with the documented type."""
+    """Every table and column of the substrate's contract exists with the documented type."""
     for table, columns in EXPECTED_COLUMNS.items():
         rows = await owner.fetch(
             "SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute "
@@ -150,7 +151,7 @@ async def test_catalog_has_every_table_and_column_with_its_type(owner):
 
 
 async def test_catalog_has_the_listed_indexes(owner):
-    """The minimum indexes of SUBSTRATE.md exist."""
+    """The minimum indexes of the substrate's contract exist."""
     for table, fragment in EXPECTED_INDEXES:
         defs = await owner.fetch(
             "SELECT indexdef FROM pg_indexes WHERE schemaname || '.' || tablename = $1", table

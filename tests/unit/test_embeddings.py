@@ -70,7 +70,9 @@ def test_a_bad_import_path_is_a_config_error_that_names_it(toy_module, spec, mes
     ({"provider": "openai", "model": "m", "base_url": "http://x", "dims": 3,
       "batch_size": 8}, ">= 32"),
     ({"provider": "openai", "model": "m", "base_url": "http://x", "dims": 3, "colour": 1},
-     "unknown key"),
+     "unknown embedder key"),
+    ({"provider": "openai", "model": "m", "base_url": "http://x", "dims": 3, "modle": 1},
+     "did you mean .model"),
 ])
 def test_bad_openai_settings_are_config_errors(spec, message):
     """The OpenAI-compatible settings are checked when loaded, each problem named."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,17 +16,19 @@ from isokron.ops.cli import main
 from isokron.testing import InMemorySubstrate
 from tests.unit.helpers import DSN, RecordingTransport
 
+_CLONE = Path(__file__).resolve().parents[2]  # the tests run from a clone
+
 
 def test_a_python_that_cannot_import_isokron_writes_nothing(tmp_path, capsys):
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\nexit 1\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    with pytest.raises(HermesNotFoundError, match=rf"{fake} -m pip install isokron"):
+    with pytest.raises(HermesNotFoundError, match=rf"{fake} -m pip install '{_CLONE}'"):
         install_plugin(tmp_path / "home", python=fake)
     assert not (tmp_path / "home" / "plugins").exists()
     assert main(["hermes-install", "--home", str(tmp_path / "h2"), "--python", str(fake)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "-m pip install isokron" in err[0]
+    assert len(err) == 1 and f"-m pip install '{_CLONE}'" in err[0]
 
 
 def test_without_hermes_on_path_it_asks_for_python(tmp_path, monkeypatch):
@@ -57,7 +60,8 @@ def test_the_written_plugin_warns_naming_the_missing_module(tmp_path, monkeypatc
     module = importlib.util.module_from_spec(spec)
     with caplog.at_level(logging.WARNING, logger="isokron"):
         spec.loader.exec_module(module)
-    assert "cannot import 'isokron'" in caplog.text and "-m pip install isokron" in caplog.text
+    assert "cannot import 'isokron'" in caplog.text
+    assert f"{sys.executable} -m pip install '{_CLONE}'" in caplog.text
     registered = []
     module.register(type("Ctx", (), {"register_memory_provider": registered.append})())
     assert registered == []

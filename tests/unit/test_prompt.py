@@ -26,6 +26,8 @@ def test_sections_come_in_order_and_the_label_is_last():
         "§6 Recent kora.* activity (15 cached):", "§7 Constitution: revision 2")]
     assert positions == sorted(positions)
     assert block.splitlines()[-1] == HONEST_LABEL
+    # issue 25: the last line cannot point at what follows it
+    assert not any(w in HONEST_LABEL for w in ("below", "following", "what follows"))
 
 
 def test_policy_values_are_rendered_per_type():

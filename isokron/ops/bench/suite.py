@@ -15,6 +15,7 @@ import asyncio
 import gc
 from typing import Any
 
+from ..._version import install_command
 from ...embedded import EmbeddedPostgres
 from .episodic import bench_episodic
 from .fixtures import prepare_suite
@@ -71,7 +72,7 @@ def run_suite(*, quick: bool = False, dsn: str | None = None, runtime_dsn: str |
         import sqlalchemy  # noqa: F401
     except ImportError as exc:
         raise RuntimeError(
-            f"the benchmark suite needs its peers: pip install 'isokron[bench]' ({exc.name} "
+            f"the benchmark suite needs its peers: {install_command('bench')} ({exc.name} "
             "is missing)") from None
     if dsn is not None:
         return _run(dsn, runtime_dsn or dsn, sweeper_dsn or dsn, quick)

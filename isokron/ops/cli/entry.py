@@ -15,7 +15,11 @@ from ...guard.dsn import redact_dsn
 from ._args import Refused, fail
 from .parser import build_parser
 
-__all__ = ["main"]
+__all__ = ["NO_DSN_FALLBACK", "main"]
+
+#: commands whose --dsn does not fall back to $ISOKRON_DSN: without one they start a
+#: throwaway embedded server (a benchmark never writes into the database it names)
+NO_DSN_FALLBACK = ("bench", "eval recall", "schema dump")
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -30,8 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = _command(args)
     dsn: str | None = getattr(args, "dsn", None)
-    if dsn is None and command not in ("demo", "hermes-install", "bench", "schema dump",
-                                         "eval recall"):
+    if dsn is None and command not in ("demo", "hermes-install", *NO_DSN_FALLBACK):
         dsn = os.environ.get("ISOKRON_DSN")
     target = f" on {redact_dsn(dsn)}" if dsn else ""
     try:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..._version import install_command
 from ._args import Refused, embedder_spec
 
 __all__ = ["cmd_eval"]
@@ -17,8 +18,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         import bm25s  # noqa: F401
         import Stemmer  # noqa: F401
     except ImportError as exc:
-        raise Refused(f"needs the eval extra ({exc.name} is missing): from a clone, "
-                      "pip install '.[eval]'") from None
+        raise Refused(f"needs the eval extra ({exc.name} is missing): "
+                      f"{install_command('eval')}") from None
     if args.langgraph and args.embedder is None:
         raise Refused("--langgraph compares vector search: it needs --embedder")
     if args.langgraph:
@@ -26,7 +27,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             import langgraph.store.postgres  # noqa: F401
         except ImportError:
             raise Refused("--langgraph needs the bench extra (langgraph-checkpoint-postgres): "
-                          "from a clone, pip install '.[bench]'") from None
+                          f"{install_command('bench')}") from None
     from ..eval_recall import run_eval
 
     def progress(line: str) -> None:

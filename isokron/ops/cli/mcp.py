@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from ..._version import install_command
 from ._args import Refused, dsn
 
 __all__ = ["cmd_mcp"]
@@ -17,7 +18,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
         from ...integrations.mcp import serve_stdio
     except ImportError:
-        raise Refused("the MCP server needs the mcp extra: pip install 'isokron[mcp]'") from None
+        raise Refused("the MCP server needs the mcp extra: "
+                      f"{install_command('mcp')}") from None
     asyncio.run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind,
                             quota_result_bytes=args.quota_result_bytes))
     return 0

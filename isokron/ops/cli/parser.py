@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..._version import __version__
 from ._args import (
     Parser,
     directory_type,
@@ -33,9 +34,9 @@ from .sweep import cmd_sweep
 
 __all__ = ["DESCRIPTION", "build_parser"]
 
-#: The description ``isokron --help`` shows.
-DESCRIPTION = ("Run isokron: migrate, schema, doctor, prompt, sweep, embed, bench, eval, "
-               "memory, context-key, quota, mcp, hermes-install, demo.")
+#: The first sentence ``isokron --help`` shows (build_parser adds every subcommand's name).
+DESCRIPTION = "isokron: governed memory for AI agent loops, on PostgreSQL."
+_WORKSPACE_HELP = "the workspace (organisation) id, e.g. org_2abc"
 
 
 def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -60,7 +61,8 @@ def _add_bench(sub: argparse._SubParsersAction[Parser]) -> None:
     bench.add_argument("--quick", action="store_true",
                        help="smaller sizes (under 2 minutes): a smoke test of the JSON shape")
     bench.add_argument("--dsn", type=dsn_type,
-                       help="run on this server (owner DSN) instead of an embedded one")
+                       help="run on this server (owner DSN) instead of a throwaway "
+                            "embedded one (never $ISOKRON_DSN)")
     bench.add_argument("--out", type=writable_file,
                        help="also write the JSON document to this file")
     bench.add_argument("--records", type=positive_int,
@@ -75,18 +77,21 @@ def _add_memory(sub: argparse._SubParsersAction[Parser]) -> None:
     purge = _with_dsn(memory_sub.add_parser(
         "purge-workspace", help="remove a workspace's memory (its namespace; shared ones "
         "nobody else reads)"))
-    purge.add_argument("--workspace", required=True, type=workspace_type)
+    purge.add_argument("--workspace", required=True, type=workspace_type,
+                       help="the workspace whose memory goes")
     purge.set_defaults(func=cmd_memory)
     export = _with_dsn(memory_sub.add_parser(
         "export", help="write everything a workspace's tree can read as JSON lines"))
-    export.add_argument("--workspace", required=True, type=workspace_type)
+    export.add_argument("--workspace", required=True, type=workspace_type,
+                        help="the workspace whose tree is exported")
     export.add_argument("--out", type=writable_file,
                         help="write to this file (default: standard output)")
     export.set_defaults(func=cmd_memory)
     load = _with_dsn(memory_sub.add_parser(
         "import", help="write an export into one tree, all or nothing (idempotent; secrets "
         "redacted again; the schema owner's DSN)"))
-    load.add_argument("file", type=readable_file)
+    load.add_argument("file", type=readable_file,
+                      help="JSON lines written by isokron memory export")
     load.add_argument("--workspace", required=True, type=workspace_type,
                       help="the root of the tree the file goes into: any line naming another "
                       "workspace, tree or root refuses the import")
@@ -112,7 +117,8 @@ def _add_context_key(sub: argparse._SubParsersAction[Parser]) -> None:
     remove = _with_dsn(keys_sub.add_parser(
         "remove", help="remove a key (after a rotation; removing the last one turns "
         "signed contexts off)"))
-    remove.add_argument("fingerprint", type=fingerprint_type)
+    remove.add_argument("fingerprint", type=fingerprint_type,
+                        help="the key's fingerprint, as isokron context-key list prints it")
     remove.set_defaults(func=cmd_context_key)
 
 
@@ -133,6 +139,8 @@ def _add_quota(sub: argparse._SubParsersAction[Parser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = Parser(prog="isokron", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"isokron {__version__}",
+                        help="print isokron's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     migrate = _with_dsn(sub.add_parser(
@@ -148,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "packaged isokron/schema/current.sql)")
     dump.add_argument("--dsn", type=dsn_type,
                       help="a migrated database holding only isokron (default: a throwaway "
-                           "embedded server migrated from zero)")
+                           "embedded server migrated from zero, never $ISOKRON_DSN)")
     dump.add_argument("--out", help="where to write it ('-' for standard output)")
     dump.add_argument("--catalog-out", metavar="FILE",
                       help="also write the manifest the doctor compares the catalog with "
@@ -163,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write every workspace's current chain head to FILE")
     doctor.set_defaults(func=cmd_doctor)
     prompt = _with_dsn(sub.add_parser("prompt", help="print a workspace's identity block"))
-    prompt.add_argument("--workspace", required=True, type=workspace_type)
-    prompt.add_argument("--actor-kind", default="kora")
+    prompt.add_argument("--workspace", required=True, type=workspace_type, help=_WORKSPACE_HELP)
+    prompt.add_argument("--actor-kind", default="kora",
+                        help="whose identity block is printed (default kora)")
     prompt.set_defaults(func=cmd_prompt)
     sweep = _with_dsn(sub.add_parser("sweep", help="run the delegation sweeper"))
     sweep.add_argument("--once", action="store_true", help="run one pass and exit")
@@ -195,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     recall.add_argument("--k", type=positive_int, default=20, help="items per question "
                         "(default 20; metrics at 1, 5, 10, 20)")
     recall.add_argument("--dsn", type=dsn_type, help="runtime-role DSN of a migrated "
-                        "database (default: a throwaway embedded server)")
+                        "database (default: a throwaway embedded server, never $ISOKRON_DSN)")
     recall.add_argument("--owner-dsn", type=dsn_type,
                         help="owner DSN that registers the workspaces (default: --dsn)")
     recall.add_argument("--embedder", help="hybrid recall with this embedder: module:attr, "
@@ -215,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quota(sub)
     mcp = _with_dsn(sub.add_parser(
         "mcp", help="serve the memory and episodes tools of one workspace over stdio (MCP)"))
-    mcp.add_argument("--workspace", required=True, type=workspace_type)
+    mcp.add_argument("--workspace", required=True, type=workspace_type,
+                     help="the one workspace the tools serve, e.g. org_2abc")
     mcp.add_argument("--actor-kind", default="kora",
                      help="whose episodes isokron_episodes_recent lists (default kora)")
     mcp.add_argument("--quota-result-bytes", type=positive_int, default=None,
@@ -229,8 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the Python Hermes runs on (default: the `hermes` executable's)")
     hermes.set_defaults(func=cmd_hermes_install)
     demo = sub.add_parser("demo", help="run isokron end to end on an embedded PostgreSQL")
-    demo.add_argument("--workspace", default="org_demo", type=workspace_type)
+    demo.add_argument("--workspace", default="org_demo", type=workspace_type,
+                      help="the demo workspace's id (default org_demo)")
     demo.add_argument("--data-dir", default=None, type=directory_type,
                       help="reuse this cluster directory")
     demo.set_defaults(func=cmd_demo)
+    parser.description = f"{DESCRIPTION} Commands: {', '.join(sub.choices)}."
     return parser
