@@ -21,7 +21,10 @@ __all__ = ["main"]
 def _command(args: argparse.Namespace) -> str:
     sub: str | None = (getattr(args, "memory_command", None)
                        or getattr(args, "schema_command", None)
-                       or getattr(args, "eval_command", None))
+                       or getattr(args, "eval_command", None)
+                       or getattr(args, "workspace_command", None)
+                       or getattr(args, "charter_command", None)
+                       or getattr(args, "policy_command", None))
     return f"{args.command} {sub}" if sub else str(args.command)
 
 
@@ -30,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = _command(args)
     dsn: str | None = getattr(args, "dsn", None)
-    if dsn is None and command not in ("demo", "hermes-install", "bench", "schema dump",
+    if dsn is None and command not in ("demo", "up", "hermes-install", "bench", "schema dump",
                                          "eval recall"):
         dsn = os.environ.get("ISOKRON_DSN")
     target = f" on {redact_dsn(dsn)}" if dsn else ""
