@@ -19,7 +19,8 @@ from ..errors import InvalidInputError
 from ..guard.validate import shown
 from ..pool import Conn
 
-__all__ = ["GROUPS", "LoginOutcome", "check_login_name", "check_password", "ensure_login"]
+__all__ = ["GROUPS", "LoginOutcome", "check_login_name", "check_password", "ensure_login",
+           "may_create_roles"]
 
 #: the group roles a login made here may join
 GROUPS = ("isokron_runtime", "isokron_sweeper")
@@ -65,6 +66,12 @@ def _ident(name: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+async def may_create_roles(conn: Conn) -> bool:
+    """Tell whether the connected role may create the logins (superuser or CREATEROLE)."""
+    return bool(await conn.fetchval("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE "
+                                    "rolname = current_user"))
 
 
 async def ensure_login(conn: Conn, role: str, member_of: str, password: str | None = None,

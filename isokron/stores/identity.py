@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from ..db.tenancy import workspace_scope
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotOwnedError
 from ..guard.validate import check_workspace, shown
 from ..pool import DB, Conn, acquire, translate_errors
 
@@ -86,8 +86,15 @@ async def add_workspace(db: DB | Conn, workspace_id: str, parent_id: str | None 
     return not found
 
 
+async def _superuser(conn: Conn) -> bool:
+    return bool(await conn.fetchval("SELECT current_setting('is_superuser') = 'on'"))
+
+
 async def _require(conn: Conn, workspace_id: str) -> None:
     if not (await _exists(conn, workspace_id))[0]:
+        if not await _superuser(conn):  # row-level security may be hiding it
+            raise NotOwnedError(f"workspace {workspace_id!r} is not visible to this login, "
+                                f"and only a superuser may write the substrate's identity")
         raise InvalidInputError(f"workspace {workspace_id!r} does not exist (isokron "
                                 f"workspace add {workspace_id} first)")
 
@@ -143,6 +150,8 @@ async def list_workspaces(db: DB | Conn) -> list[WorkspaceRow]:
     """Every workspace, its parent, active charter and policy count (as a superuser: the
     substrate's row-level security shows anyone else one workspace at a time)."""
     async with translate_errors("listing workspaces"), acquire(db) as conn:
+        if not await _superuser(conn):
+            raise NotOwnedError("listing workspaces: only a superuser sees every workspace")
         rows = await conn.fetch(
             "SELECT w.workspace_id, w.parent_id, c.content_jsonb ->> 'charter_version' AS "
             "version, c.content_hash, (SELECT count(*) FROM public.kora_policy_registry p "

@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from isokron.embedded import run_coro_sync
 from isokron.ops.cli import build_parser
@@ -106,18 +109,26 @@ async def _drop_roles(admin_dsn: str, *roles: str) -> None:
         await conn.close()
 
 
-def test_the_production_setup_section_runs_in_order(empty_db, tmp_path):
+@pytest.fixture
+def home():
+    """HOME for `isokron up`, outside pytest's tmp root (run as root, the server runs as
+    pgserver, and a concurrent pytest session resets that root's mode to 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="isokron-readme-home-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_production_setup_section_runs_in_order(empty_db, tmp_path, home):
     """setup -> workspaces -> charter -> policy -> list -> doctor -> prompt, then `up`."""
     (charter,) = _blocks("markdown")
     (tmp_path / "charter.md").write_text(charter, encoding="utf-8")
     tag = uuid.uuid4().hex[:8]
     logins = (f"ik_readme_rt_{tag}", f"ik_readme_op_{tag}")
-    env = {**os.environ, "HOME": str(tmp_path / "home"),
+    env = {**os.environ, "HOME": str(home),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "ISOKRON_OWNER_DSN": empty_db.dsn}
     for name in ("ISOKRON_DSN", "ISOKRON_RUNTIME_PASSWORD", "ISOKRON_OPERATOR_PASSWORD"):
         env.pop(name, None)
-    (tmp_path / "home").mkdir()
     ran = []
     try:
         for line in _commands():

@@ -6,9 +6,11 @@ import asyncio
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -337,6 +339,15 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
     raise AssertionError(f"no {marker!r} line; output so far: {''.join(seen)}")
 
 
+@pytest.fixture
+def cluster_dir():
+    """A directory outside pytest's tmp root: run as root, the server runs as pgserver,
+    and a concurrent pytest session resets that root's mode to 0700."""
+    path = Path(tempfile.mkdtemp(prefix="isokron-up-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _up(data_dir: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "isokron.ops.cli", "up", "--data-dir",
@@ -350,10 +361,10 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, rest
 
 
-def test_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
+def test_up_serves_until_ctrl_c_and_keeps_its_data(cluster_dir):
     """`isokron up`: DSNs printed, each connects; SIGINT -> "stopped", exit 130, no
     traceback; the next `up` on the directory finds what the first one stored."""
-    data_dir = tmp_path / "cluster"
+    data_dir = cluster_dir / "cluster"
     proc = _up(data_dir)
     try:
         out = _read_until(proc, "export ISOKRON_OPERATOR_DSN=", 180)
@@ -396,3 +407,30 @@ def test_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
     finally:
         code, rest = _stop(proc)
     assert code == 130 and "Traceback" not in out + rest
+
+
+async def test_owner_commands_as_another_login_say_which_dsn_to_use(db, tmp_path, capsys):
+    """The runtime login may not set up, add workspaces or list them: exit 1, one line."""
+    good = tmp_path / "good.md"
+    good.write_text(CHARTER_MD, encoding="utf-8")
+    for argv, needle in [
+        (["setup"], "may not create roles: setup needs the owner's DSN"),
+        (["workspace", "add", "org_r"], "ISOKRON_OWNER_DSN"),
+        (["workspace", "list"], "only a superuser sees every workspace"),
+        (["policy", "set", "org_r", "kora.disabled", "true"], "ISOKRON_OWNER_DSN"),
+    ]:
+        code, _, err = await asyncio.to_thread(run, [*argv, "--dsn", db.runtime_dsn], capsys)
+        assert code == 1 and needle in err and len(err.strip().splitlines()) == 1, (argv, err)
+        assert db.runtime_dsn.split("@")[0].split(":")[-1] not in err  # no password shown
+
+
+def test_up_stops_on_sigterm_too(cluster_dir):
+    """SIGTERM: the server stops, "stopped", exit status 143."""
+    proc = _up(cluster_dir / "c")
+    try:
+        out = _read_until(proc, "export ISOKRON_OPERATOR_DSN=", 180)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and rest.strip().splitlines()[-1] == "stopped", rest
+    assert "Traceback" not in out + rest

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, NotOwnedError
 from ._args import Refused, dsn
 
 __all__ = ["as_owner"]
@@ -19,7 +19,8 @@ T = TypeVar("T")
 
 
 def as_owner(args: argparse.Namespace, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
-    """Run ``work(pool)`` on ``--dsn`` (or ``$ISOKRON_DSN``); InvalidInputError -> Refused."""
+    """Run ``work(pool)`` on ``--dsn`` (or ``$ISOKRON_DSN``); InvalidInputError -> Refused,
+    NotOwnedError (a login that is not the owner) -> the same, saying which DSN to use."""
     from ...pool import create_pool
 
     async def run() -> T:
@@ -33,3 +34,6 @@ def as_owner(args: argparse.Namespace, work: Callable[[asyncpg.Pool], Awaitable[
         return asyncio.run(run())
     except InvalidInputError as exc:
         raise Refused(str(exc)) from None
+    except NotOwnedError as exc:
+        raise NotOwnedError(f"{exc} (connect as a superuser: the owner DSN isokron setup "
+                            f"was given, --dsn \"$ISOKRON_OWNER_DSN\")") from None

@@ -24,7 +24,7 @@ import attrs
 
 from ...db.logins import LoginOutcome, check_login_name, check_password
 from ...embedded import dsn_with
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, NotOwnedError
 from ...guard.dsn import redact_dsn
 from ._args import Refused, dsn
 
@@ -96,12 +96,19 @@ async def run_setup(owner: str, runtime_login: str, operator_login: str, *,
     DSNs."""
     import asyncpg
 
-    from ...db.logins import ensure_login
+    from ...db.logins import ensure_login, may_create_roles
     from ...schema import migrate
 
     runtime_pw, operator_pw = _env_password(RUNTIME_ENV), _env_password(OPERATOR_ENV)
-    conn = await asyncpg.connect(owner)
     try:
+        conn = await asyncpg.connect(owner)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise NotOwnedError(f"{exc} (setup needs a superuser's DSN: the owner)") from None
+    try:
+        if not await may_create_roles(conn):
+            raise NotOwnedError(f"{conn.get_settings().session_authorization!r} may not "
+                                f"create roles: setup needs the owner's DSN (a superuser, "
+                                f"or a role with CREATEROLE that may create schemas)")
         applied = await migrate(conn)
         runtime = await ensure_login(conn, runtime_login, "isokron_runtime", runtime_pw,
                                      reset=reset)
