@@ -19,7 +19,8 @@ import attrs
 
 from ..db.tenancy import workspace_scope
 from ..errors import InvalidInputError, NotOwnedError
-from ..guard.validate import check_workspace, shown
+from ..guard.limits import check_free_text
+from ..guard.validate import MAX_NAME_CHARS, check_workspace, shown
 from ..pool import DB, Conn, acquire, translate_errors
 
 __all__ = ["ACTOR_KIND", "WorkspaceRow", "add_workspace", "list_workspaces", "set_charter",
@@ -60,6 +61,7 @@ async def add_workspace(db: DB | Conn, workspace_id: str, parent_id: str | None 
         if parent_id == workspace_id:
             raise InvalidInputError(f"workspace {workspace_id!r} cannot be its own parent")
     name = display_name if display_name is not None else workspace_id
+    check_free_text(name, "the display name", max_chars=MAX_NAME_CHARS)
     async with acquire(db) as conn, conn.transaction():
         if parent_id is not None:
             async with workspace_scope(conn, parent_id, "reading the parent workspace") as c:

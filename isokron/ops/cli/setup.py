@@ -19,6 +19,7 @@ import asyncio
 import os
 import shlex
 from collections.abc import Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -46,8 +47,12 @@ class DSNs:
 
 
 def login_dsn(owner: str, outcome: LoginOutcome) -> str:
-    """The owner's DSN with the login's name and the password set now (or none)."""
-    return dsn_with(owner, user=outcome.role, password=outcome.password or "")
+    """The owner's DSN with the login's name and the password set now (or none): the
+    owner's password is never carried over, in the URL or in a ``password=`` parameter."""
+    parts = urlsplit(dsn_with(owner, user=outcome.role, password=outcome.password or ""))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in ("password", "user")]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
 def print_dsns(dsns: DSNs) -> None:

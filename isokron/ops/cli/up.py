@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...embedded import RUNTIME_LOGIN, EmbeddedPostgres, dsn_with
-from .setup import DSNs, check_logins, print_dsns
+from ...embedded import EmbeddedPostgres, dsn_with
+from .setup import DSNs, print_dsns
 
 __all__ = ["cmd_up", "default_data_dir"]
 
@@ -60,7 +60,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Start (or reuse) the cluster, print its DSNs, wait for Ctrl-C."""
     import secrets
 
-    check_logins(RUNTIME_LOGIN, OPERATOR_LOGIN)
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     if threading.current_thread() is threading.main_thread():
         # Installed before the server's own handlers, which stop it and then chain to
