@@ -160,7 +160,7 @@ def _add_setup(sub: argparse._SubParsersAction[Parser]) -> None:
     ws_sub = workspace.add_subparsers(dest="workspace_command", required=True,
                                       parser_class=Parser)
     add = _with_dsn(ws_sub.add_parser("add", help="create a workspace (idempotent)"))
-    add.add_argument("workspace", type=workspace_type)
+    add.add_argument("workspace", type=workspace_type, metavar="W", help="the workspace id")
     add.add_argument("--parent", type=workspace_type, default=None,
                      help="an existing workspace this one belongs to (its tree)")
     add.add_argument("--display-name", default=None, help="default: the id")
@@ -172,8 +172,9 @@ def _add_setup(sub: argparse._SubParsersAction[Parser]) -> None:
                                          parser_class=Parser)
     cset = _with_dsn(charter_sub.add_parser(
         "set", help="make FILE (markdown or YAML) W's active charter, hashed as it is verified"))
-    cset.add_argument("workspace", type=workspace_type)
-    cset.add_argument("file", type=readable_file)
+    cset.add_argument("workspace", type=workspace_type, metavar="W", help="the workspace id")
+    cset.add_argument("file", type=readable_file, metavar="FILE",
+                      help="markdown in the hashed format, or YAML (*.yaml, *.yml)")
     cset.set_defaults(func=cmd_charter)
     policy = sub.add_parser("policy", help="the policy registry (the owner's DSN)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True,
@@ -181,9 +182,11 @@ def _add_setup(sub: argparse._SubParsersAction[Parser]) -> None:
     pset = _with_dsn(policy_sub.add_parser(
         "set", help="set policy PATH (policy.kora_disabled or kora.disabled) of W to VALUE "
         "(JSON, else text)"))
-    pset.add_argument("workspace", type=workspace_type)
-    pset.add_argument("path")
-    pset.add_argument("value")
+    pset.add_argument("workspace", type=workspace_type, metavar="W", help="the workspace id")
+    pset.add_argument("path", metavar="PATH",
+                      help="policy.kora_disabled, or the short form kora.disabled")
+    pset.add_argument("value", metavar="VALUE",
+                      help="JSON when it parses (false, 30, [\"en\"]), else the text")
     pset.set_defaults(func=cmd_policy)
 
 
