@@ -4,6 +4,7 @@ value in a bounded form (:func:`shown`)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sized
 from datetime import datetime
@@ -15,10 +16,12 @@ from .limits import MAX_ID_CHARS, check_clean_text, check_depth, check_free_text
 __all__ = [
     "MAX_EMBEDDING_DIMS",
     "MAX_NAME_CHARS",
+    "MAX_POLICY_PATH_CHARS",
     "MAX_SEARCH_NAMESPACES",
     "check_aware",
     "check_items",
     "check_limit",
+    "check_policy_path",
     "check_text",
     "check_uuid",
     "check_workspace",
@@ -74,6 +77,22 @@ def check_limit(limit: Any, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {shown(limit)}")
     return limit
+
+
+_POLICY_PATH = re.compile(r"policy\.[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
+#: longest policy path (``policy.`` included)
+MAX_POLICY_PATH_CHARS = 200
+
+
+def check_policy_path(value: Any) -> str:
+    """Return ``value`` if it is a policy registry path: ``policy.`` then dot-separated
+    lower-case words (``policy.kora_disabled``, ``policy.kora_token_ceiling.opus``)."""
+    if (not isinstance(value, str) or len(value) > MAX_POLICY_PATH_CHARS
+            or _POLICY_PATH.fullmatch(value) is None):
+        raise InvalidInputError(
+            f"policy path must be 'policy.' then dot-separated lower-case words "
+            f"(a-z, 0-9, _), at most {MAX_POLICY_PATH_CHARS} characters, got {shown(value)}")
+    return value
 
 
 def escape_like(value: str) -> str:

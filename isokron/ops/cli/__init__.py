@@ -1,5 +1,5 @@
-"""Run the isokron command: migrate, schema, doctor, prompt, sweep, embed, bench, eval,
-memory, context-key, mcp, hermes-install, demo.
+"""Run the isokron command: up, setup, workspace, charter, policy, migrate, schema, doctor,
+prompt, sweep, embed, bench, eval, memory, context-key, quota, mcp, hermes-install, demo.
 
 One module per subcommand (or small group: ``memory`` holds export, import and purge),
 ``_args`` for the shared argument types, ``parser`` for the wiring and ``entry`` for

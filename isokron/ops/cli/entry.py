@@ -25,7 +25,10 @@ NO_DSN_FALLBACK = ("bench", "eval recall", "schema dump")
 def _command(args: argparse.Namespace) -> str:
     sub: str | None = (getattr(args, "memory_command", None)
                        or getattr(args, "schema_command", None)
-                       or getattr(args, "eval_command", None))
+                       or getattr(args, "eval_command", None)
+                       or getattr(args, "workspace_command", None)
+                       or getattr(args, "charter_command", None)
+                       or getattr(args, "policy_command", None))
     return f"{args.command} {sub}" if sub else str(args.command)
 
 
@@ -34,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = _command(args)
     dsn: str | None = getattr(args, "dsn", None)
-    if dsn is None and command not in ("demo", "hermes-install", *NO_DSN_FALLBACK):
+    if dsn is None and command not in ("demo", "up", "hermes-install", *NO_DSN_FALLBACK):
         dsn = os.environ.get("ISOKRON_DSN")
     target = f" on {redact_dsn(dsn)}" if dsn else ""
     try:

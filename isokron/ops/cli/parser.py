@@ -18,6 +18,7 @@ from ._args import (
     writable_file,
 )
 from .bench import cmd_bench
+from .charter import cmd_charter
 from .context_key import cmd_context_key
 from .demo import cmd_demo
 from .doctor import cmd_doctor
@@ -27,10 +28,14 @@ from .hermes import cmd_hermes_install
 from .mcp import cmd_mcp
 from .memory import cmd_memory
 from .migrate import cmd_migrate
+from .policy import cmd_policy
 from .prompt import cmd_prompt
 from .quota import cmd_quota
 from .schema import cmd_schema
+from .setup import cmd_setup
 from .sweep import cmd_sweep
+from .up import cmd_up
+from .workspace import cmd_workspace
 
 __all__ = ["DESCRIPTION", "build_parser"]
 
@@ -136,12 +141,67 @@ def _add_quota(sub: argparse._SubParsersAction[Parser]) -> None:
         p.set_defaults(func=cmd_quota)
 
 
+def _add_setup(sub: argparse._SubParsersAction[Parser]) -> None:
+    up = sub.add_parser("up", help="run a persistent embedded PostgreSQL until Ctrl-C; print "
+                        "its owner, runtime and operator DSNs and the export lines")
+    up.add_argument("--data-dir", default=None, type=directory_type,
+                    help="the cluster's directory, reused when it exists (default: the "
+                         "user's data directory, ~/.local/share/isokron on Linux)")
+    up.set_defaults(func=cmd_up)
+    setup = _with_dsn(sub.add_parser(
+        "setup", help="migrate and create the runtime and operator logins (idempotent; "
+        "the owner's DSN); print the DSNs"))
+    setup.add_argument("--runtime-login", default="isokron_app",
+                       help="the agent hosts' login, a member of isokron_runtime (default "
+                            "isokron_app; password: $ISOKRON_RUNTIME_PASSWORD or generated)")
+    setup.add_argument("--operator-login", default="isokron_operator",
+                       help="the operator's login, a member of isokron_sweeper (default "
+                            "isokron_operator; password: $ISOKRON_OPERATOR_PASSWORD or "
+                            "generated)")
+    setup.add_argument("--reset-passwords", action="store_true",
+                       help="give existing logins new generated passwords (default: keep)")
+    setup.set_defaults(func=cmd_setup)
+    workspace = sub.add_parser("workspace", help="add or list workspaces (the owner's DSN)")
+    ws_sub = workspace.add_subparsers(dest="workspace_command", required=True,
+                                      parser_class=Parser)
+    add = _with_dsn(ws_sub.add_parser("add", help="create a workspace (idempotent)"))
+    add.add_argument("workspace", type=workspace_type, metavar="W", help="the workspace id")
+    add.add_argument("--parent", type=workspace_type, default=None,
+                     help="an existing workspace this one belongs to (its tree)")
+    add.add_argument("--display-name", default=None, help="default: the id")
+    add.set_defaults(func=cmd_workspace)
+    _with_dsn(ws_sub.add_parser("list", help="every workspace, its parent, charter and "
+                                "policy count")).set_defaults(func=cmd_workspace)
+    charter = sub.add_parser("charter", help="the role charter (the owner's DSN)")
+    charter_sub = charter.add_subparsers(dest="charter_command", required=True,
+                                         parser_class=Parser)
+    cset = _with_dsn(charter_sub.add_parser(
+        "set", help="make FILE (markdown or YAML) W's active charter, hashed as it is verified"))
+    cset.add_argument("workspace", type=workspace_type, metavar="W", help="the workspace id")
+    cset.add_argument("file", type=readable_file, metavar="FILE",
+                      help="markdown in the hashed format, or YAML (*.yaml, *.yml)")
+    cset.set_defaults(func=cmd_charter)
+    policy = sub.add_parser("policy", help="the policy registry (the owner's DSN)")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True,
+                                       parser_class=Parser)
+    pset = _with_dsn(policy_sub.add_parser(
+        "set", help="set policy PATH (policy.kora_disabled or kora.disabled) of W to VALUE "
+        "(JSON, else text)"))
+    pset.add_argument("workspace", type=workspace_type, metavar="W", help="the workspace id")
+    pset.add_argument("path", metavar="PATH",
+                      help="policy.kora_disabled, or the short form kora.disabled")
+    pset.add_argument("value", metavar="VALUE",
+                      help="JSON when it parses (false, 30, [\"en\"]), else the text")
+    pset.set_defaults(func=cmd_policy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for tests and docs)."""
     parser = Parser(prog="isokron", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"isokron {__version__}",
                         help="print isokron's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_setup(sub)
 
     migrate = _with_dsn(sub.add_parser(
         "migrate", help="apply pending schema migrations (an edited applied one is refused)"))
