@@ -277,3 +277,113 @@ async def test_doctor_misses_a_publication_of_every_table(owner, db, capsys):
     apply to logical replication) to any subscriber with a replication login."""
     await owner.execute("CREATE PUBLICATION leak FOR ALL TABLES")
     await _doctor_fails(db, capsys)
+
+
+async def test_doctor_misses_a_table_handed_to_the_runtime_login(owner, db, capsys):
+    """Ownership is never read: ALTER TABLE isokron.memory_records OWNER TO <runtime login>
+    changes no has_table_privilege('isokron_runtime', ...) answer, so the doctor is ok; the
+    login, as the table's owner, then switches FORCE off, reads every tenant's memories (the
+    owner skips RLS without FORCE), switches it back and commits: no trace (it could as
+    well disable the quota triggers the same way)."""
+    login = db.cluster.runtime_user
+    await _plant_memory(owner)
+    await owner.execute(f'ALTER TABLE isokron.memory_records OWNER TO "{login}"')
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("ALTER TABLE isokron.memory_records NO FORCE ROW LEVEL SECURITY")
+            leaked = await conn.fetchval("SELECT count(*) FROM isokron.memory_records")
+            await conn.execute("ALTER TABLE isokron.memory_records FORCE ROW LEVEL SECURITY")
+        assert leaked == 1
+    finally:
+        await conn.close()
+    await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn))
+
+
+async def test_doctor_misses_a_schema_or_invoker_function_owned_by_the_login(owner, db,
+                                                                            capsys):
+    """The manifest records no owner for the (many) invoker functions, and schema owners
+    are not read: isokron.context_tenant_v1() -- every policy's tenant -- and the schema
+    kronicle handed to the runtime login pass the doctor. The login may then ALTER the
+    function (SET a tenant, grant or revoke it) and drop or replace anything in kronicle."""
+    login = db.cluster.runtime_user
+    await owner.execute(f'ALTER FUNCTION isokron.context_tenant_v1() OWNER TO "{login}"; '
+                        f'ALTER SCHEMA kronicle OWNER TO "{login}"')
+    await _doctor_fails(db, capsys)
+
+
+async def test_doctor_misses_bypassrls_on_the_runtime_login(owner, db, capsys):
+    """The roles check reads rolsuper / rolbypassrls of the role isokron_runtime only; the
+    LOGIN that actually connects (a member of it) may have BYPASSRLS and read every tenant,
+    and the doctor -- even run as that very login -- reports "subject to RLS"."""
+    login = db.cluster.runtime_user
+    await _plant_memory(owner)
+    await owner.execute(f'ALTER ROLE "{login}" BYPASSRLS')
+    try:
+        conn = await asyncpg.connect(db.runtime_dsn)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM isokron.memory_records") == 1
+        finally:
+            await conn.close()
+        await _doctor_fails(db, capsys, dsns=(db.dsn, db.runtime_dsn))
+    finally:
+        await owner.execute(f'ALTER ROLE "{login}" NOBYPASSRLS')
+
+
+async def test_doctor_misses_a_dropped_foreign_key(owner, db, capsys):
+    """Constraints are not in the manifest. Without agent_messages_session_fkey a message
+    may name any session id: each phantom session gets its own quota counter, so
+    quota_messages_per_session / quota_session_bytes hold per phantom, i.e. not at all,
+    and deleting a session leaves its messages behind."""
+    await apply_quotas(owner, {"quota_messages_per_session": 1}, A)
+    await owner.execute("ALTER TABLE isokron.agent_messages "
+                        "DROP CONSTRAINT agent_messages_session_fkey")
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        for _ in range(5):
+            async with conn.transaction():
+                await _as(conn, A)
+                await conn.execute("INSERT INTO isokron.agent_messages (session_id, seq, role, "
+                                   "content, tenant_id, user_id) VALUES (gen_random_uuid(), 1, "
+                                   "'user', 'x', $1, 'u')", A)
+    finally:
+        await conn.close()
+    await _doctor_fails(db, capsys)
+
+
+async def test_doctor_misses_a_database_default_tenant(owner, db, capsys):
+    """ALTER DATABASE ... SET app.current_tenant_id / app.current_workspace_id makes every
+    connection that forgets to set its context (a bug, a pooled connection reset) act as
+    that tenant instead of seeing nothing. pg_db_role_setting is not read."""
+    await owner.execute(f'ALTER DATABASE "{db.name}" SET app.current_tenant_id = \'{A}\'; '
+                        f'ALTER DATABASE "{db.name}" SET app.current_user_id = \'u\'')
+    await _doctor_fails(db, capsys)
+
+
+async def test_quota_counter_lock_lets_one_sibling_block_every_team_write(owner, db,
+                                                                          runtime_pool):
+    """The counter row of team:<parent> is locked from a writer's INSERT until its commit:
+    ws_1 inserts one team memory and keeps its transaction open; every other workspace's
+    write to the team namespace now waits (here: lock_timeout). Before 0028 these inserts
+    did not conflict at all."""
+    for ws, parent in (("org_l", None), ("ws_1", "org_l"), ("ws_2", "org_l")):
+        await owner.execute("INSERT INTO isokron.workspaces (workspace_id, parent_id) "
+                            "VALUES ($1, $2)", ws, parent)
+    await NamespaceMemory(runtime_pool).commit("ws_1", "first", namespace="team:org_l")
+    holder = await asyncpg.connect(db.runtime_dsn)
+    victim = await asyncpg.connect(db.runtime_dsn)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await _as(holder, "x", workspace="ws_1")
+        await holder.execute("INSERT INTO isokron.memory_records (root_id, namespace, content) "
+                             "VALUES ('org_l', 'team:org_l', 'held open')")
+        async with victim.transaction():
+            await _as(victim, "y", workspace="ws_2")
+            await victim.execute("SET LOCAL lock_timeout = '500ms'")
+            await victim.execute("INSERT INTO isokron.memory_records (root_id, namespace, "
+                                 "content) VALUES ('org_l', 'team:org_l', 'ws_2 writes')")
+        await tx.rollback()
+    finally:
+        await holder.close()
+        await victim.close()
