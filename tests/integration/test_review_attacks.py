@@ -387,3 +387,23 @@ async def test_quota_counter_lock_lets_one_sibling_block_every_team_write(owner,
     finally:
         await holder.close()
         await victim.close()
+
+
+async def test_quota_chain_events_are_unbounded_and_can_never_be_freed(owner, attacker):
+    """No quota covers hivex_foundation.append_event_v1 (nor agent_episodic_events.body,
+    memory_namespaces.metadata, memory_audit rows): with every quota of the workspace at
+    its minimum, the runtime role appends 3 x 2 MB events. The log is append-only (DELETE
+    and TRUNCATE refused to everyone but a superuser who disables the trigger), so the
+    tenant cannot even free what it filled."""
+    await seed_demo_workspace(owner, "org_demo")
+    await apply_quotas(owner, {"quota_message_bytes": 1, "quota_session_bytes": 1,
+                               "quota_memory_bytes": 1, "quota_memory_rows": 1}, "org_demo")
+    blob = json.dumps({"blob": "x" * 2_000_000})
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        for _ in range(3):
+            async with attacker.transaction():
+                await _as(attacker, "t", workspace="org_demo")
+                await attacker.fetchval(
+                    "SELECT hivex_foundation.append_event_v1($1, 'kora.junk.appended', "
+                    "$2::text::jsonb, NULL)", "org_demo", blob)
+    assert refused.value.sqlstate == "IKQ01"
