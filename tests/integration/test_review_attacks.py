@@ -87,8 +87,11 @@ async def test_quota_memory_embedding_bytes_are_not_counted(owner, attacker):
 async def test_quota_sessions_have_no_tenant_cap_fresh_user_ids_bypass_it(owner, attacker):
     """quota_sessions_per_user 2 is the only session limit: the user is whatever the
     connection (or the app) names, so one tenant makes 50 sessions by naming 25 users in
-    raw SQL. There is no per-tenant (per-workspace) total."""
-    await apply_quotas(owner, {"quota_sessions_per_user": 2}, A)
+    raw SQL. There is no per-tenant (per-workspace) total.
+
+    Fixed by quota_sessions_per_tenant (0030, default 100000): set to 2 here, the second
+    user's sessions are refused."""
+    await apply_quotas(owner, {"quota_sessions_per_user": 2, "quota_sessions_per_tenant": 2}, A)
     made = 0
     with pytest.raises(asyncpg.PostgresError):
         for i in range(25):
@@ -136,11 +139,15 @@ async def test_verify_chain_v2_outside_the_workspace_reports_a_tampered_chain_in
         await _as(attacker, "t", workspace="org_demo")
         assert await attacker.fetchval(
             "SELECT broken_seq FROM hivex_foundation.verify_chain_v2('org_demo')") == 1
-    async with attacker.transaction():
-        await _as(attacker, "t", workspace="somewhere_else")
-        row = await attacker.fetchrow(
-            "SELECT * FROM hivex_foundation.verify_chain_v2('org_demo')")
-    assert row is not None, "tampered chain verified as intact outside its workspace"
+    for workspace, target in (("somewhere_else", "org_demo"), ("nowhere", "nowhere")):
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            async with attacker.transaction():
+                await _as(attacker, "t", workspace=workspace)
+                await attacker.fetchrow(
+                    "SELECT * FROM hivex_foundation.verify_chain_v2($1)", target)
+        assert refused.value.sqlstate == "IKT01", (workspace, target)  # not "intact"
+    assert await owner.fetchval(  # the owner (RLS off: the doctor) verifies every chain
+        "SELECT broken_seq FROM hivex_foundation.verify_chain_v2('org_demo')") == 1
 
 
 # -- doctor catalog drift -----------------------------------------------------------------
