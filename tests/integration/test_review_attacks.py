@@ -386,8 +386,8 @@ async def test_quota_counter_lock_lets_one_sibling_block_every_team_write(owner,
     did not conflict at all.
 
     Not fixed (BUILD_DEVIATIONS.md, D-quota-shared-namespace): asserted is what is bounded.
-    The wait lasts only as long as the holder's transaction (the runtime role's
-    statement and idle-in-transaction timeouts bound that), it touches only the shared
+    The wait lasts only as long as the holder's transaction (which the deployment's
+    idle_in_transaction_session_timeout cuts off, README), it touches only the shared
     namespace's counter (ws_2's own namespace is not blocked), and once the holder ends
     ws_2's team write goes through."""
     for ws, parent in (("org_l", None), ("ws_1", "org_l"), ("ws_2", "org_l")):
