@@ -3,8 +3,8 @@
 PostgreSQL enforces them (``schema/0028_quotas.sql``, ``0030_quota_gaps.sql``): the
 schema's own table of limits is the authority, its defaults the ones below. These keys
 reach it when an operator applies them as the schema's owner (``isokron quota apply``);
-a runtime connection can neither raise nor lower them. ``quota_result_bytes`` is also applied by the MCP server itself
-to every tool result it sends.
+a runtime connection can neither raise nor lower them. ``quota_result_bytes`` is also
+applied by the MCP server itself to every tool result it sends.
 """
 
 from __future__ import annotations
