@@ -5,12 +5,13 @@
 --    bytes of the session's counter (quota_session_bytes, with its messages) on INSERT
 --    and on every UPDATE that grows them (a shrinking UPDATE is always allowed). An
 --    UPDATE that leaves them alone (updated_at, on every message) takes no counter lock.
--- 2. A memory's embedding counts: pg_column_size(embedding) is bytes of its namespace
---    (quota_memory_bytes), on raw SQL and on store_embeddings_v1 alike (so the embedder's
---    store is refused, IKQ01, in a full namespace). The column is optional (pgvector), so
---    the trigger reads it by name only when it exists. The default quota_memory_bytes
---    grows from 256 MiB to 1 GiB to leave room for the vectors (only where the '*' row
---    still holds the old default).
+-- 2. A memory's embedding counts: the vector's own size (8 + 4 bytes a dimension, halfvec
+--    2; the same inline or toasted, so a delete frees exactly what the write counted) is
+--    bytes of its namespace (quota_memory_bytes), on raw SQL and on store_embeddings_v1
+--    alike (so the embedder's store is refused, IKQ01, in a full namespace). The column
+--    is optional (pgvector), so the trigger reads it by name only when it exists. The
+--    default quota_memory_bytes grows from 256 MiB to 1 GiB to leave room for the vectors
+--    (only where the '*' row still holds the old default).
 -- 3. quota_sessions_per_tenant (default 100000): sessions one tenant holds over all its
 --    users, whatever user ids a connection names. One counter row per tenant
 --    (scope 'tenant'), locked by a session INSERT until commit: session creation is
@@ -242,6 +243,9 @@ AS $$
 DECLARE
     v_delta json;
     v record;
+    v_nsp text;
+    v_type text;
+    v_size text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- the common case, written out: no detour through JSON
@@ -292,26 +296,27 @@ BEGIN
         PERFORM isokron.quota_memory_add_v1(v_delta);
     END IF;
     -- The embedding (pgvector, optional: read by name where the column exists). Its bytes
-    -- go to the same counters; an unchanged vector (the same stored value) nets to zero.
-    IF EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = TG_RELID
-                  AND t.attname = 'embedding' AND NOT t.attisdropped) THEN
+    -- go to the same counters: the vector's own size (8 bytes of header, 4 a dimension;
+    -- halfvec 2), the same whether the stored value is inline or toasted.
+    SELECT n.nspname, t.typname INTO v_nsp, v_type
+      FROM pg_attribute c JOIN pg_type t ON t.oid = c.atttypid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE c.attrelid = TG_RELID AND c.attname = 'embedding' AND NOT c.attisdropped;
+    IF v_type IS NOT NULL THEN
+        v_size := CASE WHEN v_type IN ('vector', 'halfvec')
+                       THEN format('(8 + %s * %I.vector_dims(x.embedding))',
+                                   CASE v_type WHEN 'halfvec' THEN 2 ELSE 4 END, v_nsp)
+                       ELSE 'pg_column_size(x.embedding)' END;
         EXECUTE format(
             'SELECT json_agg(g) FROM (SELECT c.root_id, c.namespace, 0 AS n, '
             'sum(c.b)::bigint AS b FROM (%s) c GROUP BY 1, 2 HAVING sum(c.b) <> 0) g',
-            CASE TG_OP
-                WHEN 'INSERT' THEN 'SELECT a.root_id, a.namespace, '
-                    'coalesce(pg_column_size(a.embedding), 0) AS b FROM added a '
-                    'WHERE a.embedding IS NOT NULL'
-                WHEN 'DELETE' THEN 'SELECT r.root_id, r.namespace, '
-                    '-coalesce(pg_column_size(r.embedding), 0) AS b FROM removed r '
-                    'WHERE r.embedding IS NOT NULL'
-                ELSE 'SELECT a.root_id, a.namespace, '
-                    'coalesce(pg_column_size(a.embedding), 0) AS b FROM added a '
-                    'WHERE a.embedding IS NOT NULL UNION ALL '
-                    'SELECT r.root_id, r.namespace, '
-                    '-coalesce(pg_column_size(r.embedding), 0) FROM removed r '
-                    'WHERE r.embedding IS NOT NULL'
-            END) INTO v_delta;
+            concat_ws(' UNION ALL ',
+                CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN format(
+                    'SELECT x.root_id, x.namespace, %s AS b FROM added x '
+                    'WHERE x.embedding IS NOT NULL', v_size) END,
+                CASE WHEN TG_OP IN ('DELETE', 'UPDATE') THEN format(
+                    'SELECT x.root_id, x.namespace, -%s AS b FROM removed x '
+                    'WHERE x.embedding IS NOT NULL', v_size) END)) INTO v_delta;
         IF v_delta IS NOT NULL THEN
             PERFORM isokron.quota_memory_add_v1(v_delta);
         END IF;
@@ -353,15 +358,26 @@ SELECT 'session', s.tenant_id, s.user_id, s.id::text,
   FROM isokron.agent_sessions s
 ON CONFLICT (key1, scope, key2, key3) DO UPDATE SET bytes = u.bytes + EXCLUDED.bytes;
 DO $$
+DECLARE
+    v_nsp text;
+    v_type text;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_attribute t
-                WHERE t.attrelid = 'isokron.memory_records'::regclass
-                  AND t.attname = 'embedding' AND NOT t.attisdropped) THEN
-        EXECUTE 'UPDATE isokron.quota_usage u SET bytes = u.bytes + e.b '
-                'FROM (SELECT r.root_id, r.namespace, sum(pg_column_size(r.embedding)) AS b '
-                'FROM isokron.memory_records r WHERE r.embedding IS NOT NULL GROUP BY 1, 2) e '
-                'WHERE u.key1 = e.root_id AND u.scope = ''namespace'' '
-                'AND u.key2 = e.namespace AND u.key3 = ''''';
+    SELECT n.nspname, t.typname INTO v_nsp, v_type
+      FROM pg_attribute c JOIN pg_type t ON t.oid = c.atttypid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE c.attrelid = 'isokron.memory_records'::regclass AND c.attname = 'embedding'
+       AND NOT c.attisdropped;
+    IF v_type IS NOT NULL THEN
+        EXECUTE format(
+            'UPDATE isokron.quota_usage u SET bytes = u.bytes + e.b '
+            'FROM (SELECT x.root_id, x.namespace, sum(%s) AS b FROM isokron.memory_records x '
+            'WHERE x.embedding IS NOT NULL GROUP BY 1, 2) e '
+            'WHERE u.key1 = e.root_id AND u.scope = ''namespace'' '
+            'AND u.key2 = e.namespace AND u.key3 = ''''',
+            CASE WHEN v_type IN ('vector', 'halfvec')
+                 THEN format('(8 + %s * %I.vector_dims(x.embedding))',
+                             CASE v_type WHEN 'halfvec' THEN 2 ELSE 4 END, v_nsp)
+                 ELSE 'pg_column_size(x.embedding)' END);
     END IF;
 END
 $$;

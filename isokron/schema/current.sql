@@ -2032,6 +2032,9 @@ CREATE FUNCTION isokron.quota_memory_changed_tg() RETURNS trigger
 DECLARE
     v_delta json;
     v record;
+    v_nsp text;
+    v_type text;
+    v_size text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- the common case, written out: no detour through JSON
@@ -2082,26 +2085,27 @@ BEGIN
         PERFORM isokron.quota_memory_add_v1(v_delta);
     END IF;
     -- The embedding (pgvector, optional: read by name where the column exists). Its bytes
-    -- go to the same counters; an unchanged vector (the same stored value) nets to zero.
-    IF EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = TG_RELID
-                  AND t.attname = 'embedding' AND NOT t.attisdropped) THEN
+    -- go to the same counters: the vector's own size (8 bytes of header, 4 a dimension;
+    -- halfvec 2), the same whether the stored value is inline or toasted.
+    SELECT n.nspname, t.typname INTO v_nsp, v_type
+      FROM pg_attribute c JOIN pg_type t ON t.oid = c.atttypid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE c.attrelid = TG_RELID AND c.attname = 'embedding' AND NOT c.attisdropped;
+    IF v_type IS NOT NULL THEN
+        v_size := CASE WHEN v_type IN ('vector', 'halfvec')
+                       THEN format('(8 + %s * %I.vector_dims(x.embedding))',
+                                   CASE v_type WHEN 'halfvec' THEN 2 ELSE 4 END, v_nsp)
+                       ELSE 'pg_column_size(x.embedding)' END;
         EXECUTE format(
             'SELECT json_agg(g) FROM (SELECT c.root_id, c.namespace, 0 AS n, '
             'sum(c.b)::bigint AS b FROM (%s) c GROUP BY 1, 2 HAVING sum(c.b) <> 0) g',
-            CASE TG_OP
-                WHEN 'INSERT' THEN 'SELECT a.root_id, a.namespace, '
-                    'coalesce(pg_column_size(a.embedding), 0) AS b FROM added a '
-                    'WHERE a.embedding IS NOT NULL'
-                WHEN 'DELETE' THEN 'SELECT r.root_id, r.namespace, '
-                    '-coalesce(pg_column_size(r.embedding), 0) AS b FROM removed r '
-                    'WHERE r.embedding IS NOT NULL'
-                ELSE 'SELECT a.root_id, a.namespace, '
-                    'coalesce(pg_column_size(a.embedding), 0) AS b FROM added a '
-                    'WHERE a.embedding IS NOT NULL UNION ALL '
-                    'SELECT r.root_id, r.namespace, '
-                    '-coalesce(pg_column_size(r.embedding), 0) FROM removed r '
-                    'WHERE r.embedding IS NOT NULL'
-            END) INTO v_delta;
+            concat_ws(' UNION ALL ',
+                CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN format(
+                    'SELECT x.root_id, x.namespace, %s AS b FROM added x '
+                    'WHERE x.embedding IS NOT NULL', v_size) END,
+                CASE WHEN TG_OP IN ('DELETE', 'UPDATE') THEN format(
+                    'SELECT x.root_id, x.namespace, -%s AS b FROM removed x '
+                    'WHERE x.embedding IS NOT NULL', v_size) END)) INTO v_delta;
         IF v_delta IS NOT NULL THEN
             PERFORM isokron.quota_memory_add_v1(v_delta);
         END IF;
@@ -5361,4 +5365,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
     ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73'),
     ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea'),
-    ('0030_quota_gaps', 'f0da943bdc67d40763c04d9ea8ecedcd7919360506420f4fb10b26c2926d67b5');
+    ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf');
