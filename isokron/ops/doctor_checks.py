@@ -28,15 +28,16 @@ __all__ = [
     "quota_state",
 ]
 
-#: the triggers that keep the quota counters (0028)
-QUOTA_TRIGGERS = ("quota_sessions_added", "quota_sessions_removed", "quota_session_keys",
+#: the triggers that keep the quota counters (0028, 0030)
+QUOTA_TRIGGERS = ("quota_sessions_added", "quota_sessions_updated", "quota_sessions_removed",
+                  "quota_session_keys",
                   "quota_messages_added", "quota_messages_removed", "quota_memory_added",
                   "quota_memory_updated", "quota_memory_removed")
 _QUOTA_TRIGGERS_SQL = (
     "SELECT t.tgname FROM pg_trigger t WHERE t.tgname = ANY($1::text[]) "
     "AND t.tgrelid IN ('isokron.agent_sessions'::regclass, 'isokron.agent_messages'::regclass, "
     "'isokron.memory_records'::regclass) AND t.tgenabled IN ('O', 'A')")
-_QUOTA_DEFAULTS_SQL = "SELECT * FROM isokron.quota_limits_v1('*')"
+_QUOTA_DEFAULTS_SQL = "SELECT * FROM isokron.quota_limits_{}('*')"
 
 _SCHEMA_MIGRATED_SQL = "SELECT to_regclass('isokron.schema_migrations') IS NOT NULL"
 _APPLIED_VIA_FUNCTION_SQL = "SELECT to_regprocedure('isokron.applied_migrations_v1()') IS NOT NULL"
@@ -179,10 +180,14 @@ async def context_mode(conn: asyncpg.Connection) -> str | None:
 
 async def quota_state(conn: asyncpg.Connection) -> tuple[list[str], dict[str, int | None]] | None:
     """The quota triggers missing or disabled, and the default limits; None before 0028."""
-    if await conn.fetchval("SELECT to_regprocedure('isokron.quota_limits_v1(text)')") is None:
+    found = await conn.fetchval(
+        "SELECT CASE WHEN to_regprocedure('isokron.quota_limits_v2(text)') IS NOT NULL "
+        "THEN 'v2' WHEN to_regprocedure('isokron.quota_limits_v1(text)') IS NOT NULL "
+        "THEN 'v1' END")
+    if found is None:
         return None
     enabled = {r[0] for r in await conn.fetch(_QUOTA_TRIGGERS_SQL, list(QUOTA_TRIGGERS))}
-    row = await conn.fetchrow(_QUOTA_DEFAULTS_SQL)
+    row = await conn.fetchrow(_QUOTA_DEFAULTS_SQL.format(found))
     return [t for t in QUOTA_TRIGGERS if t not in enabled], dict(row or {})
 
 

@@ -127,6 +127,8 @@ DECLARE
     v_payload     jsonb := coalesce(p_payload, '{}'::jsonb);
     v_id          uuid := gen_random_uuid();
     v_at          timestamptz := now();
+    v_limits      record;
+    v_bytes       bigint;
 BEGIN
     IF p_workspace_id IS NULL
        OR p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
@@ -138,6 +140,15 @@ BEGIN
     IF p_event_type IS NULL OR p_event_type !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' THEN
         RAISE EXCEPTION 'invalid event_type %', quote_nullable(p_event_type)
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l.events_per_tenant, l.event_bytes INTO v_limits
+      FROM isokron.quota_limits_v2(p_workspace_id) l;
+    v_bytes := octet_length(v_payload::text);
+    IF v_bytes > v_limits.event_bytes THEN
+        RAISE EXCEPTION 'quota_event_bytes exceeded: limit %', v_limits.event_bytes
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('an event of %s bytes for workspace %s', v_bytes,
+                                  p_workspace_id);
     END IF;
     IF p_actor_id IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM public.actor_registry a
@@ -162,6 +173,12 @@ BEGIN
     SELECT a.last_seq, a.last_hash, a.event_count INTO v_anchor_seq, v_anchor_hash, v_count
       FROM hivex_foundation.chain_anchor a
      WHERE a.tenant_id = v_tenant;
+    IF coalesce(v_count, 0) + 1 > v_limits.events_per_tenant THEN
+        RAISE EXCEPTION 'quota_events_per_tenant exceeded: limit %', v_limits.events_per_tenant
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('workspace %s holds %s events', p_workspace_id,
+                                  coalesce(v_count, 0));
+    END IF;
     -- Chain from the anchor: a log whose head is behind it (a cut tail) or rewritten keeps
     -- the gap or mismatch visible. Only a log past the anchor (rows written around this
     -- function) is chained from its own head; verify reports those rows.
@@ -288,10 +305,20 @@ DECLARE
     v_anchor   record;
     r          record;
 BEGIN
+    -- Under RLS only the transaction's own workspace is visible: any other would read as
+    -- an empty, intact chain. Refuse it (a caller RLS does not apply to sees every chain).
+    IF row_security_active('hivex_foundation.event_log'::regclass)
+       AND p_workspace_id IS DISTINCT FROM (SELECT isokron.context_workspace_v1()) THEN
+        RAISE EXCEPTION 'verify_chain_v2: workspace % is not the transaction''s workspace',
+            quote_nullable(p_workspace_id)
+            USING ERRCODE = 'IKT01',
+                  HINT = 'set app.current_workspace_id with set_config(..., true) first';
+    END IF;
     SELECT t.tenant_id INTO v_tenant
       FROM hivex_foundation.tenant t WHERE t.clerk_org_id = p_workspace_id;
     IF v_tenant IS NULL THEN
-        RETURN;
+        RAISE EXCEPTION 'verify_chain_v2: unknown workspace %', quote_nullable(p_workspace_id)
+            USING ERRCODE = 'IKT01';
     END IF;
     FOR r IN
         SELECT e.event_id, e.seq, e.event_type, e.payload, e.actor_id, e.occurred_at,
@@ -1927,6 +1954,32 @@ $$;
 ALTER FUNCTION isokron.quota_limits_v1(p_workspace_id text) OWNER TO isokron_definer;
 
 --
+-- Name: quota_limits_v2(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_limits_v2(p_workspace_id text) RETURNS TABLE(sessions_per_user bigint, messages_per_session bigint, session_bytes bigint, message_bytes bigint, memory_rows bigint, memory_bytes bigint, result_bytes bigint, sessions_per_tenant bigint, events_per_tenant bigint, event_bytes bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT coalesce(w.sessions_per_user, d.sessions_per_user),
+           coalesce(w.messages_per_session, d.messages_per_session),
+           coalesce(w.session_bytes, d.session_bytes),
+           coalesce(w.message_bytes, d.message_bytes),
+           coalesce(w.memory_rows, d.memory_rows),
+           coalesce(w.memory_bytes, d.memory_bytes),
+           coalesce(w.result_bytes, d.result_bytes),
+           coalesce(w.sessions_per_tenant, d.sessions_per_tenant),
+           coalesce(w.events_per_tenant, d.events_per_tenant),
+           coalesce(w.event_bytes, d.event_bytes)
+      FROM (SELECT 1) one
+      LEFT JOIN isokron.quota_limits d ON d.workspace_id = '*'
+      LEFT JOIN isokron.quota_limits w ON w.workspace_id = p_workspace_id
+                                      AND p_workspace_id <> '*'
+$$;
+
+ALTER FUNCTION isokron.quota_limits_v2(p_workspace_id text) OWNER TO isokron_definer;
+
+--
 -- Name: quota_memory_add_v1(json); Type: FUNCTION; Schema: isokron
 --
 
@@ -1979,6 +2032,9 @@ CREATE FUNCTION isokron.quota_memory_changed_tg() RETURNS trigger
 DECLARE
     v_delta json;
     v record;
+    v_nsp text;
+    v_type text;
+    v_size text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- the common case, written out: no detour through JSON
@@ -2007,7 +2063,6 @@ BEGIN
                 USING ERRCODE = 'IKQ01',
                       DETAIL = format('namespace %s would reach %s', v.namespace, v.used);
         END IF;
-        RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
         SELECT json_agg(g) INTO v_delta FROM (
             SELECT r.root_id, r.namespace, -count(*) AS n,
@@ -2028,6 +2083,32 @@ BEGIN
     END IF;
     IF v_delta IS NOT NULL THEN
         PERFORM isokron.quota_memory_add_v1(v_delta);
+    END IF;
+    -- The embedding (pgvector, optional: read by name where the column exists). Its bytes
+    -- go to the same counters: the vector's own size (8 bytes of header, 4 a dimension;
+    -- halfvec 2), the same whether the stored value is inline or toasted.
+    SELECT n.nspname, t.typname INTO v_nsp, v_type
+      FROM pg_attribute c JOIN pg_type t ON t.oid = c.atttypid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE c.attrelid = TG_RELID AND c.attname = 'embedding' AND NOT c.attisdropped;
+    IF v_type IS NOT NULL THEN
+        v_size := CASE WHEN v_type IN ('vector', 'halfvec')
+                       THEN format('(8 + %s * %I.vector_dims(x.embedding))',
+                                   CASE v_type WHEN 'halfvec' THEN 2 ELSE 4 END, v_nsp)
+                       ELSE 'pg_column_size(x.embedding)' END;
+        EXECUTE format(
+            'SELECT json_agg(g) FROM (SELECT c.root_id, c.namespace, 0 AS n, '
+            'sum(c.b)::bigint AS b FROM (%s) c GROUP BY 1, 2 HAVING sum(c.b) <> 0) g',
+            concat_ws(' UNION ALL ',
+                CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN format(
+                    'SELECT x.root_id, x.namespace, %s AS b FROM added x '
+                    'WHERE x.embedding IS NOT NULL', v_size) END,
+                CASE WHEN TG_OP IN ('DELETE', 'UPDATE') THEN format(
+                    'SELECT x.root_id, x.namespace, -%s AS b FROM removed x '
+                    'WHERE x.embedding IS NOT NULL', v_size) END)) INTO v_delta;
+        IF v_delta IS NOT NULL THEN
+            PERFORM isokron.quota_memory_add_v1(v_delta);
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -2109,6 +2190,60 @@ $$;
 ALTER FUNCTION isokron.quota_messages_removed_tg() OWNER TO isokron_definer;
 
 --
+-- Name: quota_session_bytes_v1(text, text, jsonb); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_session_bytes_v1(p_agent_name text, p_title text, p_state jsonb) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT (coalesce(octet_length(p_agent_name), 0) + coalesce(octet_length(p_title), 0)
+            + coalesce(octet_length(p_state::text), 0))::bigint
+$$;
+
+--
+-- Name: quota_session_grow_v1(json); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_session_grow_v1(p_delta json) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v record;
+BEGIN
+    UPDATE isokron.quota_usage u SET bytes = greatest(u.bytes + d.b, 0)
+      FROM json_to_recordset(p_delta) AS d(tenant_id text, user_id text, session_id text,
+                                           b bigint)
+     WHERE d.b < 0 AND u.key1 = d.tenant_id AND u.scope = 'session' AND u.key2 = d.user_id
+       AND u.key3 = d.session_id;
+    WITH g AS (
+        SELECT d.tenant_id, d.user_id, d.session_id, d.b
+          FROM json_to_recordset(p_delta) AS d(tenant_id text, user_id text, session_id text,
+                                               b bigint)
+         WHERE d.b > 0
+    ), up AS (
+        INSERT INTO isokron.quota_usage AS u (scope, key1, key2, key3, bytes)
+        SELECT 'session', g.tenant_id, g.user_id, g.session_id, g.b FROM g ORDER BY 2, 3, 4
+        ON CONFLICT (key1, scope, key2, key3) DO UPDATE SET bytes = u.bytes + EXCLUDED.bytes
+        RETURNING u.key1, u.key2, u.key3, u.bytes
+    )
+    SELECT up.key3 AS session, up.bytes AS used, l.session_bytes AS lim INTO v
+      FROM up
+      CROSS JOIN LATERAL isokron.quota_limits_v2(up.key1) l
+     WHERE up.bytes > l.session_bytes
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quota_session_bytes exceeded: limit %', v.lim
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('session %s would reach %s', v.session, v.used);
+    END IF;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_session_grow_v1(p_delta json) OWNER TO isokron_definer;
+
+--
 -- Name: quota_session_keys_tg(); Type: FUNCTION; Schema: isokron
 --
 
@@ -2135,7 +2270,26 @@ CREATE FUNCTION isokron.quota_sessions_added_tg() RETURNS trigger
     AS $$
 DECLARE
     v record;
+    v_delta json;
 BEGIN
+    -- the tenant's total first (one lock order: tenant, user, session)
+    WITH t AS (
+        SELECT a.tenant_id, count(*) AS n FROM added a GROUP BY 1
+    ), up AS (
+        INSERT INTO isokron.quota_usage AS u (scope, key1, key2, items)
+        SELECT 'tenant', t.tenant_id, '', t.n FROM t ORDER BY 2
+        ON CONFLICT (key1, scope, key2, key3) DO UPDATE SET items = u.items + EXCLUDED.items
+        RETURNING u.key1, u.items
+    )
+    SELECT up.key1, up.items, l.sessions_per_tenant AS lim INTO v
+      FROM up CROSS JOIN LATERAL isokron.quota_limits_v2(up.key1) l
+     WHERE up.items > l.sessions_per_tenant
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quota_sessions_per_tenant exceeded: limit %', v.lim
+            USING ERRCODE = 'IKQ01',
+                  DETAIL = format('tenant %s would hold %s sessions', v.key1, v.items);
+    END IF;
     WITH g AS (
         SELECT a.tenant_id, a.user_id, count(*) AS n FROM added a GROUP BY 1, 2
     ), up AS (
@@ -2145,7 +2299,7 @@ BEGIN
         RETURNING u.key1, u.key2, u.items
     )
     SELECT up.key1, up.key2, up.items, l.sessions_per_user AS lim INTO v
-      FROM up CROSS JOIN LATERAL isokron.quota_limits_v1(up.key1) l
+      FROM up CROSS JOIN LATERAL isokron.quota_limits_v2(up.key1) l
      WHERE up.items > l.sessions_per_user
      LIMIT 1;
     IF FOUND THEN
@@ -2153,6 +2307,13 @@ BEGIN
             USING ERRCODE = 'IKQ01',
                   DETAIL = format('user %s of tenant %s would hold %s sessions', v.key2,
                                   v.key1, v.items);
+    END IF;
+    SELECT json_agg(g) INTO v_delta FROM (
+        SELECT a.tenant_id, a.user_id, a.id::text AS session_id,
+               isokron.quota_session_bytes_v1(a.agent_name, a.title, a.state) AS b
+          FROM added a) g;
+    IF v_delta IS NOT NULL THEN
+        PERFORM isokron.quota_session_grow_v1(v_delta);
     END IF;
     RETURN NULL;
 END
@@ -2170,6 +2331,9 @@ CREATE FUNCTION isokron.quota_sessions_removed_tg() RETURNS trigger
     AS $$
 BEGIN
     UPDATE isokron.quota_usage u SET items = greatest(u.items - g.n, 0)
+      FROM (SELECT r.tenant_id, count(*) AS n FROM removed r GROUP BY 1) g
+     WHERE u.key1 = g.tenant_id AND u.scope = 'tenant' AND u.key2 = '' AND u.key3 = '';
+    UPDATE isokron.quota_usage u SET items = greatest(u.items - g.n, 0)
       FROM (SELECT r.tenant_id, r.user_id, count(*) AS n FROM removed r GROUP BY 1, 2) g
      WHERE u.key1 = g.tenant_id AND u.scope = 'user' AND u.key2 = g.user_id AND u.key3 = '';
     DELETE FROM isokron.quota_usage u USING removed r
@@ -2180,6 +2344,37 @@ END
 $$;
 
 ALTER FUNCTION isokron.quota_sessions_removed_tg() OWNER TO isokron_definer;
+
+--
+-- Name: quota_sessions_updated_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.quota_sessions_updated_tg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_delta json;
+BEGIN
+    -- a session's keys never change (quota_session_keys), so old and new pair on them
+    SELECT json_agg(g) INTO v_delta FROM (
+        SELECT a.tenant_id, a.user_id, a.id::text AS session_id,
+               isokron.quota_session_bytes_v1(a.agent_name, a.title, a.state)
+               - isokron.quota_session_bytes_v1(r.agent_name, r.title, r.state) AS b
+          FROM added a
+          JOIN removed r ON r.tenant_id = a.tenant_id AND r.user_id = a.user_id
+                        AND r.id = a.id
+         WHERE (a.agent_name, a.title, a.state) IS DISTINCT FROM
+               (r.agent_name, r.title, r.state)) g
+     WHERE g.b <> 0;
+    IF v_delta IS NOT NULL THEN
+        PERFORM isokron.quota_session_grow_v1(v_delta);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.quota_sessions_updated_tg() OWNER TO isokron_definer;
 
 --
 -- Name: read_context_v1(text, text, integer, integer, text[]); Type: FUNCTION; Schema: isokron
@@ -3340,12 +3535,18 @@ CREATE TABLE isokron.quota_limits (
     memory_bytes bigint,
     result_bytes bigint,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    sessions_per_tenant bigint,
+    events_per_tenant bigint,
+    event_bytes bigint,
+    CONSTRAINT quota_limits_event_bytes_check CHECK ((event_bytes >= 0)),
+    CONSTRAINT quota_limits_events_per_tenant_check CHECK ((events_per_tenant >= 0)),
     CONSTRAINT quota_limits_memory_bytes_check CHECK ((memory_bytes >= 0)),
     CONSTRAINT quota_limits_memory_rows_check CHECK ((memory_rows >= 0)),
     CONSTRAINT quota_limits_message_bytes_check CHECK ((message_bytes >= 0)),
     CONSTRAINT quota_limits_messages_per_session_check CHECK ((messages_per_session >= 0)),
     CONSTRAINT quota_limits_result_bytes_check CHECK ((result_bytes >= 0)),
     CONSTRAINT quota_limits_session_bytes_check CHECK ((session_bytes >= 0)),
+    CONSTRAINT quota_limits_sessions_per_tenant_check CHECK ((sessions_per_tenant >= 0)),
     CONSTRAINT quota_limits_sessions_per_user_check CHECK ((sessions_per_user >= 0)),
     CONSTRAINT quota_limits_workspace_id_check CHECK (((workspace_id = '*'::text) OR ((char_length(workspace_id) >= 1) AND (char_length(workspace_id) <= 128))))
 );
@@ -3363,7 +3564,7 @@ CREATE TABLE isokron.quota_usage (
     key3 text DEFAULT ''::text NOT NULL,
     items bigint DEFAULT 0 NOT NULL,
     bytes bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT quota_usage_scope_check CHECK ((scope = ANY (ARRAY['user'::text, 'session'::text, 'namespace'::text])))
+    CONSTRAINT quota_usage_scope_check CHECK ((scope = ANY (ARRAY['user'::text, 'session'::text, 'namespace'::text, 'tenant'::text])))
 );
 
 ALTER TABLE ONLY isokron.quota_usage FORCE ROW LEVEL SECURITY;
@@ -3978,6 +4179,12 @@ CREATE TRIGGER quota_sessions_added AFTER INSERT ON isokron.agent_sessions REFER
 --
 
 CREATE TRIGGER quota_sessions_removed AFTER DELETE ON isokron.agent_sessions REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_sessions_removed_tg();
+
+--
+-- Name: agent_sessions quota_sessions_updated; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER quota_sessions_updated AFTER UPDATE ON isokron.agent_sessions REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION isokron.quota_sessions_updated_tg();
 
 --
 -- Name: workspaces workspaces_root_guard; Type: TRIGGER; Schema: isokron
@@ -4761,6 +4968,13 @@ REVOKE ALL ON FUNCTION isokron.quota_limits_v1(p_workspace_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.quota_limits_v1(p_workspace_id text) TO isokron_runtime;
 
 --
+-- Name: FUNCTION quota_limits_v2(p_workspace_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_limits_v2(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.quota_limits_v2(p_workspace_id text) TO isokron_runtime;
+
+--
 -- Name: FUNCTION quota_memory_add_v1(p_delta json); Type: ACL; Schema: isokron
 --
 
@@ -4785,6 +4999,19 @@ REVOKE ALL ON FUNCTION isokron.quota_messages_added_tg() FROM PUBLIC;
 REVOKE ALL ON FUNCTION isokron.quota_messages_removed_tg() FROM PUBLIC;
 
 --
+-- Name: FUNCTION quota_session_bytes_v1(p_agent_name text, p_title text, p_state jsonb); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_session_bytes_v1(p_agent_name text, p_title text, p_state jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.quota_session_bytes_v1(p_agent_name text, p_title text, p_state jsonb) TO isokron_definer;
+
+--
+-- Name: FUNCTION quota_session_grow_v1(p_delta json); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_session_grow_v1(p_delta json) FROM PUBLIC;
+
+--
 -- Name: FUNCTION quota_sessions_added_tg(); Type: ACL; Schema: isokron
 --
 
@@ -4795,6 +5022,12 @@ REVOKE ALL ON FUNCTION isokron.quota_sessions_added_tg() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION isokron.quota_sessions_removed_tg() FROM PUBLIC;
+
+--
+-- Name: FUNCTION quota_sessions_updated_tg(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.quota_sessions_updated_tg() FROM PUBLIC;
 
 --
 -- Name: FUNCTION read_context_v1(p_workspace_id text, p_actor_kind text, p_scratchpad_limit integer, p_event_limit integer, p_parts text[]); Type: ACL; Schema: isokron
@@ -5131,4 +5364,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0025_context_one_query', 'df97e800b6cdfe689eea032ed11741881ac05c8881f675a16b3f24f9c00558d3'),
     ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
     ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73'),
-    ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea');
+    ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea'),
+    ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf');

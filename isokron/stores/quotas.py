@@ -1,4 +1,5 @@
-"""Read and set the quotas PostgreSQL enforces per workspace (``schema/0028_quotas.sql``).
+"""Read and set the quotas PostgreSQL enforces per workspace (``schema/0028_quotas.sql``,
+``0030_quota_gaps.sql``).
 
 ``isokron.quota_limits`` holds a row of defaults (``'*'``) and optional rows per workspace;
 only the schema's owner may write it, so :func:`apply_quotas` needs the owner's DSN (a
@@ -22,7 +23,7 @@ DEFAULTS_ROW = "*"
 #: quota key -> column of isokron.quota_limits
 _COLUMNS = {key: key.removeprefix("quota_") for key in QUOTA_KEYS}
 _LIMITS = ("SELECT " + ", ".join(_COLUMNS.values())
-           + " FROM isokron.quota_limits_v1($1)")
+           + " FROM isokron.quota_limits_v2($1)")
 _UPSERT = ("INSERT INTO isokron.quota_limits (workspace_id, {cols}) VALUES ($1, {args}) "
            "ON CONFLICT (workspace_id) DO UPDATE SET {sets}, updated_at = now()")
 

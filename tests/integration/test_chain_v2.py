@@ -304,7 +304,8 @@ async def test_the_runtime_login_cannot_write_the_log_or_the_anchor(owner, attac
 
 
 async def test_tenant_b_neither_reads_nor_appends_to_the_chain_of_a(owner, attacker):
-    """Scoped to B: A's events and anchor are invisible, and appending to A is refused."""
+    """Scoped to B: A's events and anchor are invisible, and appending to or verifying A
+    is refused."""
     await seed_demo_workspace(owner, A)
     await seed_demo_workspace(owner, B)
     a_count = await owner.fetchval(
@@ -313,9 +314,11 @@ async def test_tenant_b_neither_reads_nor_appends_to_the_chain_of_a(owner, attac
     for sql in ("SELECT e.seq FROM hivex_foundation.event_log e "
                 "JOIN hivex_foundation.tenant t USING (tenant_id) WHERE t.clerk_org_id = 'org_a'",
                 "SELECT * FROM hivex_foundation.chain_anchor a WHERE a.tenant_id = "
-                "(SELECT tenant_id FROM hivex_foundation.tenant WHERE clerk_org_id = 'org_a')",
-                "SELECT * FROM hivex_foundation.verify_chain_v2('org_a')"):
+                "(SELECT tenant_id FROM hivex_foundation.tenant WHERE clerk_org_id = 'org_a')"):
         assert await _as(attacker, B, sql) == []
+    with pytest.raises(asyncpg.PostgresError) as refused:  # 0030: not an "intact" answer
+        await _as(attacker, B, "SELECT * FROM hivex_foundation.verify_chain_v2('org_a')")
+    assert refused.value.sqlstate == "IKT01"
     anchors = await _as(attacker, B, "SELECT t.clerk_org_id FROM hivex_foundation.chain_anchor "
                         "a JOIN hivex_foundation.tenant t USING (tenant_id)")
     assert [r["clerk_org_id"] for r in anchors] == [B]  # its own anchor only

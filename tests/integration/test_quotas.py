@@ -119,8 +119,9 @@ async def test_the_n_plus_first_message_is_refused_and_nothing_of_the_batch_stor
 
 async def test_message_and_session_bytes_are_refused(owner, runtime_pool):
     """Finding: 100 x 1 MB messages into one session. Scaled: quota_message_bytes 1000 and
-    quota_session_bytes 3000; tool calls count too."""
-    await apply_quotas(owner, {"quota_message_bytes": 1000, "quota_session_bytes": 3000}, A)
+    quota_session_bytes 3006; tool calls count too, and so does the session's own agent
+    name, title and state (0030: 'kora' + '{}', 6 bytes)."""
+    await apply_quotas(owner, {"quota_message_bytes": 1000, "quota_session_bytes": 3006}, A)
     store = AgentSessionStore(runtime_pool)
     ctx = RequestContext(A, "u")
     session = await store.create_session(ctx, agent_name="kora")
@@ -134,7 +135,7 @@ async def test_message_and_session_bytes_are_refused(owner, runtime_pool):
         await store.append_messages(ctx, session.id, [{"role": "user", "content": "a" * 1000}])
     with pytest.raises(QuotaExceededError) as exc:
         await store.append_messages(ctx, session.id, [{"role": "user", "content": "z"}])
-    _refused(exc, "quota_session_bytes", 3000)
+    _refused(exc, "quota_session_bytes", 3006)
     assert await _messages(owner, session.id) == 3
     other = await store.create_session(ctx, agent_name="kora")  # a session of its own
     await store.append_messages(ctx, other.id, [{"role": "user", "content": "a" * 1000}])
@@ -355,14 +356,20 @@ async def test_counters_match_the_data_after_mixed_writes(owner, runtime_pool):
     usage = {r["key3"]: (r["items"], r["bytes"]) for r in await owner.fetch(
         "SELECT key3, items, bytes FROM isokron.quota_usage WHERE scope = 'session' "
         "AND key1 = $1", A)}
-    actual = {str(r["session_id"]): (r["n"], r["b"]) for r in await owner.fetch(
-        "SELECT session_id, count(*) AS n, sum(coalesce(octet_length(content), 0) "
-        "+ coalesce(octet_length(tool_calls::text), 0)) AS b FROM isokron.agent_messages "
-        "WHERE tenant_id = $1 GROUP BY 1", A)}
-    assert {k: v for k, v in usage.items() if v != (0, 0)} == actual
+    actual = {str(r["id"]): (r["n"], r["b"]) for r in await owner.fetch(  # 0030: + own bytes
+        "SELECT s.id, count(m.seq) AS n, coalesce(sum(coalesce(octet_length(m.content), 0) "
+        "+ coalesce(octet_length(m.tool_calls::text), 0)) FILTER (WHERE m.seq IS NOT NULL), 0) "
+        "+ octet_length(s.agent_name) + coalesce(octet_length(s.title), 0) "
+        "+ octet_length(s.state::text) AS b FROM isokron.agent_sessions s "
+        "LEFT JOIN isokron.agent_messages m ON m.tenant_id = s.tenant_id "
+        "AND m.user_id = s.user_id AND m.session_id = s.id "
+        "WHERE s.tenant_id = $1 GROUP BY s.id, s.agent_name, s.title, s.state", A)}
+    assert usage == actual
     assert str(sessions[2].id) not in usage
     assert await owner.fetchval("SELECT items FROM isokron.quota_usage WHERE scope = 'user' "
                                 "AND key1 = $1 AND key2 = 'u'", A) == 2
+    assert await owner.fetchval("SELECT items FROM isokron.quota_usage WHERE scope = 'tenant' "
+                                "AND key1 = $1", A) == 2
 
 
 async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
@@ -373,10 +380,10 @@ async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
     await migrate(empty_db.dsn, target="0026_context_lifetime")
     conn = await asyncpg.connect(empty_db.dsn)
     try:
-        session = uuid.uuid4()
+        session, other = uuid.uuid4(), uuid.uuid4()
         await conn.execute("INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, "
-                           "agent_name) VALUES ($1, $2, 'u', 'k'), (gen_random_uuid(), $2, "
-                           "'u', 'k')", session, A)
+                           "agent_name) VALUES ($1, $2, 'u', 'k'), ($3, $2, "
+                           "'u', 'k')", session, A, other)
         await conn.execute("INSERT INTO isokron.agent_messages (session_id, seq, role, content, "
                            "tenant_id, user_id) SELECT $1, g, 'user', 'héllo', $2, 'u' "
                            "FROM generate_series(1, 4) g", session, A)
@@ -385,11 +392,16 @@ async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
                            "VALUES ($1, $2, 'workspace')", A, f"workspace:{A}")
         await conn.execute("INSERT INTO isokron.memory_records (root_id, namespace, content) "
                            "VALUES ($1, $2, 'one'), ($1, $2, 'two')", A, f"workspace:{A}")
-        assert await migrate(empty_db.dsn) == ["0027_chain_v2", "0028_quotas"]
-        usage = {(r["scope"], r["key2"]): (r["items"], r["bytes"]) for r in await conn.fetch(
-            "SELECT scope, key2, items, bytes FROM isokron.quota_usage WHERE key1 = $1", A)}
-        assert usage == {("user", "u"): (2, 0), ("session", "u"): (4, 24),
-                         ("namespace", f"workspace:{A}"): (2, 10)}  # 'one' + '{}', 'two' + '{}'
+        applied = await migrate(empty_db.dsn)
+        assert applied[:2] == ["0027_chain_v2", "0028_quotas"]
+        assert applied[-1] == "0030_quota_gaps"
+        usage = {(r["scope"], r["key2"], r["key3"]): (r["items"], r["bytes"])
+                 for r in await conn.fetch("SELECT scope, key2, key3, items, bytes "
+                                           "FROM isokron.quota_usage WHERE key1 = $1", A)}
+        assert usage == {("user", "u", ""): (2, 0), ("tenant", "", ""): (2, 0),
+                         ("session", "u", str(session)): (4, 24 + 3),  # + 'k' + '{}' (0030)
+                         ("session", "u", str(other)): (0, 3),
+                         ("namespace", f"workspace:{A}", ""): (2, 10)}  # 'one' + '{}', 'two' + '{}'
         await apply_quotas(conn, {"quota_messages_per_session": 4}, A)
         with pytest.raises(asyncpg.PostgresError, match="quota_messages_per_session"):
             await conn.execute("INSERT INTO isokron.agent_messages (session_id, seq, role, "

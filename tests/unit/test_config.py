@@ -150,5 +150,12 @@ def test_quota_keys_have_defaults_descriptions_checks_and_the_readme_table():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = dict(re.findall(r"^\| `(quota_[a-z_]+)` \| (\d+)", readme, re.M))
     assert {k: int(v) for k, v in table.items()} == QUOTA_DEFAULTS
-    sql = (Path(__file__).resolve().parents[2] / "isokron/schema/0028_quotas.sql").read_text()
-    assert f"VALUES ('*', {', '.join(map(str, QUOTA_DEFAULTS.values()))});" in sql
+    schema = Path(__file__).resolve().parents[2] / "isokron/schema"
+    keys = list(QUOTA_DEFAULTS)
+    at_0028 = dict(QUOTA_DEFAULTS, quota_memory_bytes=256 * 1024 * 1024)  # 0030 raised it
+    sql = (schema / "0028_quotas.sql").read_text()
+    assert f"VALUES ('*', {', '.join(str(at_0028[k]) for k in keys[:7])});" in sql
+    gaps = (schema / "0030_quota_gaps.sql").read_text()  # the keys 0030 added
+    for key in keys[7:]:
+        assert f"{key.removeprefix('quota_')} = {QUOTA_DEFAULTS[key]}" in gaps, key
+    assert f"THEN {QUOTA_DEFAULTS['quota_memory_bytes']} ELSE memory_bytes" in gaps
