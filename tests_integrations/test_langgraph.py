@@ -210,11 +210,13 @@ async def test_secrets_are_redacted_and_bad_input_refused(store, owner):
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 1
 
 
-async def test_the_readme_snippet_runs(db, workspaces, monkeypatch):
-    """README "LangGraph": the snippet runs as written."""
+async def test_the_readme_snippet_runs(db, workspaces, monkeypatch, capsys):
+    """README "LangGraph": the snippet runs as written and finds its item: "Oslo" matches
+    "Europe/Oslo" (a path-like token is split into its words, 0029)."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("### LangGraph"):]
     snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.setenv("ISOKRON_DSN", db.runtime_dsn)
     monkeypatch.setenv("ISOKRON_WORKSPACE", "ws_lg")
     await asyncio.to_thread(exec, compile(snippet, "README", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out == "[{'tz': 'Europe/Oslo'}]\n"

@@ -385,7 +385,8 @@ async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
                            "VALUES ($1, $2, 'workspace')", A, f"workspace:{A}")
         await conn.execute("INSERT INTO isokron.memory_records (root_id, namespace, content) "
                            "VALUES ($1, $2, 'one'), ($1, $2, 'two')", A, f"workspace:{A}")
-        assert await migrate(empty_db.dsn) == ["0027_chain_v2", "0028_quotas"]
+        assert await migrate(empty_db.dsn, target="0028_quotas") == ["0027_chain_v2",
+                                                                      "0028_quotas"]
         usage = {(r["scope"], r["key2"]): (r["items"], r["bytes"]) for r in await conn.fetch(
             "SELECT scope, key2, items, bytes FROM isokron.quota_usage WHERE key1 = $1", A)}
         assert usage == {("user", "u"): (2, 0), ("session", "u"): (4, 24),
