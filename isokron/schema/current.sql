@@ -1553,16 +1553,16 @@ CREATE FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_
 DECLARE
     v_readable text[];
     v_root text;
+    v_q tsquery := websearch_to_tsquery('english', isokron.search_text_v1(p_query));
 BEGIN
     SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
     IF v_readable IS NULL OR p_limit IS NULL OR p_limit < 1 THEN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT r.namespace, r.id,
-           ts_rank_cd(r.search_tsv, websearch_to_tsquery('english', p_query)) AS rank
+    SELECT r.namespace, r.id, ts_rank_cd(r.search_tsv, v_q) AS rank
       FROM isokron.memory_records r
-     WHERE r.search_tsv @@ websearch_to_tsquery('english', p_query)
+     WHERE r.search_tsv @@ v_q
        AND r.root_id = v_root
        AND r.namespace = ANY (p_namespaces)
        AND r.namespace = ANY (v_readable)
@@ -2791,7 +2791,8 @@ BEGIN
                 END;
     SELECT array_agg(u.lexeme ORDER BY u.first_pos) INTO v_lex
       FROM (SELECT t.lexeme, min(p) AS first_pos
-              FROM unnest(to_tsvector('english', p_query)) t, unnest(t.positions) p
+              FROM unnest(to_tsvector('english', isokron.search_text_v1(p_query))) t,
+                   unnest(t.positions) p
              GROUP BY t.lexeme) u;
     IF v_lex IS NULL THEN
         RETURN;
@@ -3066,6 +3067,15 @@ END
 $$;
 
 ALTER FUNCTION isokron.remove_context_key_v1(p_fingerprint text) OWNER TO isokron_context;
+
+--
+-- Name: search_text_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.search_text_v1(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT translate(p_text, '/\', '  ') $$;
 
 --
 -- Name: set_context_signed_v1(); Type: FUNCTION; Schema: isokron
@@ -3379,8 +3389,8 @@ CREATE TABLE isokron.agent_messages (
     tenant_id text NOT NULL,
     user_id text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, COALESCE(content, ''::text))) STORED,
     embedding_model text,
+    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, isokron.search_text_v1(COALESCE(content, ''::text)))) STORED,
     CONSTRAINT agent_messages_role_check CHECK ((role = ANY (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text])))
 );
 
@@ -3508,12 +3518,12 @@ CREATE TABLE isokron.memory_records (
     pin boolean DEFAULT false NOT NULL,
     expires_at timestamp with time zone,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     root_id text NOT NULL,
     embedding_model text,
     imported_at timestamp with time zone,
+    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, isokron.search_text_v1(COALESCE(content, ''::text)))) STORED,
     CONSTRAINT memory_records_content_check CHECK ((btrim(content) <> ''::text)),
     CONSTRAINT memory_records_kind_check CHECK ((kind = ANY (ARRAY['fact'::text, 'summary'::text, 'checkpoint'::text]))),
     CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text])))
@@ -5111,6 +5121,12 @@ GRANT ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_sweeper
 REVOKE ALL ON FUNCTION isokron.remove_context_key_v1(p_fingerprint text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION search_text_v1(p_text text); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.search_text_v1(p_text text) TO isokron_runtime;
+
+--
 -- Name: FUNCTION set_context_signed_v1(); Type: ACL; Schema: isokron
 --
 
@@ -5365,4 +5381,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0026_context_lifetime', '372e322fd94c13efb13cec281f1db2628256769542bc3e56bd78dff9f5e7502d'),
     ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73'),
     ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea'),
+    ('0029_search_words', '3493255689cdfcfa96ea8db00c9db9d37e4a4318fe0bc1a033d758a41ffc63c8'),
     ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf');

@@ -220,8 +220,10 @@ class NamespaceMemory:
         """Search readable namespaces, pinned first.
 
         With ``embedding`` (pgvector): nearest by cosine distance among memories of the
-        same dimension. Otherwise a query of 2+ characters uses full-text search, a
-        1-character query a literal LIKE match, and no query the most recent.
+        same dimension. Otherwise a query of 2+ characters uses full-text search (web
+        search syntax; a slash or backslash separates words, in the text and the query:
+        "Oslo" finds "Europe/Oslo"), a 1-character query a literal LIKE match, and no
+        query the most recent.
         """
         check_workspace(workspace_id)
         for name, value in (("kinds", kinds), ("namespaces", namespaces)):

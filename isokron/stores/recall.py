@@ -1,11 +1,13 @@
 """Recall: one ranked list of memory records and the user's own messages for a query.
 
 Ranking is BM25 over the query's lexemes with OR semantics (``isokron.recall_v1``): the
-English configuration's stop words and stemming, IDF from per-corpus document
-frequencies (each readable namespace; the user's messages), a bonus for adjacent query
-words adjacent in the text. Statistics are refreshed by :meth:`Recall.refresh_stats` and
-by the sweeper; until then every lexeme weighs as rare and matching still works. A
-one-character query matches literally; a query of stop words only finds nothing.
+English configuration's stop words and stemming (after ``isokron.search_text_v1``: a
+slash or backslash separates words, "Europe/Oslo" is "Europe" and "Oslo"), IDF from
+per-corpus document frequencies (each readable namespace; the user's messages), a bonus
+for adjacent query words adjacent in the text. Statistics are refreshed by
+:meth:`Recall.refresh_stats` and by the sweeper; until then every lexeme weighs as rare
+and matching still works. A one-character query matches literally; a query of stop words
+only finds nothing.
 """
 
 from __future__ import annotations
