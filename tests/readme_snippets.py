@@ -38,8 +38,8 @@ class Snippet:
 
     @property
     def needs_extra(self) -> bool:
-        return any(re.search(rf"^\s*(from|import) {m}\b", self.code, re.M)
-                   for m in EXTRA_MODULES)
+        return any(re.search(rf"^\s*(from|import) ({m}|isokron\.integrations\.\w*{m})\b",
+                             self.code, re.M) for m in EXTRA_MODULES)
 
 
 def snippets(text: str | None = None) -> list[Snippet]:
