@@ -98,7 +98,7 @@ async def test_an_upgrade_recomputes_the_tsvectors_and_the_statistics(empty_db):
         lexicon = "SELECT array_agg(lexeme ORDER BY lexeme) FROM isokron.recall_lexicon " \
                   "WHERE source = $1"
         assert "europe/oslo" in await conn.fetchval(lexicon, "m")
-        assert await migrate(empty_db.dsn) == ["0029_search_words"]
+        assert await migrate(empty_db.dsn, target="0029_search_words") == ["0029_search_words"]
         assert await conn.fetchval("SELECT count(*) FROM isokron.memory_records") == 2
         assert await conn.fetchval("SELECT count(*) FROM isokron.agent_messages") == 1
         assert await conn.fetchval(
