@@ -136,11 +136,12 @@ async def test_setup_then_workspace_charter_policy_then_a_turn(empty_db, logins,
         (["policy", "set", "org_x", "policy.kora_rate_limit_per_minute", "30"], ": created"),
         (["policy", "set", "org_x", "kora.rate_limit_per_minute", "45"], "= 45: updated"),
         (["policy", "set", "org_x", "kora.escalation_channel", "#ops"], '= "#ops": created'),
+        (["policy", "set", "org_x", "policy.acme_region", "eu", "--custom"], '= "eu": created'),
     ]:
         code, out, err = await asyncio.to_thread(cli, *argv, "--dsn", owner)
         assert code == 0 and expected in out, (argv, out, err)
     code, out, _ = await asyncio.to_thread(cli, "workspace", "list", "--dsn", owner)
-    assert re.search(r"^org_x\troot\tcharter v1\.0\.0 sha256 [0-9a-f]{12}\t3 policies$", out,
+    assert re.search(r"^org_x\troot\tcharter v1\.0\.0 sha256 [0-9a-f]{12}\t4 policies$", out,
                      re.M)
     assert re.search(r"^team_y\tparent org_x\tno charter\t0 policies$", out, re.M)
 
@@ -283,6 +284,8 @@ async def test_bad_inputs_exit_2_naming_the_value_and_write_nothing(db, tmp_path
         (["policy", "set", "org_b", "kora.disabled", " "], "policy value is empty"),
         (["policy", "set", "org_b", "kora.disabled", "[" * 200 + "]" * 200], "nested"),
         (["policy", "set", "org_nope", "kora.disabled", "true"], "'org_nope' does not exist"),
+        (["policy", "set", "org_b", "kora.disabld", "false"],
+         "unknown policy 'policy.kora_disabld' (did you mean 'policy.kora_disabled'?)"),
         (["setup", "--runtime-login", "same", "--operator-login", "same"], "must differ"),
         (["setup", "--runtime-login", "Bad-Name"], "'Bad-Name'"),
         (["setup", "--operator-login", "isokron_runtime"], "reserved"),

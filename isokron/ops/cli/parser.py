@@ -192,6 +192,9 @@ def _add_setup(sub: argparse._SubParsersAction[Parser]) -> None:
                       help="policy.kora_disabled, or the short form kora.disabled")
     pset.add_argument("value", metavar="VALUE",
                       help="JSON when it parses (false, 30, [\"en\"]), else the text")
+    pset.add_argument("--custom", action="store_true",
+                      help="store a policy outside the known ones (a typo is refused "
+                           "without it)")
     pset.set_defaults(func=cmd_policy)
 
 

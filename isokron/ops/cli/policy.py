@@ -10,6 +10,7 @@ VALUE is JSON when it parses as JSON (``false``, ``30``, ``["en", "de"]``,
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from typing import Any
 
@@ -70,9 +71,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from ...testing.seed import DEMO_POLICIES
 
     path, value = policy_path(args.path), policy_value(args.value)
+    if path not in DEMO_POLICIES and not args.custom:
+        near = difflib.get_close_matches(path, list(DEMO_POLICIES), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise Refused(f"unknown policy {shown(path)}{hint}: not one of the "
+                      f"{len(DEMO_POLICIES)} known policies; pass --custom to store it anyway")
     done = as_owner(args, lambda pool: set_policy(pool, args.workspace, path, value))
     print(f"policy {path} of {args.workspace} = {json.dumps(value)}: {done}")
-    if path not in DEMO_POLICIES:
-        print(f"note: {path} is not one of the {len(DEMO_POLICIES)} policies of a complete "
-              f"workspace (stored all the same)")
     return 0
