@@ -13,7 +13,6 @@ in the top k), MRR, and the share of questions with no result.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -26,6 +25,7 @@ import attrs
 
 from ..embeddings import Embedder
 from ..errors import InvalidInputError
+from .cli._interrupt import run as run_interruptible
 
 __all__ = ["KS", "Conversation", "evaluate", "load_conversations", "metrics", "turn_text"]
 
@@ -275,12 +275,12 @@ def run_eval(path: str, *, k: int = 20, dsn: str | None = None, owner_dsn: str |
                                 vector_cache or "~/.cache/isokron/eval-vectors")
     try:
         if dsn is not None:
-            return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
+            return run_interruptible(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
                                         embedder=cached, langgraph=langgraph))
         from ..embedded import EmbeddedPostgres
 
         with EmbeddedPostgres() as pg:
-            return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k,
+            return run_interruptible(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k,
                                         progress=progress, embedder=cached,
                                         langgraph=langgraph))
     finally:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from typing import Any
 
 from ...embedded import EmbeddedPostgres
 from ...provider import IsoKronMemoryProvider
+from ..cli._interrupt import run as run_interruptible
 from ._measure import percentile
 from .fixtures import seed_workspaces
 
@@ -18,7 +18,7 @@ __all__ = ["run_prompt_bench"]
 def run_prompt_bench(*, workspaces: int = 20, warm_calls: int = 10_000) -> dict[str, Any]:
     """Seed ``workspaces`` demo workspaces; time one cold warm each and many warm blocks."""
     with EmbeddedPostgres() as pg:
-        asyncio.run(seed_workspaces(pg.dsn, workspaces))
+        run_interruptible(seed_workspaces(pg.dsn, workspaces))
         provider = IsoKronMemoryProvider({"dsn": pg.runtime_dsn})
         provider.initialize("bench")
         cold_ms = []

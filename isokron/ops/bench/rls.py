@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from ...embedded import EmbeddedPostgres
+from ..cli._interrupt import run as run_interruptible
 from .fixtures import fill_rls_memory, set_row_level_security
 
 __all__ = ["run_rls_bench"]
@@ -57,4 +57,4 @@ async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int) -> 
 def run_rls_bench(*, records: int = 10_000, rounds: int = 8) -> dict[str, Any]:
     """Time memory search at ``records`` rows with the memory tables' RLS on and off."""
     with EmbeddedPostgres() as pg:
-        return asyncio.run(_rls_search_bench(pg, records, rounds))
+        return run_interruptible(_rls_search_bench(pg, records, rounds))

@@ -11,11 +11,11 @@ trips are counted with asyncpg's query logger, never guessed.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from typing import Any
 
 from ...embedded import EmbeddedPostgres
+from ..cli._interrupt import run as run_interruptible
 from .episodic import bench_episodic
 from .fixtures import prepare_suite
 from .hybrid import bench_hybrid
@@ -53,7 +53,7 @@ def _run(dsn: str, runtime_dsn: str, sweeper_dsn: str, quick: bool) -> dict[str,
     # Move them out of the collector's way, as long-running services do.
     gc.collect()
     gc.freeze()
-    results = asyncio.run(_suite(dsn, runtime_dsn, sweeper_dsn, quick))
+    results = run_interruptible(_suite(dsn, runtime_dsn, sweeper_dsn, quick))
     # The sync facade runs its own loop thread: measured outside asyncio.run.
     cold = next(r for r in results if r["benchmark"] == "cold_warmup")["isokron"]["p50_ms"]
     results.append(warm_block(runtime_dsn, cold, quick))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 
 from ._args import Refused, dsn, embedder_spec
+from ._interrupt import run
 
 __all__ = ["cmd_embed"]
 
@@ -57,4 +57,4 @@ def cmd_embed(args: argparse.Namespace) -> int:
     """Backfill; one JSON line with the counts. Exit 1 when rows are left unembedded."""
     if not args.backfill:
         raise Refused("say what to do: --backfill (embed what has no vector of the model)")
-    return asyncio.run(_embed(args))
+    return run(_embed(args))

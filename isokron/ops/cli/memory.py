@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -11,6 +10,7 @@ from typing import Any
 
 from ...guard.files import write_private_text
 from ._args import dsn
+from ._interrupt import run
 
 __all__ = ["cmd_memory"]
 
@@ -73,4 +73,4 @@ _RUN: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
 
 def cmd_memory(args: argparse.Namespace) -> int:
     """Run the ``memory`` subcommand named by ``args.memory_command``."""
-    return asyncio.run(_RUN[args.memory_command](args))
+    return run(_RUN[args.memory_command](args))
