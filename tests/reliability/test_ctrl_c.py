@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -99,14 +96,10 @@ def assert_no_server_left(tmp: Path) -> None:
 
 
 @pytest.fixture
-def tmp() -> Iterator[Path]:
-    """The command's TMPDIR, outside pytest's base temp (the server's user, as root, must
-    traverse it; see test_sigterm's server_dir)."""
-    folder = Path(tempfile.mkdtemp(prefix="isokron-ctrlc-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def tmp(server_dir: Path) -> Path:
+    """The command's TMPDIR: its embedded server's directories go there (outside pytest's
+    base temp, see ``server_dir_factory``)."""
+    return server_dir
 
 
 def test_bench_rls_mid_search(tmp):
