@@ -73,7 +73,7 @@ class Progress:
         if (total or None) != self._bar.total:
             self._bar.total = total or None
         if new_step:
-            self._bar.set_postfix_str(note, refresh=False)
+            self._bar.set_postfix_str(note)
         self._bar.update(done - self._bar.n)
 
     def _line(self, done: int, total: int, note: str) -> str:
