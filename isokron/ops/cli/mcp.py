@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ._args import Refused, dsn
+from ._interrupt import run
 
 __all__ = ["cmd_mcp"]
 
@@ -18,6 +18,6 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         from ...integrations.mcp import serve_stdio
     except ImportError:
         raise Refused("the MCP server needs the mcp extra: pip install 'isokron[mcp]'") from None
-    asyncio.run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind,
+    run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind,
                             quota_result_bytes=args.quota_result_bytes))
     return 0
