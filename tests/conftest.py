@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import asyncpg
 import attrs
@@ -173,3 +176,39 @@ async def sweeper_pool(db: TestDatabase) -> AsyncIterator[asyncpg.Pool]:
 async def seeded(owner: asyncpg.Connection) -> SeedSummary:
     """Seed the demo workspace ``org_demo``."""
     return await seed_demo_workspace(owner, "org_demo")
+
+
+@pytest.fixture(scope="session")
+def server_dir_factory() -> Iterator[Callable[[str], Path]]:
+    """Make fresh directories for embedded clusters, outside pytest's base temp.
+
+    Run as root, the server runs as ``pgserver``, which must traverse every parent of its
+    data directory for as long as it runs (PostgreSQL opens ``<pgdata>/global/pg_control``
+    by its absolute path). Every pytest process that starts strips the group and other
+    bits of the base temp's parent (``/tmp/pytest-of-<user>``, mode 0700): a cluster under
+    ``tmp_path`` failed whenever another test run began meanwhile (initdb: ``PANIC: could
+    not open file ".../global/pg_control": Permission denied``). Only isokron touches
+    these.
+    """
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix=f"isokron-{name}-"))
+        made.append(folder)
+        return folder
+
+    try:
+        yield make
+    finally:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def server_dir(server_dir_factory: Callable[[str], Path]) -> Iterator[Path]:
+    """A fresh directory for one test's embedded cluster (see ``server_dir_factory``)."""
+    folder = server_dir_factory("test")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

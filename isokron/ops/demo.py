@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -12,6 +11,7 @@ from ..embedded import EmbeddedPostgres
 from ..provider import IsoKronMemoryProvider
 from ..readers import verify_event_chain
 from ..testing.seed import demo_seeded, demo_totals, seed_demo_workspace
+from .cli._interrupt import run as run_interruptible
 
 __all__ = ["run_demo"]
 
@@ -70,7 +70,7 @@ def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> 
     started = time.perf_counter()
     with EmbeddedPostgres(data_dir) as pg:
         print(f"embedded PostgreSQL up and migrated in {time.perf_counter() - started:.2f}s")
-        asyncio.run(_seed(pg, workspace_id))
+        run_interruptible(_seed(pg, workspace_id))
         provider = IsoKronMemoryProvider({
             "dsn": pg.runtime_dsn, "workspace_id": workspace_id, "write_transport": "substrate",
         })
@@ -96,5 +96,5 @@ def run_demo(*, workspace_id: str = "org_demo", data_dir: str | None = None) -> 
             provider.on_session_end([])
         finally:
             provider.shutdown()
-        print("after the session: " + asyncio.run(_report(pg, workspace_id)))
+        print("after the session: " + run_interruptible(_report(pg, workspace_id)))
     return 0

@@ -21,7 +21,8 @@ from ..stores.vectors import Vectors
 
 __all__ = ["BackfillResult", "backfill"]
 
-Progress = Callable[[int, int, float], None]
+#: ``progress(done, total, note)``, the shape every long ops command reports in
+Progress = Callable[[int, int, str], None]
 
 
 @attrs.frozen(kw_only=True)
@@ -44,7 +45,7 @@ class BackfillResult:
 
 async def backfill(pool: DB, embedder: Embedder, *, batch_size: int = 64,
                    progress: Progress | None = None) -> BackfillResult:
-    """Embed what has no vector of ``embedder.model_id``; ``progress(done, total, rate)``
+    """Embed what has no vector of ``embedder.model_id``; ``progress(done, total, note)``
     after each batch."""
     vectors = Vectors(pool)
     started = time.monotonic()
@@ -54,7 +55,7 @@ async def backfill(pool: DB, embedder: Embedder, *, batch_size: int = 64,
     done = stored = 0
     after: tuple[str, uuid.UUID] | None = None
     if progress is not None:
-        progress(0, before, 0.0)
+        progress(0, before, f"embedding with {model}")
     while True:
         batch = await vectors.backlog(model, after=after, limit=batch_size)
         if not batch:
@@ -69,8 +70,7 @@ async def backfill(pool: DB, embedder: Embedder, *, batch_size: int = 64,
                 stored += await vectors.backfill(source, rows, model)
         done += len(batch)
         if progress is not None:
-            elapsed = time.monotonic() - started
-            progress(done, max(before, done), done / elapsed if elapsed > 0 else 0.0)
+            progress(done, max(before, done), f"embedding with {model}")
     left = (await vectors.counts(model)).missing
     return BackfillResult(model_id=model, dims=embedder.dims, prepared=prepared,
                           missing_before=before, embedded=done, stored=stored,

@@ -13,7 +13,6 @@ in the top k), MRR, and the share of questions with no result.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -26,6 +25,7 @@ import attrs
 
 from ..embeddings import Embedder
 from ..errors import InvalidInputError
+from .cli._interrupt import run as run_interruptible
 
 __all__ = ["KS", "Conversation", "evaluate", "load_conversations", "metrics", "turn_text"]
 
@@ -134,7 +134,8 @@ def _bm25_rankings(conv: Conversation, k: int) -> list[list[str]]:
     return out
 
 
-Progress = Callable[[str], None]
+#: ``progress(done, total, note)``: conversations done of all, and what was last done
+Progress = Callable[[int, int, str], None]
 
 
 async def _feed(kron: Any, conv: Conversation, workspace: str, user: str) -> None:
@@ -214,6 +215,8 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
     try:
         recall = Recall(pool)
         async with AsyncIsoKron(config, pool=pool, embedder=embedder) as kron:
+            if progress is not None:
+                progress(0, len(convs), f"{convs[0].name}: feeding" if convs else "")
             for n, conv in enumerate(convs):
                 workspace, user = f"org_eval_{run}_{n}", f"user_{n}"
                 owner = await asyncpg.connect(owner_dsn)
@@ -244,8 +247,8 @@ async def evaluate(dsn: str, owner_dsn: str, conversations: Iterable[Conversatio
                             [d for _, d, _ in conv.turns], questions, k)
                 runs.add(conv, rankings)
                 if progress is not None:
-                    progress(f"{conv.name}: {len(conv.turns)} turns, {len(questions)} "
-                             f"questions ({time.perf_counter() - started:.0f}s)")
+                    progress(n + 1, len(convs), f"{conv.name}: {len(conv.turns)} turns, "
+                             f"{len(questions)} questions")
     finally:
         await pool.close()
     doc: dict[str, Any] = {"questions": len(runs.evidence), "conversations": runs.per}
@@ -275,12 +278,14 @@ def run_eval(path: str, *, k: int = 20, dsn: str | None = None, owner_dsn: str |
                                 vector_cache or "~/.cache/isokron/eval-vectors")
     try:
         if dsn is not None:
-            return asyncio.run(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
+            return run_interruptible(evaluate(dsn, owner_dsn or dsn, convs, k=k, progress=progress,
                                         embedder=cached, langgraph=langgraph))
         from ..embedded import EmbeddedPostgres
 
+        if progress is not None:
+            progress(0, len(convs), "starting the embedded server")
         with EmbeddedPostgres() as pg:
-            return asyncio.run(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k,
+            return run_interruptible(evaluate(pg.runtime_dsn, pg.dsn, convs, k=k,
                                         progress=progress, embedder=cached,
                                         langgraph=langgraph))
     finally:

@@ -18,9 +18,9 @@ async def _roundtrip(dsn: str, sql: str) -> object:
         await conn.close()
 
 
-def test_embedded_starts_reuses_its_data_dir_and_stops(tmp_path):
+def test_embedded_starts_reuses_its_data_dir_and_stops(server_dir):
     """Data written in one run is there in the next; the server is down after exit."""
-    data_dir = tmp_path / "cluster"
+    data_dir = server_dir / "cluster"
     with EmbeddedPostgres(data_dir, durable=False) as pg:
         asyncio.run(_roundtrip(pg.dsn, "CREATE TABLE marker AS SELECT 'kept'::text AS v"))
         user = asyncio.run(_roundtrip(pg.runtime_dsn, "SELECT current_user"))
@@ -50,9 +50,9 @@ async def test_embedded_works_as_an_async_context_manager():
     assert not data_dir.exists()
 
 
-def test_stop_and_start_keep_the_same_dsn(tmp_path):
+def test_stop_and_start_keep_the_same_dsn(server_dir):
     """stop() then start() brings the same cluster back at the same DSN."""
-    with EmbeddedPostgres(tmp_path / "c", durable=False) as pg:
+    with EmbeddedPostgres(server_dir / "c", durable=False) as pg:
         dsn = pg.dsn
         pg.stop()
         assert not pg.running

@@ -120,9 +120,9 @@ def test_two_providers_share_one_loop_thread_and_one_pool(seeded_db):
     assert loop.pools.users(key) == 0
 
 
-def test_outage_serves_stale_raises_cold_and_recovers(tmp_path):
+def test_outage_serves_stale_raises_cold_and_recovers(server_dir):
     """Server stopped mid-session: warm block served, cold workspace raises in time, writes land once after restart."""
-    with EmbeddedPostgres(tmp_path / "pg", durable=False) as pg:
+    with EmbeddedPostgres(server_dir / "pg", durable=False) as pg:
         run_coro_sync(_seed(pg.dsn, "org_demo", "org_cold"))
         p = IsoKronMemoryProvider({
             "dsn": pg.runtime_dsn, "workspace_id": "org_demo", "write_transport": "substrate",

@@ -15,8 +15,8 @@ from isokron.testing.seed import seed_demo_workspace
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    root = tmp_path_factory.mktemp("replication")
+def servers(server_dir_factory):
+    root = server_dir_factory("replication")
     with EmbeddedPostgres(root / "primary", durable=False) as primary:
         async def seed() -> None:
             conn = await asyncpg.connect(primary.dsn)
@@ -152,10 +152,10 @@ def _state(kron) -> str:
 
 
 @pytest.fixture
-def spare(servers, tmp_path):
+def spare(servers, server_dir):
     """A second standby of the primary, for tests that break it."""
     primary, _ = servers
-    with EmbeddedPostgres(tmp_path / "spare", durable=False, standby_of=primary) as standby:
+    with EmbeddedPostgres(server_dir / "spare", durable=False, standby_of=primary) as standby:
         yield standby
 
 

@@ -78,9 +78,10 @@ def test_twenty_threads_starting_turns_share_one_fan_out(db):
     provider.shutdown()
 
 
-def test_writes_while_the_database_is_down_never_block_and_overflow_is_logged(tmp_path, caplog):
+def test_writes_while_the_database_is_down_never_block_and_overflow_is_logged(server_dir,
+                                                                            caplog):
     """With the server stopped, hooks return at once; past capacity writes are dropped and logged."""
-    with EmbeddedPostgres(tmp_path / "pg", durable=False) as pg:
+    with EmbeddedPostgres(server_dir / "pg", durable=False) as pg:
         run_coro_sync(_seed(pg.dsn))
         provider = IsoKronMemoryProvider({"dsn": pg.runtime_dsn, "workspace_id": "org_demo",
                                           "outbox_capacity": 5, "shutdown_timeout_s": 0.5})

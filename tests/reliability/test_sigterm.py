@@ -4,11 +4,9 @@ And a directory the user passes keeps its owner."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -60,18 +58,6 @@ def _alive(pid: int) -> bool:
 
 
 Spawn = Callable[[Path, str], tuple[subprocess.Popen[str], int, Path]]
-
-
-@pytest.fixture
-def server_dir() -> Iterator[Path]:
-    """A fresh directory for a server, outside pytest's base temp: as root the server runs as
-    another user, who must traverse its parents, and any pytest process that starts resets
-    the base temp's parent to mode 0700 (which made these tests fail when two ran at once)."""
-    folder = Path(tempfile.mkdtemp(prefix="isokron-sigterm-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

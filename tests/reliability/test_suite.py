@@ -53,12 +53,12 @@ def _rss() -> int:
 
 
 # 1 -------------------------------------------------------------------------------------------
-def test_restart_mid_session_loses_and_duplicates_nothing(tmp_path):
+def test_restart_mid_session_loses_and_duplicates_nothing(server_dir):
     """Stop the server while turns go on: the warm block is served throughout, only
     documented errors surface, the first warm after the restart succeeds within 2 s, and
     every write issued during the outage is stored exactly once, in order."""
     outage_s = _size(10, 3)
-    with EmbeddedPostgres(tmp_path / "pg", durable=False) as pg:
+    with EmbeddedPostgres(server_dir / "pg", durable=False) as pg:
         run_coro_sync(_seed(pg.dsn, "org_demo", "org_cold"))
         p = IsoKronMemoryProvider({
             "dsn": pg.runtime_dsn, "workspace_id": "org_demo", "cache_ttl_seconds": 0.5,

@@ -10,9 +10,11 @@ from typing import Any
 
 import asyncpg
 
-__all__ = ["Counter", "Op", "interleaved", "percentile", "result", "stats", "timed"]
+__all__ = ["Counter", "Op", "Progress", "interleaved", "percentile", "result", "stats", "timed"]
 
 Op = Callable[[], Awaitable[object]]
+#: ``progress(done, total, note)``: how a benchmark reports its steps (the CLI draws them)
+Progress = Callable[[int, int, str], None]
 
 
 def percentile(values: list[float], fraction: float) -> float:

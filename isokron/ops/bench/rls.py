@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 import asyncpg
 
 from ...embedded import EmbeddedPostgres
+from ..cli._interrupt import run as run_interruptible
+from ._measure import Progress
 from .fixtures import fill_rls_memory, set_row_level_security
 
 __all__ = ["run_rls_bench"]
@@ -17,13 +18,16 @@ __all__ = ["run_rls_bench"]
 _RLS_TABLES = ("isokron.memory_records", "isokron.memory_namespaces")
 
 
-async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int) -> dict[str, Any]:
+async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int,
+                            progress: Progress | None) -> dict[str, Any]:
     from ...pool import create_pool
     from ...stores import NamespaceMemory
 
     owner = await asyncpg.connect(pg.dsn)
     pool = await create_pool(pg.runtime_dsn, min_size=1, max_size=2)
     try:
+        if progress is not None:
+            progress(0, 2 * rounds + 1, f"filling {records:,} memories")
         await fill_rls_memory(owner, records)
         memory = NamespaceMemory(pool)
         timings: dict[bool, dict[str, list[float]]] = {
@@ -31,6 +35,8 @@ async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int) -> 
         # Interleave blocks with RLS on and off so machine drift hits both sides alike.
         for block in range(2 * rounds):
             rls = block % 2 == 0
+            if progress is not None:
+                progress(block + 1, 2 * rounds + 1, "searching")
             await set_row_level_security(owner, _RLS_TABLES, rls)
             for name, query in (("recent", None), ("fts", "invoices rota")):
                 for _ in range(25):
@@ -54,7 +60,14 @@ async def _rls_search_bench(pg: EmbeddedPostgres, records: int, rounds: int) -> 
     return result
 
 
-def run_rls_bench(*, records: int = 10_000, rounds: int = 8) -> dict[str, Any]:
-    """Time memory search at ``records`` rows with the memory tables' RLS on and off."""
+def run_rls_bench(*, records: int = 10_000, rounds: int = 8,
+                  progress: Progress | None = None) -> dict[str, Any]:
+    """Time memory search at ``records`` rows with the memory tables' RLS on and off;
+    ``progress(done, total, note)`` after the fill and each block of searches."""
+    if progress is not None:
+        progress(0, 2 * rounds + 1, "starting the embedded server")
     with EmbeddedPostgres() as pg:
-        return asyncio.run(_rls_search_bench(pg, records, rounds))
+        result = run_interruptible(_rls_search_bench(pg, records, rounds, progress))
+    if progress is not None:
+        progress(2 * rounds + 1, 2 * rounds + 1, "done")
+    return result

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ._args import Refused
+from ._progress import Progress
 
 __all__ = ["cmd_bench"]
 
@@ -28,7 +29,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from ..bench import run_suite
 
         try:
-            document = run_suite(quick=args.quick, dsn=args.dsn)
+            with Progress("bench", quiet=args.quiet) as progress:
+                document = run_suite(quick=args.quick, dsn=args.dsn, progress=progress)
         except RuntimeError as exc:
             print(f"isokron bench: {exc}", file=sys.stderr)
             return 2
@@ -37,7 +39,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             Path(args.out).write_text(text + "\n", encoding="utf-8")
         print(text)
     elif args.suite == "rls":
-        print(json.dumps(run_rls_bench(records=args.records or 10_000)))
+        with Progress("bench", unit="blocks", quiet=args.quiet) as progress:
+            document = run_rls_bench(records=args.records or 10_000, progress=progress)
+        print(json.dumps(document))
     elif args.suite == "redact":
         print(json.dumps(run_redact_bench()))
     elif args.suite == "redact-corpus":
@@ -45,6 +49,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(run_redact_corpus()))
     else:
-        print(json.dumps(run_prompt_bench(workspaces=args.workspaces or 20,
-                                          warm_calls=args.warm_calls or 10_000)))
+        with Progress("bench", quiet=args.quiet) as progress:
+            document = run_prompt_bench(workspaces=args.workspaces or 20,
+                                        warm_calls=args.warm_calls or 10_000, progress=progress)
+        print(json.dumps(document))
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 
 from ...errors import ConfigError
 from ._args import dsn
+from ._interrupt import run
 
 __all__ = ["cmd_context_key"]
 
@@ -52,4 +52,4 @@ async def _run(args: argparse.Namespace) -> int:
 
 def cmd_context_key(args: argparse.Namespace) -> int:
     """Install (from ``$ISOKRON_CONTEXT_KEY``), list or remove context keys."""
-    return asyncio.run(_run(args))
+    return run(_run(args))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import asyncpg
 
 from ..doctor import run_doctor
 from ._args import dsn
+from ._interrupt import run
 
 __all__ = ["cmd_doctor"]
 
@@ -34,4 +34,4 @@ async def _doctor(target: str, args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Run the doctor; exit 1 when a check failed."""
-    return asyncio.run(_doctor(dsn(args), args))
+    return run(_doctor(dsn(args), args))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 
 import asyncpg
@@ -13,6 +12,7 @@ import asyncpg
 from ...errors import IsoKronError
 from ...guard.dsn import redact_dsn
 from ._args import Refused, fail
+from ._interrupt import handling_sigint, interrupted
 from .parser import build_parser
 
 __all__ = ["NO_DSN_FALLBACK", "main"]
@@ -41,15 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         dsn = os.environ.get("ISOKRON_DSN")
     target = f" on {redact_dsn(dsn)}" if dsn else ""
     try:
-        code: int = args.func(args)
+        with handling_sigint():
+            code: int = args.func(args)
     except Refused as exc:
         fail(command, str(exc), dsn)
         return 2
     except IsoKronError as exc:
         return fail(command, str(exc), dsn)
-    except KeyboardInterrupt:
-        print(f"isokron {command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # one line, status 130 (see _interrupt)
+        return interrupted(command)
     except OSError as exc:
         if exc.filename is not None:  # a file, not the database
             return fail(command, f"{exc.strerror or exc}: {exc.filename!r}", dsn)

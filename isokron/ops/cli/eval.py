@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ..._version import install_command
 from ._args import Refused, embedder_spec
+from ._progress import Progress
 
 __all__ = ["cmd_eval"]
 
@@ -30,14 +30,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           f"{install_command('bench')}") from None
     from ..eval_recall import run_eval
 
-    def progress(line: str) -> None:
-        if not args.quiet:
-            print(f"isokron eval: {line}", file=sys.stderr, flush=True)
-
     spec = None if args.embedder is None else embedder_spec(args.embedder)
-    doc = run_eval(args.path, k=args.k, dsn=args.dsn, owner_dsn=args.owner_dsn,
-                   progress=progress, embedder=spec, vector_cache=args.vector_cache,
-                   langgraph=args.langgraph)
+    with Progress("eval recall", unit="conversations", quiet=args.quiet) as progress:
+        doc = run_eval(args.path, k=args.k, dsn=args.dsn, owner_dsn=args.owner_dsn,
+                       progress=progress, embedder=spec, vector_cache=args.vector_cache,
+                       langgraph=args.langgraph)
     text = json.dumps(doc, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

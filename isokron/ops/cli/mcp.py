@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ..._version import install_command
 from ._args import Refused, dsn
+from ._interrupt import run
 
 __all__ = ["cmd_mcp"]
 
@@ -20,6 +20,6 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     except ImportError:
         raise Refused("the MCP server needs the mcp extra: "
                       f"{install_command('mcp')}") from None
-    asyncio.run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind,
+    run(serve_stdio(args.workspace, dsn(args), actor_kind=args.actor_kind,
                             quota_result_bytes=args.quota_result_bytes))
     return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -12,6 +12,8 @@ from typing import Any
 from ...errors import NotOwnedError
 from ...guard.files import write_private_text
 from ._args import dsn
+from ._interrupt import run
+from ._progress import Progress
 
 __all__ = ["cmd_memory"]
 
@@ -42,18 +44,42 @@ async def _export(args: argparse.Namespace) -> int:
     from ...pool import create_pool
     from ...stores import export_memory
 
-    pool = await create_pool(dsn(args), min_size=1, max_size=1)
-    try:
-        items = await export_memory(pool, args.workspace)
-    finally:
-        await pool.close()
-    lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    with Progress("memory export", unit="items", rate=True, quiet=args.quiet) as progress:
+        pool = await create_pool(dsn(args), min_size=1, max_size=1)
+        try:  # nothing shown before the connection: a bad DSN gets one line
+            progress(0, 0, f"reading the tree of {args.workspace}")
+            items = await export_memory(pool, args.workspace)
+        finally:
+            await pool.close()
+        lines = []
+        for n, item in enumerate(items, 1):
+            lines.append(json.dumps(item, ensure_ascii=False) + "\n")
+            if n % 1000 == 0 or n == len(items):
+                progress(n, len(items), "encoding")
+    text = "".join(lines)
     if args.out:
-        write_private_text(args.out, lines)  # tenant data: the owner's eyes only
+        write_private_text(args.out, text)  # tenant data: the owner's eyes only
         print(f"exported {len(items)} item(s) to {args.out}", file=sys.stderr)
     else:
-        sys.stdout.write(lines)
+        sys.stdout.write(text)
     return 0
+
+
+def _lines(path: str) -> int:
+    """Count the lines of ``path`` (the total of an import's bar), a MiB at a time."""
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _counted(items: Iterator[dict[str, Any]], total: int, progress: Progress
+             ) -> Iterator[dict[str, Any]]:
+    done = 0
+    for item in items:
+        yield item
+        done += 1
+        if done % 500 == 0:
+            progress(done, total, "reading and writing")
+    progress(done, max(total, done), "committing")
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -62,24 +88,29 @@ async def _import(args: argparse.Namespace) -> int:
 
     limits = ImportLimits(max_items=args.max_items, max_item_bytes=args.max_item_bytes,
                           max_total_bytes=args.max_total_bytes)
-    read = 0
+    read = [0]
 
-    def counted() -> Iterator[Any]:
-        nonlocal read
-        for item in read_import_file(args.file, limits):
-            read += 1
+    def counted(items: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for item in items:
+            read[0] += 1
             yield item
 
-    pool = await create_pool(dsn(args), min_size=1, max_size=1)
-    try:
-        counts = await import_memory(pool, counted(), workspace_id=args.workspace,
-                                     limits=limits)
-    finally:
-        await pool.close()
-    if read == 0:
+    with Progress("memory import", unit="items", rate=True, quiet=args.quiet) as progress:
+        # a file past the limit is refused by the reader, not read through first
+        small = os.path.getsize(args.file) <= limits.max_total_bytes
+        total = _lines(args.file) if small and not args.quiet else 0
+        pool = await create_pool(dsn(args), min_size=1, max_size=1)
+        try:  # nothing shown before the connection: a bad DSN gets one line
+            progress(0, total, "reading and writing")
+            items = _counted(counted(read_import_file(args.file, limits)), total, progress)
+            counts = await import_memory(pool, items, workspace_id=args.workspace,
+                                         limits=limits)
+        finally:
+            await pool.close()
+    if read[0] == 0:
         print(f"nothing to import: {args.file} holds no items")
         return 0
-    existed = read - sum(counts.values())
+    existed = read[0] - sum(counts.values())
     print(f"imported {counts['workspaces']} workspace(s), {counts['namespaces']} "
           f"namespace(s), {counts['memories']} memory(ies) into the tree of "
           f"{args.workspace}" + (f"; {existed} item(s) already existed" if existed else ""))
@@ -93,7 +124,7 @@ _RUN: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
 def cmd_memory(args: argparse.Namespace) -> int:
     """Run the ``memory`` subcommand named by ``args.memory_command``."""
     try:
-        return asyncio.run(_RUN[args.memory_command](args))
+        return run(_RUN[args.memory_command](args))
     except NotOwnedError as exc:
         if "permission denied" not in str(exc):
             raise

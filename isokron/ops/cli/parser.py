@@ -49,6 +49,10 @@ def _with_dsn(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+#: --quiet, wherever long work reports its progress
+_QUIET = "no progress on stderr (a bar on a terminal, plain lines otherwise)"
+
+
 def _add_bench(sub: argparse._SubParsersAction[Parser]) -> None:
     bench = sub.add_parser("bench", help="time cold warm-up and warm block; print JSON")
     bench.add_argument("--workspaces", type=positive_int,
@@ -72,6 +76,7 @@ def _add_bench(sub: argparse._SubParsersAction[Parser]) -> None:
                        help="also write the JSON document to this file")
     bench.add_argument("--records", type=positive_int,
                        help="memory rows for --suite rls (default 10000)")
+    bench.add_argument("--quiet", action="store_true", help=_QUIET)
     bench.set_defaults(func=cmd_bench)
 
 
@@ -91,6 +96,7 @@ def _add_memory(sub: argparse._SubParsersAction[Parser]) -> None:
                         help="the workspace whose tree is exported")
     export.add_argument("--out", type=writable_file,
                         help="write to this file (default: standard output)")
+    export.add_argument("--quiet", action="store_true", help=_QUIET)
     export.set_defaults(func=cmd_memory)
     load = _with_dsn(memory_sub.add_parser(
         "import", help="write an export into one tree, all or nothing (idempotent; secrets "
@@ -106,6 +112,7 @@ def _add_memory(sub: argparse._SubParsersAction[Parser]) -> None:
                       help="refuse a line longer than this (default 262144)")
     load.add_argument("--max-total-bytes", type=positive_int, default=1024 ** 3,
                       help="refuse a file larger than this (default 1 GiB)")
+    load.add_argument("--quiet", action="store_true", help=_QUIET)
     load.set_defaults(func=cmd_memory)
 
 
@@ -255,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "an isokron config file whose embedder key names it")
     embed.add_argument("--batch-size", type=positive_int, default=64,
                        help="texts per embedding call (default 64)")
-    embed.add_argument("--quiet", action="store_true", help="no progress bar")
+    embed.add_argument("--quiet", action="store_true", help=_QUIET)
     embed.set_defaults(func=cmd_embed)
     _add_bench(sub)
     evaluate = sub.add_parser("eval", help="measure recall quality")
@@ -280,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file caching the embedder's vectors (dbm; default "
                              "~/.cache/isokron/eval-vectors)")
     recall.add_argument("--out", type=writable_file, help="also write the JSON here")
-    recall.add_argument("--quiet", action="store_true", help="no progress lines")
+    recall.add_argument("--quiet", action="store_true", help=_QUIET)
     recall.set_defaults(func=cmd_eval)
     _add_memory(sub)
     _add_context_key(sub)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ._args import dsn
+from ._interrupt import run
 
 __all__ = ["cmd_prompt"]
 
@@ -20,4 +20,4 @@ async def _prompt(args: argparse.Namespace) -> int:
 
 def cmd_prompt(args: argparse.Namespace) -> int:
     """Print the block."""
-    return asyncio.run(_prompt(args))
+    return run(_prompt(args))

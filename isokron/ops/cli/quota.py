@@ -9,12 +9,12 @@ the schema's owner may: connect with the owner's DSN. ``show`` prints the limits
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from ...config import config_document, default_config_path, load_config, settings_of
 from ...guard.quotas import QUOTA_KEYS
 from ._args import dsn
+from ._interrupt import run
 
 __all__ = ["cmd_quota"]
 
@@ -50,4 +50,4 @@ async def _run(args: argparse.Namespace) -> int:
 
 def cmd_quota(args: argparse.Namespace) -> int:
     """Apply the configured quotas (as the schema owner) or show the ones in force."""
-    return asyncio.run(_run(args))
+    return run(_run(args))

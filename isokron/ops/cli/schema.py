@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..catalog import write_catalog
 from ..schema_dump import CURRENT_SCHEMA_PATH, catalog_manifest, dump_fresh, dump_schema
+from ._interrupt import run
 
 __all__ = ["cmd_schema"]
 
@@ -18,11 +18,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
     """Dump the schema of ``--dsn`` (or of a throwaway embedded server migrated from zero)."""
     manifest: dict[str, Any] | None = None
     if args.dsn:
-        text = asyncio.run(dump_schema(args.dsn, pg_dump=args.pg_dump))
+        text = run(dump_schema(args.dsn, pg_dump=args.pg_dump))
         if args.catalog_out:
-            manifest = asyncio.run(catalog_manifest(args.dsn))
+            manifest = run(catalog_manifest(args.dsn))
     else:
-        text, manifest = asyncio.run(dump_fresh(args.pg_dump,
+        text, manifest = run(dump_fresh(args.pg_dump,
                                                 with_catalog=bool(args.catalog_out)))
     if manifest is not None:
         print(f"wrote {write_catalog(manifest, args.catalog_out)}", file=sys.stderr)

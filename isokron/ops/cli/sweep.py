@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from ._args import dsn
+from ._interrupt import run
 
 __all__ = ["cmd_sweep"]
 
@@ -33,8 +34,5 @@ async def _sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Sweep; one JSON line per pass. Ctrl-C ends it with status 0."""
-    try:
-        return asyncio.run(_sweep(args))
-    except KeyboardInterrupt:
-        return 0
+    """Sweep; one JSON line per pass. Ctrl-C ends it (status 130, like every command)."""
+    return run(_sweep(args))
