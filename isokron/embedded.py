@@ -168,10 +168,8 @@ def _bin_dir() -> Path:
         try:
             from pgserver._commands import POSTGRES_BIN_PATH
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise EmbeddedPostgresError(
-                "the embedded server needs the 'embedded' extra: "
-                f"{install_command('embedded')}"
-            ) from exc
+            raise EmbeddedPostgresError("the embedded server needs the 'embedded' extra: "
+                                        + install_command("embedded")) from exc
     return Path(POSTGRES_BIN_PATH)
 
 
