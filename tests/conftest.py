@@ -153,6 +153,16 @@ async def owner(db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
+async def attacker(db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A raw connection as the runtime login: what a hostile tenant's SQL runs on."""
+    conn = await asyncpg.connect(db.runtime_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
 async def runtime_pool(db: TestDatabase) -> AsyncIterator[asyncpg.Pool]:
     """Open an isokron pool as the runtime login (RLS applies)."""
     pool = await create_pool(db.runtime_dsn, min_size=1, max_size=8)

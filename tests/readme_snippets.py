@@ -58,6 +58,23 @@ def snippets(text: str | None = None) -> list[Snippet]:
     return found
 
 
+def seed_demo(dsn: str) -> None:
+    """Write the demo workspace ``org_demo`` into the database at ``dsn`` (from sync code)."""
+    import asyncpg
+
+    from isokron.embedded import run_coro_sync
+    from isokron.testing.seed import seed_demo_workspace
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await seed_demo_workspace(conn, "org_demo")
+        finally:
+            await conn.close()
+
+    run_coro_sync(seed())
+
+
 def run(snippet: Snippet, tmp_path: Path, env: dict[str, str]) -> str:
     """Run ``snippet`` in a fresh interpreter in ``tmp_path``; return its stdout."""
     script = tmp_path / "snippet.py"

@@ -10,25 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from isokron.embedded import run_coro_sync
-from isokron.testing.seed import seed_demo_workspace
-from tests.readme_snippets import Snippet, run, snippets
+from tests.readme_snippets import Snippet, run, seed_demo, snippets
 
 _EXTRA = [s for s in snippets() if s.needs_extra]
 
 
 @pytest.fixture
 def seeded(db):
-    async def seed() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(db.dsn)
-        try:
-            await seed_demo_workspace(conn, "org_demo")
-        finally:
-            await conn.close()
-
-    run_coro_sync(seed())
+    seed_demo(db.dsn)
     return db
 
 

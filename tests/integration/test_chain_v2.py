@@ -251,16 +251,6 @@ async def test_a_database_at_0026_upgrades_to_a_mixed_v1_v2_chain(empty_db):
         await owner.close()
 
 
-@pytest.fixture
-async def attacker(db):
-    """A raw connection as the runtime login."""
-    conn = await asyncpg.connect(db.runtime_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def _as(conn: asyncpg.Connection, ws: str, sql: str, *args: object) -> object:
     async with conn.transaction():
         await conn.execute("SELECT set_config('app.current_workspace_id', $1, true)", ws)

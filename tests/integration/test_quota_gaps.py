@@ -20,16 +20,6 @@ from isokron.testing.seed import seed_demo_workspace
 A = "t_gaps_a"
 
 
-@pytest.fixture
-async def attacker(db):
-    """A raw connection as the runtime login."""
-    conn = await asyncpg.connect(db.runtime_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def _as(conn, tenant: str, user: str = "u", workspace: str | None = None) -> None:
     await conn.execute("SELECT set_config('app.current_tenant_id', $1, true), "
                        "set_config('app.current_user_id', $2, true), "

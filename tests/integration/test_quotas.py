@@ -37,16 +37,6 @@ async def _messages(owner, session_id) -> int:
                                "WHERE session_id = $1", session_id)
 
 
-@pytest.fixture
-async def attacker(db):
-    """A raw connection as the runtime login."""
-    conn = await asyncpg.connect(db.runtime_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def _as_tenant(conn, tenant: str, user: str = "u") -> None:
     await conn.execute("SELECT set_config('app.current_tenant_id', $1, true), "
                        "set_config('app.current_user_id', $2, true), "

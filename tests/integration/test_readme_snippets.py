@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from isokron.embedded import run_coro_sync
-from isokron.testing.seed import seed_demo_workspace
-from tests.readme_snippets import Snippet, run, snippets
+from tests.readme_snippets import Snippet, run, seed_demo, snippets
 
 _CORE = [s for s in snippets() if not s.needs_extra]
 
@@ -21,16 +19,7 @@ def test_every_snippet_shows_what_it_prints():
 
 @pytest.fixture
 def seeded(db):
-    async def seed() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(db.dsn)
-        try:
-            await seed_demo_workspace(conn, "org_demo")
-        finally:
-            await conn.close()
-
-    run_coro_sync(seed())
+    seed_demo(db.dsn)
     return db
 
 

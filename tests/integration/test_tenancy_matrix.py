@@ -143,16 +143,6 @@ async def _fingerprint(owner: asyncpg.Connection, table: str) -> str:
         f"FROM isokron.{table} t")
 
 
-@pytest.fixture
-async def attacker(db):
-    """A raw connection as the runtime login."""
-    conn = await asyncpg.connect(db.runtime_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def _scope(conn: asyncpg.Connection, ws: str | None) -> None:
     if ws is not None:
         await conn.execute(
