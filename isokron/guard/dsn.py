@@ -9,18 +9,20 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 __all__ = ["dsn_secrets", "redact_dsn"]
 
 _PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)('[^']*'|[^&\s]+)")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
 
 def redact_dsn(dsn: str) -> str:
     """Return ``dsn`` with every password replaced by ``***`` (safe to log): in the URL's
     ``user:password@``, in a ``?password=`` parameter and in libpq ``key=value`` form."""
-    try:
+    with contextlib.suppress(ValueError):
         parts = urlsplit(dsn)
         if parts.password is not None:
             host = parts.netloc.rsplit("@", 1)[-1]
             dsn = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-    except ValueError:  # not even a URL: mask ``user:password@`` by hand
-        dsn = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
+    # Whatever urlsplit made of it (a malformed scheme leaves the netloc in the path or
+    # the query), mask ``user:password@`` after any ``://`` by hand as well.
+    dsn = _URL_PASSWORD.sub(r"\1:***@", dsn)
     return _PASSWORD_PARAM.sub(r"\1***", dsn)
 
 
@@ -29,6 +31,7 @@ def dsn_secrets(dsn: str | None) -> list[str]:
     if not dsn:
         return []
     found = [m.group(2).strip("'") for m in _PASSWORD_PARAM.finditer(dsn)]
+    found += [m.group(0).split(":", 2)[-1][:-1] for m in _URL_PASSWORD.finditer(dsn)]
     with contextlib.suppress(ValueError):
         parts = urlsplit(dsn)
         if parts.password:
