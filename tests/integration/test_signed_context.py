@@ -30,7 +30,6 @@ from tests.integration.test_tenancy_matrix import (  # noqa: F401  (fixtures)
     A,
     B,
     _sql,
-    attacker,
     world,
 )
 
