@@ -1576,6 +1576,21 @@ $$;
 ALTER FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) OWNER TO isokron_definer;
 
 --
+-- Name: memory_key_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_key_v1(p_content text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    SELECT encode(sha256(convert_to(
+        regexp_replace(
+            btrim(regexp_replace(lower(normalize(p_content, NFKC)), '\s+', ' ', 'g')),
+            '[[:punct:][:space:]]+$', ''),
+        'UTF8')), 'hex')
+$_$;
+
+--
 -- Name: memory_search_v1(text, text[], text[], integer, text, text); Type: FUNCTION; Schema: isokron
 --
 
@@ -3524,9 +3539,29 @@ CREATE TABLE isokron.memory_records (
     embedding_model text,
     imported_at timestamp with time zone,
     search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, isokron.search_text_v1(COALESCE(content, ''::text)))) STORED,
+    content_key text GENERATED ALWAYS AS (isokron.memory_key_v1(content)) STORED,
+    seen_count integer DEFAULT 1 NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    retracted_at timestamp with time zone,
+    valid_from timestamp with time zone DEFAULT now() NOT NULL,
+    valid_to timestamp with time zone,
+    prior_valid_to timestamp with time zone,
+    supersedes uuid,
+    superseded_by uuid,
+    superseded_at timestamp with time zone,
+    duplicate_of uuid,
+    unmerged_duplicate_of uuid,
+    user_id text,
+    written_by text,
     CONSTRAINT memory_records_content_check CHECK ((btrim(content) <> ''::text)),
     CONSTRAINT memory_records_kind_check CHECK ((kind = ANY (ARRAY['fact'::text, 'summary'::text, 'checkpoint'::text]))),
-    CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text])))
+    CONSTRAINT memory_records_lineage_check CHECK ((((superseded_by IS NULL) = (superseded_at IS NULL)) AND (superseded_by IS DISTINCT FROM id) AND (supersedes IS DISTINCT FROM id))),
+    CONSTRAINT memory_records_retracted_check CHECK (((retracted_at IS NULL) OR (retracted_at >= recorded_at))),
+    CONSTRAINT memory_records_seen_count_check CHECK ((seen_count >= 1)),
+    CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text]))),
+    CONSTRAINT memory_records_user_check CHECK (((user_id IS NULL) OR ((user_id <> ''::text) AND (char_length(user_id) <= 256)))),
+    CONSTRAINT memory_records_valid_check CHECK (((valid_to IS NULL) OR (valid_to > valid_from)))
 );
 
 ALTER TABLE ONLY isokron.memory_records FORCE ROW LEVEL SECURITY;
@@ -4011,6 +4046,12 @@ CREATE INDEX memory_namespaces_expires_idx ON isokron.memory_namespaces USING bt
 CREATE INDEX memory_namespaces_name_idx ON isokron.memory_namespaces USING btree (name);
 
 --
+-- Name: memory_records_current_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_records_current_idx ON isokron.memory_records USING btree (root_id, namespace, pin DESC, created_at DESC) WHERE ((retracted_at IS NULL) AND (superseded_by IS NULL));
+
+--
 -- Name: memory_records_expires_idx; Type: INDEX; Schema: isokron
 --
 
@@ -4023,6 +4064,12 @@ CREATE INDEX memory_records_expires_idx ON isokron.memory_records USING btree (e
 CREATE INDEX memory_records_id_idx ON isokron.memory_records USING btree (id);
 
 --
+-- Name: memory_records_live_key_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE UNIQUE INDEX memory_records_live_key_idx ON isokron.memory_records USING btree (root_id, namespace, content_key) WHERE ((retracted_at IS NULL) AND (superseded_by IS NULL) AND (unmerged_duplicate_of IS NULL));
+
+--
 -- Name: memory_records_namespace_created_idx; Type: INDEX; Schema: isokron
 --
 
@@ -4033,6 +4080,12 @@ CREATE INDEX memory_records_namespace_created_idx ON isokron.memory_records USIN
 --
 
 CREATE INDEX memory_records_search_tsv_idx ON isokron.memory_records USING gin (search_tsv);
+
+--
+-- Name: memory_records_user_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX memory_records_user_idx ON isokron.memory_records USING btree (root_id, written_by, user_id) WHERE (user_id IS NOT NULL);
 
 --
 -- Name: workspaces_parent_idx; Type: INDEX; Schema: isokron
@@ -4917,6 +4970,12 @@ REVOKE ALL ON FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query t
 GRANT ALL ON FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) TO isokron_runtime;
 
 --
+-- Name: FUNCTION memory_key_v1(p_content text); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_key_v1(p_content text) TO isokron_runtime;
+
+--
 -- Name: FUNCTION memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text); Type: ACL; Schema: isokron
 --
 
@@ -5382,4 +5441,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0027_chain_v2', '7c33bbb622f1a3b159f380a4457a836b93691f71e1cbb216030507f6e57beb73'),
     ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea'),
     ('0029_search_words', '3493255689cdfcfa96ea8db00c9db9d37e4a4318fe0bc1a033d758a41ffc63c8'),
-    ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf');
+    ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf'),
+    ('0031_memory_lifecycle', '7491a8eefc344b3175d0c68044b79ea7de96c7f3f869a392fd2e01182a1bf62b');
