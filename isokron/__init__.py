@@ -12,6 +12,7 @@ from .errors import (
     ContextTokenError,
     DatabaseError,
     DeferredWriteError,
+    DuplicateMemoryError,
     InvalidInputError,
     InvalidTransitionError,
     IsoKronError,
@@ -24,6 +25,7 @@ from .errors import (
     RoleCharterIntegrityError,
     ScratchpadWriteNotAvailableError,
     SubstrateUnavailableError,
+    SupersededError,
     WorkspaceNotResolvedError,
 )
 from .guard.context_token import mint_context_token
@@ -59,6 +61,7 @@ __all__ = [
     "DatabaseError",
     "DeferredWriteError",
     "Delegation",
+    "DuplicateMemoryError",
     "EpisodicEvent",
     "InvalidInputError",
     "InvalidTransitionError",
@@ -82,6 +85,7 @@ __all__ = [
     "ScratchpadWriteNotAvailableError",
     "SessionContext",
     "SubstrateUnavailableError",
+    "SupersededError",
     "WorkspaceNotResolvedError",
     "__version__",
     "load_config",

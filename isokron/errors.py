@@ -31,6 +31,7 @@ __all__ = [
     "ContextTokenError",
     "DatabaseError",
     "DeferredWriteError",
+    "DuplicateMemoryError",
     "InvalidInputError",
     "InvalidTransitionError",
     "IsoKronError",
@@ -44,6 +45,7 @@ __all__ = [
     "RoleCharterIntegrityError",
     "ScratchpadWriteNotAvailableError",
     "SubstrateUnavailableError",
+    "SupersededError",
     "WorkspaceNotResolvedError",
 ]
 
@@ -201,6 +203,19 @@ class InvalidTransitionError(IsoKronError):
 
 class InvalidInputError(IsoKronError, ValueError):
     """Reject a bad argument before anything is stored."""
+
+
+class DuplicateMemoryError(InvalidInputError):
+    """A change would make two live memories of one namespace say the same (after
+    normalisation: case, white space, Unicode NFKC, trailing punctuation; SQLSTATE
+    ``IKD01``): nothing was stored. Commit the content without an id to get the existing
+    record back, or forget / supersede one of the two."""
+
+
+class SupersededError(IsoKronError):
+    """The memory was already superseded (SQLSTATE ``IKS01``): supersede or update its
+    current successor instead (:meth:`~isokron.stores.memory.NamespaceMemory.history`
+    shows the lineage)."""
 
 
 class QuotaExceededError(IsoKronError):

@@ -272,6 +272,10 @@ def _from_columns(cls: type[R], row: Row) -> R:
     return cls(**{name: row[name] for name in names})
 
 
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _json_dict(value: Any) -> dict[str, Any]:
     return dict(decode_json(value))
 
@@ -333,11 +337,26 @@ class MemoryRecord:
     pin: bool
     expires_at: datetime | None
     created_at: datetime
+    # Transaction time (learned, retracted), valid time (as the writer said), the lineage,
+    # how often the same content was committed, the near-duplicate it was reported against,
+    # its user, and whether a commit returned this existing record instead of a new one.
+    recorded_at: datetime | None = None
+    retracted_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    supersedes: str | None = attrs.field(default=None, converter=_optional_str)
+    superseded_by: str | None = attrs.field(default=None, converter=_optional_str)
+    seen_count: int = 1
+    last_seen_at: datetime | None = None
+    duplicate_of: str | None = attrs.field(default=None, converter=_optional_str)
+    user_id: str | None = None
+    deduplicated: bool = False
 
     @classmethod
     def from_row(cls, row: Row) -> MemoryRecord:
-        """Build from an ``isokron.memory_records`` row."""
-        return _from_columns(cls, row)
+        """Build from an ``isokron.memory_records`` row or its JSON (lifecycle optional)."""
+        present = set(row.keys())
+        return cls(**{f.name: row[f.name] for f in attrs.fields(cls) if f.name in present})
 
 
 @attrs.frozen(kw_only=True)

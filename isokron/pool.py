@@ -22,6 +22,7 @@ from . import telemetry
 from .errors import (
     ContextTokenError,
     DatabaseError,
+    DuplicateMemoryError,
     InvalidInputError,
     IsoKronError,
     NotFoundError,
@@ -29,6 +30,7 @@ from .errors import (
     QueryTimeoutError,
     QuotaExceededError,
     SubstrateUnavailableError,
+    SupersededError,
 )
 from .guard.context_token import CLAIM_OF_SETTING, ContextSigner
 from .guard.dsn import redact_dsn
@@ -41,6 +43,7 @@ __all__ = [
     "Conn",
     "acquire",
     "create_pool",
+    "error_for",
     "in_transaction",
     "init_connection",
     "is_connection_failure",
@@ -61,6 +64,9 @@ _ISOKRON_SQLSTATES: dict[str, type[IsoKronError]] = {
     "IKT02": NotOwnedError,  # a namespace the workspace may not write
     "IKT03": NotOwnedError,  # a memory id that lives in another namespace
     "IKN01": NotFoundError,  # an unknown workspace, or a session the caller cannot see
+    "IKN02": NotFoundError,  # a memory that does not exist (or is retracted) where asked
+    "IKD01": DuplicateMemoryError,  # two live memories of a namespace would say the same
+    "IKS01": SupersededError,  # a memory that was already superseded
     "IKI01": InvalidInputError,  # an import (or a tree change) that would mix two trees
     "IKC01": ContextTokenError,  # a signed tenant context that does not verify or expired
 }
@@ -188,6 +194,19 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
         if isinstance(exc, RecursionError):
             raise InvalidInputError(f"{what}: the value is nested too deeply") from exc
         raise
+
+
+def error_for(sqlstate: str, message: str) -> IsoKronError:
+    """The typed error for an item a many-row SQL function refused with ``sqlstate`` (it
+    reports each item's error instead of raising): as :func:`translate_errors` maps them."""
+    mapped = _ISOKRON_SQLSTATES.get(sqlstate)
+    if mapped is not None:
+        return mapped(message)
+    if sqlstate[:2] in ("22", "23"):
+        return InvalidInputError(message)
+    if sqlstate == "42501":
+        return NotOwnedError(f"permission denied: {message}")
+    return DatabaseError(message, sqlstate=sqlstate or None)
 
 
 def quota_error(what: str, exc: BaseException) -> QuotaExceededError:

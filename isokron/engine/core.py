@@ -2,8 +2,7 @@
 
 It composes the engine's parts and hands each one what it needs at construction:
 :class:`~isokron.engine.warmup.ContextWarmer` (identity reads),
-:class:`~isokron.engine.fairness.WorkspaceGate` (slots, breaker),
-:class:`~isokron.engine.writequeue.WriteQueue` over the outbox, and
+:class:`~isokron.engine.fairness.WorkspaceGate` (slots, breaker), the write queue and
 :class:`~isokron.engine.writes.HookWrites` (what each hook writes).
 """
 
@@ -293,10 +292,11 @@ class AsyncIsoKron:
                                          user_id=user_id or self.config.user_id, limit=limit)
 
     @telemetry.traced("isokron.tool", operation="execute_tool", annotate=annotate_tool_span)
-    async def handle_tool(self, workspace_id: str, name: str, args: Any) -> str:
-        """Run one memory tool and return its JSON envelope (never raise: every input, however
-        malformed, gets a typed error envelope)."""
-        return await answer_tool(self, workspace_id, name, args)
+    async def handle_tool(self, workspace_id: str, name: str, args: Any, *,
+                          user_id: str | None = None) -> str:
+        """Run one memory tool for ``user_id`` (default: the configured user) and return its
+        JSON envelope (never raise: any input gets a typed error envelope)."""
+        return await answer_tool(self, workspace_id, name, args, user_id=user_id)
 
     async def episodic(self) -> EpisodicEventStore:
         """Return the episodic event store on the pool (or the injected one)."""

@@ -42,7 +42,8 @@ class ToolAnswerHost(ToolHost, Protocol):
     async def note_write(self, workspace_id: str) -> None: ...
 
 
-async def answer_tool(host: ToolAnswerHost, workspace_id: str, name: str, args: Any) -> str:
+async def answer_tool(host: ToolAnswerHost, workspace_id: str, name: str, args: Any, *,
+                      user_id: str | None = None) -> str:
     """Run one memory tool and return its JSON envelope (never raise: every input, however
     malformed, gets a typed error envelope)."""
     refused = unknown_tool(name)  # before any wait: a bad name needs no database
@@ -55,7 +56,8 @@ async def answer_tool(host: ToolAnswerHost, workspace_id: str, name: str, args: 
             await host.outbox.wait_for_workspace(workspace_id, host.config.prefetch_timeout_s)
         async with host.gate.guarded(f"tool {name}", workspace_id):
             result = await run_tool(host, workspace_id, name, args,
-                                    actor_kind=host.config.actor_kind)
+                                    actor_kind=host.config.actor_kind,
+                                    user_id=user_id or host.config.user_id)
             if name in WRITING_TOOLS:  # read-your-writes: the primary until replayed
                 await host.note_write(workspace_id)
             return result

@@ -96,7 +96,18 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
          "kinds": {"type": "array", "items": {"type": "string", "enum": _KINDS},
                    "maxItems": len(_KINDS)},
          "limit": {"type": "integer", "minimum": 1, "maximum": 100}}),
-    _fn("isokron_memory_forget", "Delete a memory in a namespace this workspace can write.",
+    _fn("isokron_memory_update",
+        "Replace a memory that is no longer true with what is true now (the old one is kept "
+        "as history, superseded; secrets are redacted before storage).",
+        {"memory_id": {"type": "string", "maxLength": 64,
+                       "description": "the memory that is no longer true"},
+         "content": {"type": "string", "maxLength": MAX_MEMORY_CHARS,
+                     "description": "what is true now"},
+         "valid_from": {**_WHEN, "description": "since when it is true (ISO 8601 time with "
+                        "a timezone; default: now)"}},
+        ["memory_id", "content"]),
+    _fn("isokron_memory_forget", "Forget a memory in a namespace this workspace can write "
+        "(team and org memories are retracted: kept as history, never recalled).",
         {"memory_id": {"type": "string", "maxLength": 64}, "namespace": _NS}, ["memory_id"]),
     _fn("isokron_memory_namespaces",
         "List the namespaces this workspace can read and write, and whether vector search "
@@ -108,7 +119,7 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
 TOOL_NAMES = tuple(t["function"]["name"] for t in TOOL_SCHEMAS)
 #: the tools that write (refused in read-only contexts; read-your-writes after them)
 WRITING_TOOLS = frozenset({"isokron_memory_commit", "isokron_memory_commit_summary",
-                           "isokron_memory_forget"})
+                           "isokron_memory_update", "isokron_memory_forget"})
 _KNOWN_TOOLS = frozenset(TOOL_NAMES)
 _PARAMS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOL_SCHEMAS}
 
@@ -238,13 +249,13 @@ def _check_args(name: str, args: Any) -> dict[str, Any]:
     return args
 
 
-def _when(value: Any) -> datetime | None:
+def _when(value: Any, name: str = "expires_at") -> datetime | None:
     if value is None:
         return None
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInputError(f"expires_at is not an ISO 8601 time: {shown(value)}") from None
+        raise InvalidInputError(f"{name} is not an ISO 8601 time: {shown(value)}") from None
 
 
 def _refuse_item_content(name: str, workspace_id: str, args: dict[str, Any]) -> None:
@@ -259,17 +270,18 @@ def _refuse_item_content(name: str, workspace_id: str, args: dict[str, Any]) -> 
 
 
 async def _refuse_item_forget(store: NamespaceMemory, workspace_id: str,
-                              args: dict[str, Any]) -> None:
+                              args: dict[str, Any],
+                              name: str = "isokron_memory_forget") -> None:
     """A tool may not delete an adapter's item either (the memory is read first)."""
     memory_id = check_uuid(args["memory_id"], "memory_id")
     namespace = args.get("namespace")
     names = [namespace] if namespace else list((await store.access(workspace_id)).writable)
-    for name in names:
-        found = await store.items(workspace_id, name, ids=[memory_id], limit=1)
+    for space in names:
+        found = await store.items(workspace_id, space, ids=[memory_id], limit=1)
         if found and claims_item(found[0].content):
             raise NotOwnedError(
-                f"isokron_memory_forget: memory {memory_id} in namespace {name!r} is a "
-                "LangGraph store item; store items are deleted only by the store")
+                f"{name}: memory {memory_id} in namespace {space!r} is a "
+                "LangGraph store item; store items are changed only by the store")
 
 
 def unknown_tool(name: Any) -> str | None:
@@ -296,7 +308,7 @@ def envelope_for(exc: BaseException, name: str) -> str:
 
 
 async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
-                   actor_kind: str) -> str:
+                   actor_kind: str, user_id: str | None = None) -> str:
     """Run the known tool ``name`` and return its ok envelope; raise on bad input or a
     store error (the caller, :meth:`isokron.AsyncIsoKron.handle_tool`, turns every
     exception into the error envelope, in one place)."""
@@ -306,15 +318,25 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
         memory = await (await host.memory()).commit(
             workspace_id, args["content"], namespace=args.get("namespace"),
             kind=args.get("kind", "fact"), source="agent",
-            expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True)
+            expires_at=_when(args.get("expires_at")), pin=args.get("pin") is True,
+            user_id=user_id)
         return ok_envelope(memory=memory)
+    if name == "isokron_memory_update":
+        _refuse_item_content(name, workspace_id, args)
+        store = await host.memory()
+        await _refuse_item_forget(store, workspace_id, args, name)
+        update = await store.supersede(
+            workspace_id, args["memory_id"], args["content"],
+            valid_from=_when(args.get("valid_from"), "valid_from"), source="agent",
+            user_id=user_id)
+        return ok_envelope(memory=update.new, superseded=update.old)
     if name == "isokron_memory_commit_summary":
         _refuse_item_content(name, workspace_id, args)
         expires = _when(args.get("expires_at")) or (
             datetime.now(UTC) + timedelta(days=SUMMARY_TTL_DAYS))
         memory = await (await host.memory()).commit(
             workspace_id, args["content"], namespace=args.get("namespace"), kind="summary",
-            source="agent", expires_at=expires)
+            source="agent", expires_at=expires, user_id=user_id)
         return ok_envelope(memory=memory)
     if name == "isokron_memory_search":
         found = await host.read_memory(workspace_id, lambda memory: memory.search(
@@ -324,8 +346,9 @@ async def run_tool(host: ToolHost, workspace_id: str, name: str, args: Any, *,
     if name == "isokron_memory_forget":
         store = await host.memory()
         await _refuse_item_forget(store, workspace_id, args)
-        await store.forget(workspace_id, args["memory_id"], namespace=args.get("namespace"))
-        return ok_envelope(forgotten=args["memory_id"])
+        done = await store.forget(workspace_id, args["memory_id"],
+                                  namespace=args.get("namespace"))
+        return ok_envelope(forgotten=args["memory_id"], action=done.action)
     if name == "isokron_memory_namespaces":
         store = await host.memory()
         access = await store.access(workspace_id)

@@ -23,6 +23,7 @@ class ToolCalls(HostContract):
     """Memory tools for the host (a mixin of the provider)."""
 
     _memories_committed: int
+    user_id: str | None
 
     def get_tool_schemas(self) -> list[dict[str, Any]]:
         """Return the memory tools (OpenAI function format)."""
@@ -54,7 +55,8 @@ class ToolCalls(HostContract):
                     "ReadOnlyContext", f"{tool_name} writes; this agent runs in the "
                     f"{self.agent_context!r} context, where isokron only reads")
             try:
-                result: str = self._wait(self.core.handle_tool(workspace, tool_name, args))
+                result: str = self._wait(self.core.handle_tool(workspace, tool_name, args,
+                                                                 user_id=self.user_id))
             except TimeoutError:
                 return error_envelope("SubstrateUnavailableError",
                                       f"{tool_name} did not finish within "

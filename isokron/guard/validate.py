@@ -19,6 +19,7 @@ __all__ = [
     "MAX_POLICY_PATH_CHARS",
     "MAX_SEARCH_NAMESPACES",
     "check_aware",
+    "check_validity",
     "check_items",
     "check_limit",
     "check_policy_path",
@@ -143,6 +144,16 @@ def check_aware(value: Any, name: str, *, optional: bool = True) -> datetime | N
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(f"{name} must be a timezone-aware datetime, got {shown(value)}")
     return value
+
+
+def check_validity(valid_from: Any, valid_to: Any) -> None:
+    """Check a valid-time interval: aware datetimes (or None), ``valid_to`` after
+    ``valid_from`` when both are given."""
+    start = check_aware(valid_from, "valid_from")
+    end = check_aware(valid_to, "valid_to")
+    if start is not None and end is not None and end <= start:
+        raise InvalidInputError(f"valid_to ({end.isoformat()}) must be after valid_from "
+                                f"({start.isoformat()})")
 
 
 def json_object_text(value: Any, name: str, *, max_bytes: int) -> str:

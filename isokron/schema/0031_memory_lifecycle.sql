@@ -104,9 +104,10 @@ CREATE UNIQUE INDEX memory_records_live_key_idx
 -- Lineage and erasure lookups.
 CREATE INDEX memory_records_user_idx ON isokron.memory_records (root_id, written_by, user_id)
  WHERE user_id IS NOT NULL;
--- The usual reads list the current records of a namespace, newest first: a partial index
--- over the unretracted, unsuperseded ones keeps them bounded however much history piles up
--- (as_of / valid_at reads use memory_records_namespace_created_idx, over every row).
+-- The usual reads list the unretracted records of a namespace, newest first: a partial
+-- index keeps retracted history out of them (a superseded record stays in it: it is still
+-- current until its successor's valid_from, and newest-first reads meet the successor
+-- first; as_of / valid_at reads use memory_records_namespace_created_idx, over every row).
 CREATE INDEX memory_records_current_idx
     ON isokron.memory_records (root_id, namespace, pin DESC, created_at DESC)
- WHERE retracted_at IS NULL AND superseded_by IS NULL;
+ WHERE retracted_at IS NULL;

@@ -1470,6 +1470,132 @@ END
 $$;
 
 --
+-- Name: memory_commit_many_v2(text, uuid[], text[], text[], text[], text[], text[], boolean[], timestamp with time zone[], timestamp with time zone[], timestamp with time zone[], text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_commit_many_v2(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[], p_valid_from timestamp with time zone[], p_valid_to timestamp with time zone[], p_user_ids text[]) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_writable text[];
+    v_root text;
+    v_slow bigint[];
+    v_done jsonb;
+    v_item record;
+    v_state text;
+    v_message text;
+    v_out jsonb;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.writable, a.root_id INTO v_writable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_writable IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    -- Sort the items: refused (not writable, an id of another namespace), slow (the id of
+    -- an existing record, or an id repeated in the batch: an update), and new.
+    WITH input AS (
+        SELECT u.ord, u.id, u.ns FROM unnest(p_ids, p_namespaces) WITH ORDINALITY
+                                      AS u(id, ns, ord)
+    ), sorted AS (
+        SELECT i.ord, i.id, i.ns, e.namespace AS found,
+               CASE WHEN NOT i.ns = ANY (v_writable) THEN 'IKT02'
+                    WHEN e.namespace IS NOT NULL AND e.namespace <> i.ns THEN 'IKT03' END
+                   AS code,
+               e.namespace IS NOT NULL
+               OR i.ord > min(i.ord) OVER (PARTITION BY i.id, i.ns) AS slow
+          FROM input i
+          LEFT JOIN LATERAL (SELECT r.namespace FROM isokron.memory_records r
+                              WHERE r.root_id = v_root AND r.id = i.id
+                              ORDER BY r.namespace = i.ns DESC LIMIT 1) e ON true
+    )
+    SELECT coalesce(array_agg(s.ord) FILTER (WHERE s.code IS NULL AND s.slow), '{}'),
+           coalesce(jsonb_object_agg(s.ord, jsonb_build_object('error', jsonb_build_object(
+               'code', s.code, 'message', CASE WHEN s.code = 'IKT02' THEN format(
+                   'workspace %L may not write namespace %L (writable: %s)', p_workspace_id,
+                   s.ns, array_to_string(v_writable, ', '))
+               ELSE format('memory %s already exists in another namespace (%s)', s.id,
+                           s.found) END))) FILTER (WHERE s.code IS NOT NULL), '{}')
+      INTO v_slow, v_done FROM sorted s;
+    INSERT INTO isokron.memory_namespaces (root_id, name, kind)
+    SELECT DISTINCT v_root, u.ns, u.nk
+      FROM unnest(p_namespaces, p_namespace_kinds) WITH ORDINALITY AS u(ns, nk, ord)
+     WHERE NOT v_done ? u.ord::text
+       AND NOT EXISTS (SELECT 1 FROM isokron.memory_namespaces m
+                        WHERE m.root_id = v_root AND m.name = u.ns)
+    ON CONFLICT (root_id, name) DO NOTHING;
+    -- The new contents in one statement: duplicates within the batch collapse onto the first
+    -- (seen_count counting each), duplicates of a live record onto that record.
+    WITH input AS (
+        SELECT u.*, isokron.memory_key_v1(u.content) AS key
+          FROM unnest(p_ids, p_namespaces, p_contents, p_kinds, p_sources, p_pins,
+                      p_expires_at, p_valid_from, p_valid_to, p_user_ids) WITH ORDINALITY
+               AS u(id, ns, content, kind, source, pin, exp, vfrom, vto, uid, ord)
+         WHERE NOT v_done ? u.ord::text AND NOT u.ord = ANY (v_slow)
+    ), groups AS (
+        SELECT DISTINCT ON (i.ns, i.key) i.*, count(*) OVER (PARTITION BY i.ns, i.key) AS n
+          FROM input i
+         ORDER BY i.ns, i.key, i.ord
+    ), written AS (
+        INSERT INTO isokron.memory_records AS r
+            (root_id, id, namespace, content, kind, source, pin, expires_at, valid_from,
+             valid_to, user_id, written_by, seen_count)
+        SELECT v_root, g.id, g.ns, g.content, g.kind, g.source, g.pin, g.exp,
+               coalesce(g.vfrom, now()), g.vto, g.uid, p_workspace_id, g.n
+          FROM groups g
+        ON CONFLICT (root_id, namespace, content_key)
+           WHERE retracted_at IS NULL AND superseded_by IS NULL
+             AND unmerged_duplicate_of IS NULL
+        DO UPDATE SET seen_count = r.seen_count + EXCLUDED.seen_count, last_seen_at = now(),
+                      pin = r.pin OR EXCLUDED.pin,
+                      expires_at = CASE WHEN r.expires_at IS NULL
+                                          OR EXCLUDED.expires_at IS NULL THEN NULL
+                                        ELSE greatest(r.expires_at, EXCLUDED.expires_at) END
+        RETURNING r.*
+    ), audited AS (
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        SELECT v_root, w.id, i.ns, p_workspace_id,
+               CASE WHEN w.id = i.id THEN 'commit' ELSE 'seen' END,
+               encode(sha256(convert_to(i.content, 'UTF8')), 'hex')
+          FROM input i JOIN written w ON w.namespace = i.ns AND w.content_key = i.key
+         WHERE i.ns LIKE 'org:%'
+    )
+    SELECT v_done || coalesce(jsonb_object_agg(i.ord, jsonb_build_object('row',
+               isokron.memory_row_v1(w::isokron.memory_records)::jsonb
+               || jsonb_build_object('deduplicated', w.id <> i.id))), '{}')
+      INTO v_done
+      FROM input i JOIN written w ON w.namespace = i.ns AND w.content_key = i.key;
+    -- Updates by id, in order, each on its own: an error refuses that item alone (a quota
+    -- refuses the call: the caller then writes its items one by one).
+    FOR v_item IN
+        SELECT u.* FROM unnest(p_ids, p_namespaces, p_namespace_kinds, p_contents, p_kinds,
+                               p_sources, p_pins, p_expires_at, p_valid_from, p_valid_to,
+                               p_user_ids) WITH ORDINALITY
+                        AS u(id, ns, nk, content, kind, source, pin, exp, vfrom, vto, uid, ord)
+         WHERE u.ord = ANY (v_slow) ORDER BY u.ord
+    LOOP
+        BEGIN
+            v_done := v_done || jsonb_build_object(v_item.ord::text, jsonb_build_object(
+                'row', isokron.memory_commit_v2(p_workspace_id, v_item.id, v_item.ns,
+                    v_item.nk, v_item.content, v_item.kind, v_item.source, v_item.pin,
+                    v_item.exp, v_item.vfrom, v_item.vto, v_item.uid)::jsonb));
+        EXCEPTION WHEN sqlstate 'IKQ01' THEN
+            RAISE;
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+            v_done := v_done || jsonb_build_object(v_item.ord::text, jsonb_build_object(
+                'error', jsonb_build_object('code', v_state, 'message', v_message)));
+        END;
+    END LOOP;
+    SELECT jsonb_agg(v_done -> n::text ORDER BY n) INTO v_out
+      FROM generate_series(1, coalesce(cardinality(p_ids), 0)) n;
+    RETURN coalesce(v_out, '[]'::jsonb)::json;
+END
+$$;
+
+--
 -- Name: memory_commit_v1(text, uuid, text, text, text, text, text, boolean, timestamp with time zone); Type: FUNCTION; Schema: isokron
 --
 
@@ -1528,6 +1654,133 @@ END
 $$;
 
 --
+-- Name: memory_commit_v2(text, uuid, text, text, text, text, text, boolean, timestamp with time zone, timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_commit_v2(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_user_id text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_access record;
+    v_found record;
+    v_other uuid;
+    v_key text := isokron.memory_key_v1(p_content);
+    v_row isokron.memory_records;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.writable, a.root_id INTO v_access FROM isokron.namespace_access_v2() a;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    IF NOT p_namespace = ANY (v_access.writable) THEN
+        RAISE EXCEPTION 'workspace % may not write namespace % (writable: %)',
+            quote_literal(p_workspace_id), quote_literal(p_namespace),
+            array_to_string(v_access.writable, ', ') USING ERRCODE = 'IKT02';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM isokron.memory_namespaces m
+                    WHERE m.root_id = v_access.root_id AND m.name = p_namespace) THEN
+        INSERT INTO isokron.memory_namespaces (root_id, name, kind)
+        VALUES (v_access.root_id, p_namespace, p_namespace_kind)
+        ON CONFLICT (root_id, name) DO NOTHING;
+    END IF;
+    SELECT r.namespace, r.retracted_at, r.superseded_by INTO v_found
+      FROM isokron.memory_records r
+     WHERE r.root_id = v_access.root_id AND r.id = p_id
+     ORDER BY r.namespace = p_namespace DESC LIMIT 1;
+    IF v_found.namespace IS NOT NULL AND v_found.namespace <> p_namespace THEN
+        RAISE EXCEPTION 'memory % already exists in another namespace (%)', p_id,
+            v_found.namespace USING ERRCODE = 'IKT03';
+    END IF;
+    IF v_found.namespace IS NOT NULL THEN  -- an update by id
+        IF v_found.superseded_by IS NOT NULL THEN
+            RAISE EXCEPTION 'memory % was superseded by %: supersede the current record '
+                'instead', p_id, v_found.superseded_by USING ERRCODE = 'IKS01';
+        END IF;
+        SELECT r.id INTO v_other FROM isokron.memory_records r
+         WHERE r.root_id = v_access.root_id AND r.namespace = p_namespace
+           AND r.content_key = v_key AND r.id <> p_id AND r.retracted_at IS NULL
+           AND r.superseded_by IS NULL AND r.unmerged_duplicate_of IS NULL;
+        IF v_other IS NOT NULL THEN
+            RAISE EXCEPTION 'memory % would say what memory % of namespace % already says',
+                p_id, v_other, p_namespace USING ERRCODE = 'IKD01';
+        END IF;
+        IF v_found.retracted_at IS NOT NULL THEN
+            PERFORM isokron.memory_revive_v1(p_workspace_id, p_namespace, p_id);
+        END IF;
+        UPDATE isokron.memory_records r
+           SET content = p_content, kind = p_kind, source = p_source, pin = p_pin,
+               expires_at = p_expires_at, valid_from = coalesce(p_valid_from, r.valid_from),
+               valid_to = p_valid_to, user_id = coalesce(p_user_id, r.user_id),
+               updated_at = now(), last_seen_at = now()
+         WHERE r.root_id = v_access.root_id AND r.namespace = p_namespace AND r.id = p_id
+        RETURNING * INTO v_row;
+    ELSE
+        INSERT INTO isokron.memory_records AS r
+            (root_id, id, namespace, content, kind, source, pin, expires_at, valid_from,
+             valid_to, user_id, written_by)
+        VALUES (v_access.root_id, p_id, p_namespace, p_content, p_kind, p_source, p_pin,
+                p_expires_at, coalesce(p_valid_from, now()), p_valid_to, p_user_id,
+                p_workspace_id)
+        ON CONFLICT (root_id, namespace, content_key)
+           WHERE retracted_at IS NULL AND superseded_by IS NULL
+             AND unmerged_duplicate_of IS NULL
+        DO UPDATE SET seen_count = r.seen_count + 1, last_seen_at = now(),
+                      pin = r.pin OR EXCLUDED.pin,
+                      expires_at = CASE WHEN r.expires_at IS NULL
+                                          OR EXCLUDED.expires_at IS NULL THEN NULL
+                                        ELSE greatest(r.expires_at, EXCLUDED.expires_at) END
+        RETURNING * INTO v_row;
+    END IF;
+    IF p_namespace LIKE 'org:%' THEN
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        VALUES (v_access.root_id, v_row.id, p_namespace, p_workspace_id,
+                CASE WHEN v_row.id = p_id THEN 'commit' ELSE 'seen' END,
+                encode(sha256(convert_to(p_content, 'UTF8')), 'hex'));
+    END IF;
+    RETURN (isokron.memory_row_v1(v_row)::jsonb
+            || jsonb_build_object('deduplicated', v_row.id <> p_id))::json;
+END
+$$;
+
+--
+-- Name: memory_duplicates_v1(boolean); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_duplicates_v1(p_merge boolean) RETURNS TABLE(root_id text, namespace text, keeper uuid, duplicates bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_merge THEN
+        UPDATE isokron.memory_records k
+           SET seen_count = k.seen_count + d.n, last_seen_at = greatest(k.last_seen_at, d.last)
+          FROM (SELECT r.root_id, r.namespace, r.unmerged_duplicate_of AS keeper,
+                       sum(r.seen_count) AS n, max(r.last_seen_at) AS last
+                  FROM isokron.memory_records r WHERE r.unmerged_duplicate_of IS NOT NULL
+                 GROUP BY 1, 2, 3) d
+         WHERE k.root_id = d.root_id AND k.namespace = d.namespace AND k.id = d.keeper;
+        RETURN QUERY
+        WITH gone AS (
+            DELETE FROM isokron.memory_records r WHERE r.unmerged_duplicate_of IS NOT NULL
+            RETURNING r.root_id, r.namespace, r.unmerged_duplicate_of
+        )
+        SELECT g.root_id, g.namespace, g.unmerged_duplicate_of, count(*)
+          FROM gone g GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r.root_id, r.namespace, r.unmerged_duplicate_of, count(*)
+      FROM isokron.memory_records r WHERE r.unmerged_duplicate_of IS NOT NULL
+     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+END
+$$;
+
+ALTER FUNCTION isokron.memory_duplicates_v1(p_merge boolean) OWNER TO isokron_definer;
+
+--
 -- Name: memory_embedding_stale_v1(); Type: FUNCTION; Schema: isokron
 --
 
@@ -1540,6 +1793,64 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+--
+-- Name: memory_forget_v1(text, uuid, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_forget_v1(p_workspace_id text, p_id uuid, p_namespace text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_writable text[];
+    v_root text;
+    v_row record;
+    v_action text;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.writable, a.root_id INTO v_readable, v_writable, v_root
+      FROM isokron.namespace_access_v2() a;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    SELECT r.namespace, r.content, r.retracted_at INTO v_row FROM isokron.memory_records r
+     WHERE r.root_id = v_root AND r.id = p_id AND r.namespace = ANY (v_readable)
+     ORDER BY r.namespace = ANY (v_writable) DESC,
+              r.namespace IS NOT DISTINCT FROM p_namespace DESC
+     LIMIT 1 FOR UPDATE;
+    IF NOT FOUND OR v_row.retracted_at IS NOT NULL
+       OR (p_namespace IS NOT NULL AND v_row.namespace <> p_namespace
+           AND v_row.namespace = ANY (v_writable)) THEN
+        RAISE EXCEPTION 'memory % does not exist%', p_id,
+            CASE WHEN p_namespace IS NOT NULL THEN format(' in namespace %L', p_namespace)
+                 ELSE '' END USING ERRCODE = 'IKN02';
+    END IF;
+    IF NOT v_row.namespace = ANY (v_writable)
+       OR (p_namespace IS NOT NULL AND v_row.namespace <> p_namespace) THEN
+        RAISE EXCEPTION 'workspace % may not forget memory % (it is not in a namespace this '
+            'workspace can write)', quote_literal(p_workspace_id), p_id USING ERRCODE = 'IKT02';
+    END IF;
+    IF v_row.namespace LIKE 'team:%' OR v_row.namespace LIKE 'org:%' THEN
+        UPDATE isokron.memory_records SET retracted_at = now()
+         WHERE root_id = v_root AND namespace = v_row.namespace AND id = p_id;
+        v_action := 'retract';
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        VALUES (v_root, p_id, v_row.namespace, p_workspace_id, 'forget',
+                encode(sha256(convert_to(v_row.content, 'UTF8')), 'hex'));
+    ELSE
+        DELETE FROM isokron.memory_records
+         WHERE root_id = v_root AND namespace = v_row.namespace AND id = p_id;
+        v_action := 'delete';
+    END IF;
+    RETURN json_build_object('namespace', v_row.namespace, 'action', v_action);
+END
+$$;
+
+ALTER FUNCTION isokron.memory_forget_v1(p_workspace_id text, p_id uuid, p_namespace text) OWNER TO isokron_definer;
 
 --
 -- Name: memory_fts_keys_v1(text[], text, text[], integer); Type: FUNCTION; Schema: isokron
@@ -1576,6 +1887,87 @@ $$;
 ALTER FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) OWNER TO isokron_definer;
 
 --
+-- Name: memory_fts_keys_v2(text[], text, text[], integer, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_fts_keys_v2(p_namespaces text[], p_query text, p_kinds text[], p_limit integer, p_tx timestamp with time zone, p_valid timestamp with time zone) RETURNS TABLE(namespace text, id uuid, rank real)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 20
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_q tsquery := websearch_to_tsquery('english', isokron.search_text_v1(p_query));
+BEGIN
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_readable IS NULL OR p_limit IS NULL OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r.namespace, r.id, ts_rank_cd(r.search_tsv, v_q) AS rank
+      FROM isokron.memory_records r
+     WHERE r.search_tsv @@ v_q
+       AND r.root_id = v_root
+       AND r.namespace = ANY (p_namespaces)
+       AND r.namespace = ANY (v_readable)
+       AND (r.expires_at IS NULL OR r.expires_at > p_tx)
+       AND isokron.memory_visible_v1(r.recorded_at, r.retracted_at, r.valid_from, r.valid_to,
+                                     r.prior_valid_to, r.superseded_at, p_tx, p_valid)
+       AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+     ORDER BY r.pin DESC, 3 DESC, r.created_at DESC
+     LIMIT p_limit;
+END
+$$;
+
+ALTER FUNCTION isokron.memory_fts_keys_v2(p_namespaces text[], p_query text, p_kinds text[], p_limit integer, p_tx timestamp with time zone, p_valid timestamp with time zone) OWNER TO isokron_definer;
+
+--
+-- Name: memory_history_v1(text, uuid); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_history_v1(p_workspace_id text, p_id uuid) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_out json;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_root IS NULL THEN
+        RETURN NULL;
+    END IF;
+    WITH RECURSIVE back AS (
+        SELECT r.namespace, r.id, r.supersedes, 0 AS depth FROM isokron.memory_records r
+         WHERE r.root_id = v_root AND r.id = p_id AND r.namespace = ANY (v_readable)
+        UNION ALL
+        SELECT r.namespace, r.id, r.supersedes, b.depth - 1 FROM back b
+          JOIN isokron.memory_records r
+            ON r.root_id = v_root AND r.namespace = b.namespace AND r.id = b.supersedes
+         WHERE b.depth > -1000
+    ), forth AS (
+        SELECT r.namespace, r.id, r.superseded_by, 0 AS depth FROM isokron.memory_records r
+         WHERE r.root_id = v_root AND r.id = p_id AND r.namespace = ANY (v_readable)
+        UNION ALL
+        SELECT r.namespace, r.id, r.superseded_by, f.depth + 1 FROM forth f
+          JOIN isokron.memory_records r
+            ON r.root_id = v_root AND r.namespace = f.namespace AND r.id = f.superseded_by
+         WHERE f.depth < 1000
+    ), lineage AS (
+        SELECT namespace, id, depth FROM back UNION SELECT namespace, id, depth FROM forth
+    )
+    SELECT json_agg(isokron.memory_row_v1(r) ORDER BY l.depth) INTO v_out
+      FROM lineage l
+      JOIN isokron.memory_records r
+        ON r.root_id = v_root AND r.namespace = l.namespace AND r.id = l.id;
+    RETURN coalesce(v_out, '[]'::json);
+END
+$$;
+
+--
 -- Name: memory_key_v1(text); Type: FUNCTION; Schema: isokron
 --
 
@@ -1589,6 +1981,130 @@ CREATE FUNCTION isokron.memory_key_v1(p_content text) RETURNS text
             '[[:punct:][:space:]]+$', ''),
         'UTF8')), 'hex')
 $_$;
+
+--
+-- Name: memory_lifecycle_guard_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_lifecycle_guard_tg() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF pg_has_role(current_user, 'isokron_runtime', 'MEMBER')
+       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'a memory''s recorded_at, retracted_at and lineage are written by '
+            'isokron''s functions only (forget, supersede)' USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: memory_revive_v1(text, text, uuid); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_revive_v1(p_workspace_id text, p_namespace text, p_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_root text;
+    v_writable text[];
+BEGIN
+    SELECT a.writable, a.root_id INTO v_writable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_root IS NULL OR NOT p_namespace = ANY (v_writable) THEN
+        RAISE EXCEPTION 'workspace % may not write namespace %', quote_literal(p_workspace_id),
+            quote_literal(p_namespace) USING ERRCODE = 'IKT02';
+    END IF;
+    UPDATE isokron.memory_records SET retracted_at = NULL
+     WHERE root_id = v_root AND namespace = p_namespace AND id = p_id
+       AND retracted_at IS NOT NULL;
+    IF FOUND THEN
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action)
+        VALUES (v_root, p_id, p_namespace, p_workspace_id, 'revive');
+    END IF;
+    RETURN FOUND;
+END
+$$;
+
+ALTER FUNCTION isokron.memory_revive_v1(p_workspace_id text, p_namespace text, p_id uuid) OWNER TO isokron_definer;
+
+--
+-- Name: search_text_v1(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.search_text_v1(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT translate(p_text, '/\', '  ') $$;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: memory_records; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.memory_records (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    namespace text NOT NULL,
+    content text NOT NULL,
+    kind text DEFAULT 'fact'::text NOT NULL,
+    source text DEFAULT 'agent'::text NOT NULL,
+    pin boolean DEFAULT false NOT NULL,
+    expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    root_id text NOT NULL,
+    embedding_model text,
+    imported_at timestamp with time zone,
+    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, isokron.search_text_v1(COALESCE(content, ''::text)))) STORED,
+    content_key text GENERATED ALWAYS AS (isokron.memory_key_v1(content)) STORED,
+    seen_count integer DEFAULT 1 NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    retracted_at timestamp with time zone,
+    valid_from timestamp with time zone DEFAULT now() NOT NULL,
+    valid_to timestamp with time zone,
+    prior_valid_to timestamp with time zone,
+    supersedes uuid,
+    superseded_by uuid,
+    superseded_at timestamp with time zone,
+    duplicate_of uuid,
+    unmerged_duplicate_of uuid,
+    user_id text,
+    written_by text,
+    CONSTRAINT memory_records_content_check CHECK ((btrim(content) <> ''::text)),
+    CONSTRAINT memory_records_kind_check CHECK ((kind = ANY (ARRAY['fact'::text, 'summary'::text, 'checkpoint'::text]))),
+    CONSTRAINT memory_records_lineage_check CHECK ((((superseded_by IS NULL) = (superseded_at IS NULL)) AND (superseded_by IS DISTINCT FROM id) AND (supersedes IS DISTINCT FROM id))),
+    CONSTRAINT memory_records_retracted_check CHECK (((retracted_at IS NULL) OR (retracted_at >= recorded_at))),
+    CONSTRAINT memory_records_seen_count_check CHECK ((seen_count >= 1)),
+    CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text]))),
+    CONSTRAINT memory_records_user_check CHECK (((user_id IS NULL) OR ((user_id <> ''::text) AND (char_length(user_id) <= 256)))),
+    CONSTRAINT memory_records_valid_check CHECK (((valid_to IS NULL) OR (valid_to > valid_from)))
+);
+
+ALTER TABLE ONLY isokron.memory_records FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_row_v1(isokron.memory_records); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_row_v1(r isokron.memory_records) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT json_build_object(
+        'id', r.id, 'namespace', r.namespace, 'content', r.content, 'kind', r.kind,
+        'source', r.source, 'pin', r.pin, 'expires_at', r.expires_at,
+        'created_at', r.created_at, 'recorded_at', r.recorded_at,
+        'retracted_at', r.retracted_at, 'valid_from', r.valid_from, 'valid_to', r.valid_to,
+        'supersedes', r.supersedes, 'superseded_by', r.superseded_by,
+        'seen_count', r.seen_count, 'last_seen_at', r.last_seen_at,
+        'duplicate_of', r.duplicate_of, 'user_id', r.user_id)
+$$;
 
 --
 -- Name: memory_search_v1(text, text[], text[], integer, text, text); Type: FUNCTION; Schema: isokron
@@ -1668,6 +2184,207 @@ BEGIN
     RETURN jsonb_build_object('readable', to_jsonb(v_readable),
                               'rows', coalesce(v_rows, '[]'::jsonb));
 END
+$$;
+
+--
+-- Name: memory_search_v2(text, text[], text[], integer, text, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_search_v2(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text, p_as_of timestamp with time zone, p_valid_at timestamp with time zone) RETURNS json
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_wanted text[];
+    v_rows json;
+    v_tx timestamptz := coalesce(p_as_of, now());
+    v_valid timestamptz := coalesce(p_valid_at, p_as_of, now());
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    IF v_readable IS NULL THEN
+        RETURN NULL;
+    END IF;
+    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
+                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
+                END;
+    IF cardinality(v_wanted) = 0 THEN
+        RETURN json_build_object('readable', to_json(v_readable), 'rows', '[]'::json);
+    END IF;
+    IF p_mode = 'recent' AND p_as_of IS NULL AND p_valid_at IS NULL THEN
+        -- The usual case: one index-ordered lookup per namespace over the unretracted rows
+        -- (memory_records_current_idx), newest first.
+        SELECT json_agg(isokron.memory_row_v1(x) ORDER BY x.pin DESC, x.created_at DESC)
+          INTO v_rows
+          FROM (SELECT r.*
+                  FROM unnest(v_wanted) AS ns(name)
+                  JOIN isokron.memory_namespaces n
+                    ON n.root_id = v_root AND n.name = ns.name
+                   AND (n.expires_at IS NULL OR n.expires_at > now())
+                 CROSS JOIN LATERAL (
+                    SELECT * FROM isokron.memory_records r
+                     WHERE r.root_id = v_root AND r.namespace = ns.name
+                       AND r.retracted_at IS NULL
+                       AND r.valid_from <= now() AND (r.valid_to IS NULL OR r.valid_to > now())
+                       AND (r.expires_at IS NULL OR r.expires_at > now())
+                       AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+                     ORDER BY r.pin DESC, r.created_at DESC
+                     LIMIT p_limit) r
+                 ORDER BY r.pin DESC, r.created_at DESC
+                 LIMIT p_limit) x;
+    ELSIF p_mode = 'recent' THEN
+        SELECT json_agg(isokron.memory_row_v1(x) ORDER BY x.pin DESC, x.created_at DESC)
+          INTO v_rows
+          FROM (SELECT r.*
+                  FROM unnest(v_wanted) AS ns(name)
+                  JOIN isokron.memory_namespaces n
+                    ON n.root_id = v_root AND n.name = ns.name
+                   AND (n.expires_at IS NULL OR n.expires_at > v_tx)
+                 CROSS JOIN LATERAL (
+                    SELECT * FROM isokron.memory_records r
+                     WHERE r.root_id = v_root AND r.namespace = ns.name
+                       AND isokron.memory_visible_v1(r.recorded_at, r.retracted_at,
+                               r.valid_from, r.valid_to, r.prior_valid_to, r.superseded_at,
+                               v_tx, v_valid)
+                       AND (r.expires_at IS NULL OR r.expires_at > v_tx)
+                       AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+                     ORDER BY r.pin DESC, r.created_at DESC
+                     LIMIT p_limit) r
+                 ORDER BY r.pin DESC, r.created_at DESC
+                 LIMIT p_limit) x;
+    ELSIF p_mode = 'fts' THEN
+        SELECT json_agg(isokron.memory_row_v1(r) ORDER BY r.pin DESC, k.rank DESC,
+                        r.created_at DESC)
+          INTO v_rows
+          FROM isokron.memory_fts_keys_v2(
+                   ARRAY(SELECT n.name FROM isokron.memory_namespaces n
+                          WHERE n.root_id = v_root AND n.name = ANY (v_wanted)
+                            AND (n.expires_at IS NULL OR n.expires_at > v_tx)),
+                   p_query, p_kinds, p_limit, v_tx, v_valid) k
+          JOIN isokron.memory_records r
+            ON r.root_id = v_root AND r.namespace = k.namespace AND r.id = k.id;
+    ELSIF p_mode = 'like' THEN
+        SELECT json_agg(isokron.memory_row_v1(x) ORDER BY x.pin DESC, x.created_at DESC)
+          INTO v_rows
+          FROM (SELECT r.*
+                  FROM isokron.memory_records r
+                  JOIN isokron.memory_namespaces n
+                    ON n.root_id = r.root_id AND n.name = r.namespace
+                 WHERE r.root_id = v_root
+                   AND r.namespace = ANY (v_wanted)
+                   AND isokron.memory_visible_v1(r.recorded_at, r.retracted_at, r.valid_from,
+                           r.valid_to, r.prior_valid_to, r.superseded_at, v_tx, v_valid)
+                   AND (r.expires_at IS NULL OR r.expires_at > v_tx)
+                   AND (n.expires_at IS NULL OR n.expires_at > v_tx)
+                   AND (p_kinds IS NULL OR r.kind = ANY (p_kinds))
+                   AND r.content ILIKE '%' || p_query || '%' ESCAPE '\'
+                 ORDER BY r.pin DESC, r.created_at DESC
+                 LIMIT p_limit) x;
+    ELSE
+        RAISE EXCEPTION 'unknown search mode %', quote_literal(p_mode)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN json_build_object('readable', to_json(v_readable),
+                             'rows', coalesce(v_rows, '[]'::json));
+END
+$$;
+
+--
+-- Name: memory_supersede_v1(text, uuid, uuid, text, text, timestamp with time zone, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_supersede_v1(p_workspace_id text, p_old_id uuid, p_id uuid, p_content text, p_source text, p_valid_from timestamp with time zone, p_user_id text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_writable text[];
+    v_root text;
+    v_old isokron.memory_records;
+    v_new isokron.memory_records;
+    v_from timestamptz := coalesce(p_valid_from, now());
+    v_other uuid;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    SELECT a.readable, a.writable, a.root_id INTO v_readable, v_writable, v_root
+      FROM isokron.namespace_access_v2() a;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    SELECT * INTO v_old FROM isokron.memory_records r
+     WHERE r.root_id = v_root AND r.id = p_old_id AND r.namespace = ANY (v_readable)
+     FOR UPDATE;
+    IF NOT FOUND OR v_old.retracted_at IS NOT NULL THEN
+        RAISE EXCEPTION 'memory % does not exist%', p_old_id,
+            CASE WHEN FOUND THEN ' (it was retracted)' ELSE '' END USING ERRCODE = 'IKN02';
+    END IF;
+    IF NOT v_old.namespace = ANY (v_writable) THEN
+        RAISE EXCEPTION 'workspace % may not supersede memory % (namespace % is not one it '
+            'can write)', quote_literal(p_workspace_id), p_old_id, quote_literal(v_old.namespace)
+            USING ERRCODE = 'IKT02';
+    END IF;
+    IF v_old.superseded_by IS NOT NULL THEN
+        RAISE EXCEPTION 'memory % was already superseded by %', p_old_id, v_old.superseded_by
+            USING ERRCODE = 'IKS01';
+    END IF;
+    IF v_from <= v_old.valid_from THEN
+        RAISE EXCEPTION 'valid_from % must be after the old record''s valid_from %', v_from,
+            v_old.valid_from USING ERRCODE = '22023';
+    END IF;
+    IF isokron.memory_key_v1(p_content) = v_old.content_key THEN
+        RAISE EXCEPTION 'the new content says what memory % already says', p_old_id
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT r.id INTO v_other FROM isokron.memory_records r
+     WHERE r.root_id = v_root AND r.namespace = v_old.namespace
+       AND r.content_key = isokron.memory_key_v1(p_content) AND r.retracted_at IS NULL
+       AND r.superseded_by IS NULL AND r.unmerged_duplicate_of IS NULL;
+    IF v_other IS NOT NULL THEN
+        RAISE EXCEPTION 'the new content says what memory % of namespace % already says',
+            v_other, v_old.namespace USING ERRCODE = 'IKD01';
+    END IF;
+    UPDATE isokron.memory_records r
+       SET superseded_by = p_id, superseded_at = now(), prior_valid_to = r.valid_to,
+           valid_to = CASE WHEN r.valid_to IS NULL OR r.valid_to > v_from THEN v_from
+                           ELSE r.valid_to END
+     WHERE r.root_id = v_root AND r.namespace = v_old.namespace AND r.id = p_old_id
+    RETURNING * INTO v_old;
+    INSERT INTO isokron.memory_records
+        (root_id, id, namespace, content, kind, source, pin, expires_at, valid_from,
+         supersedes, user_id, written_by)
+    VALUES (v_root, p_id, v_old.namespace, p_content, v_old.kind, p_source, v_old.pin,
+            v_old.expires_at, v_from, p_old_id, p_user_id, p_workspace_id)
+    RETURNING * INTO v_new;
+    IF v_old.namespace LIKE 'org:%' OR v_old.namespace LIKE 'team:%' THEN
+        INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id, action,
+                                          content_sha256)
+        VALUES (v_root, p_id, v_old.namespace, p_workspace_id, 'supersede',
+                encode(sha256(convert_to(p_content, 'UTF8')), 'hex'));
+    END IF;
+    RETURN json_build_object('new', isokron.memory_row_v1(v_new),
+                             'old', isokron.memory_row_v1(v_old));
+END
+$$;
+
+ALTER FUNCTION isokron.memory_supersede_v1(p_workspace_id text, p_old_id uuid, p_id uuid, p_content text, p_source text, p_valid_from timestamp with time zone, p_user_id text) OWNER TO isokron_definer;
+
+--
+-- Name: memory_visible_v1(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_visible_v1(p_recorded timestamp with time zone, p_retracted timestamp with time zone, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_prior_valid_to timestamp with time zone, p_superseded_at timestamp with time zone, p_tx timestamp with time zone, p_valid timestamp with time zone) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT p_recorded <= p_tx
+       AND (p_retracted IS NULL OR p_retracted > p_tx)
+       AND p_valid_from <= p_valid
+       AND coalesce(CASE WHEN p_superseded_at > p_tx THEN p_prior_valid_to ELSE p_valid_to END
+                    > p_valid, true)
 $$;
 
 --
@@ -3084,15 +3801,6 @@ $$;
 ALTER FUNCTION isokron.remove_context_key_v1(p_fingerprint text) OWNER TO isokron_context;
 
 --
--- Name: search_text_v1(text); Type: FUNCTION; Schema: isokron
---
-
-CREATE FUNCTION isokron.search_text_v1(p_text text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ SELECT translate(p_text, '/\', '  ') $$;
-
---
 -- Name: set_context_signed_v1(); Type: FUNCTION; Schema: isokron
 --
 
@@ -3302,10 +4010,6 @@ END
 $$;
 
 ALTER FUNCTION kronicle.write_agent_scratchpad_v1(p_workspace_id text, p_actor_kind text, p_kind kronicle.scratchpad_kind, p_scope kronicle.scratchpad_visibility_scope, p_content text) OWNER TO isokron_definer;
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: chain_anchor; Type: TABLE; Schema: hivex_foundation
@@ -3519,52 +4223,6 @@ CREATE TABLE isokron.memory_namespaces (
 );
 
 ALTER TABLE ONLY isokron.memory_namespaces FORCE ROW LEVEL SECURITY;
-
---
--- Name: memory_records; Type: TABLE; Schema: isokron
---
-
-CREATE TABLE isokron.memory_records (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    namespace text NOT NULL,
-    content text NOT NULL,
-    kind text DEFAULT 'fact'::text NOT NULL,
-    source text DEFAULT 'agent'::text NOT NULL,
-    pin boolean DEFAULT false NOT NULL,
-    expires_at timestamp with time zone,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    root_id text NOT NULL,
-    embedding_model text,
-    imported_at timestamp with time zone,
-    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, isokron.search_text_v1(COALESCE(content, ''::text)))) STORED,
-    content_key text GENERATED ALWAYS AS (isokron.memory_key_v1(content)) STORED,
-    seen_count integer DEFAULT 1 NOT NULL,
-    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
-    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
-    retracted_at timestamp with time zone,
-    valid_from timestamp with time zone DEFAULT now() NOT NULL,
-    valid_to timestamp with time zone,
-    prior_valid_to timestamp with time zone,
-    supersedes uuid,
-    superseded_by uuid,
-    superseded_at timestamp with time zone,
-    duplicate_of uuid,
-    unmerged_duplicate_of uuid,
-    user_id text,
-    written_by text,
-    CONSTRAINT memory_records_content_check CHECK ((btrim(content) <> ''::text)),
-    CONSTRAINT memory_records_kind_check CHECK ((kind = ANY (ARRAY['fact'::text, 'summary'::text, 'checkpoint'::text]))),
-    CONSTRAINT memory_records_lineage_check CHECK ((((superseded_by IS NULL) = (superseded_at IS NULL)) AND (superseded_by IS DISTINCT FROM id) AND (supersedes IS DISTINCT FROM id))),
-    CONSTRAINT memory_records_retracted_check CHECK (((retracted_at IS NULL) OR (retracted_at >= recorded_at))),
-    CONSTRAINT memory_records_seen_count_check CHECK ((seen_count >= 1)),
-    CONSTRAINT memory_records_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'runtime'::text, 'user'::text]))),
-    CONSTRAINT memory_records_user_check CHECK (((user_id IS NULL) OR ((user_id <> ''::text) AND (char_length(user_id) <= 256)))),
-    CONSTRAINT memory_records_valid_check CHECK (((valid_to IS NULL) OR (valid_to > valid_from)))
-);
-
-ALTER TABLE ONLY isokron.memory_records FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: quota_limits; Type: TABLE; Schema: isokron
@@ -4049,7 +4707,7 @@ CREATE INDEX memory_namespaces_name_idx ON isokron.memory_namespaces USING btree
 -- Name: memory_records_current_idx; Type: INDEX; Schema: isokron
 --
 
-CREATE INDEX memory_records_current_idx ON isokron.memory_records USING btree (root_id, namespace, pin DESC, created_at DESC) WHERE ((retracted_at IS NULL) AND (superseded_by IS NULL));
+CREATE INDEX memory_records_current_idx ON isokron.memory_records USING btree (root_id, namespace, pin DESC, created_at DESC) WHERE (retracted_at IS NULL);
 
 --
 -- Name: memory_records_expires_idx; Type: INDEX; Schema: isokron
@@ -4188,6 +4846,18 @@ CREATE TRIGGER memory_namespaces_root BEFORE INSERT OR UPDATE OF name, root_id O
 --
 
 CREATE TRIGGER memory_records_embedding_stale BEFORE UPDATE OF content ON isokron.memory_records FOR EACH ROW WHEN ((old.content IS DISTINCT FROM new.content)) EXECUTE FUNCTION isokron.memory_embedding_stale_v1();
+
+--
+-- Name: memory_records memory_records_lifecycle_insert; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_lifecycle_insert BEFORE INSERT ON isokron.memory_records FOR EACH ROW WHEN (((new.retracted_at IS NOT NULL) OR (new.supersedes IS NOT NULL) OR (new.superseded_by IS NOT NULL) OR (new.superseded_at IS NOT NULL) OR (new.prior_valid_to IS NOT NULL) OR (new.unmerged_duplicate_of IS NOT NULL) OR (new.recorded_at <> now()))) EXECUTE FUNCTION isokron.memory_lifecycle_guard_tg();
+
+--
+-- Name: memory_records memory_records_lifecycle_update; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_lifecycle_update BEFORE UPDATE OF recorded_at, retracted_at, supersedes, superseded_by, superseded_at, prior_valid_to, unmerged_duplicate_of, written_by ON isokron.memory_records FOR EACH ROW EXECUTE FUNCTION isokron.memory_lifecycle_guard_tg();
 
 --
 -- Name: memory_records memory_records_root; Type: TRIGGER; Schema: isokron
@@ -4515,10 +5185,22 @@ CREATE POLICY delegations_update ON isokron.delegations FOR UPDATE USING ((works
 ALTER TABLE isokron.memory_audit ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: memory_audit memory_audit_definer_erase; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_audit_definer_erase ON isokron.memory_audit FOR UPDATE TO isokron_definer USING (true) WITH CHECK (true);
+
+--
 -- Name: memory_audit memory_audit_definer_expiry; Type: POLICY; Schema: isokron
 --
 
 CREATE POLICY memory_audit_definer_expiry ON isokron.memory_audit FOR INSERT TO isokron_definer WITH CHECK (true);
+
+--
+-- Name: memory_audit memory_audit_definer_read; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY memory_audit_definer_read ON isokron.memory_audit FOR SELECT TO isokron_definer USING (true);
 
 --
 -- Name: memory_audit memory_audit_insert; Type: POLICY; Schema: isokron
@@ -4608,7 +5290,7 @@ CREATE POLICY memory_records_definer_search ON isokron.memory_records FOR SELECT
 -- Name: memory_records memory_records_delete; Type: POLICY; Schema: isokron
 --
 
-CREATE POLICY memory_records_delete ON isokron.memory_records FOR DELETE USING ((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])));
+CREATE POLICY memory_records_delete ON isokron.memory_records FOR DELETE USING (((namespace = ANY (( SELECT isokron.writable_namespaces_v1() AS writable_namespaces_v1)::text[])) AND (namespace !~~ 'team:%'::text) AND (namespace !~~ 'org:%'::text)));
 
 --
 -- Name: memory_records memory_records_insert; Type: POLICY; Schema: isokron
@@ -4956,11 +5638,37 @@ REVOKE ALL ON FUNCTION isokron.memory_commit_many_v1(p_workspace_id text, p_ids 
 GRANT ALL ON FUNCTION isokron.memory_commit_many_v1(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[]) TO isokron_runtime;
 
 --
+-- Name: FUNCTION memory_commit_many_v2(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[], p_valid_from timestamp with time zone[], p_valid_to timestamp with time zone[], p_user_ids text[]); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_commit_many_v2(p_workspace_id text, p_ids uuid[], p_namespaces text[], p_namespace_kinds text[], p_contents text[], p_kinds text[], p_sources text[], p_pins boolean[], p_expires_at timestamp with time zone[], p_valid_from timestamp with time zone[], p_valid_to timestamp with time zone[], p_user_ids text[]) TO isokron_runtime;
+
+--
 -- Name: FUNCTION memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone); Type: ACL; Schema: isokron
 --
 
 REVOKE ALL ON FUNCTION isokron.memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.memory_commit_v1(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_commit_v2(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_user_id text); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_commit_v2(p_workspace_id text, p_id uuid, p_namespace text, p_namespace_kind text, p_content text, p_kind text, p_source text, p_pin boolean, p_expires_at timestamp with time zone, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_user_id text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_duplicates_v1(p_merge boolean); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_duplicates_v1(p_merge boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_duplicates_v1(p_merge boolean) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION memory_forget_v1(p_workspace_id text, p_id uuid, p_namespace text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_forget_v1(p_workspace_id text, p_id uuid, p_namespace text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_forget_v1(p_workspace_id text, p_id uuid, p_namespace text) TO isokron_runtime;
 
 --
 -- Name: FUNCTION memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer); Type: ACL; Schema: isokron
@@ -4970,10 +5678,115 @@ REVOKE ALL ON FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query t
 GRANT ALL ON FUNCTION isokron.memory_fts_keys_v1(p_namespaces text[], p_query text, p_kinds text[], p_limit integer) TO isokron_runtime;
 
 --
+-- Name: FUNCTION memory_fts_keys_v2(p_namespaces text[], p_query text, p_kinds text[], p_limit integer, p_tx timestamp with time zone, p_valid timestamp with time zone); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_fts_keys_v2(p_namespaces text[], p_query text, p_kinds text[], p_limit integer, p_tx timestamp with time zone, p_valid timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_fts_keys_v2(p_namespaces text[], p_query text, p_kinds text[], p_limit integer, p_tx timestamp with time zone, p_valid timestamp with time zone) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_history_v1(p_workspace_id text, p_id uuid); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_history_v1(p_workspace_id text, p_id uuid) TO isokron_runtime;
+
+--
 -- Name: FUNCTION memory_key_v1(p_content text); Type: ACL; Schema: isokron
 --
 
 GRANT ALL ON FUNCTION isokron.memory_key_v1(p_content text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_revive_v1(p_workspace_id text, p_namespace text, p_id uuid); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_revive_v1(p_workspace_id text, p_namespace text, p_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_revive_v1(p_workspace_id text, p_namespace text, p_id uuid) TO isokron_runtime;
+
+--
+-- Name: FUNCTION search_text_v1(p_text text); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.search_text_v1(p_text text) TO isokron_runtime;
+
+--
+-- Name: TABLE memory_records; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_records TO isokron_runtime;
+GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.embedding_model; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(embedding_model) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.seen_count; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(seen_count) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.last_seen_at; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(last_seen_at) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.retracted_at; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(retracted_at) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.valid_to; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(valid_to) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.prior_valid_to; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(prior_valid_to) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.superseded_by; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(superseded_by) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.superseded_at; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(superseded_at) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.unmerged_duplicate_of; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(unmerged_duplicate_of) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.user_id; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(user_id) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.written_by; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(written_by) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: FUNCTION memory_row_v1(r isokron.memory_records); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_row_v1(r isokron.memory_records) TO isokron_runtime;
 
 --
 -- Name: FUNCTION memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text); Type: ACL; Schema: isokron
@@ -4981,6 +5794,25 @@ GRANT ALL ON FUNCTION isokron.memory_key_v1(p_content text) TO isokron_runtime;
 
 REVOKE ALL ON FUNCTION isokron.memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text) FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.memory_search_v1(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_search_v2(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text, p_as_of timestamp with time zone, p_valid_at timestamp with time zone); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_search_v2(p_workspace_id text, p_namespaces text[], p_kinds text[], p_limit integer, p_mode text, p_query text, p_as_of timestamp with time zone, p_valid_at timestamp with time zone) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_supersede_v1(p_workspace_id text, p_old_id uuid, p_id uuid, p_content text, p_source text, p_valid_from timestamp with time zone, p_user_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.memory_supersede_v1(p_workspace_id text, p_old_id uuid, p_id uuid, p_content text, p_source text, p_valid_from timestamp with time zone, p_user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.memory_supersede_v1(p_workspace_id text, p_old_id uuid, p_id uuid, p_content text, p_source text, p_valid_from timestamp with time zone, p_user_id text) TO isokron_runtime;
+
+--
+-- Name: FUNCTION memory_visible_v1(p_recorded timestamp with time zone, p_retracted timestamp with time zone, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_prior_valid_to timestamp with time zone, p_superseded_at timestamp with time zone, p_tx timestamp with time zone, p_valid timestamp with time zone); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.memory_visible_v1(p_recorded timestamp with time zone, p_retracted timestamp with time zone, p_valid_from timestamp with time zone, p_valid_to timestamp with time zone, p_prior_valid_to timestamp with time zone, p_superseded_at timestamp with time zone, p_tx timestamp with time zone, p_valid timestamp with time zone) TO isokron_runtime;
 
 --
 -- Name: FUNCTION namespace_access_v1(); Type: ACL; Schema: isokron
@@ -5180,12 +6012,6 @@ GRANT ALL ON FUNCTION isokron.refresh_stale_recall_stats_v1() TO isokron_sweeper
 REVOKE ALL ON FUNCTION isokron.remove_context_key_v1(p_fingerprint text) FROM PUBLIC;
 
 --
--- Name: FUNCTION search_text_v1(p_text text); Type: ACL; Schema: isokron
---
-
-GRANT ALL ON FUNCTION isokron.search_text_v1(p_text text) TO isokron_runtime;
-
---
 -- Name: FUNCTION set_context_signed_v1(); Type: ACL; Schema: isokron
 --
 
@@ -5301,7 +6127,13 @@ GRANT SELECT,UPDATE ON TABLE isokron.delegations TO isokron_definer;
 --
 
 GRANT SELECT,INSERT ON TABLE isokron.memory_audit TO isokron_runtime;
-GRANT INSERT ON TABLE isokron.memory_audit TO isokron_definer;
+GRANT SELECT,INSERT ON TABLE isokron.memory_audit TO isokron_definer;
+
+--
+-- Name: COLUMN memory_audit.content_sha256; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(content_sha256) ON TABLE isokron.memory_audit TO isokron_definer;
 
 --
 -- Name: SEQUENCE memory_audit_id_seq; Type: ACL; Schema: isokron
@@ -5316,19 +6148,6 @@ GRANT USAGE ON SEQUENCE isokron.memory_audit_id_seq TO isokron_definer;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_namespaces TO isokron_runtime;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_namespaces TO isokron_definer;
-
---
--- Name: TABLE memory_records; Type: ACL; Schema: isokron
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_records TO isokron_runtime;
-GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_records TO isokron_definer;
-
---
--- Name: COLUMN memory_records.embedding_model; Type: ACL; Schema: isokron
---
-
-GRANT UPDATE(embedding_model) ON TABLE isokron.memory_records TO isokron_definer;
 
 --
 -- Name: TABLE quota_limits; Type: ACL; Schema: isokron
@@ -5442,4 +6261,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0028_quotas', 'd84e387741f3e8fabcd222302cb39b3482f1764782181853d12b451267cdd5ea'),
     ('0029_search_words', '3493255689cdfcfa96ea8db00c9db9d37e4a4318fe0bc1a033d758a41ffc63c8'),
     ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf'),
-    ('0031_memory_lifecycle', '7491a8eefc344b3175d0c68044b79ea7de96c7f3f869a392fd2e01182a1bf62b');
+    ('0031_memory_lifecycle', '83d03534809864a90197482189f218401c381168cce5de16c5bb25d5adfd09d0'),
+    ('0032_memory_truth', '5b771d3445fa9b475a914541dda5578bb1c95b4b3860f14f4c83e52750308942');

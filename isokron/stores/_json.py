@@ -8,7 +8,9 @@ from typing import Any
 
 __all__ = ["json_rows", "timestamps"]
 
-_TIME_KEYS = ("created_at", "updated_at", "expires_at", "last_heartbeat", "deadline")
+_TIME_KEYS = frozenset({"created_at", "updated_at", "expires_at", "last_heartbeat", "deadline",
+                        "recorded_at", "retracted_at", "valid_from", "valid_to",
+                        "last_seen_at", "superseded_at"})
 
 
 def timestamps(row: dict[str, Any]) -> dict[str, Any]:

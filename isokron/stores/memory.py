@@ -8,7 +8,6 @@ so what Python reports as readable or writable is exactly what the database allo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -18,8 +17,9 @@ from typing import Any
 
 from .. import telemetry
 from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call, workspace_scope
-from ..errors import InvalidInputError, NotFoundError, NotOwnedError
+from ..errors import InvalidInputError, NotFoundError
 from ..guard.limits import (
+    MAX_ID_CHARS,
     MAX_MEMORY_CHARS,
     MAX_QUERY_CHARS,
     check_clean_text,
@@ -30,7 +30,9 @@ from ..guard.validate import (
     MAX_NAME_CHARS,
     MAX_SEARCH_NAMESPACES,
     check_aware,
+    check_text,
     check_uuid,
+    check_validity,
     check_workspace,
     escape_like,
     json_object_text,
@@ -43,41 +45,47 @@ from ._json import timestamps
 from ._names import KEEP, Keep, NamespaceAccess, check_names, namespace_kind, vector_text
 from ._observe import WriteObserver
 from ._spans import on_commit as _on_commit
-from ._spans import on_forget as _on_forget
 from ._spans import on_search as _on_search
 from .memory_items import NamespaceItem, read_items
+from .memory_truth import SOURCES, Forgotten, MemoryLifecycle, Superseded
 
-__all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "NamespaceAccess", "NamespaceItem",
-           "NamespaceMemory"]
+__all__ = ["KEEP", "KINDS", "MAX_DEPTH", "SOURCES", "Forgotten", "NamespaceAccess",
+           "NamespaceItem", "NamespaceMemory", "Superseded"]
 
 log = logging.getLogger("isokron.stores.memory")
 
 KINDS = ("fact", "summary", "checkpoint")
-SOURCES = ("agent", "runtime", "user")
 MAX_DEPTH = 50
 MAX_LIMIT = 100
-_COLUMNS = "r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at, r.created_at"
+_COLUMNS = ("r.id, r.namespace, r.content, r.kind, r.source, r.pin, r.expires_at, r.created_at, "
+            "r.recorded_at, r.retracted_at, r.valid_from, r.valid_to, r.supersedes, "
+            "r.superseded_by, r.seen_count, r.last_seen_at, r.duplicate_of, r.user_id")
 
 # The tree walk (depth-capped at MAX_DEPTH) is the SQL function the RLS policies use.
 _ACCESS = "SELECT readable, writable, root_id FROM isokron.namespace_access_v2()"
 
-_LIVE = """
-    r.root_id = $6 AND r.namespace = ANY($1::text[])
-    AND (r.expires_at IS NULL OR r.expires_at > now())
-    AND (n.expires_at IS NULL OR n.expires_at > now())
-    AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
-"""
+# pgvector's nearest neighbours among the current records (the validity rule of
+# memory_visible_v1 at now(), or at the as_of / valid_at asked: $7, $8).
 _SEARCH_VECTOR = f"""
 SELECT {_COLUMNS} FROM isokron.memory_records r
   JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
- WHERE {_LIVE} AND r.embedding IS NOT NULL AND vector_dims(r.embedding) = $5
+ WHERE r.root_id = $6 AND r.namespace = ANY($1::text[])
+   AND isokron.memory_visible_v1(r.recorded_at, r.retracted_at, r.valid_from, r.valid_to,
+                                 r.prior_valid_to, r.superseded_at,
+                                 coalesce($7::timestamptz, now()),
+                                 coalesce($8::timestamptz, $7::timestamptz, now()))
+   AND (r.expires_at IS NULL OR r.expires_at > coalesce($7::timestamptz, now()))
+   AND (n.expires_at IS NULL OR n.expires_at > coalesce($7::timestamptz, now()))
+   AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
+   AND r.embedding IS NOT NULL AND vector_dims(r.embedding) = $5
  ORDER BY r.pin DESC, r.embedding <=> $4::text::vector, r.created_at DESC
  LIMIT $3
 """
-# Most recent first: one LIMITed, index-ordered lookup per namespace
-# (memory_records_namespace_created_idx), then the merge; never a scan of every row.
-_SEARCH_RECENT = f"""
-SELECT {_COLUMNS}
+
+# memory_search_v2's usual branch (tests EXPLAIN it): one LIMITed, index-ordered lookup per
+# namespace over its unretracted rows (memory_records_current_idx), then the merge.
+_SEARCH_RECENT = """
+SELECT r.*
   FROM unnest($1::text[]) AS ns(name)
   JOIN isokron.memory_namespaces n
     ON n.root_id = $4 AND n.name = ns.name
@@ -85,6 +93,8 @@ SELECT {_COLUMNS}
  CROSS JOIN LATERAL (
     SELECT * FROM isokron.memory_records r
      WHERE r.root_id = $4 AND r.namespace = ns.name
+       AND r.retracted_at IS NULL
+       AND r.valid_from <= now() AND (r.valid_to IS NULL OR r.valid_to > now())
        AND (r.expires_at IS NULL OR r.expires_at > now())
        AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
      ORDER BY r.pin DESC, r.created_at DESC
@@ -95,17 +105,12 @@ SELECT {_COLUMNS}
 """
 
 # One round trip each (migration 0006): the tenant setting, the ACL check, the work.
-_SEARCH = signed_call("SELECT isokron.memory_search_v1($1, $2, $3, $4, $5, $6)::text")
-
-_AUDIT = """
-INSERT INTO isokron.memory_audit (memory_id, namespace, workspace_id, action, content_sha256,
-                                  root_id)
-VALUES ($1, $2, $3, $4, $5, $6)
-"""
+_SEARCH = signed_call(
+    "SELECT isokron.memory_search_v2($1, $2, $3, $4, $5, $6, $7, $8)::text")
 
 
-class NamespaceMemory:
-    """Commit, search and forget memories in the namespaces a workspace may use."""
+class NamespaceMemory(MemoryLifecycle):
+    """Commit, search, forget and supersede memories in the namespaces a workspace may use."""
 
     def __init__(self, pool: DB, *, observer: WriteObserver | None = None) -> None:
         self.pool = pool
@@ -167,9 +172,18 @@ class NamespaceMemory:
         id: str | uuid.UUID | None = None,
         pin: bool = False,
         embedding: Sequence[float] | None = None,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        user_id: str | None = None,
     ) -> MemoryRecord:
         """Store a memory (secrets redacted first); ``id=`` makes it an idempotent upsert.
 
+        Content equal to a live memory of the namespace after normalisation (case, white
+        space, Unicode NFKC, trailing punctuation) returns that memory instead, its
+        ``seen_count`` and ``last_seen_at`` updated (``deduplicated`` is True), in the same
+        round trip and race-free. ``valid_from`` / ``valid_to`` say when it is true in the
+        world (default: from now, open-ended); ``user_id`` records the user on whose behalf
+        it is written (what :meth:`~isokron.AsyncIsoKron.erase_user` finds).
         ``embedding`` (with pgvector) makes the memory findable by cosine search.
         """
         check_workspace(workspace_id)
@@ -184,6 +198,9 @@ class NamespaceMemory:
         check_aware(expires_at, "expires_at")
         if not isinstance(pin, bool):
             raise InvalidInputError(f"pin must be a bool, got {shown(pin)}")
+        check_validity(valid_from, valid_to)
+        if user_id is not None:
+            check_text(user_id, "user_id", max_len=MAX_ID_CHARS)
         record_id = check_uuid(id, "id") if id is not None else uuid.uuid4()
         vector = vector_text(embedding) if embedding is not None else None
         if vector is not None:
@@ -191,7 +208,8 @@ class NamespaceMemory:
         target = namespace if namespace is not None else f"workspace:{workspace_id}"
         check_names([target], "namespace")
         stored = scrub_text(content, "a memory")
-        item = (record_id, target, namespace_kind(target), stored, kind, source, pin, expires_at)
+        item = (record_id, target, namespace_kind(target), stored, kind, source, pin, expires_at,
+                valid_from, valid_to, user_id)
         if vector is None:  # the usual case: one round trip, shared with the tick's others
             record = MemoryRecord.from_row(await self._batcher.commit(workspace_id, item))
             if self.observer is not None:
@@ -200,11 +218,12 @@ class NamespaceMemory:
         async with workspace_scope(self.pool, workspace_id, "committing a memory") as conn:
             text = await conn.fetchval(COMMIT_ONE, workspace_id, *item,
                                        lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
+            record = MemoryRecord.from_row(timestamps(json.loads(text)))
             root = (await self._access(conn, workspace_id)).root_id
             await conn.execute("UPDATE isokron.memory_records SET embedding = $2::text::vector "
                                "WHERE root_id = $4 AND namespace = $3 AND id = $1",
-                               record_id, vector, target, root)
-        return MemoryRecord.from_row(timestamps(json.loads(text)))
+                               uuid.UUID(record.id), vector, target, root)
+        return record
 
     @telemetry.traced("isokron.memory.search", operation="search_memory", annotate=_on_search)
     async def search(
@@ -216,8 +235,13 @@ class NamespaceMemory:
         kinds: Sequence[str] | None = None,
         limit: int = 20,
         embedding: Sequence[float] | None = None,
+        as_of: datetime | None = None,
+        valid_at: datetime | None = None,
     ) -> list[MemoryRecord]:
-        """Search readable namespaces, pinned first.
+        """Search readable namespaces, pinned first: the current records (unretracted, valid
+        now) unless ``as_of`` (what the workspace believed at that transaction time: records
+        recorded by then and not yet retracted, as they were known then) and/or
+        ``valid_at`` (what was true in the world then, as known now or at ``as_of``).
 
         With ``embedding`` (pgvector): nearest by cosine distance among memories of the
         same dimension. Otherwise a query of 2+ characters uses full-text search (web
@@ -244,6 +268,8 @@ class NamespaceMemory:
                     raise InvalidInputError(f"namespaces[{index}] is {len(name):,} characters; "
                                             f"the limit is {MAX_NAME_CHARS}")
                 check_clean_text(name, f"namespaces[{index}]")
+        check_aware(as_of, "as_of")
+        check_aware(valid_at, "valid_at")
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise InvalidInputError(f"limit must be an integer, got {shown(limit)}")
         limit = max(1, min(MAX_LIMIT, limit))
@@ -260,12 +286,12 @@ class NamespaceMemory:
         wanted_names = None if not namespaces else list(namespaces)
         if vector is not None:
             return await self._vector_search(workspace_id, wanted_names, kind_list, limit,
-                                             vector, len(embedding or ()))
+                                             vector, len(embedding or ()), as_of, valid_at)
         mode, needle = ("fts", text) if text and len(text) >= 2 else (
             ("like", escape_like(text)) if text else ("recent", None))
         async with translate_errors("searching memory"), acquire(self.pool) as conn:
             found = await conn.fetchval(_SEARCH, workspace_id, wanted_names, kind_list, limit,
-                                        mode, needle,
+                                        mode, needle, as_of, valid_at,
                                         lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
         if found is None:
             raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
@@ -274,7 +300,7 @@ class NamespaceMemory:
 
     async def _vector_search(
         self, workspace_id: str, namespaces: list[str] | None, kinds: list[str] | None,
-        limit: int, vector: str, dims: int,
+        limit: int, vector: str, dims: int, as_of: datetime | None, valid_at: datetime | None,
     ) -> list[MemoryRecord]:
         async with workspace_scope(self.pool, workspace_id, "searching memory") as conn:
             access = await self._access(conn, workspace_id)
@@ -283,7 +309,7 @@ class NamespaceMemory:
             if not wanted:
                 return []
             rows = await conn.fetch(_SEARCH_VECTOR, list(wanted), kinds, limit, vector, dims,
-                                    access.root_id)
+                                    access.root_id, as_of, valid_at)
         return [MemoryRecord.from_row(r) for r in rows]
 
     @telemetry.traced("isokron.memory.patch_namespace", operation="update_memory")
@@ -342,37 +368,3 @@ class NamespaceMemory:
         if count is None:
             raise NotFoundError(f"namespace {name!r} does not exist")
         return int(count)
-
-    @telemetry.traced("isokron.memory.forget", operation="delete_memory", annotate=_on_forget)
-    async def forget(
-        self, workspace_id: str, memory_id: str | uuid.UUID, *, namespace: str | None = None
-    ) -> None:
-        """Delete a memory in a namespace the workspace can write; audit org deletions."""
-        check_workspace(workspace_id)
-        target = check_uuid(memory_id, "memory_id")
-        if namespace is not None:
-            check_names([namespace], "namespace")
-        async with workspace_scope(self.pool, workspace_id, "forgetting a memory") as conn:
-            access = await self._access(conn, workspace_id)
-            allowed = [n for n in access.writable if namespace is None or n == namespace]
-            deleted = await conn.fetchrow(
-                "DELETE FROM isokron.memory_records WHERE root_id = $3 AND id = $1 "
-                "AND namespace = ANY($2::text[]) RETURNING namespace, content",
-                target, allowed, access.root_id,
-            )
-            if deleted is None:
-                existing = await conn.fetchval(
-                    "SELECT namespace FROM isokron.memory_records WHERE root_id = $2 AND id = $1",
-                    target, access.root_id)
-                if existing is None or (namespace is not None and existing != namespace
-                                        and existing in access.writable):
-                    raise NotFoundError(f"memory {target} does not exist"
-                                        + (f" in namespace {namespace!r}" if namespace else ""))
-                raise NotOwnedError(  # the namespace is not named: the caller cannot write it
-                    f"workspace {workspace_id!r} may not forget memory {target} (it is not in "
-                    "a namespace this workspace can write)"
-                )
-            if deleted["namespace"].startswith("org:"):
-                digest = hashlib.sha256(deleted["content"].encode("utf-8")).hexdigest()
-                await conn.execute(_AUDIT, target, deleted["namespace"], workspace_id, "forget",
-                                   digest, access.root_id)

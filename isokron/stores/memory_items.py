@@ -20,7 +20,8 @@ from ._names import check_names
 __all__ = ["ITEM_FIELDS", "NamespaceItem", "claims_item", "read_items"]
 
 _COLUMNS = "r.id, r.content, r.created_at, r.updated_at"
-_LIVE = ("r.root_id = $1 AND r.namespace = $2 AND (r.expires_at IS NULL OR r.expires_at > now())"
+_LIVE = ("r.root_id = $1 AND r.namespace = $2 AND r.retracted_at IS NULL"
+         " AND (r.expires_at IS NULL OR r.expires_at > now())"
          " AND EXISTS (SELECT 1 FROM isokron.memory_namespaces n WHERE n.root_id = r.root_id"
          " AND n.name = r.namespace AND (n.expires_at IS NULL OR n.expires_at > now()))")
 _ALL = (f"SELECT {_COLUMNS} FROM isokron.memory_records r WHERE {_LIVE} "

@@ -9,21 +9,19 @@ episodic=…, ledger=…)`` accepts them as it accepts ``substrate=``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
 from ..errors import InvalidInputError, InvalidTransitionError, NotFoundError, NotOwnedError
-from ..guard.limits import MAX_MEMORY_CHARS, MAX_QUERY_CHARS, check_free_text
 from ..guard.redact import scrub_json, scrub_text
 from ..guard.validate import check_workspace
-from ..models import AgentMessage, AgentSession, Delegation, EpisodicEvent, MemoryRecord
+from ..models import AgentMessage, AgentSession, Delegation, EpisodicEvent
 from ..stores.delegations import _PREDECESSORS, STATUSES
-from ..stores.memory import KINDS, SOURCES, NamespaceAccess
-from ..stores.memory_items import NamespaceItem
 from ..stores.sessions import UNSET, RequestContext, _Unset
+from .memory import InMemoryNamespaceMemory, _Clock
 
 __all__ = [
     "InMemoryDelegationLedger",
@@ -31,130 +29,6 @@ __all__ = [
     "InMemoryNamespaceMemory",
     "InMemorySessionStore",
 ]
-
-
-class _Clock:
-    """Strictly increasing timestamps, so ordering by time is deterministic."""
-
-    def __init__(self) -> None:
-        self._last = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        now = datetime.now(UTC)
-        self._last = max(now, self._last + timedelta(microseconds=1))
-        return self._last
-
-
-class InMemoryNamespaceMemory:
-    """NamespaceMemory without a database (workspace tree given by ``add_workspace``)."""
-
-    def __init__(self) -> None:
-        self.parents: dict[str, str | None] = {}
-        self.records: dict[tuple[str, str], MemoryRecord] = {}
-        self._now = _Clock()
-
-    def add_workspace(self, workspace_id: str, parent_id: str | None = None) -> None:
-        """Register a workspace of the tree (as ``isokron.workspaces`` would)."""
-        self.parents[workspace_id] = parent_id
-
-    async def access(self, workspace_id: str) -> NamespaceAccess:
-        """The same ACL as the database: workspace, team (parent or self), org (root)."""
-        check_workspace(workspace_id)
-        if workspace_id not in self.parents:
-            raise NotFoundError(f"unknown workspace {workspace_id!r} (not in isokron.workspaces)")
-        root, depth = workspace_id, 0
-        while self.parents.get(root) is not None and depth < 50:
-            root, depth = str(self.parents[root]), depth + 1
-        parent = self.parents[workspace_id]
-        team = f"team:{parent or workspace_id}"
-        readable = (f"workspace:{workspace_id}", team, f"org:{root}")
-        writable = (f"workspace:{workspace_id}", team) + (
-            (f"org:{root}",) if parent is None else ())
-        return NamespaceAccess(workspace_id=workspace_id, readable=readable, writable=writable,
-                               root_id=root)
-
-    async def commit(self, workspace_id: str, content: str, *, namespace: str | None = None,
-                     kind: str = "fact", source: str = "agent",
-                     expires_at: datetime | None = None, id: str | uuid.UUID | None = None,
-                     pin: bool = False, embedding: Sequence[float] | None = None,
-                     ) -> MemoryRecord:
-        """Store a memory (redacted); ``id=`` makes it an idempotent upsert."""
-        check_workspace(workspace_id)
-        check_free_text(content, "content", max_chars=MAX_MEMORY_CHARS)
-        if kind not in KINDS:
-            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-        if source not in SOURCES:
-            raise InvalidInputError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
-        if not isinstance(pin, bool):
-            raise InvalidInputError(f"pin must be a bool, got {pin!r}")
-        target = namespace if namespace is not None else f"workspace:{workspace_id}"
-        access = await self.access(workspace_id)
-        if target not in access.writable:
-            raise NotOwnedError(f"workspace {workspace_id!r} may not write namespace "
-                                f"{target!r} (writable: {', '.join(access.writable)})")
-        record_id = str(uuid.UUID(str(id))) if id is not None else str(uuid.uuid4())
-        if any(i == record_id and ns != target for ns, i in self.records):
-            raise NotOwnedError(f"memory {record_id} already exists in another namespace")
-        previous = self.records.get((target, record_id))
-        record = MemoryRecord(id=record_id, namespace=target,
-                              content=scrub_text(content, "a memory"), kind=kind,
-                              source=source, pin=pin, expires_at=expires_at,
-                              created_at=previous.created_at if previous else self._now())
-        self.records[(target, record_id)] = record
-        return record
-
-    async def search(self, workspace_id: str, query: str | None = None, *,
-                     namespaces: Sequence[str] | None = None,
-                     kinds: Sequence[str] | None = None, limit: int = 20,
-                     embedding: Sequence[float] | None = None) -> list[MemoryRecord]:
-        """Pinned first, then newest; a query keeps memories holding every word of it."""
-        if query is not None:
-            check_free_text(query, "query", max_chars=MAX_QUERY_CHARS, blank_ok=True)
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise InvalidInputError(f"limit must be an integer, got {limit!r}")
-        access = await self.access(workspace_id)
-        wanted = set(access.readable) if not namespaces else (
-            set(namespaces) & set(access.readable))
-        now = datetime.now(UTC)
-        words = [w for w in (query or "").lower().split() if w]
-        found = [r for r in self.records.values()
-                 if r.namespace in wanted and (r.expires_at is None or r.expires_at > now)
-                 and (kinds is None or r.kind in kinds)
-                 and all(w in r.content.lower() for w in words)]
-        found.sort(key=lambda r: (r.pin, r.created_at), reverse=True)
-        return found[:max(1, min(100, limit))]
-
-    async def items(self, workspace_id: str, namespace: str, *,
-                    ids: Sequence[uuid.UUID | str] | None = None,
-                    limit: int = 100) -> list[NamespaceItem]:
-        """The live records of one readable namespace whole, oldest first (or those with
-        ``ids``), as :meth:`isokron.stores.NamespaceMemory.items`."""
-        access = await self.access(workspace_id)
-        if namespace not in access.readable:
-            return []
-        wanted = None if ids is None else {str(uuid.UUID(str(i))) for i in ids}
-        now = datetime.now(UTC)
-        found = sorted((r for (ns, i), r in self.records.items()
-                        if ns == namespace and (wanted is None or i in wanted)
-                        and (r.expires_at is None or r.expires_at > now)),
-                       key=lambda r: (r.created_at, r.id))
-        return [NamespaceItem(id=uuid.UUID(r.id), content=r.content, created_at=r.created_at,
-                              updated_at=r.created_at) for r in found[:limit]]
-
-    async def forget(self, workspace_id: str, memory_id: str | uuid.UUID, *,
-                     namespace: str | None = None) -> None:
-        """Delete a memory in a namespace the workspace can write."""
-        access = await self.access(workspace_id)
-        target = str(uuid.UUID(str(memory_id)))
-        for ns, i in list(self.records):
-            if i == target and (namespace is None or ns == namespace):
-                if ns not in access.writable:
-                    raise NotOwnedError(f"workspace {workspace_id!r} may not forget memory "
-                                        f"{target} (it is not in a namespace this workspace "
-                                        "can write)")
-                del self.records[(ns, i)]
-                return
-        raise NotFoundError(f"memory {target} does not exist")
 
 
 class InMemorySessionStore:

@@ -72,8 +72,9 @@ async def test_a_team_member_cannot_delete_change_or_forge_org_memory(tree, raw,
     assert await owner.fetchval(
         "SELECT content FROM isokron.memory_records WHERE namespace = 'org:org_root'"
     ) == "org rule"
+    # even the org's owner deletes no org row by hand: forget retracts it, audited (issue 26)
     assert await raw("org_root", "DELETE FROM isokron.memory_records "
-                                 "WHERE namespace = 'org:org_root'") == "DELETE 1"
+                                 "WHERE namespace = 'org:org_root'") == "DELETE 0"
 
 
 async def test_python_and_postgres_agree_on_the_acl(tree, raw):
@@ -115,7 +116,7 @@ async def test_recent_search_reads_each_namespace_through_its_index(tree, raw, o
     plan = "\n".join(r[0] for r in await raw(
         "ws_a1", "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + _SEARCH_RECENT,
         readable, None, 20, (await tree.access("ws_a1")).root_id))
-    assert "Index Scan using memory_records_namespace_created_idx" in plan, plan
+    assert "Index Scan using memory_records_current_idx" in plan, plan
     assert "Seq Scan on memory_records" not in plan, plan
 
 
@@ -127,10 +128,10 @@ def _squeezed(sql: str) -> str:
 
 
 async def test_the_search_function_runs_the_explained_recent_query(owner):
-    """memory_search_v1's recent branch is _SEARCH_RECENT (so the EXPLAIN above covers it)."""
+    """memory_search_v2's recent branch is _SEARCH_RECENT (so the EXPLAIN above covers it)."""
     from isokron.stores.memory import _SEARCH_RECENT
 
-    body = await owner.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'memory_search_v1'")
+    body = await owner.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'memory_search_v2'")
     assert _squeezed(_SEARCH_RECENT) in _squeezed(body)
 
 

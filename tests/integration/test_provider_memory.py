@@ -63,11 +63,11 @@ def test_queue_prefetch_feeds_the_next_prefetch(provider):
 
 
 def test_tool_schemas_are_openai_functions(provider):
-    """Six function schemas with names, descriptions and object parameters."""
+    """Seven function schemas with names, descriptions and object parameters."""
     schemas = provider.get_tool_schemas()
     assert [s["function"]["name"] for s in schemas] == [
         "isokron_memory_commit", "isokron_memory_commit_summary", "isokron_memory_search",
-        "isokron_memory_forget", "isokron_memory_namespaces", "isokron_episodes_recent"]
+        "isokron_memory_update", "isokron_memory_forget", "isokron_memory_namespaces", "isokron_episodes_recent"]
     assert all(s["type"] == "function" and s["function"]["parameters"]["type"] == "object"
                for s in schemas)
 
@@ -90,8 +90,16 @@ def test_every_tool_succeeds(provider):
     loop.submit_and_wait(provider.core.flush(), 5)
     episodes = call(provider, "isokron_episodes_recent", event_type="turn")
     assert episodes["ok"] and episodes["episodes"][0]["event_type"] == "turn"
-    forgotten = call(provider, "isokron_memory_forget", memory_id=committed["memory"]["id"])
-    assert forgotten == {"ok": True, "forgotten": committed["memory"]["id"]}
+    updated = call(provider, "isokron_memory_update", memory_id=committed["memory"]["id"],
+                   content="Org-wide: use UTC, ISO 8601 dates")
+    assert updated["ok"] and updated["memory"]["supersedes"] == committed["memory"]["id"]
+    assert updated["superseded"]["superseded_by"] == updated["memory"]["id"]
+    found = call(provider, "isokron_memory_search", query="UTC", limit=5)
+    assert [m["id"] for m in found["memories"]] == [updated["memory"]["id"]]
+    forgotten = call(provider, "isokron_memory_forget", memory_id=updated["memory"]["id"])
+    # an org memory is retracted (kept as history), not deleted
+    assert forgotten == {"ok": True, "forgotten": updated["memory"]["id"],
+                         "action": "retracted"}
 
 
 @pytest.mark.parametrize(

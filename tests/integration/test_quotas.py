@@ -384,7 +384,7 @@ async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
                            "VALUES ($1, $2, 'one'), ($1, $2, 'two')", A, f"workspace:{A}")
         applied = await migrate(empty_db.dsn)
         assert applied[:2] == ["0027_chain_v2", "0028_quotas"]
-        assert applied[-1] == "0030_quota_gaps"
+        assert "0030_quota_gaps" in applied
         usage = {(r["scope"], r["key2"], r["key3"]): (r["items"], r["bytes"])
                  for r in await conn.fetch("SELECT scope, key2, key3, items, bytes "
                                            "FROM isokron.quota_usage WHERE key1 = $1", A)}

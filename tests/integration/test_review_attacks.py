@@ -79,8 +79,8 @@ async def test_quota_memory_embedding_bytes_are_not_counted(owner, attacker):
             await _as(attacker, A)
             await attacker.execute(
                 "INSERT INTO isokron.memory_records (root_id, namespace, content, embedding, "
-                "embedding_model) SELECT $1, $2, 'x', $3::text::vector, 'm' "
-                "FROM generate_series(1, 20)", A, f"workspace:{A}", vec)
+                "embedding_model) SELECT $1, $2, 'x' || g, $3::text::vector, 'm' "
+                "FROM generate_series(1, 20) g", A, f"workspace:{A}", vec)
     assert refused.value.sqlstate == "IKQ01"
 
 

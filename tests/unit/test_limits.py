@@ -90,6 +90,9 @@ async def test_the_tool_checks_enforce_exactly_what_the_schemas_say():
             required = {"content": "x"} if name.startswith("isokron_memory_commit") else {}
             if name == "isokron_memory_forget":
                 required = {"memory_id": str(uuid.uuid4())}
+            if name == "isokron_memory_update":  # a real memory to supersede
+                required = {"memory_id": (await _run(kron, "isokron_memory_commit", {
+                    "content": f"old {uuid.uuid4()}"}))["memory"]["id"], "content": "x"}
             over: list[object] = []
             if schema["type"] == "string" and "maxLength" in schema:
                 over.append("q" * (schema["maxLength"] + 1))
