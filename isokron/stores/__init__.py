@@ -10,6 +10,7 @@ from .memory_transfer import (
     ImportLimits,
     export_memory,
     import_memory,
+    memory_duplicates,
     purge_workspace,
     read_import_file,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "content_hash",
     "export_memory",
     "import_memory",
+    "memory_duplicates",
     "purge_workspace",
     "quota_limits",
     "read_import_file",

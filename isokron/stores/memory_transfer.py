@@ -18,8 +18,8 @@ from ..guard.validate import check_workspace, json_object_text, shown
 from ..pool import DB, Conn, acquire, translate_errors
 from ._names import check_names
 
-__all__ = ["ImportLimits", "export_memory", "import_memory", "purge_workspace",
-           "read_import_file"]
+__all__ = ["ImportLimits", "export_memory", "import_memory", "memory_duplicates",
+           "purge_workspace", "read_import_file"]
 
 
 async def purge_workspace(db: DB, workspace_id: str) -> list[tuple[str, int]]:
@@ -33,6 +33,18 @@ async def purge_workspace(db: DB, workspace_id: str) -> list[tuple[str, int]]:
     async with translate_errors("purging a workspace"), acquire(db) as conn:
         rows = await conn.fetch("SELECT * FROM isokron.purge_workspace_v1($1)", workspace_id)
     return [(r["namespace"], int(r["memories"])) for r in rows]
+
+
+async def memory_duplicates(db: DB, *, merge: bool = False) -> list[tuple[str, str, str, int]]:
+    """Operator: the memories an upgrade found duplicating an older live memory of their
+    namespace (kept and marked by migration 0031, never merged silently), as (root,
+    namespace, the older memory's id, how many). ``merge=True`` folds them into the older
+    memory (its ``seen_count`` grows by theirs) and deletes them; it returns what it merged.
+    Run as an ``isokron_sweeper`` member."""
+    async with translate_errors("listing duplicate memories"), acquire(db) as conn:
+        rows = await conn.fetch("SELECT * FROM isokron.memory_duplicates_v1($1)", merge)
+    return [(r["root_id"], r["namespace"], str(r["keeper"]), int(r["duplicates"]))
+            for r in rows]
 
 
 async def export_memory(db: DB, workspace_id: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""``isokron memory purge-workspace|export|import``: operate on namespaced memory."""
+"""``isokron memory purge-workspace|export|import|dedup``: operate on namespaced memory."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ __all__ = ["cmd_memory"]
 _OPERATOR = ("a login in isokron_sweeper, the operator role (the embedded server's "
              "sweeper_dsn), not the runtime login")
 #: the role each subcommand connects as, named when the server refuses the DSN's login
-_NEEDS = {"purge-workspace": _OPERATOR, "export": _OPERATOR,
+_NEEDS = {"purge-workspace": _OPERATOR, "export": _OPERATOR, "dedup": _OPERATOR,
           "import": "the schema owner's DSN (the login that ran isokron migrate)"}
 
 
@@ -37,6 +37,27 @@ async def _purge(args: argparse.Namespace) -> int:
         print(f"removed {name} ({count} memories)")
     if not removed:
         print(f"nothing to remove for workspace {args.workspace}")
+    return 0
+
+
+async def _dedup(args: argparse.Namespace) -> int:
+    from ...pool import create_pool
+    from ...stores import memory_duplicates
+
+    pool = await create_pool(dsn(args), min_size=1, max_size=1)
+    try:
+        found = await memory_duplicates(pool, merge=args.merge)
+    finally:
+        await pool.close()
+    verb = "merged" if args.merge else "duplicate"
+    for root, namespace, keeper, count in found:
+        print(f"{root} {namespace}: {count} {verb} into {keeper}" if args.merge else
+              f"{root} {namespace}: {count} {verb}(s) of {keeper}")
+    total = sum(count for *_, count in found)
+    if not found:
+        print("no duplicate memories")
+    elif not args.merge:
+        print(f"{total} duplicate memory(ies) kept; isokron memory dedup --merge folds them")
     return 0
 
 
@@ -118,7 +139,7 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 _RUN: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
-    "purge-workspace": _purge, "export": _export, "import": _import}
+    "purge-workspace": _purge, "export": _export, "import": _import, "dedup": _dedup}
 
 
 def cmd_memory(args: argparse.Namespace) -> int:

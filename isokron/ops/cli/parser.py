@@ -114,6 +114,12 @@ def _add_memory(sub: argparse._SubParsersAction[Parser]) -> None:
                       help="refuse a file larger than this (default 1 GiB)")
     load.add_argument("--quiet", action="store_true", help=_QUIET)
     load.set_defaults(func=cmd_memory)
+    dedup = _with_dsn(memory_sub.add_parser(
+        "dedup", help="list the duplicate memories an upgrade kept (marked, never merged "
+        "silently); --merge folds each into the older one"))
+    dedup.add_argument("--merge", action="store_true",
+                       help="fold them: the older memory's seen_count grows, the copies go")
+    dedup.set_defaults(func=cmd_memory)
 
 
 def _add_context_key(sub: argparse._SubParsersAction[Parser]) -> None:
