@@ -726,3 +726,59 @@ $$;
 ALTER FUNCTION isokron.memory_duplicates_v1(boolean) OWNER TO isokron_definer;
 REVOKE ALL ON FUNCTION isokron.memory_duplicates_v1(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION isokron.memory_duplicates_v1(boolean) TO isokron_sweeper;
+
+-- Export what the tree currently holds as true: retracted and superseded records (history)
+-- and the duplicates an upgrade marked stay behind, so an import never revives a retracted
+-- fact; valid time travels with each memory.
+CREATE FUNCTION isokron.export_memory_v2(p_workspace_id text) RETURNS SETOF json
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_root text;
+BEGIN
+    WITH RECURSIVE up(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = p_workspace_id
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, u.depth + 1 FROM isokron.workspaces w
+          JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
+    )
+    SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    RETURN QUERY
+    WITH RECURSIVE tree(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = v_root
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, t.depth + 1 FROM isokron.workspaces w
+          JOIN tree t ON w.parent_id = t.id WHERE t.depth < 50
+    ), names AS (
+        SELECT 'workspace:' || t.id AS name FROM tree t
+        UNION SELECT 'team:' || coalesce(t.parent, t.id) FROM tree t
+        UNION SELECT 'org:' || v_root
+    )
+    SELECT json_build_object('type', 'workspace', 'workspace_id', t.id, 'parent_id', t.parent)
+      FROM tree t
+    UNION ALL
+    SELECT json_build_object('type', 'namespace', 'name', n.name, 'kind', n.kind,
+                             'expires_at', n.expires_at, 'metadata', n.metadata)
+      FROM isokron.memory_namespaces n WHERE n.name IN (SELECT name FROM names)
+    UNION ALL
+    SELECT json_build_object('type', 'memory', 'id', r.id, 'namespace', r.namespace,
+                             'content', r.content, 'kind', r.kind, 'source', r.source,
+                             'pin', r.pin, 'expires_at', r.expires_at,
+                             'created_at', r.created_at, 'valid_from', r.valid_from,
+                             'valid_to', r.valid_to)
+      FROM isokron.memory_records r
+     WHERE r.namespace IN (SELECT name FROM names)
+       AND r.retracted_at IS NULL AND r.superseded_by IS NULL
+       AND r.unmerged_duplicate_of IS NULL;
+END
+$$;
+ALTER FUNCTION isokron.export_memory_v2(text) OWNER TO isokron_definer;
+REVOKE ALL ON FUNCTION isokron.export_memory_v2(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION isokron.export_memory_v2(text) TO isokron_sweeper;

@@ -1128,6 +1128,62 @@ $$;
 ALTER FUNCTION isokron.export_memory_v1(p_workspace_id text) OWNER TO isokron_definer;
 
 --
+-- Name: export_memory_v2(text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.export_memory_v2(p_workspace_id text) RETURNS SETOF json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_root text;
+BEGIN
+    WITH RECURSIVE up(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = p_workspace_id
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, u.depth + 1 FROM isokron.workspaces w
+          JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
+    )
+    SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces)',
+            quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
+    RETURN QUERY
+    WITH RECURSIVE tree(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = v_root
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, t.depth + 1 FROM isokron.workspaces w
+          JOIN tree t ON w.parent_id = t.id WHERE t.depth < 50
+    ), names AS (
+        SELECT 'workspace:' || t.id AS name FROM tree t
+        UNION SELECT 'team:' || coalesce(t.parent, t.id) FROM tree t
+        UNION SELECT 'org:' || v_root
+    )
+    SELECT json_build_object('type', 'workspace', 'workspace_id', t.id, 'parent_id', t.parent)
+      FROM tree t
+    UNION ALL
+    SELECT json_build_object('type', 'namespace', 'name', n.name, 'kind', n.kind,
+                             'expires_at', n.expires_at, 'metadata', n.metadata)
+      FROM isokron.memory_namespaces n WHERE n.name IN (SELECT name FROM names)
+    UNION ALL
+    SELECT json_build_object('type', 'memory', 'id', r.id, 'namespace', r.namespace,
+                             'content', r.content, 'kind', r.kind, 'source', r.source,
+                             'pin', r.pin, 'expires_at', r.expires_at,
+                             'created_at', r.created_at, 'valid_from', r.valid_from,
+                             'valid_to', r.valid_to)
+      FROM isokron.memory_records r
+     WHERE r.namespace IN (SELECT name FROM names)
+       AND r.retracted_at IS NULL AND r.superseded_by IS NULL
+       AND r.unmerged_duplicate_of IS NULL;
+END
+$$;
+
+ALTER FUNCTION isokron.export_memory_v2(p_workspace_id text) OWNER TO isokron_definer;
+
+--
 -- Name: fill_record_root_tg(); Type: FUNCTION; Schema: isokron
 --
 
@@ -5600,6 +5656,13 @@ REVOKE ALL ON FUNCTION isokron.export_memory_v1(p_workspace_id text) FROM PUBLIC
 GRANT ALL ON FUNCTION isokron.export_memory_v1(p_workspace_id text) TO isokron_sweeper;
 
 --
+-- Name: FUNCTION export_memory_v2(p_workspace_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.export_memory_v2(p_workspace_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.export_memory_v2(p_workspace_id text) TO isokron_sweeper;
+
+--
 -- Name: FUNCTION fill_record_root_tg(); Type: ACL; Schema: isokron
 --
 
@@ -6262,4 +6325,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0029_search_words', '3493255689cdfcfa96ea8db00c9db9d37e4a4318fe0bc1a033d758a41ffc63c8'),
     ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf'),
     ('0031_memory_lifecycle', '83d03534809864a90197482189f218401c381168cce5de16c5bb25d5adfd09d0'),
-    ('0032_memory_truth', '5b771d3445fa9b475a914541dda5578bb1c95b4b3860f14f4c83e52750308942');
+    ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7');

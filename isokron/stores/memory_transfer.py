@@ -56,7 +56,7 @@ async def export_memory(db: DB, workspace_id: str) -> list[dict[str, Any]]:
     """
     check_workspace(workspace_id)
     async with translate_errors("exporting memory"), acquire(db) as conn:
-        rows = await conn.fetch("SELECT x::text FROM isokron.export_memory_v1($1) x",
+        rows = await conn.fetch("SELECT x::text FROM isokron.export_memory_v2($1) x",
                                 workspace_id)
     items = [json.loads(r[0]) for r in rows]
     order = {"workspace": 0, "namespace": 1, "memory": 2}

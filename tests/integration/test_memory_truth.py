@@ -306,3 +306,16 @@ async def test_an_upgrade_keeps_every_row_and_reports_duplicates(empty_db, capsy
         assert "no duplicate memories" in capsys.readouterr().out
     finally:
         await conn.close()
+
+
+async def test_an_export_carries_what_is_true_not_the_history(memory, sweeper_pool):
+    """Retracted and superseded records stay behind, so an import never revives them."""
+    from isokron.stores import export_memory
+
+    old = await memory.commit("org_root", "Org rule: UTC", namespace="org:org_root")
+    await memory.supersede("org_root", old.id, "Org rule: UTC, ISO 8601 dates")
+    gone = await memory.commit("org_root", "Org rule: tabs", namespace="org:org_root")
+    await memory.forget("org_root", gone.id)
+    items = await export_memory(sweeper_pool, "org_root")
+    assert [i["content"] for i in items if i["type"] == "memory"] == [
+        "Org rule: UTC, ISO 8601 dates"]
