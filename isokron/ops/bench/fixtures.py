@@ -92,7 +92,7 @@ async def fill_memory(dsn: str, items: int) -> None:
             "'deploys', 'rota', 'billing', 'search', 'latency', 'backups', 'payroll', 'tickets', "
             "'alerts'])[1 + g % 10] || ' and ' || md5(g::text) || CASE WHEN g % 100 = 0 THEN "
             "' quarterly audit' ELSE '' END, now() - make_interval(secs => g) "
-            "FROM generate_series(1, $1) g", more)
+            "FROM generate_series($2 + 1, $2 + $1) g", more, have)
         await conn.execute(
             "INSERT INTO public.store (prefix, key, value) "
             "SELECT 'org_bench.memories', 'bulk' || g || '-' || $2, "
@@ -203,7 +203,9 @@ async def fill_recall(owner: asyncpg.Connection, rows: int) -> None:
                         "VALUES ('workspace:org_recall', 'workspace') ON CONFLICT DO NOTHING")
     await owner.execute(
         "INSERT INTO isokron.memory_records (namespace, content) "
-        f"SELECT 'workspace:org_recall', {_ZIPF_TEXT} FROM generate_series(1, $1) g", rows)
+        f"SELECT 'workspace:org_recall', {_ZIPF_TEXT} FROM generate_series(1, $1) g "
+        # two draws of the same text are one memory (the live dedup key): keep the first
+        "ON CONFLICT DO NOTHING", rows)
     await owner.execute(
         "INSERT INTO isokron.agent_sessions (id, tenant_id, user_id, agent_name) VALUES "
         "('00000000-0000-0000-0000-00000000feed', 'org_recall', 'u1', 'kora') "
