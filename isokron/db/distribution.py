@@ -35,10 +35,11 @@ DISTRIBUTED: dict[str, str] = {
     "isokron.quota_usage": "key1",
 }
 
-#: isokron's reference tables: the workspace tree (read by the memory ACL on every node)
-#: and the migrations ledger
+#: isokron's reference tables: the workspace tree (read by the memory ACL on every node),
+#: the migrations ledger, and the erasure receipts (one chain across tenants)
 REFERENCE: tuple[str, ...] = ("isokron.workspaces", "isokron.schema_migrations",
-                              "isokron.context_keys", "isokron.quota_limits")
+                              "isokron.context_keys", "isokron.quota_limits",
+                              "isokron.erasure_receipts")
 
 #: the substrate's tables (its design is not isokron's to change: their keys do not carry a
 #: tenant column), made reference tables; parents before children

@@ -40,6 +40,7 @@ from ..stores.sessions import AgentSessionStore, RequestContext
 from .breaker import breaker_for
 from .cache import CachedContext, Clock, ContextCache
 from .embedding import Embeddings
+from .erasing import Draining
 from .fairness import WorkspaceGate
 from .outbox import Outbox
 from .recalling import Recaller
@@ -56,7 +57,7 @@ log = logging.getLogger("isokron.core")
 PoolOpener = Callable[[], Awaitable[asyncpg.Pool]]
 T = TypeVar("T")
 
-class AsyncIsoKron:
+class AsyncIsoKron(Draining):
     """Serve an agent's governed identity from PostgreSQL and queue its writes.
 
     Use ``async with AsyncIsoKron(cfg) as kron``. Pass ``pool=`` to share an existing asyncpg
@@ -388,12 +389,3 @@ class AsyncIsoKron:
     async def on_session_end(self, workspace_id: str, *, session_id: str, turn_count: int) -> None:
         """Queue a ``<actor_kind>.session.ended`` event."""
         self.writes.session_end(workspace_id, session_id=session_id, turn_count=turn_count)
-
-    async def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued write is handled (and, with an embedder, its texts
-        embedded); return False on timeout."""
-        done = await self.outbox.wait_idle(timeout)
-        if done and self.embeddings is not None:
-            done = await self.embeddings.queue.drain(timeout)
-        return done
-

@@ -120,6 +120,7 @@ class HookWrites:
             ])
             episode = self._episode_item(workspace_id, "turn", {
                 "session_id": session_id,
+                "session": str(messages[1]),  # the session's key: what erasure finds
                 "turn_number": turn_number,
                 "user_chars": len(user_content),
                 "assistant_chars": len(assistant_content),

@@ -1076,6 +1076,295 @@ END
 $$;
 
 --
+-- Name: erase_self_v1(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.erase_self_v1() RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_tenant text := (SELECT isokron.context_tenant_v1());
+    v_user text := (SELECT isokron.context_user_v1());
+BEGIN
+    IF coalesce(v_tenant, '') = '' OR coalesce(v_user, '') = '' THEN
+        RAISE EXCEPTION 'no tenant and user in this transaction''s context: an erasure '
+            'through the runtime erases the context''s own user only' USING ERRCODE = '42501';
+    END IF;
+    RETURN isokron.erase_user_core_v1(v_tenant, v_user, 'self:' || session_user::text);
+END
+$$;
+
+ALTER FUNCTION isokron.erase_self_v1() OWNER TO isokron_definer;
+
+--
+-- Name: erase_user_core_v1(text, text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.erase_user_core_v1(p_workspace_id text, p_user_id text, p_operator text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_root text;
+    v_sessions uuid[];
+    v_memories uuid[];
+    v_namespaces text[];
+    v_counts jsonb := '{}';
+    v_n bigint;
+    v_ns text;
+    v_prev isokron.erasure_receipts;
+    v_r isokron.erasure_receipts;
+BEGIN
+    IF coalesce(p_workspace_id, '') = '' OR coalesce(p_user_id, '') = '' THEN
+        RAISE EXCEPTION 'an erasure needs a workspace and a user (got %, %)',
+            coalesce(quote_literal(p_workspace_id), 'NULL'),
+            coalesce(quote_literal(p_user_id), 'NULL') USING ERRCODE = '22023';
+    END IF;
+    -- One erasure at a time: the receipts form one chain.
+    PERFORM pg_advisory_xact_lock(7026, 0);
+    WITH RECURSIVE up(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = p_workspace_id
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, u.depth + 1 FROM isokron.workspaces w
+          JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
+    )
+    SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+
+    SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') INTO v_sessions
+      FROM isokron.agent_sessions s
+     WHERE s.tenant_id = p_workspace_id AND s.user_id = p_user_id;
+    SELECT coalesce(array_agg(r.id ORDER BY r.id), '{}'),
+           coalesce(array_agg(DISTINCT r.namespace), '{}')
+      INTO v_memories, v_namespaces
+      FROM isokron.memory_records r
+     WHERE r.root_id = v_root AND r.written_by = p_workspace_id AND r.user_id = p_user_id;
+
+    DELETE FROM isokron.agent_episodic_events e
+     WHERE e.workspace_id = p_workspace_id AND e.body ? 'session'
+       AND e.body ->> 'session' = ANY (v_sessions::text[]);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('agent_episodic_events', v_n);
+    DELETE FROM isokron.agent_messages m
+     WHERE m.tenant_id = p_workspace_id AND m.user_id = p_user_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('agent_messages', v_n);
+    DELETE FROM isokron.agent_sessions s
+     WHERE s.tenant_id = p_workspace_id AND s.user_id = p_user_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('agent_sessions', v_n);
+    UPDATE isokron.memory_audit a SET content_sha256 = NULL
+     WHERE a.root_id = v_root AND a.memory_id = ANY (v_memories)
+       AND a.content_sha256 IS NOT NULL;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('memory_audit_cleared', v_n);
+    DELETE FROM isokron.memory_records r
+     WHERE r.root_id = v_root AND r.id = ANY (v_memories)
+       AND r.written_by = p_workspace_id AND r.user_id = p_user_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('memory_records', v_n);
+    DELETE FROM isokron.recall_lexicon x
+     WHERE x.source = 's' AND x.key1 = p_workspace_id AND x.key2 = p_user_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    DELETE FROM isokron.recall_corpora x
+     WHERE x.source = 's' AND x.key1 = p_workspace_id AND x.key2 = p_user_id;
+    v_counts := v_counts || jsonb_build_object('recall_lexicon', v_n);
+    FOREACH v_ns IN ARRAY v_namespaces LOOP
+        PERFORM isokron.refresh_recall_corpus_v1('m', v_root, v_ns);
+    END LOOP;
+    DELETE FROM isokron.quota_usage q
+     WHERE q.key1 = p_workspace_id AND q.key2 = p_user_id AND q.scope IN ('user', 'session');
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('quota_usage', v_n);
+
+    SELECT * INTO v_prev FROM isokron.erasure_receipts ORDER BY seq DESC LIMIT 1;
+    v_r.id := gen_random_uuid();
+    v_r.seq := coalesce(v_prev.seq, 0) + 1;
+    v_r.workspace_id := p_workspace_id;
+    v_r.salt := replace(gen_random_uuid()::text, '-', '');
+    v_r.subject := isokron.erasure_subject_v1(v_r.salt, p_workspace_id, p_user_id);
+    v_r.counts := v_counts;
+    v_r.session_ids := v_sessions;
+    v_r.memory_ids := v_memories;
+    v_r.operator := p_operator;
+    v_r.erased_at := now();
+    v_r.prev_hash := v_prev.hash;
+    v_r.hash := isokron.erasure_hash_v1(v_r);
+    INSERT INTO isokron.erasure_receipts SELECT v_r.*;
+    RETURN json_build_object('id', v_r.id, 'seq', v_r.seq, 'workspace_id', v_r.workspace_id,
+                             'counts', v_r.counts, 'operator', v_r.operator,
+                             'erased_at', v_r.erased_at, 'prev_hash', v_r.prev_hash,
+                             'hash', v_r.hash);
+END
+$$;
+
+ALTER FUNCTION isokron.erase_user_core_v1(p_workspace_id text, p_user_id text, p_operator text) OWNER TO isokron_definer;
+
+--
+-- Name: erase_user_v1(text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.erase_user_v1(p_workspace_id text, p_user_id text) RETURNS json
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT isokron.erase_user_core_v1(p_workspace_id, p_user_id, session_user::text)
+$$;
+
+ALTER FUNCTION isokron.erase_user_v1(p_workspace_id text, p_user_id text) OWNER TO isokron_definer;
+
+--
+-- Name: erase_verify_v1(uuid); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.erase_verify_v1(p_receipt uuid) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_r isokron.erasure_receipts;
+    v_root text;
+    v_users text[];
+    v_broken bigint;
+    v_remains jsonb;
+BEGIN
+    SELECT * INTO v_r FROM isokron.erasure_receipts WHERE id = p_receipt;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no erasure receipt %', p_receipt USING ERRCODE = 'IKN02';
+    END IF;
+    -- The chain: each receipt's hash recomputed, each prev_hash the previous one's hash.
+    SELECT min(x.seq) INTO v_broken
+      FROM (SELECT e.seq, e.hash, e.prev_hash, isokron.erasure_hash_v1(e) AS fresh,
+                   lag(e.hash) OVER (ORDER BY e.seq) AS before,
+                   lag(e.seq) OVER (ORDER BY e.seq) AS seq_before
+              FROM isokron.erasure_receipts e WHERE e.seq <= v_r.seq) x
+     WHERE x.hash <> x.fresh OR x.prev_hash IS DISTINCT FROM x.before
+        OR x.seq <> coalesce(x.seq_before, 0) + 1;
+    WITH RECURSIVE up(id, parent, depth) AS (
+        SELECT w.workspace_id, w.parent_id, 0 FROM isokron.workspaces w
+         WHERE w.workspace_id = v_r.workspace_id
+        UNION ALL
+        SELECT w.workspace_id, w.parent_id, u.depth + 1 FROM isokron.workspaces w
+          JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
+    )
+    SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+    -- The user ids of the tenant whose salted hash is the receipt's subject.
+    SELECT coalesce(array_agg(c.u), '{}') INTO v_users
+      FROM (SELECT s.user_id AS u FROM isokron.agent_sessions s
+             WHERE s.tenant_id = v_r.workspace_id
+            UNION SELECT m.user_id FROM isokron.agent_messages m
+             WHERE m.tenant_id = v_r.workspace_id
+            UNION SELECT r.user_id FROM isokron.memory_records r
+             WHERE r.root_id = v_root AND r.written_by = v_r.workspace_id
+               AND r.user_id IS NOT NULL
+            UNION SELECT q.key2 FROM isokron.quota_usage q
+             WHERE q.key1 = v_r.workspace_id AND q.scope IN ('user', 'session')
+            UNION SELECT x.key2 FROM isokron.recall_corpora x
+             WHERE x.source = 's' AND x.key1 = v_r.workspace_id
+            UNION SELECT x.key2 FROM isokron.recall_lexicon x
+             WHERE x.source = 's' AND x.key1 = v_r.workspace_id) c
+     WHERE isokron.erasure_subject_v1(v_r.salt, v_r.workspace_id, c.u) = v_r.subject;
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'agent_sessions', nullif((SELECT count(*) FROM isokron.agent_sessions s
+                                   WHERE s.tenant_id = v_r.workspace_id
+                                     AND (s.user_id = ANY (v_users)
+                                          OR s.id = ANY (v_r.session_ids))), 0),
+        'agent_messages', nullif((SELECT count(*) FROM isokron.agent_messages m
+                                   WHERE m.tenant_id = v_r.workspace_id
+                                     AND (m.user_id = ANY (v_users)
+                                          OR m.session_id = ANY (v_r.session_ids))), 0),
+        'agent_episodic_events', nullif((SELECT count(*) FROM isokron.agent_episodic_events e
+                                          WHERE e.workspace_id = v_r.workspace_id
+                                            AND e.body ? 'session'
+                                            AND e.body ->> 'session'
+                                                = ANY (v_r.session_ids::text[])), 0),
+        'memory_records', nullif((SELECT count(*) FROM isokron.memory_records r
+                                   WHERE r.root_id = v_root
+                                     AND (r.id = ANY (v_r.memory_ids)
+                                          OR (r.written_by = v_r.workspace_id
+                                              AND r.user_id = ANY (v_users)))), 0),
+        'memory_audit', nullif((SELECT count(*) FROM isokron.memory_audit a
+                                 WHERE a.root_id = v_root AND a.memory_id = ANY (v_r.memory_ids)
+                                   AND a.content_sha256 IS NOT NULL), 0),
+        'recall_lexicon', nullif((SELECT count(*) FROM isokron.recall_lexicon x
+                                   WHERE x.source = 's' AND x.key1 = v_r.workspace_id
+                                     AND x.key2 = ANY (v_users)), 0),
+        'recall_corpora', nullif((SELECT count(*) FROM isokron.recall_corpora x
+                                   WHERE x.source = 's' AND x.key1 = v_r.workspace_id
+                                     AND x.key2 = ANY (v_users)), 0),
+        'quota_usage', nullif((SELECT count(*) FROM isokron.quota_usage q
+                                WHERE q.key1 = v_r.workspace_id
+                                  AND q.scope IN ('user', 'session')
+                                  AND q.key2 = ANY (v_users)), 0))) INTO v_remains;
+    RETURN json_build_object(
+        'id', v_r.id, 'seq', v_r.seq, 'workspace_id', v_r.workspace_id, 'counts', v_r.counts,
+        'operator', v_r.operator, 'erased_at', v_r.erased_at, 'hash', v_r.hash,
+        'chain_intact', v_broken IS NULL, 'broken_at', v_broken, 'remains', v_remains,
+        'clean', v_broken IS NULL AND v_remains = '{}'::jsonb);
+END
+$$;
+
+ALTER FUNCTION isokron.erase_verify_v1(p_receipt uuid) OWNER TO isokron_definer;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: erasure_receipts; Type: TABLE; Schema: isokron
+--
+
+CREATE TABLE isokron.erasure_receipts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    seq bigint NOT NULL,
+    workspace_id text NOT NULL,
+    subject text NOT NULL,
+    salt text NOT NULL,
+    counts jsonb NOT NULL,
+    session_ids uuid[] NOT NULL,
+    memory_ids uuid[] NOT NULL,
+    operator text NOT NULL,
+    erased_at timestamp with time zone NOT NULL,
+    prev_hash text,
+    hash text NOT NULL,
+    CONSTRAINT erasure_receipts_counts_check CHECK ((jsonb_typeof(counts) = 'object'::text)),
+    CONSTRAINT erasure_receipts_seq_check CHECK ((seq >= 1))
+);
+
+ALTER TABLE ONLY isokron.erasure_receipts FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: erasure_hash_v1(isokron.erasure_receipts); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.erasure_hash_v1(r isokron.erasure_receipts) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT encode(sha256(convert_to(string_agg(char_length(f) || ':' || f, '|' ORDER BY n),
+                                    'UTF8')), 'hex')
+      FROM unnest(ARRAY[
+               coalesce(r.prev_hash, ''), r.id::text, r.seq::text, r.workspace_id, r.subject,
+               r.salt, r.counts::text, array_to_string(r.session_ids, ','),
+               array_to_string(r.memory_ids, ','), r.operator,
+               (extract(epoch FROM r.erased_at) * 1000000)::bigint::text])
+           WITH ORDINALITY AS x(f, n)
+$$;
+
+--
+-- Name: erasure_subject_v1(text, text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.erasure_subject_v1(p_salt text, p_workspace_id text, p_user_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT encode(sha256(convert_to(p_salt || chr(31) || p_workspace_id || chr(31)
+                                    || p_user_id, 'UTF8')), 'hex')
+$$;
+
+--
 -- Name: export_memory_v1(text); Type: FUNCTION; Schema: isokron
 --
 
@@ -2094,10 +2383,6 @@ CREATE FUNCTION isokron.search_text_v1(p_text text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ SELECT translate(p_text, '/\', '  ') $$;
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: memory_records; Type: TABLE; Schema: isokron
@@ -3546,6 +3831,105 @@ END
 $$;
 
 --
+-- Name: recall_for_v3(text, text, text, text[], integer, text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.recall_for_v3(p_workspace_id text, p_user_id text, p_query text, p_namespaces text[], p_limit integer, p_vector text, p_model text) RETURNS TABLE(source text, id uuid, content text, created_at timestamp with time zone, score real, namespace text, session_id uuid, role text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c_depth integer := greatest(30, p_limit);  -- candidates per side
+    c_lexical constant double precision := 0.6;
+    v_root text;
+    v_readable text[];
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    PERFORM set_config('app.current_tenant_id', CASE WHEN p_user_id IS NULL THEN ''
+                                                     ELSE p_workspace_id END, true);
+    PERFORM set_config('app.current_user_id', coalesce(p_user_id, ''), true);
+    SELECT a.root_id, a.readable INTO v_root, v_readable FROM isokron.namespace_access_v2() a;
+    IF v_root IS NULL THEN
+        RAISE EXCEPTION 'unknown workspace %', quote_literal(p_workspace_id)
+            USING ERRCODE = 'IKN01';
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    IF char_length(btrim(p_query)) < 2 THEN
+        -- A one-letter query: substring matches, newest first.
+        RETURN QUERY
+        SELECT x.* FROM (
+            SELECT 'memory'::text, r.id, r.content, r.created_at, 1.0::real, r.namespace,
+                   NULL::uuid, NULL::text
+              FROM isokron.memory_records r
+              JOIN isokron.memory_namespaces n
+                ON n.root_id = r.root_id AND n.name = r.namespace
+             WHERE r.root_id = v_root
+               AND r.namespace = ANY (v_readable)
+               AND (p_namespaces IS NULL OR r.namespace = ANY (p_namespaces))
+               AND (r.expires_at IS NULL OR r.expires_at > now())
+               AND (n.expires_at IS NULL OR n.expires_at > now())
+               AND r.retracted_at IS NULL AND r.unmerged_duplicate_of IS NULL
+               AND r.valid_from <= now() AND (r.valid_to IS NULL OR r.valid_to > now())
+               AND strpos(lower(r.content), lower(btrim(p_query))) > 0
+            UNION ALL
+            SELECT 'message', m.id, m.content, m.created_at, 1.0::real, NULL, m.session_id,
+                   m.role
+              FROM isokron.agent_messages m
+             WHERE p_user_id IS NOT NULL AND m.tenant_id = p_workspace_id
+               AND m.user_id = p_user_id AND strpos(lower(m.content), lower(btrim(p_query))) > 0
+        ) x ORDER BY 4 DESC LIMIT p_limit;
+        RETURN;
+    END IF;
+    IF p_vector IS NULL OR p_model IS NULL THEN
+        RETURN QUERY SELECT * FROM isokron.recall_v2(btrim(p_query), p_namespaces, p_limit,
+                                                      p_user_id IS NOT NULL);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH lexical AS MATERIALIZED (
+        SELECT l.*, (l.score - min(l.score) OVER ())
+                    / nullif(max(l.score) OVER () - min(l.score) OVER (), 0) AS norm
+          FROM isokron.recall_v2(btrim(p_query), p_namespaces, c_depth,
+                                 p_user_id IS NOT NULL) l
+    ), nearest AS MATERIALIZED (
+        SELECT v.* FROM isokron.recall_vectors_v1(p_vector, p_model, p_namespaces,
+                                                  2 * c_depth, p_user_id IS NOT NULL) v
+         WHERE v.source <> 'memory'
+            OR EXISTS (SELECT 1 FROM isokron.memory_records r
+                        WHERE r.root_id = v_root AND r.namespace = v.namespace
+                          AND r.id = v.id AND r.retracted_at IS NULL
+                          AND r.unmerged_duplicate_of IS NULL AND r.valid_from <= now()
+                          AND (r.valid_to IS NULL OR r.valid_to > now()))
+         ORDER BY v.distance, v.created_at DESC
+         LIMIT c_depth
+    ), vector AS MATERIALIZED (
+        SELECT v.*, (max(v.distance) OVER () - v.distance)
+                    / nullif(max(v.distance) OVER () - min(v.distance) OVER (), 0) AS norm
+          FROM nearest v
+    ), fused AS (
+        SELECT coalesce(l.source, v.source) AS source, coalesce(l.id, v.id) AS id,
+               coalesce(l.content, v.content) AS content,
+               coalesce(l.created_at, v.created_at) AS created_at,
+               CASE WHEN l.id IS NULL THEN 0 ELSE c_lexical * coalesce(l.norm, 1) END
+               + CASE WHEN v.id IS NULL THEN 0
+                      ELSE (1 - c_lexical) * coalesce(v.norm, 1)
+                           * CASE WHEN v.pin THEN 1.5 ELSE 1 END END AS score,
+               coalesce(l.namespace, v.namespace) AS namespace,
+               coalesce(l.session_id, v.session_id) AS session_id,
+               coalesce(l.role, v.role) AS role
+          FROM lexical l FULL JOIN vector v ON v.source = l.source AND v.id = l.id
+    )
+    SELECT f.source, f.id, f.content, f.created_at, f.score::real, f.namespace, f.session_id,
+           f.role
+      FROM fused f
+     ORDER BY f.score DESC, f.created_at DESC, f.id
+     LIMIT p_limit;
+END
+$$;
+
+--
 -- Name: recall_v1(text, text[], integer, boolean); Type: FUNCTION; Schema: isokron
 --
 
@@ -3660,6 +4044,126 @@ END
 $$;
 
 ALTER FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) OWNER TO isokron_definer;
+
+--
+-- Name: recall_v2(text, text[], integer, boolean); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.recall_v2(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) RETURNS TABLE(source text, id uuid, content text, created_at timestamp with time zone, score real, namespace text, session_id uuid, role text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_readable text[];
+    v_root text;
+    v_wanted text[];
+    v_lex text[];
+    v_idf double precision[];
+    v_df bigint[];
+    v_docs bigint;
+    v_avg double precision;
+    v_all tsquery;
+    v_sel tsquery;
+    v_pairs tsquery;
+    v_q tsquery[];
+    v_tenant text := (SELECT isokron.context_tenant_v1());
+    v_user text := (SELECT isokron.context_user_v1());
+    c_cap constant integer := 150;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    SELECT a.readable, a.root_id INTO v_readable, v_root FROM isokron.namespace_access_v2() a;
+    v_wanted := CASE WHEN p_namespaces IS NULL THEN v_readable
+                     ELSE ARRAY(SELECT n FROM unnest(p_namespaces) n WHERE n = ANY (v_readable))
+                END;
+    SELECT array_agg(u.lexeme ORDER BY u.first_pos) INTO v_lex
+      FROM (SELECT t.lexeme, min(p) AS first_pos
+              FROM unnest(to_tsvector('english', isokron.search_text_v1(p_query))) t,
+                   unnest(t.positions) p
+             GROUP BY t.lexeme) u;
+    IF v_lex IS NULL THEN
+        RETURN;
+    END IF;
+    -- idf = ln(1 + (N - df + 0.5) / (df + 0.5)); a lexeme the statistics do not know yet
+    -- weighs as a rare one.
+    SELECT array_agg(ln(1 + (greatest(w.docs, w.df) - w.df + 0.5) / (w.df + 0.5))
+                     ORDER BY array_position(v_lex, w.lexeme)),
+           array_agg(w.df ORDER BY array_position(v_lex, w.lexeme)),
+           max(w.docs), max(w.avg_len)
+      INTO v_idf, v_df, v_docs, v_avg
+      FROM isokron.recall_weights_v1(v_lex) w;
+    IF v_docs IS NULL OR v_docs = 0 THEN
+        v_idf := array_fill(1.0::double precision, ARRAY[cardinality(v_lex)]);
+    END IF;
+    v_avg := greatest(coalesce(v_avg, 0), 1);
+    SELECT string_agg(isokron.tsquery_lexeme_v1(l) , ' | ')::tsquery INTO v_all FROM unnest(v_lex) l;
+    -- Selective: lexemes in at most max(50, 0.1 %) of the documents (at least the rarest):
+    -- they alone find candidates, so a query of common words stays bounded.
+    SELECT string_agg(isokron.tsquery_lexeme_v1(s.l), ' | ')::tsquery INTO v_sel
+      FROM (SELECT x.l, x.i FROM unnest(v_lex, v_df) WITH ORDINALITY AS x(l, df, i)
+             WHERE x.df <= greatest(50, coalesce(v_docs, 0) / 1000)
+            UNION
+            (SELECT x.l, x.i FROM unnest(v_lex, v_df) WITH ORDINALITY AS x(l, df, i)
+              ORDER BY x.df, x.i LIMIT 1)) s;
+    IF v_docs IS NULL OR v_docs = 0 THEN
+        v_sel := v_all;  -- no statistics yet: every lexeme finds candidates
+    ELSIF v_sel IS DISTINCT FROM v_all
+          AND NOT EXISTS (SELECT 1 FROM isokron.memory_records r
+                           WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+                             AND r.search_tsv @@ v_sel AND r.retracted_at IS NULL
+                             AND r.valid_from <= now()
+                             AND (r.valid_to IS NULL OR r.valid_to > now()))
+          AND NOT (p_messages AND EXISTS (SELECT 1 FROM isokron.agent_messages m
+                                           WHERE m.tenant_id = v_tenant AND m.user_id = v_user
+                                             AND m.search_tsv @@ v_sel)) THEN
+        v_sel := v_all;  -- never empty while any lexeme matches
+    END IF;
+    IF cardinality(v_lex) > 1 THEN
+        SELECT string_agg('(' || isokron.tsquery_lexeme_v1(v_lex[i]) || ' <-> ' || isokron.tsquery_lexeme_v1(v_lex[i + 1])
+                          || ')', ' | ')::tsquery INTO v_pairs
+          FROM generate_series(1, cardinality(v_lex) - 1) i;
+    END IF;
+    v_q := ARRAY(SELECT isokron.tsquery_lexeme_v1(l)::tsquery FROM unnest(v_lex) l);
+    RETURN QUERY
+    WITH candidates AS (
+        (SELECT 'memory'::text AS source, r.id, r.content, r.created_at, r.search_tsv,
+                r.namespace, NULL::uuid AS session_id, NULL::text AS role, r.pin
+           FROM isokron.memory_records r
+           JOIN isokron.memory_namespaces n ON n.root_id = r.root_id AND n.name = r.namespace
+          WHERE r.root_id = v_root AND r.namespace = ANY (v_wanted)
+            AND r.search_tsv @@ v_sel
+            AND (r.expires_at IS NULL OR r.expires_at > now())
+            AND r.retracted_at IS NULL AND r.unmerged_duplicate_of IS NULL
+            AND r.valid_from <= now() AND (r.valid_to IS NULL OR r.valid_to > now())
+            AND (n.expires_at IS NULL OR n.expires_at > now())
+          LIMIT c_cap)
+        UNION ALL
+        (SELECT 'message', m.id, m.content, m.created_at, m.search_tsv, NULL, m.session_id,
+                m.role, false
+           FROM isokron.agent_messages m
+          WHERE p_messages AND m.tenant_id = v_tenant AND m.user_id = v_user
+            AND m.search_tsv @@ v_sel AND m.content IS NOT NULL
+          LIMIT c_cap)
+    ), scored AS (
+        -- BM25 with a term frequency of one (a turn rarely repeats a word): each matched
+        -- lexeme adds its idf, scaled by the document's length against the mean.
+        SELECT c.*, (SELECT sum(v_idf[i]) FROM generate_subscripts(v_q, 1) i
+                      WHERE c.search_tsv @@ v_q[i])
+               * 2.2 / (1 + 1.2 * (0.25 + 0.75 * length(c.search_tsv) / v_avg))
+               * CASE WHEN v_pairs IS NOT NULL AND c.search_tsv @@ v_pairs THEN 1.25 ELSE 1 END
+              * CASE WHEN c.pin THEN 1.5 ELSE 1 END AS bm25
+          FROM candidates c
+    )
+    SELECT s.source, s.id, s.content, s.created_at, s.bm25::real, s.namespace, s.session_id,
+           s.role
+      FROM scored s
+     ORDER BY s.bm25 DESC, s.created_at DESC, s.id
+     LIMIT p_limit;
+END
+$$;
+
+ALTER FUNCTION isokron.recall_v2(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) OWNER TO isokron_definer;
 
 --
 -- Name: recall_weights_v1(text[]); Type: FUNCTION; Schema: isokron
@@ -4562,6 +5066,20 @@ ALTER TABLE ONLY isokron.delegations
     ADD CONSTRAINT delegations_pkey PRIMARY KEY (workspace_id, delegation_id);
 
 --
+-- Name: erasure_receipts erasure_receipts_pkey; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.erasure_receipts
+    ADD CONSTRAINT erasure_receipts_pkey PRIMARY KEY (id);
+
+--
+-- Name: erasure_receipts erasure_receipts_seq_key; Type: CONSTRAINT; Schema: isokron
+--
+
+ALTER TABLE ONLY isokron.erasure_receipts
+    ADD CONSTRAINT erasure_receipts_seq_key UNIQUE (seq);
+
+--
 -- Name: memory_audit memory_audit_pkey; Type: CONSTRAINT; Schema: isokron
 --
 
@@ -4704,6 +5222,12 @@ CREATE INDEX agent_episodic_events_agent_created_seq_idx ON isokron.agent_episod
 --
 
 CREATE INDEX agent_episodic_events_agent_type_created_seq_idx ON isokron.agent_episodic_events USING btree (agent_id, event_type, created_at DESC, seq DESC);
+
+--
+-- Name: agent_episodic_events_session_idx; Type: INDEX; Schema: isokron
+--
+
+CREATE INDEX agent_episodic_events_session_idx ON isokron.agent_episodic_events USING btree (workspace_id, ((body ->> 'session'::text))) WHERE (body ? 'session'::text);
 
 --
 -- Name: agent_messages_search_tsv_idx; Type: INDEX; Schema: isokron
@@ -5109,6 +5633,18 @@ CREATE POLICY tenant_workspace ON hivex_foundation.tenant FOR SELECT USING ((cle
 ALTER TABLE isokron.agent_episodic_events ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: agent_episodic_events agent_episodic_events_definer_erase; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_episodic_events_definer_erase ON isokron.agent_episodic_events FOR DELETE TO isokron_definer USING (true);
+
+--
+-- Name: agent_episodic_events agent_episodic_events_definer_read; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_episodic_events_definer_read ON isokron.agent_episodic_events FOR SELECT TO isokron_definer USING (true);
+
+--
 -- Name: agent_episodic_events agent_episodic_events_insert; Type: POLICY; Schema: isokron
 --
 
@@ -5131,6 +5667,12 @@ ALTER TABLE isokron.agent_messages ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY agent_messages_definer_embed ON isokron.agent_messages FOR UPDATE TO isokron_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: agent_messages agent_messages_definer_erase; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_messages_definer_erase ON isokron.agent_messages FOR DELETE TO isokron_definer USING (true);
 
 --
 -- Name: agent_messages agent_messages_definer_stats; Type: POLICY; Schema: isokron
@@ -5161,6 +5703,18 @@ CREATE POLICY agent_messages_select ON isokron.agent_messages FOR SELECT USING (
 --
 
 ALTER TABLE isokron.agent_sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_sessions agent_sessions_definer_erase; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_sessions_definer_erase ON isokron.agent_sessions FOR DELETE TO isokron_definer USING (true);
+
+--
+-- Name: agent_sessions agent_sessions_definer_read; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY agent_sessions_definer_read ON isokron.agent_sessions FOR SELECT TO isokron_definer USING (true);
 
 --
 -- Name: agent_sessions agent_sessions_delete; Type: POLICY; Schema: isokron
@@ -5233,6 +5787,24 @@ CREATE POLICY delegations_sweep_update ON isokron.delegations FOR UPDATE TO isok
 --
 
 CREATE POLICY delegations_update ON isokron.delegations FOR UPDATE USING ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1))) WITH CHECK ((workspace_id = ( SELECT isokron.context_workspace_v1() AS context_workspace_v1)));
+
+--
+-- Name: erasure_receipts; Type: ROW SECURITY; Schema: isokron
+--
+
+ALTER TABLE isokron.erasure_receipts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: erasure_receipts erasure_receipts_definer_append; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY erasure_receipts_definer_append ON isokron.erasure_receipts FOR INSERT TO isokron_definer WITH CHECK (true);
+
+--
+-- Name: erasure_receipts erasure_receipts_definer_read; Type: POLICY; Schema: isokron
+--
+
+CREATE POLICY erasure_receipts_definer_read ON isokron.erasure_receipts FOR SELECT TO isokron_definer USING (true);
 
 --
 -- Name: memory_audit; Type: ROW SECURITY; Schema: isokron
@@ -5649,6 +6221,39 @@ REVOKE ALL ON FUNCTION isokron.episodic_list_v1(p_workspace_id text, p_agent_id 
 GRANT ALL ON FUNCTION isokron.episodic_list_v1(p_workspace_id text, p_agent_id uuid, p_event_type text, p_since timestamp with time zone, p_limit integer) TO isokron_runtime;
 
 --
+-- Name: FUNCTION erase_self_v1(); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.erase_self_v1() FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.erase_self_v1() TO isokron_runtime;
+
+--
+-- Name: FUNCTION erase_user_core_v1(p_workspace_id text, p_user_id text, p_operator text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.erase_user_core_v1(p_workspace_id text, p_user_id text, p_operator text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION erase_user_v1(p_workspace_id text, p_user_id text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.erase_user_v1(p_workspace_id text, p_user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.erase_user_v1(p_workspace_id text, p_user_id text) TO isokron_sweeper;
+
+--
+-- Name: FUNCTION erase_verify_v1(p_receipt uuid); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.erase_verify_v1(p_receipt uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.erase_verify_v1(p_receipt uuid) TO isokron_sweeper;
+
+--
+-- Name: TABLE erasure_receipts; Type: ACL; Schema: isokron
+--
+
+GRANT SELECT,INSERT ON TABLE isokron.erasure_receipts TO isokron_definer;
+
+--
 -- Name: FUNCTION export_memory_v1(p_workspace_id text); Type: ACL; Schema: isokron
 --
 
@@ -6035,11 +6640,25 @@ REVOKE ALL ON FUNCTION isokron.recall_for_v2(p_workspace_id text, p_user_id text
 GRANT ALL ON FUNCTION isokron.recall_for_v2(p_workspace_id text, p_user_id text, p_query text, p_namespaces text[], p_limit integer, p_vector text, p_model text) TO isokron_runtime;
 
 --
+-- Name: FUNCTION recall_for_v3(p_workspace_id text, p_user_id text, p_query text, p_namespaces text[], p_limit integer, p_vector text, p_model text); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.recall_for_v3(p_workspace_id text, p_user_id text, p_query text, p_namespaces text[], p_limit integer, p_vector text, p_model text) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.recall_for_v3(p_workspace_id text, p_user_id text, p_query text, p_namespaces text[], p_limit integer, p_vector text, p_model text) TO isokron_runtime;
+
+--
 -- Name: FUNCTION recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean); Type: ACL; Schema: isokron
 --
 
 REVOKE ALL ON FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION isokron.recall_v1(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) TO isokron_runtime;
+
+--
+-- Name: FUNCTION recall_v2(p_query text, p_namespaces text[], p_limit integer, p_messages boolean); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.recall_v2(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.recall_v2(p_query text, p_namespaces text[], p_limit integer, p_messages boolean) TO isokron_runtime;
 
 --
 -- Name: FUNCTION recall_weights_v1(p_lexemes text[]); Type: ACL; Schema: isokron
@@ -6152,13 +6771,14 @@ GRANT SELECT,UPDATE ON TABLE hivex_foundation.tenant TO isokron_definer;
 --
 
 GRANT SELECT,INSERT ON TABLE isokron.agent_episodic_events TO isokron_runtime;
+GRANT SELECT,DELETE ON TABLE isokron.agent_episodic_events TO isokron_definer;
 
 --
 -- Name: TABLE agent_messages; Type: ACL; Schema: isokron
 --
 
 GRANT SELECT,INSERT,DELETE ON TABLE isokron.agent_messages TO isokron_runtime;
-GRANT SELECT ON TABLE isokron.agent_messages TO isokron_definer;
+GRANT SELECT,DELETE ON TABLE isokron.agent_messages TO isokron_definer;
 
 --
 -- Name: COLUMN agent_messages.embedding_model; Type: ACL; Schema: isokron
@@ -6171,6 +6791,7 @@ GRANT UPDATE(embedding_model) ON TABLE isokron.agent_messages TO isokron_definer
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.agent_sessions TO isokron_runtime;
+GRANT SELECT,DELETE ON TABLE isokron.agent_sessions TO isokron_definer;
 
 --
 -- Name: TABLE context_keys; Type: ACL; Schema: isokron
@@ -6325,4 +6946,6 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0029_search_words', '3493255689cdfcfa96ea8db00c9db9d37e4a4318fe0bc1a033d758a41ffc63c8'),
     ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf'),
     ('0031_memory_lifecycle', '83d03534809864a90197482189f218401c381168cce5de16c5bb25d5adfd09d0'),
-    ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7');
+    ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7'),
+    ('0033_recall_current', '9a3303c59f3e2b708a8670471835a97e8cd71af14712f193e62b2bf36e0b0b7c'),
+    ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f');

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._observe import WriteObserver
 from .delegations import DelegationLedger
 from .episodic import EpisodicEventStore
+from .erasure import ErasureCheck, ErasureReceipt, erase_self, erase_user, verify_erasure
 from .memory import NamespaceAccess, NamespaceItem, NamespaceMemory
 from .memory_transfer import (
     ImportLimits,
@@ -27,6 +28,8 @@ __all__ = [
     "DelegationSweeper",
     "EmbeddingCounts",
     "EpisodicEventStore",
+    "ErasureCheck",
+    "ErasureReceipt",
     "ImportLimits",
     "NamespaceAccess",
     "NamespaceItem",
@@ -39,10 +42,13 @@ __all__ = [
     "WriteObserver",
     "apply_quotas",
     "content_hash",
+    "erase_self",
+    "erase_user",
     "export_memory",
     "import_memory",
     "memory_duplicates",
     "purge_workspace",
     "quota_limits",
     "read_import_file",
+    "verify_erasure",
 ]

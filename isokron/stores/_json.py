@@ -10,7 +10,7 @@ __all__ = ["json_rows", "timestamps"]
 
 _TIME_KEYS = frozenset({"created_at", "updated_at", "expires_at", "last_heartbeat", "deadline",
                         "recorded_at", "retracted_at", "valid_from", "valid_to",
-                        "last_seen_at", "superseded_at"})
+                        "last_seen_at", "superseded_at", "erased_at"})
 
 
 def timestamps(row: dict[str, Any]) -> dict[str, Any]:

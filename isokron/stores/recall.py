@@ -1,6 +1,8 @@
 """Recall: one ranked list of memory records and the user's own messages for a query.
 
-Ranking is BM25 over the query's lexemes with OR semantics (``isokron.recall_v1``): the
+Only memories true now take part: unretracted, valid now, not superseded by a successor
+already valid (``isokron.recall_for_v3``). Ranking is BM25 over the query's lexemes with
+OR semantics (``isokron.recall_v2``): the
 English configuration's stop words and stemming (after ``isokron.search_text_v1``: a
 slash or backslash separates words, "Europe/Oslo" is "Europe" and "Oslo"), IDF from
 per-corpus document frequencies (each readable namespace; the user's messages), a bonus
@@ -39,7 +41,7 @@ __all__ = ["MAX_RECALL_LIMIT", "Recall", "RecallItem", "check_recall"]
 MAX_RECALL_LIMIT = 100
 
 _RECALL = signed_call("SELECT source, id, content, created_at, score, namespace, session_id, "
-                      "role FROM isokron.recall_for_v2($1, $2, $3, $4, $5, $6, $7)")
+                      "role FROM isokron.recall_for_v3($1, $2, $3, $4, $5, $6, $7)")
 _REFRESH = "SELECT isokron.refresh_recall_stats_v1()"
 
 
@@ -113,7 +115,7 @@ class Recall:
         text = query.strip()
         if not text:
             return []
-        # One statement: recall_for_v1 scopes its own transaction (workspace, tenant, user).
+        # One statement: recall_for_v3 scopes its own transaction (workspace, tenant, user).
         async with translate_errors("recalling"), acquire(self.pool) as conn:
             scope = {WORKSPACE_SETTING: workspace_id} | ({} if user_id is None else {
                 TENANT_SETTING: workspace_id, USER_SETTING: user_id})

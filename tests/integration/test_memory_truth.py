@@ -319,3 +319,33 @@ async def test_an_export_carries_what_is_true_not_the_history(memory, sweeper_po
     items = await export_memory(sweeper_pool, "org_root")
     assert [i["content"] for i in items if i["type"] == "memory"] == [
         "Org rule: UTC, ISO 8601 dates"]
+
+
+async def test_recall_shows_only_what_is_true_now(memory, owner, runtime_pool):
+    """The recall block's source: a retracted team memory, a superseded fact (its successor
+    valid) and an upgrade-marked duplicate are not recalled; a fact superseded from next
+    week still is, and so is its successor only once valid. The one-letter path too."""
+    from isokron.stores import Recall
+
+    recall = Recall(runtime_pool)
+    team = await memory.commit("ws_a1", "Team deploys on Fridays", namespace="team:team_a")
+    oslo = await memory.commit("ws_a1", "Alice lives in Oslo")
+    rota = await memory.commit("ws_a1", "Bob owns the rota")
+    await memory.forget("ws_a1", team.id)
+    await memory.supersede("ws_a1", oslo.id, "Alice lives in Berlin")
+    await memory.supersede("ws_a1", rota.id, "Carol owns the rota",
+                           valid_from=datetime.now(UTC) + timedelta(days=7))
+    # a legacy duplicate as an upgrade marks it (the owner's write: the runtime may not)
+    await owner.execute(
+        "INSERT INTO isokron.memory_records (root_id, namespace, content, "
+        "unmerged_duplicate_of) VALUES ('org_root', 'workspace:ws_a1', 'Bob owns the rota!', $1)",
+        uuid.UUID(rota.id))
+
+    async def said(query: str) -> list[str]:
+        return [i.content for i in await recall.items("ws_a1", query, limit=20)]
+
+    assert await said("Fridays deploys") == []
+    assert await said("Alice lives") == ["Alice lives in Berlin"]
+    assert await said("rota owns") == ["Bob owns the rota"]
+    assert sorted(await said("b")) == ["Alice lives in Berlin", "Bob owns the rota"]
+    assert "Team deploys on Fridays" not in await said("F")

@@ -46,6 +46,12 @@ CLOSED: dict[str, Spec] = {
         "key1 = '{ws}'", "items = 0, bytes = 0",
         "INSERT INTO isokron.quota_usage (scope, key1, key2, items) "
         "VALUES ('user', '{ws}', 'forged', -1000)"),
+    # erasure receipts: written by the erase functions only, a chain nobody may rewrite
+    "erasure_receipts": Spec(
+        "workspace_id = '{ws}'", "hash = 'forged'",
+        "INSERT INTO isokron.erasure_receipts (seq, workspace_id, subject, salt, counts, "
+        "session_ids, memory_ids, operator, erased_at, hash) VALUES (1, '{ws}', 's', 's', "
+        "'{{}}', '{{}}', '{{}}', 'forged', now(), 'forged')"),
 }
 
 SPECS: dict[str, Spec] = {
@@ -117,6 +123,11 @@ async def _seed_rows(owner: asyncpg.Connection, ws: str, session: uuid.UUID) -> 
     await owner.execute("SELECT isokron.refresh_recall_corpus_v1('s', $1, 'u')", ws)
     await owner.execute("SELECT isokron.refresh_recall_corpus_v1('m', $1, $2)", ws,
                         f"workspace:{ws}")
+    await owner.execute(
+        "INSERT INTO isokron.erasure_receipts (seq, workspace_id, subject, salt, counts, "
+        "session_ids, memory_ids, operator, erased_at, hash) SELECT coalesce(max(seq), 0) + 1, "
+        "$1, 's', 's', '{}', '{}', '{}', 'operator', now(), 'h' FROM isokron.erasure_receipts",
+        ws)
     return agent
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "positive_int",
     "program_type",
     "readable_file",
+    "receipt_type",
+    "user_type",
     "workspace_type",
     "writable_file",
 ]
@@ -95,6 +97,22 @@ def workspace_type(value: str) -> str:
         return check_free_text(value, "the workspace id", max_chars=MAX_ID_CHARS)
     except IsoKronError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def user_type(value: str) -> str:
+    """Accept a user id (free text within the id limits)."""
+    try:
+        return check_free_text(value, "the user id", max_chars=MAX_ID_CHARS)
+    except IsoKronError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def receipt_type(value: str) -> str:
+    """Accept an erasure receipt's id (a UUID, as ``isokron erase`` printed it)."""
+    if re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", value) is None:
+        raise argparse.ArgumentTypeError(f"{value[:80]!r} is not a receipt id (the UUID "
+                                         f"isokron erase printed as \"id\")")
+    return value
 
 
 def fingerprint_type(value: str) -> str:

@@ -14,6 +14,8 @@ from ._args import (
     positive_int,
     program_type,
     readable_file,
+    receipt_type,
+    user_type,
     workspace_type,
     writable_file,
 )
@@ -23,6 +25,7 @@ from .context_key import cmd_context_key
 from .demo import cmd_demo
 from .doctor import cmd_doctor
 from .embed import cmd_embed
+from .erase import cmd_erase
 from .eval import cmd_eval
 from .hermes import cmd_hermes_install
 from .mcp import cmd_mcp
@@ -258,6 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--stuck-threshold", type=positive_float, default=None,
                        help="seconds without a heartbeat before a row is stuck")
     sweep.set_defaults(func=cmd_sweep)
+    erase = _with_dsn(sub.add_parser(
+        "erase", help="erase everything isokron holds about one user of one workspace, with "
+        "a receipt; or prove a receipt (as the operator, a member of isokron_sweeper)"))
+    erase.add_argument("--workspace", type=workspace_type, help=_WORKSPACE_HELP + " (the "
+                       "user's tenant)")
+    erase.add_argument("--user", type=user_type, help="the user id to erase")
+    erase.add_argument("--verify", metavar="RECEIPT", type=receipt_type,
+                       help="the receipt id to prove: the chain holds and nothing of the user "
+                       "remains (status 0), else status 1")
+    erase.set_defaults(func=cmd_erase)
     embed = _with_dsn(sub.add_parser(
         "embed", help="embed stored texts for hybrid recall (as the schema owner)"))
     embed.add_argument("--backfill", action="store_true",
