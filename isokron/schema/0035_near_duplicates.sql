@@ -113,7 +113,11 @@ BEGIN
                                      THEN NULL ELSE greatest(k.expires_at, n.expires_at) END
               FROM isokron.memory_records n
              WHERE k.root_id = v_root AND k.namespace = v_new.namespace AND k.id = v_keeper
+               AND k.retracted_at IS NULL AND k.superseded_by IS NULL
                AND n.root_id = v_root AND n.namespace = v_new.namespace AND n.id = v_new.id;
+            IF NOT FOUND THEN  -- the keeper was retracted or superseded meanwhile
+                CONTINUE;
+            END IF;
             UPDATE isokron.memory_records
                SET duplicate_of = v_keeper, retracted_at = now()
              WHERE root_id = v_root AND namespace = v_new.namespace AND id = v_new.id;

@@ -3973,7 +3973,11 @@ BEGIN
                                      THEN NULL ELSE greatest(k.expires_at, n.expires_at) END
               FROM isokron.memory_records n
              WHERE k.root_id = v_root AND k.namespace = v_new.namespace AND k.id = v_keeper
+               AND k.retracted_at IS NULL AND k.superseded_by IS NULL
                AND n.root_id = v_root AND n.namespace = v_new.namespace AND n.id = v_new.id;
+            IF NOT FOUND THEN  -- the keeper was retracted or superseded meanwhile
+                CONTINUE;
+            END IF;
             UPDATE isokron.memory_records
                SET duplicate_of = v_keeper, retracted_at = now()
              WHERE root_id = v_root AND namespace = v_new.namespace AND id = v_new.id;
@@ -6465,4 +6469,4 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0030_quota_gaps', '1c6fbd0875f1f8ba95b646601db68a758a26bd531736b282e5cccb4e92e16ecf'),
     ('0031_memory_lifecycle', '83d03534809864a90197482189f218401c381168cce5de16c5bb25d5adfd09d0'),
     ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7'),
-    ('0035_near_duplicates', '7adcd333d511f39a2079dd4d4c6b10877a0bb4dde248abf22a2bedc8f472526d');
+    ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038');
