@@ -89,11 +89,16 @@ async def test_keep_reports_the_near_duplicate_and_leaves_the_original(db, owner
         before = await _row(owner, first.id)
         second = await _commit(kron, "org_a", TEA_TOO)
         found = {r.id: r for r in await (await kron.memory()).search("org_a")}
-    assert (await _row(owner, second.id))["duplicate_of"] == first.id
-    assert (await _row(owner, second.id))["retracted_at"] is None
-    assert await _row(owner, first.id) == before  # untouched
-    assert before["duplicate_of"] is None and before["embedding_model"] == MODEL
-    assert found[second.id].duplicate_of == first.id and found[first.id].duplicate_of is None
+        assert (await _row(owner, second.id))["duplicate_of"] == first.id
+        assert (await _row(owner, second.id))["retracted_at"] is None
+        assert await _row(owner, first.id) == before  # untouched
+        assert before["duplicate_of"] is None and before["embedding_model"] == MODEL
+        assert found[second.id].duplicate_of == first.id
+        assert found[first.id].duplicate_of is None
+        # changed by its id to say something else: embedded again, no longer a duplicate
+        await _commit(kron, "org_a", "the office is in Oslo", id=second.id)
+    changed = await _row(owner, second.id)
+    assert changed["duplicate_of"] is None and changed["embedding_model"] == MODEL
 
 
 async def test_merge_folds_the_near_duplicate_into_the_older_memory(db, owner, two_tenants):
@@ -115,6 +120,8 @@ async def test_merge_folds_the_near_duplicate_into_the_older_memory(db, owner, t
         assert [r.id for r in await memory.search("org_a")] == [first.id]
         assert [r.id for r in await memory.search("org_a", "tea")] == [first.id]
         assert [r.id for r in await memory.search("org_a", "t")] == [first.id]
+        then = {r.id: r for r in await memory.search("org_a", as_of=again.recorded_at)}
+        assert then[second.id].duplicate_of == first.id  # history shows why it went
         if not await owner.fetchval("SELECT count(*) FROM pg_proc "
                                     "WHERE proname = 'recall_for_v3'"):
             pytest.skip("recall shows retracted memories until recall_for_v3 (0033)")
