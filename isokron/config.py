@@ -25,6 +25,7 @@ from .guard.settings import (
     one_of,
     optional_text,
     read_dsns,
+    similarity,
     unknown_keys_error,
 )
 
@@ -89,6 +90,10 @@ class IsoKronConfig(QuotaSettings):
     embed_timeout_s: float = attrs.field(default=2.0, validator=at_least(0, strict=True))
     #: texts per embed_documents call (at least 32) when stored texts are embedded
     embed_batch_size: int = attrs.field(default=32, validator=at_least(32, integer=True))
+    #: a memory whose vector is this near (cosine similarity) to an older live memory of
+    #: its namespace is a near duplicate: reported as duplicate_of (keep) or folded (merge)
+    dedup: str = attrs.field(default="keep", validator=one_of("keep", "merge"))
+    dedup_threshold: float = attrs.field(default=0.95, validator=similarity)
     #: record memory content, queries and tool arguments on OpenTelemetry spans
     otel_capture_content: bool = attrs.field(default=False, validator=boolean)
     #: sign every transaction's tenant context with context_signing_key (the database
@@ -283,6 +288,8 @@ _DESCRIPTIONS = {
     "embedder": "embedder for hybrid recall: module:attr or {provider: openai, ...}",
     "embed_timeout_s": "seconds recall waits for a query embedding before ranking lexically",
     "embed_batch_size": "texts per embedding call (at least 32)",
+    "dedup": "near duplicates (with an embedder): keep (report duplicate_of) or merge",
+    "dedup_threshold": "cosine similarity in (0, 1] from which a memory is a near duplicate",
     "signed_context": "sign each transaction's tenant context (with a context key installed)",
     "context_signing_key": "the key that signs tenant contexts, e.g. ${ISOKRON_CONTEXT_KEY}",
     "context_token_ttl_s": "how long a signed tenant context stays valid (at least 10 s)",

@@ -86,8 +86,8 @@ class AsyncIsoKron(Draining):
         spec = embedder if embedder is not None else cfg.embedder
         #: the embedder wired in (hybrid recall, texts embedded off the hot path), or None
         self.embeddings = None if spec is None else Embeddings(
-            load_embedder(spec), self, batch_size=cfg.embed_batch_size,
-            query_timeout_s=cfg.embed_timeout_s)
+            load_embedder(spec), self, batch_size=cfg.embed_batch_size, dedup=cfg.dedup,
+            query_timeout_s=cfg.embed_timeout_s, dedup_threshold=cfg.dedup_threshold)
         self._pool = pool
         self._owns_pool = pool is None and pool_opener is None
         self._pool_opener = pool_opener

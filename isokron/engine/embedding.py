@@ -23,7 +23,7 @@ import attrs
 from ..embeddings import Embedder, check_vectors
 from ..models import AgentMessage, MemoryRecord
 from ..pool import DB
-from ..stores.vectors import Vectors
+from ..stores.vectors import DEFAULT_DEDUP_THRESHOLD, Vectors
 
 __all__ = ["HYBRID_RETRY_S", "EmbedQueue", "Embeddings", "Pending", "VectorSink"]
 
@@ -187,9 +187,13 @@ class Embeddings:
     embedding recall asks for (with a timeout; None when it fails, logged once)."""
 
     def __init__(self, embedder: Embedder, source: PoolSource, *, batch_size: int = 32,
-                 query_timeout_s: float = 2.0) -> None:
+                 query_timeout_s: float = 2.0, dedup: str = "keep",
+                 dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD) -> None:
         self.embedder = embedder
         self._source = source
+        #: near duplicates of a stored memory: reported (keep) or folded in (merge)
+        self.dedup = dedup
+        self.dedup_threshold = dedup_threshold
         self.query_timeout_s = query_timeout_s
         self.queue = EmbedQueue(embedder, self, batch_size=batch_size)
         self._query_failing = False
@@ -219,9 +223,11 @@ class Embeddings:
     async def store_vectors(self, workspace_id: str, user_id: str | None, source: str,
                             rows: Sequence[tuple[str, str, Sequence[float]]],
                             model_id: str) -> int:
-        """Write vectors on the primary, under the scope the rows were written in."""
-        return await Vectors(await self._source.pool()).store(workspace_id, user_id, source,
-                                                              rows, model_id)
+        """Write vectors on the primary, under the scope the rows were written in (near
+        duplicates among the memories marked or merged, as configured)."""
+        return await Vectors(await self._source.pool()).store(
+            workspace_id, user_id, source, rows, model_id, threshold=self.dedup_threshold,
+            merge=self.dedup == "merge")
 
     # -- queries ---------------------------------------------------------------------
     async def query_vector(self, query: str) -> list[float] | None:

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from .dsn import redact_dsn
 
 __all__ = ["at_least", "boolean", "check_dsn", "embedder_spec", "identifier", "one_of",
-           "optional_text", "read_dsns", "suggest_key", "unknown_keys_error"]
+           "optional_text", "read_dsns", "similarity", "suggest_key", "unknown_keys_error"]
 
 
 def check_dsn(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -58,6 +58,13 @@ def boolean(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise ConfigError(f"{attribute.name} must be true or false, got {value!r}",
                           key=attribute.name)
+
+
+def similarity(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A cosine similarity threshold: a number in (0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{attribute.name} must be a number in (0, 1] (a cosine "
+                          f"similarity), got {value!r}", key=attribute.name)
 
 
 def one_of(*choices: str) -> Any:

@@ -4397,6 +4397,112 @@ $$;
 ALTER FUNCTION isokron.set_namespace_root_tg() OWNER TO isokron_definer;
 
 --
+-- Name: store_embeddings_v2(text, uuid[], text[], text[], text, double precision, boolean); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.store_embeddings_v2(p_source text, p_ids uuid[], p_vectors text[], p_hashes text[], p_model text, p_threshold double precision, p_merge boolean) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_n integer;
+    v_root text;
+    v_writable text[];
+    v_schema text;
+    v_new record;
+    v_keeper uuid;
+    v_near text;
+BEGIN
+    IF p_threshold IS NULL OR NOT (p_threshold > 0 AND p_threshold <= 1) THEN
+        RAISE EXCEPTION 'the near-duplicate threshold must be in (0, 1], got %',
+            coalesce(p_threshold::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    v_n := isokron.store_embeddings_v1(p_source, p_ids, p_vectors, p_hashes, p_model);
+    IF p_source <> 'memory' OR coalesce(v_n, 0) = 0 THEN
+        RETURN v_n;
+    END IF;
+    SELECT a.root_id, a.writable INTO v_root, v_writable FROM isokron.namespace_access_v2() a;
+    SELECT n.nspname INTO v_schema
+      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'vector';
+    IF v_root IS NULL OR v_schema IS NULL THEN
+        RETURN v_n;
+    END IF;
+    -- The nearest older live memory of the same tree, namespace and model ($1 root,
+    -- $2 namespace, $3 the new memory's id, $4 model, $5 threshold).
+    v_near := format($q$
+        SELECT k.id
+          FROM isokron.memory_records n
+          JOIN isokron.memory_records k
+            ON k.root_id = n.root_id AND k.namespace = n.namespace AND k.id <> n.id
+         WHERE n.root_id = $1 AND n.namespace = $2 AND n.id = $3
+           AND n.retracted_at IS NULL AND n.superseded_by IS NULL
+           AND n.unmerged_duplicate_of IS NULL AND n.embedding_model = $4
+           AND k.embedding_model = $4
+           AND k.retracted_at IS NULL AND k.superseded_by IS NULL
+           AND k.unmerged_duplicate_of IS NULL
+           AND (k.expires_at IS NULL OR k.expires_at > now())
+           AND (k.created_at, k.id) < (n.created_at, n.id)
+           AND %1$I.vector_dims(k.embedding) = %1$I.vector_dims(n.embedding)
+           AND 1 - (k.embedding OPERATOR(%1$I.<=>) n.embedding) >= $5
+         ORDER BY k.embedding OPERATOR(%1$I.<=>) n.embedding, k.created_at, k.id
+         LIMIT 1 $q$, v_schema);
+    FOR v_new IN
+        SELECT r.namespace, r.id, r.duplicate_of
+          FROM isokron.memory_records r
+          JOIN unnest(p_ids, p_hashes) AS x(id, h) ON r.id = x.id AND md5(r.content) = x.h
+         WHERE r.root_id = v_root AND r.namespace = ANY (v_writable)
+           AND r.embedding_model = p_model
+           AND r.retracted_at IS NULL AND r.superseded_by IS NULL
+           AND r.unmerged_duplicate_of IS NULL
+         ORDER BY r.created_at, r.id
+    LOOP
+        v_keeper := NULL;
+        EXECUTE v_near INTO v_keeper USING v_root, v_new.namespace, v_new.id, p_model,
+                                           p_threshold;
+        IF v_keeper IS NULL THEN
+            IF v_new.duplicate_of IS NOT NULL THEN  -- re-embedded, no longer near
+                UPDATE isokron.memory_records SET duplicate_of = NULL
+                 WHERE root_id = v_root AND namespace = v_new.namespace AND id = v_new.id
+                   AND retracted_at IS NULL;
+            END IF;
+            CONTINUE;
+        END IF;
+        IF p_merge THEN
+            UPDATE isokron.memory_records k
+               SET seen_count = k.seen_count + n.seen_count,
+                   last_seen_at = greatest(k.last_seen_at, n.last_seen_at),
+                   pin = k.pin OR n.pin,
+                   expires_at = CASE WHEN k.expires_at IS NULL OR n.expires_at IS NULL
+                                     THEN NULL ELSE greatest(k.expires_at, n.expires_at) END
+              FROM isokron.memory_records n
+             WHERE k.root_id = v_root AND k.namespace = v_new.namespace AND k.id = v_keeper
+               AND k.retracted_at IS NULL AND k.superseded_by IS NULL
+               AND n.root_id = v_root AND n.namespace = v_new.namespace AND n.id = v_new.id;
+            IF NOT FOUND THEN  -- the keeper was retracted or superseded meanwhile
+                CONTINUE;
+            END IF;
+            UPDATE isokron.memory_records
+               SET duplicate_of = v_keeper, retracted_at = now()
+             WHERE root_id = v_root AND namespace = v_new.namespace AND id = v_new.id;
+            IF v_new.namespace LIKE 'team:%' OR v_new.namespace LIKE 'org:%' THEN
+                INSERT INTO isokron.memory_audit (root_id, memory_id, namespace, workspace_id,
+                                                  action)
+                VALUES (v_root, v_new.id, v_new.namespace,
+                        (SELECT isokron.context_workspace_v1()), 'merge');
+            END IF;
+        ELSIF v_new.duplicate_of IS DISTINCT FROM v_keeper THEN
+            UPDATE isokron.memory_records SET duplicate_of = v_keeper
+             WHERE root_id = v_root AND namespace = v_new.namespace AND id = v_new.id;
+        END IF;
+    END LOOP;
+    RETURN v_n;
+END
+$_$;
+
+ALTER FUNCTION isokron.store_embeddings_v2(p_source text, p_ids uuid[], p_vectors text[], p_hashes text[], p_model text, p_threshold double precision, p_merge boolean) OWNER TO isokron_definer;
+
+--
 -- Name: sweep_delegations_v1(double precision); Type: FUNCTION; Schema: isokron
 --
 
@@ -5422,6 +5528,18 @@ CREATE TRIGGER memory_audit_root BEFORE INSERT OR UPDATE OF namespace, root_id O
 CREATE TRIGGER memory_namespaces_root BEFORE INSERT OR UPDATE OF name, root_id ON isokron.memory_namespaces FOR EACH ROW EXECUTE FUNCTION isokron.set_namespace_root_tg();
 
 --
+-- Name: memory_records memory_records_duplicate_insert; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_duplicate_insert BEFORE INSERT ON isokron.memory_records FOR EACH ROW WHEN ((new.duplicate_of IS NOT NULL)) EXECUTE FUNCTION isokron.memory_lifecycle_guard_tg();
+
+--
+-- Name: memory_records memory_records_duplicate_update; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_duplicate_update BEFORE UPDATE OF duplicate_of ON isokron.memory_records FOR EACH ROW EXECUTE FUNCTION isokron.memory_lifecycle_guard_tg();
+
+--
 -- Name: memory_records memory_records_embedding_stale; Type: TRIGGER; Schema: isokron
 --
 
@@ -6385,6 +6503,18 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE isokron.memory_records TO isokron_run
 GRANT SELECT,INSERT,DELETE ON TABLE isokron.memory_records TO isokron_definer;
 
 --
+-- Name: COLUMN memory_records.pin; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(pin) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.expires_at; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(expires_at) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
 -- Name: COLUMN memory_records.embedding_model; Type: ACL; Schema: isokron
 --
 
@@ -6431,6 +6561,12 @@ GRANT UPDATE(superseded_by) ON TABLE isokron.memory_records TO isokron_definer;
 --
 
 GRANT UPDATE(superseded_at) ON TABLE isokron.memory_records TO isokron_definer;
+
+--
+-- Name: COLUMN memory_records.duplicate_of; Type: ACL; Schema: isokron
+--
+
+GRANT UPDATE(duplicate_of) ON TABLE isokron.memory_records TO isokron_definer;
 
 --
 -- Name: COLUMN memory_records.unmerged_duplicate_of; Type: ACL; Schema: isokron
@@ -6706,6 +6842,13 @@ REVOKE ALL ON FUNCTION isokron.set_context_signed_v1() FROM PUBLIC;
 REVOKE ALL ON FUNCTION isokron.set_namespace_root_tg() FROM PUBLIC;
 
 --
+-- Name: FUNCTION store_embeddings_v2(p_source text, p_ids uuid[], p_vectors text[], p_hashes text[], p_model text, p_threshold double precision, p_merge boolean); Type: ACL; Schema: isokron
+--
+
+REVOKE ALL ON FUNCTION isokron.store_embeddings_v2(p_source text, p_ids uuid[], p_vectors text[], p_hashes text[], p_model text, p_threshold double precision, p_merge boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION isokron.store_embeddings_v2(p_source text, p_ids uuid[], p_vectors text[], p_hashes text[], p_model text, p_threshold double precision, p_merge boolean) TO isokron_runtime;
+
+--
 -- Name: FUNCTION sweep_delegations_v1(p_stuck_threshold_s double precision); Type: ACL; Schema: isokron
 --
 
@@ -6948,4 +7091,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0031_memory_lifecycle', '83d03534809864a90197482189f218401c381168cce5de16c5bb25d5adfd09d0'),
     ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7'),
     ('0033_recall_current', '9a3303c59f3e2b708a8670471835a97e8cd71af14712f193e62b2bf36e0b0b7c'),
-    ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f');
+    ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f'),
+    ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038');

@@ -4,8 +4,10 @@ Every vector is stored with its embedder's ``model_id`` and only where the row's
 still the text that was embedded (its MD5): a memory whose content changed since keeps no
 vector of the current model (a trigger clears the model), and recall never compares
 vectors of different models. The runtime role stores vectors only for rows it may read
-(``store_embeddings_v1`` takes the scope from the transaction's settings); the backfill
-functions are an operator's (never granted to the runtime role).
+(``store_embeddings_v2`` takes the scope from the transaction's settings, and in the same
+call reports a memory within ``threshold`` cosine similarity of an older live memory of its
+namespace as ``duplicate_of`` it, or with ``merge`` folds it in); the backfill functions are
+an operator's (never granted to the runtime role).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ SOURCES = ("memory", "message")
 #: the longest model id stored with a vector
 MAX_MODEL_ID_CHARS = 200
 
-_STORE = "SELECT isokron.store_embeddings_v1($1, $2, $3, $4, $5)"
+_STORE = "SELECT isokron.store_embeddings_v2($1, $2, $3, $4, $5, $6, $7)"
+#: the cosine similarity from which a memory is a near duplicate, unless told otherwise
+DEFAULT_DEDUP_THRESHOLD = 0.95
 _BACKFILL = "SELECT isokron.backfill_embeddings_v1($1, $2, $3, $4, $5)"
 _BACKLOG = ("SELECT source, id, content FROM isokron.embedding_backlog_v1($1, $2, $3, $4)")
 _COUNTS = "SELECT source, total, missing FROM isokron.embedding_counts_v1($1)"
@@ -89,16 +93,27 @@ class Vectors:
 
     async def store(self, workspace_id: str, user_id: str | None, source: str,
                     rows: Sequence[tuple[str | uuid.UUID, str, Sequence[float]]],
-                    model_id: str) -> int:
+                    model_id: str, *, threshold: float = DEFAULT_DEDUP_THRESHOLD,
+                    merge: bool = False) -> int:
         """Store ``(id, content embedded, vector)`` rows of one source for what
         ``workspace_id`` (and, for messages, ``user_id``) may read; return the rows updated
-        (a row whose content changed since, or that the scope may not read, is skipped)."""
+        (a row whose content changed since, or that the scope may not read, is skipped).
+
+        A memory whose vector is at least ``threshold`` similar (cosine) to an older live
+        memory of the same namespace gets ``duplicate_of`` that memory; with ``merge`` it is
+        folded into it (the keeper's ``seen_count`` grows, the near duplicate is retracted).
+        """
         check_workspace(workspace_id)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
+                or not 0 < threshold <= 1:
+            raise InvalidInputError(f"threshold must be a number in (0, 1], got "
+                                    f"{shown(threshold)}")
         ids, vectors, hashes = _rows(source, rows, model_id)
         if not ids:
             return 0
         async with recall_scope(self.pool, workspace_id, user_id, "storing embeddings") as conn:
-            return int(await conn.fetchval(_STORE, source, ids, vectors, hashes, model_id) or 0)
+            return int(await conn.fetchval(_STORE, source, ids, vectors, hashes, model_id,
+                                           float(threshold), bool(merge)) or 0)
 
     async def dims(self) -> int | None:
         """The dimension the vector columns are fixed to (None: not prepared yet)."""

@@ -159,3 +159,34 @@ def test_quota_keys_have_defaults_descriptions_checks_and_the_readme_table():
     for key in keys[7:]:
         assert f"{key.removeprefix('quota_')} = {QUOTA_DEFAULTS[key]}" in gaps, key
     assert f"THEN {QUOTA_DEFAULTS['quota_memory_bytes']} ELSE memory_bytes" in gaps
+
+
+def test_dedup_keys_default_validate_and_are_described(tmp_path, monkeypatch):
+    """dedup is keep (default) or merge; dedup_threshold a cosine similarity in (0, 1]
+    (default 0.95, 1 allowed, ${VAR} coerced); a bad value is a ConfigError naming the key
+    and the value."""
+    from isokron.config import config_schema
+
+    cfg = load_config({"dsn": DSN})
+    assert (cfg.dedup, cfg.dedup_threshold) == ("keep", 0.95)
+    cfg = load_config({"dsn": DSN, "dedup": "merge", "dedup_threshold": 1})
+    assert (cfg.dedup, cfg.dedup_threshold) == ("merge", 1)
+    monkeypatch.setenv("KR_DEDUP_T", "0.9")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"isokron:\n  dsn: {DSN}\n  dedup_threshold: ${{KR_DEDUP_T}}\n")
+    assert load_config(path).dedup_threshold == 0.9
+    for key, value, fragment in (("dedup", "fold", "one of keep, merge; got 'fold'"),
+                                 ("dedup", True, "one of keep, merge"),
+                                 ("dedup_threshold", 0, r"in \(0, 1\].*got 0"),
+                                 ("dedup_threshold", -0.5, r"got -0\.5"),
+                                 ("dedup_threshold", 1.01, r"got 1\.01"),
+                                 ("dedup_threshold", "high", "got 'high'"),
+                                 ("dedup_threshold", True, "got True")):
+        with pytest.raises(ConfigError, match=fragment) as info:
+            load_config({"dsn": DSN, key: value})
+        assert info.value.key == key
+    described = {item["key"]: item for item in config_schema()}
+    assert described["dedup"]["default"] == "keep" and "merge" in described["dedup"][
+        "description"]
+    assert described["dedup_threshold"]["default"] == 0.95
+    assert "cosine" in described["dedup_threshold"]["description"]
