@@ -27,13 +27,14 @@ from .sessions import bench_sessions
 from .signed import bench_signed
 from .soak import soak
 from .sweeper import bench_sweeper
+from .truth import bench_truth
 from .warmup import bench_warmup, bench_warmup_growth, warm_block
 
 __all__ = ["STEPS", "Progress", "run_suite"]
 
 #: the suite's steps, in order (the last two run outside the event loop)
 STEPS = ("starting", "memory", "warmup", "warmup_growth", "sessions", "episodic", "sweeper",
-         "recall", "hybrid", "signed", "warm_block", "soak")
+         "recall", "truth", "hybrid", "signed", "warm_block", "soak")
 
 
 def _step(progress: Progress | None, name: str) -> None:
@@ -60,6 +61,8 @@ async def _suite(dsn: str, runtime_dsn: str, sweeper_dsn: str, quick: bool,
     results.append(await bench_sweeper(dsn, sweeper_dsn, quick))
     _step(progress, "recall")
     results += await bench_recall(dsn, runtime_dsn, quick)
+    _step(progress, "truth")
+    results += await bench_truth(runtime_dsn, quick)
     _step(progress, "hybrid")
     results += await bench_hybrid(dsn, runtime_dsn, quick)
     _step(progress, "signed")
