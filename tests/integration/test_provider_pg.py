@@ -197,18 +197,22 @@ def test_hooks_write_episodes_and_the_ledger(seeded_db):
                 "SELECT event_type, body::text AS body FROM isokron.agent_episodic_events "
                 "ORDER BY created_at")
             ledger = await conn.fetch("SELECT * FROM isokron.delegations")
+            sessions = await conn.fetch("SELECT id::text FROM isokron.agent_sessions")
             kora = await conn.fetchval(
                 "SELECT actor_id FROM public.actor_registry WHERE actor_kind = 'kora'")
-            return episodes, ledger, kora
+            return episodes, ledger, kora, sessions
         finally:
             await conn.close()
 
-    episodes, ledger, kora = run_coro_sync(read())
+    episodes, ledger, kora, sessions = run_coro_sync(read())
     assert [e["event_type"] for e in episodes] == ["turn", "delegation"]
     turn = json.loads(episodes[0]["body"])
     assert turn["session_id"] == "sess-7" and turn["turn_number"] == 1
-    # no text of the turn in a workspace-wide episode: only its lengths
-    assert set(turn) == {"session_id", "turn_number", "user_chars", "assistant_chars"}
+    # no text of the turn in a workspace-wide episode: only its lengths, and the key of its
+    # session (what erasure of the session's user finds it by)
+    assert set(turn) == {"session_id", "session", "turn_number", "user_chars",
+                         "assistant_chars"}
+    assert [s["id"] for s in sessions] == [turn["session"]]
     assert turn["assistant_chars"] == len("short answer") and turn["user_chars"] == 2500
     (row,) = ledger
     assert row["status"] == "completed" and row["caller_id"] == kora
