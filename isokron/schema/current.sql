@@ -1737,6 +1737,24 @@ END
 $$;
 
 --
+-- Name: memory_claimed_guard_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_claimed_guard_tg() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF pg_has_role(current_user, 'isokron_runtime', 'MEMBER')
+       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'memory % was written on behalf of another user: it may not be '
+            'taken over (commit a memory of your own)', OLD.id USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
 -- Name: memory_commit_many_v1(text, uuid[], text[], text[], text[], text[], text[], boolean[], timestamp with time zone[]); Type: FUNCTION; Schema: isokron
 --
 
@@ -2726,6 +2744,36 @@ CREATE FUNCTION isokron.memory_visible_v1(p_recorded timestamp with time zone, p
        AND p_valid_from <= p_valid
        AND coalesce(CASE WHEN p_superseded_at > p_tx THEN p_prior_valid_to ELSE p_valid_to END
                     > p_valid, true)
+$$;
+
+--
+-- Name: memory_writer_guard_tg(); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.memory_writer_guard_tg() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_writer text;
+    v_bad text;
+BEGIN
+    IF NOT pg_has_role(current_user, 'isokron_runtime', 'MEMBER')
+       OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NULL;
+    END IF;
+    v_writer := (SELECT isokron.context_workspace_v1());
+    SELECT a.written_by INTO v_bad FROM added a
+     WHERE (a.written_by IS NOT NULL OR a.user_id IS NOT NULL)
+       AND a.written_by IS DISTINCT FROM v_writer
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a memory''s written_by is the workspace that writes it (%), not %',
+            coalesce(quote_literal(v_writer), 'none'), coalesce(quote_literal(v_bad), 'NULL')
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN NULL;
+END
 $$;
 
 --
@@ -5564,6 +5612,18 @@ CREATE TRIGGER memory_records_lifecycle_update BEFORE UPDATE OF recorded_at, ret
 CREATE TRIGGER memory_records_root BEFORE INSERT ON isokron.memory_records FOR EACH ROW WHEN ((new.root_id IS NULL)) EXECUTE FUNCTION isokron.fill_record_root_tg();
 
 --
+-- Name: memory_records memory_records_user_claimed; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_user_claimed BEFORE UPDATE OF user_id ON isokron.memory_records FOR EACH ROW WHEN (((old.user_id IS NOT NULL) AND (new.user_id IS DISTINCT FROM old.user_id))) EXECUTE FUNCTION isokron.memory_claimed_guard_tg();
+
+--
+-- Name: memory_records memory_records_writer; Type: TRIGGER; Schema: isokron
+--
+
+CREATE TRIGGER memory_records_writer AFTER INSERT ON isokron.memory_records REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION isokron.memory_writer_guard_tg();
+
+--
 -- Name: memory_records quota_memory_added; Type: TRIGGER; Schema: isokron
 --
 
@@ -7092,4 +7152,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7'),
     ('0033_recall_current', '9a3303c59f3e2b708a8670471835a97e8cd71af14712f193e62b2bf36e0b0b7c'),
     ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f'),
-    ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038');
+    ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038'),
+    ('0036_memory_attribution', '0764d36ae27a927c5e54156c1818dd404425bfb063afe184207911334aaed61b');
