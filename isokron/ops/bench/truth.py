@@ -22,9 +22,9 @@ from ._measure import interleaved, result, stats
 __all__ = ["bench_truth"]
 
 _COMMIT_V1 = ("SELECT isokron.memory_commit_v1($1, $2, 'workspace:org_bench', 'workspace', "
-              "$3, 'note', 'agent', false, NULL)")
+              "$3, 'fact', 'agent', false, NULL)")
 _COMMIT_V2 = ("SELECT isokron.memory_commit_v2($1, $2, 'workspace:org_bench', 'workspace', "
-              "$3, 'note', 'agent', false, NULL, NULL, NULL, NULL)")
+              "$3, 'fact', 'agent', false, NULL, NULL, NULL, NULL)")
 _RECALL = ("SELECT source, id, content, created_at, score, namespace, session_id, role "
            "FROM isokron.recall_for_{v}('org_recall', 'u1', $1, NULL, 10, NULL, NULL)")
 _SEARCH = ("SELECT isokron.memory_search_{v}('org_recall', NULL, NULL, 10, 'fts', $1{extra})"
