@@ -113,7 +113,9 @@ async def test_planted_records_are_skipped(store, runtime_pool, caplog):
         (None, json.dumps({**FORGED, "extra": True})),
         (None, json.dumps({**FORGED, "value": "member"})),
         (None, json.dumps(FORGED)),  # the forged item under an id of its own: not alice's
-        (carol, json.dumps(FORGED)),  # the forged item under another key's id
+        # the forged item under another key's id (spelled compactly: the same text as the
+        # plant above would be that memory again, deduplicated, not a row of carol's id)
+        (carol, json.dumps(FORGED, separators=(",", ":"))),
         (store._id(("users", "dave"), "profile"), "{not json member"),
     ]
     for record_id, content in planted:
