@@ -10,9 +10,12 @@ capability column falls back to the packaged mirror.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+
+from cachetools import LRUCache
 
 from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call
 from ..errors import NoActiveRoleCharterError
@@ -43,6 +46,14 @@ PARTS: dict[str, str] = {
     "constitution": "constitution",
 }
 _SQL = signed_call("SELECT isokron.read_context_v2($1, $2, $3, $4, $5)::text")
+
+#: The last document read per (workspace, actor kind, parts) and what it decoded to: the
+#: same text again (an unchanged identity re-read after its TTL) is not decoded and
+#: checked again. Only a document that passed every check is kept; its records are
+#: immutable, so handing them out again is safe. The verdict holds for the exact text only.
+_DECODED: LRUCache[tuple[str, str, tuple[str, ...] | None], tuple[str, dict[str, Any]]] = (
+    LRUCache(maxsize=1024))
+_DECODED_LOCK = threading.Lock()
 
 
 def _when(value: str | None) -> datetime | None:
@@ -136,4 +147,12 @@ async def read_context_parts(
         text = await conn.fetchval(_SQL, workspace_id, actor_kind, scratchpad_limit,
                                    event_limit, wanted,
                                    lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
-    return _build(workspace_id, actor_kind, json.loads(text))
+    key = (workspace_id, actor_kind, None if wanted is None else tuple(wanted))
+    with _DECODED_LOCK:
+        seen = _DECODED.get(key)
+    if seen is not None and seen[0] == text:
+        return dict(seen[1])
+    built = _build(workspace_id, actor_kind, json.loads(text))
+    with _DECODED_LOCK:
+        _DECODED[key] = (text, built)
+    return dict(built)

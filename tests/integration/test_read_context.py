@@ -121,3 +121,42 @@ async def test_recent_events_are_the_newest_of_every_type_of_the_actor(owner, ru
         "AND e.event_type LIKE 'kora.%' ORDER BY e.seq DESC LIMIT 4")
     assert [str(e.event_id) for e in ctx.recent_events] == [str(r["event_id"]) for r in expected]
     assert {e.event_type for e in ctx.recent_events} >= {"kora.type2000", "kora.type1000"}
+
+
+async def test_an_unchanged_document_is_not_decoded_and_checked_again(owner, runtime_pool,
+                                                                      monkeypatch):
+    """The same identity text again (a re-read after the TTL) reuses what it decoded to; a
+    changed text is decoded and checked afresh, and a failed check is never remembered."""
+    import pytest
+
+    from isokron.errors import RoleCharterIntegrityError
+    from isokron.readers import context
+
+    await seed_demo_workspace(owner, "org_cache")
+    built = []
+
+    def counting(*args):
+        built.append(args[0])
+        return real(*args)
+
+    real = context._build
+    monkeypatch.setattr(context, "_build", counting)
+    substrate = PostgresSubstrate(runtime_pool)
+    first = await substrate.read_context("org_cache")
+    second = await substrate.read_context("org_cache")
+    assert built == ["org_cache"]
+    assert _comparable(first) == _comparable(second)
+    # another scratchpad limit is another text: decoded
+    await substrate.read_context("org_cache", scratchpad_limit=1)
+    assert len(built) == 2
+    # a tampered charter: the text changes, the check runs and fails, every time
+    await owner.execute("UPDATE public.kora_role_charter SET content_md = content_md || 'x' "
+                        "WHERE workspace_id = 'org_cache'")
+    for _ in range(2):
+        with pytest.raises(RoleCharterIntegrityError):
+            await substrate.read_context("org_cache")
+    assert len(built) == 4
+    # repaired to the exact text of before: the earlier verdict holds for that exact text
+    await owner.execute("UPDATE public.kora_role_charter SET content_md = "
+                        "left(content_md, -1) WHERE workspace_id = 'org_cache'")
+    assert _comparable(await substrate.read_context("org_cache")) == _comparable(first)
