@@ -38,7 +38,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
+
+from cachetools import LRUCache
 
 from .normalize import View, decoded_runs, joined_runs, normalised, reversed_runs, separated_runs
 from .redact_cards import is_card_number
@@ -134,13 +137,29 @@ def _merge(spans: list[Span]) -> list[Span]:
     return [(s, e, lab) for s, e, _, lab in merged]
 
 
+#: Short texts already found clean (an event type, a sender, a JSON key, a tool name: the
+#: same few strings again and again) are not scanned twice. Only clean texts are kept, so
+#: the cache never holds a secret; the rules are fixed for the process's life.
+_CLEAN_MAX_CHARS = 128
+_CLEAN: LRUCache[str, bool] = LRUCache(maxsize=8192)
+_CLEAN_LOCK = threading.Lock()
+
+
 def redact_secrets(text: str) -> tuple[str, list[str]]:
     """Return ``text`` with secrets replaced by ``[REDACTED:<LABEL>]`` and the labels found.
 
     Text without a secret comes back unchanged, character for character.
     """
+    short = len(text) <= _CLEAN_MAX_CHARS
+    if short:
+        with _CLEAN_LOCK:
+            if text in _CLEAN:
+                return text, []
     spans = _merge(_find(text))
     if not spans:
+        if short:
+            with _CLEAN_LOCK:
+                _CLEAN[text] = True
         return text, []
     parts: list[str] = []
     last = 0

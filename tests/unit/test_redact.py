@@ -125,3 +125,29 @@ def test_text_without_a_secret_keeps_its_zero_width_characters():
     """Only a secret's own text is normalised: emoji joiners elsewhere are kept."""
     family = "family: \U0001f468\u200d\U0001f469\u200d\U0001f467 and a\u200bb"
     assert redact_secrets(family) == (family, [])
+
+
+def test_short_clean_texts_are_scanned_once_and_secrets_every_time(monkeypatch):
+    """The clean-text cache: a short clean string is scanned once; a string with a secret is
+    never remembered (scanned and redacted each time); a long one is not cached."""
+    from isokron.guard import redact
+
+    scanned: list[str] = []
+    real = redact._find
+
+    def counting(text: str):
+        scanned.append(text)
+        return real(text)
+
+    monkeypatch.setattr(redact, "_find", counting)
+    clean = "tool-call-name-for-the-cache-test"
+    secret = "ghp_" + "a1B2" * 9
+    long = "plain words " * 20
+    for _ in range(3):
+        assert redact.redact_secrets(clean) == (clean, [])
+        text, labels = redact.redact_secrets(secret)
+        assert secret not in text and labels
+        assert redact.redact_secrets(long) == (long, [])
+    assert scanned.count(clean) == 1
+    assert scanned.count(secret) == 3 and scanned.count(long) == 3
+    assert secret not in redact._CLEAN
