@@ -1037,6 +1037,56 @@ END
 $$;
 
 --
+-- Name: episodic_append_v3(text, uuid, uuid[], text[], text[], text[], text[], text[], text[]); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.episodic_append_v3(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_written json;
+    v_count integer;
+    v_replayed json;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    IF NOT EXISTS (SELECT 1 FROM public.actor_registry a
+                    WHERE a.actor_id = p_agent_id AND a.workspace_id = p_workspace_id) THEN
+        RETURN json_build_object('owned', false);
+    END IF;
+    WITH written AS (
+        INSERT INTO isokron.agent_episodic_events
+            (id, workspace_id, agent_id, event_type, sender, recipient, body,
+             inference_receipt_id, audit_event_hash)
+        SELECT u.id, p_workspace_id, p_agent_id, u.event_type, u.sender, u.recipient,
+               u.body::jsonb, u.receipt, u.hash
+          FROM unnest(p_ids, p_types, p_senders, p_recipients, p_bodies, p_receipts, p_hashes)
+               WITH ORDINALITY AS u(id, event_type, sender, recipient, body, receipt, hash, ord)
+         ORDER BY u.ord  -- seq follows the order given
+        ON CONFLICT (workspace_id, id) DO NOTHING
+        RETURNING id, created_at
+    )
+    SELECT json_agg(json_build_array(w.id, w.created_at)), count(*)
+      INTO v_written, v_count FROM written w;
+    IF v_count < cardinality(p_ids) THEN
+        -- Ids stored before (a retry): returned as stored, for this agent only.
+        SELECT json_agg(json_build_object(
+                   'id', x.id, 'agent_id', x.agent_id, 'created_at', x.created_at,
+                   'event_type', x.event_type, 'sender', x.sender, 'recipient', x.recipient,
+                   'body', x.body::text, 'inference_receipt_id', x.inference_receipt_id,
+                   'audit_event_hash', x.audit_event_hash))
+          INTO v_replayed
+          FROM isokron.agent_episodic_events x
+         WHERE x.workspace_id = p_workspace_id AND x.id = ANY (p_ids)
+           AND x.agent_id = p_agent_id
+           AND NOT x.id IN (SELECT (e ->> 0)::uuid FROM json_array_elements(v_written) e);
+    END IF;
+    RETURN json_build_object('owned', true, 'written', coalesce(v_written, '[]'::json),
+                             'replayed', coalesce(v_replayed, '[]'::json));
+END
+$$;
+
+--
 -- Name: episodic_list_v1(text, uuid, text, timestamp with time zone, integer); Type: FUNCTION; Schema: isokron
 --
 
@@ -6392,6 +6442,12 @@ REVOKE ALL ON FUNCTION isokron.episodic_append_v2(p_workspace_id text, p_agent_i
 GRANT ALL ON FUNCTION isokron.episodic_append_v2(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) TO isokron_runtime;
 
 --
+-- Name: FUNCTION episodic_append_v3(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.episodic_append_v3(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]) TO isokron_runtime;
+
+--
 -- Name: FUNCTION episodic_list_v1(p_workspace_id text, p_agent_id uuid, p_event_type text, p_since timestamp with time zone, p_limit integer); Type: ACL; Schema: isokron
 --
 
@@ -7153,4 +7209,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0033_recall_current', '9a3303c59f3e2b708a8670471835a97e8cd71af14712f193e62b2bf36e0b0b7c'),
     ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f'),
     ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038'),
-    ('0036_memory_attribution', '0764d36ae27a927c5e54156c1818dd404425bfb063afe184207911334aaed61b');
+    ('0036_memory_attribution', '0764d36ae27a927c5e54156c1818dd404425bfb063afe184207911334aaed61b'),
+    ('0037_lean_episodes', '3e28b51bd66cbb6ca30571bf791ed0f0dc7f3b32d9fd23146570d25228031558');

@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "EpisodicEventStore"]
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # One round trip each (migration 0007): the tenant setting, the ownership check, the work.
 _APPEND = signed_call(
-    "SELECT isokron.episodic_append_v2($1, $2, $3, $4, $5, $6, $7, $8, $9)::text")
+    "SELECT isokron.episodic_append_v3($1, $2, $3, $4, $5, $6, $7, $8, $9)::text")
 _LIST = signed_call("SELECT isokron.episodic_list_v1($1, $2, $3, $4, $5)::text")
 
 
@@ -139,8 +139,17 @@ class EpisodicEventStore:
             raise NotOwnedError(
                 f"agent {agent} is not an agent of workspace {workspace_id!r}"
             )
+        # Written rows: built from what was sent and the database's created_at; rows stored
+        # before (a retry) come back as stored.
+        created = {uuid.UUID(i): datetime.fromisoformat(at) for i, at in result["written"]}
         by_id = {uuid.UUID(r["id"]): EpisodicEvent.from_row(timestamps(r))
-                 for r in result["rows"]}
+                 for r in result["replayed"]}
+        for row in rows:  # an id given twice in one batch: the first one was stored
+            if row[0] in created and row[0] not in by_id:
+                by_id[row[0]] = EpisodicEvent(
+                    id=row[0], agent_id=agent, created_at=created[row[0]], event_type=row[1],
+                    sender=row[2], recipient=row[3], body=row[4], inference_receipt_id=row[5],
+                    audit_event_hash=row[6])
         taken = [str(row[0]) for row in rows if row[0] not in by_id]
         if taken:  # the id was stored before, for another agent of the workspace
             raise NotOwnedError(f"episodic event id(s) already used by another agent: "

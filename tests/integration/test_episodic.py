@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -74,7 +75,7 @@ async def test_append_many_is_one_round_trip(runtime_pool, agents):
         events = await EpisodicEventStore(conn).append_many(
             "org_a", agents[0], [{"event_type": "batch", "body": {"i": i}} for i in range(25)])
     await asyncio.sleep(0)  # query loggers run soon after each query
-    assert len([q for q in sent if "episodic_append_v2" in q]) == 1
+    assert len([q for q in sent if "episodic_append_v3" in q]) == 1
     assert [e.body["i"] for e in events] == list(range(25))
     assert len(await store.list("org_a", agents[0], event_type="batch", limit=100)) == 25
 
@@ -211,3 +212,33 @@ async def test_a_batch_lists_newest_first_in_the_reverse_of_the_order_given(runt
     assert [e.body["n"] for e in listed] == list(range(11, -1, -1))
     typed = await store.list("org_a", agents[0], event_type="step", limit=5)
     assert [e.body["n"] for e in typed] == [11, 10, 9, 8, 7]
+
+
+async def test_the_lean_reply_returns_what_was_stored(runtime_pool, agents, db):
+    """episodic_append_v3 answers with ids and times only: the events returned are what the
+    table holds (body as stored, created_at the database's), for fresh rows, a retried id
+    (stored before, returned as stored) and an id given twice in one batch (the first)."""
+    import asyncpg
+
+    store = EpisodicEventStore(runtime_pool)
+    first = await store.append("org_a", agents[0], event_type="tool", sender="kora",
+                               body={"b": 2, "a": [1, "ü"]})
+    again = await store.append("org_a", agents[0], event_type="tool", sender="kora",
+                               body={"changed": True}, id=first.id)
+    assert again == first  # a retry: the stored row, not the new body
+    twice = uuid.uuid4()
+    events = await store.append_many("org_a", agents[0], [
+        {"event_type": "one", "body": {"n": 1}, "id": twice},
+        {"event_type": "two", "body": {"n": 2}, "id": twice}])
+    assert [e.event_type for e in events] == ["one", "one"]
+    owner = await asyncpg.connect(db.dsn)
+    try:
+        for event in (first, events[0]):
+            row = await owner.fetchrow(
+                "SELECT created_at, event_type, sender, body::text AS body FROM "
+                "isokron.agent_episodic_events WHERE id = $1", uuid.UUID(event.id))
+            assert (row["created_at"], row["event_type"], row["sender"]) == (
+                event.created_at, event.event_type, event.sender)
+            assert json.loads(row["body"]) == event.body
+    finally:
+        await owner.close()
