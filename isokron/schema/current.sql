@@ -3203,9 +3203,8 @@ CREATE FUNCTION isokron.quota_memory_changed_tg() RETURNS trigger
 DECLARE
     v_delta json;
     v record;
-    v_nsp text;
     v_type text;
-    v_size text;
+    v_per integer;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- the common case, written out: no detour through JSON
@@ -3257,26 +3256,52 @@ BEGIN
     END IF;
     -- The embedding (pgvector, optional: read by name where the column exists). Its bytes
     -- go to the same counters: the vector's own size (8 bytes of header, 4 a dimension;
-    -- halfvec 2), the same whether the stored value is inline or toasted.
-    SELECT n.nspname, t.typname INTO v_nsp, v_type
+    -- halfvec 2), the same whether the stored value is inline or toasted. Static queries
+    -- (planned once per session; a dynamic statement was planned at every write, a third
+    -- of a commit's time): the dimension is the length of the vector cast to real[]
+    -- (pgvector's casts need no schema), taken only where the column is there.
+    SELECT t.typname INTO v_type
       FROM pg_attribute c JOIN pg_type t ON t.oid = c.atttypid
-      JOIN pg_namespace n ON n.oid = t.typnamespace
      WHERE c.attrelid = TG_RELID AND c.attname = 'embedding' AND NOT c.attisdropped;
-    IF v_type IS NOT NULL THEN
-        v_size := CASE WHEN v_type IN ('vector', 'halfvec')
-                       THEN format('(8 + %s * %I.vector_dims(x.embedding))',
-                                   CASE v_type WHEN 'halfvec' THEN 2 ELSE 4 END, v_nsp)
-                       ELSE 'pg_column_size(x.embedding)' END;
+    IF v_type IN ('vector', 'halfvec') THEN
+        v_per := CASE v_type WHEN 'halfvec' THEN 2 ELSE 4 END;
+        IF TG_OP = 'INSERT' THEN
+            SELECT json_agg(g) INTO v_delta FROM (
+                SELECT x.root_id, x.namespace, 0 AS n,
+                       sum(8 + v_per * cardinality(x.embedding::real[]))::bigint AS b
+                  FROM added x WHERE x.embedding IS NOT NULL GROUP BY 1, 2) g;
+        ELSIF TG_OP = 'DELETE' THEN
+            SELECT json_agg(g) INTO v_delta FROM (
+                SELECT x.root_id, x.namespace, 0 AS n,
+                       -sum(8 + v_per * cardinality(x.embedding::real[]))::bigint AS b
+                  FROM removed x WHERE x.embedding IS NOT NULL GROUP BY 1, 2) g;
+        ELSE
+            SELECT json_agg(g) INTO v_delta FROM (
+                SELECT c.root_id, c.namespace, 0 AS n, sum(c.b)::bigint AS b
+                  FROM (SELECT x.root_id, x.namespace,
+                               8 + v_per * cardinality(x.embedding::real[]) AS b
+                          FROM added x WHERE x.embedding IS NOT NULL
+                        UNION ALL
+                        SELECT x.root_id, x.namespace,
+                               -(8 + v_per * cardinality(x.embedding::real[]))
+                          FROM removed x WHERE x.embedding IS NOT NULL) c
+                 GROUP BY 1, 2 HAVING sum(c.b) <> 0) g;
+        END IF;
+        IF v_delta IS NOT NULL THEN
+            PERFORM isokron.quota_memory_add_v1(v_delta);
+        END IF;
+    ELSIF v_type IS NOT NULL THEN
+        -- another type of column (not pgvector's): its stored size, as before
         EXECUTE format(
             'SELECT json_agg(g) FROM (SELECT c.root_id, c.namespace, 0 AS n, '
             'sum(c.b)::bigint AS b FROM (%s) c GROUP BY 1, 2 HAVING sum(c.b) <> 0) g',
             concat_ws(' UNION ALL ',
-                CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN format(
-                    'SELECT x.root_id, x.namespace, %s AS b FROM added x '
-                    'WHERE x.embedding IS NOT NULL', v_size) END,
-                CASE WHEN TG_OP IN ('DELETE', 'UPDATE') THEN format(
-                    'SELECT x.root_id, x.namespace, -%s AS b FROM removed x '
-                    'WHERE x.embedding IS NOT NULL', v_size) END)) INTO v_delta;
+                CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN
+                    'SELECT x.root_id, x.namespace, pg_column_size(x.embedding) AS b '
+                    'FROM added x WHERE x.embedding IS NOT NULL' END,
+                CASE WHEN TG_OP IN ('DELETE', 'UPDATE') THEN
+                    'SELECT x.root_id, x.namespace, -pg_column_size(x.embedding) AS b '
+                    'FROM removed x WHERE x.embedding IS NOT NULL' END)) INTO v_delta;
         IF v_delta IS NOT NULL THEN
             PERFORM isokron.quota_memory_add_v1(v_delta);
         END IF;
@@ -7210,4 +7235,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f'),
     ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038'),
     ('0036_memory_attribution', '0764d36ae27a927c5e54156c1818dd404425bfb063afe184207911334aaed61b'),
-    ('0037_lean_episodes', '3e28b51bd66cbb6ca30571bf791ed0f0dc7f3b32d9fd23146570d25228031558');
+    ('0037_lean_episodes', '3e28b51bd66cbb6ca30571bf791ed0f0dc7f3b32d9fd23146570d25228031558'),
+    ('0038_quota_static', '548258cc3e1b07b59839deb241e5fc9699c6b72e46c5abad7b67b12d33367244');
