@@ -2,7 +2,7 @@
 
 ``asyncio.gather`` over many ``commit`` calls (or many agents' tool calls at once) would
 otherwise cost one round trip each. Every commit joins the pending batch of its
-workspace; the batch is written by one ``memory_commit_many_v2`` call scheduled with
+workspace; the batch is written by one ``memory_commit_many_v3`` call scheduled with
 ``call_soon``, so it runs after every commit of the current tick has joined (a batch of
 more than ``MAX_BATCH`` is split by id into statements that run side by side on the
 pool). A lone commit still takes the single-commit function. Results, and errors per item, go back
@@ -28,9 +28,9 @@ __all__ = ["COMMIT_ONE", "MAX_BATCH", "CommitBatcher"]
 MAX_BATCH = 500
 
 COMMIT_ONE = signed_call(
-    "SELECT isokron.memory_commit_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)::text")
+    "SELECT isokron.memory_commit_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)::text")
 _MANY = signed_call(
-    "SELECT isokron.memory_commit_many_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+    "SELECT isokron.memory_commit_many_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
     "$12)::text")
 
 #: (id, namespace, namespace kind, content, kind, source, pin, expires_at, valid_from,

@@ -107,3 +107,30 @@ async def test_a_runtime_insert_names_its_own_workspace_as_the_writer(memory, ow
     assert await _secret_rows(owner) == 0
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records "
                                 "WHERE content IN ('mine', 'no user')") == 2
+
+
+async def test_the_definer_commit_checks_what_row_level_security_checked(
+        memory, owner, attacker):
+    """memory_commit_v3 runs as the definer: it refuses a workspace other than the
+    context's (a signed token for ws_a1 naming ws_b1), a namespace the workspace cannot
+    write, and never finds (or names) a sibling's memory by its id."""
+    from isokron.db.context_keys import install_context_key
+    from isokron.guard.context_token import mint_context_token
+
+    theirs = await memory.commit("ws_b1", "ws_b1's own note")
+    # an id of a sibling's memory: not found, so a fresh row of ws_a1's own; nothing named
+    mine = await memory.commit("ws_a1", "my note", id=theirs.id)
+    assert mine.id == theirs.id and mine.namespace == "workspace:ws_a1"
+    commit = ("SELECT isokron.memory_commit_v3(isokron.in_context_v1($1, $2), gen_random_uuid(), "
+              "$3, 'workspace', 'forged', 'fact', 'agent', false, NULL, NULL, NULL, 'alice')")
+    with pytest.raises(asyncpg.PostgresError, match="may not write"):
+        await attacker.fetchval(commit, None, "ws_a1", "workspace:ws_b1")
+    key = "attr-" + "k" * 43
+    await install_context_key(owner, key)
+    token = mint_context_token(key, workspace_id="ws_a1")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="context"):
+        await attacker.fetchval(commit, token, "ws_b1", "workspace:ws_b1")
+    assert await attacker.fetchval(commit, token, "ws_a1", "workspace:ws_a1") is not None
+    rows = await owner.fetch("SELECT namespace, written_by FROM isokron.memory_records "
+                             "WHERE content = 'forged'")
+    assert [(r["namespace"], r["written_by"]) for r in rows] == [("workspace:ws_a1", "ws_a1")]

@@ -73,7 +73,7 @@ async def test_gathered_commits_are_one_statement_with_per_item_results(conn, ow
         memory.commit("org_demo", "not mine", namespace="workspace:org_other"),
         return_exceptions=True)
     await asyncio.sleep(0)
-    assert len(SENT) - before == 1 and "memory_commit_many_v2" in SENT[-1]
+    assert len(SENT) - before == 1 and "memory_commit_many_v3" in SENT[-1]
     assert [r.content for r in results[:200]] == [f"note {n}" for n in range(200)]
     assert isinstance(results[200], NotOwnedError) and "may not write" in str(results[200])
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 202

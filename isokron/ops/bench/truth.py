@@ -23,7 +23,7 @@ __all__ = ["bench_truth"]
 
 _COMMIT_V1 = ("SELECT isokron.memory_commit_v1($1, $2, 'workspace:org_bench', 'workspace', "
               "$3, 'fact', 'agent', false, NULL)")
-_COMMIT_V2 = ("SELECT isokron.memory_commit_v2($1, $2, 'workspace:org_bench', 'workspace', "
+_COMMIT_V3 = ("SELECT isokron.memory_commit_v3($1, $2, 'workspace:org_bench', 'workspace', "
               "$3, 'fact', 'agent', false, NULL, NULL, NULL, NULL)")
 _RECALL = ("SELECT source, id, content, created_at, score, namespace, session_id, role "
            "FROM isokron.recall_for_{v}('org_recall', 'u1', $1, NULL, 10, NULL, NULL)")
@@ -62,7 +62,7 @@ async def bench_truth(runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
             return f"truth note {n[0]} {uuid.uuid4().hex[:8]} about the deploy rota"
 
         async def with_dedup() -> None:
-            await conn.fetchval(_COMMIT_V2, "org_bench", uuid.uuid4(), text())
+            await conn.fetchval(_COMMIT_V3, "org_bench", uuid.uuid4(), text())
 
         async def before() -> None:
             await conn.fetchval(_COMMIT_V1, "org_bench", uuid.uuid4(), text())
@@ -71,7 +71,7 @@ async def bench_truth(runtime_dsn: str, quick: bool) -> list[dict[str, Any]]:
         seen = "truth: the same fact, committed again"
 
         async def seen_again() -> None:
-            await conn.fetchval(_COMMIT_V2, "org_bench", uuid.uuid4(), seen)
+            await conn.fetchval(_COMMIT_V3, "org_bench", uuid.uuid4(), seen)
 
         again = await interleaved(seen_again, before, rounds // 2)
         ops_a, ops_b = 1000 / statistics.mean(a), 1000 / statistics.mean(b)
