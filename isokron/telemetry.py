@@ -48,7 +48,7 @@ from .guard.redact import scrub_json, scrub_text
 
 __all__ = ["UNKNOWN", "Annotate", "Observed", "Span", "carried", "count_query", "enabled", "hook",
            "known_name", "pseudonym", "register", "set_capture_content", "span", "sync_span",
-           "traced"]
+           "traced", "tracing"]
 
 #: what a name outside the known set is exported as
 UNKNOWN = "unknown"
@@ -251,9 +251,20 @@ class Span:
 _NOOP = Span(None, [0])
 
 
-def _start(name: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
+def tracing() -> bool:
+    """True when spans go somewhere: OpenTelemetry is importable and a tracer provider is
+    installed (not the API's proxy or no-op one, whose spans would only cost time)."""
     tel = _telemetry()
     if tel is None:
+        return False
+    provider = tel.trace.get_tracer_provider()
+    return not isinstance(provider, tel.trace.ProxyTracerProvider
+                          | tel.trace.NoOpTracerProvider)
+
+
+def _start(name: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
+    tel = _telemetry()
+    if tel is None or not tracing():
         return None, None
     manager = tel.tracer.start_as_current_span(
         name, attributes={k: v for k, v in attributes.items() if v is not None},
@@ -320,7 +331,7 @@ def traced(name: str, *, operation: str | None = None, annotate: Annotate | None
     def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            if not enabled():
+            if not tracing():
                 return await fn(*args, **kwargs)
             first = args[1] if len(args) > 1 else None
             attributes: dict[str, Any] = {}
@@ -350,7 +361,7 @@ def hook(name: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
     def decorate(fn: Callable[P, T]) -> Callable[P, T]:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            if not enabled():
+            if not tracing():
                 return fn(*args, **kwargs)
             provider = args[0] if args else None
             with sync_span(f"isokron.hook.{name}", **{
@@ -365,7 +376,7 @@ def hook(name: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
 
 def carried(coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
     """Run ``coro`` (on another thread's loop) under the caller's span context."""
-    if not enabled() or _state is None:
+    if not tracing():
         return coro
     from opentelemetry import context as otel_context
 

@@ -173,3 +173,24 @@ async def test_outbox_and_breaker_metrics(db, seeded):
     assert any(p.value == 0 for p in depth)
     assert any(p.value == 0 for p in breaker)
     assert dropped and dead and all(p.value == 0 for p in dead)
+
+
+def test_no_spans_are_made_until_a_tracer_provider_is_installed():
+    """With the API importable but no provider installed (the proxy), stores make no span
+    (each would cost time and go nowhere); once one is installed, they do."""
+    import subprocess
+    import sys
+
+    program = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from isokron import telemetry\n"
+        "assert telemetry.enabled() and not telemetry.tracing()\n"
+        "assert telemetry._start('x', {}) == (None, None)\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "assert telemetry.tracing() and telemetry._start('x', {})[0] is not None\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
