@@ -274,7 +274,9 @@ async def create_pool(
         if isinstance(conn, SigningConnection):
             conn.context_signer = context_signer
         await init_connection(conn)
-        if telemetry.enabled():  # round trips per span (isokron.db.round_trips)
+        # Round trips per span (isokron.db.round_trips), on connections opened once a tracer
+        # provider is installed: without one there is no span to count them for.
+        if telemetry.tracing():
             conn.add_query_logger(telemetry.count_query)
         if init is not None:
             await init(conn)
