@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixture memory is imported, then requested)
 """Who a memory came from (issue 26, the hostile review's findings): erasure finds a user's
 memories by the workspace that wrote them and the user they came from, so neither another
 user (by a commit with the memory's id) nor a runtime login (by raw SQL) may move them."""
@@ -10,20 +11,11 @@ import asyncpg
 import pytest
 
 from isokron.errors import NotOwnedError
-from isokron.stores import NamespaceMemory, erase_user, verify_erasure
+from isokron.stores import erase_user, verify_erasure
 
-from .test_memory import TREE
+from .test_memory_truth import memory  # noqa: F401  (the fixture: two trees of workspaces)
 
-OTHER_TREE = [("org_other", None), ("ws_x", "org_other")]
 SECRET = "Alice's passport number is X1234567"
-
-
-@pytest.fixture
-async def memory(owner, runtime_pool):
-    for ws, parent in TREE + OTHER_TREE:
-        await owner.execute(
-            "INSERT INTO isokron.workspaces (workspace_id, parent_id) VALUES ($1, $2)", ws, parent)
-    return NamespaceMemory(runtime_pool)
 
 
 async def _secret_rows(owner) -> int:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixture two_tenants is imported, then requested)
 """Near duplicates against real PostgreSQL with pgvector: with an embedder, a memory within
 ``dedup_threshold`` (cosine similarity) of an older live memory of its namespace is
 reported as ``duplicate_of`` it (``dedup: keep``) or folded into it (``dedup: merge``), in
@@ -15,10 +16,10 @@ import asyncpg
 import pytest
 
 from isokron import AsyncIsoKron
-from isokron.stores import Vectors
 from isokron.stores.vectors import content_hash as md5
 
-DIMS = 16
+from .test_hybrid_recall import DIMS, two_tenants  # noqa: F401  (the fixture: org_a, org_b, vectors)
+
 MODEL = "test:scripted"
 
 
@@ -55,11 +56,6 @@ class ScriptedEmbedder:
         return self.vector(text)
 
 
-@pytest.fixture
-async def two_tenants(owner):
-    for ws in ("org_a", "org_b"):
-        await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ($1)", ws)
-    await Vectors(owner).prepare(DIMS)
 
 
 def _config(db, **more: object) -> dict[str, object]:

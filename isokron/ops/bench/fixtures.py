@@ -8,6 +8,7 @@ import uuid
 
 import asyncpg
 
+from ...stores.quotas import apply_quotas
 from ...testing.seed import seed_demo_workspace
 
 __all__ = [
@@ -43,6 +44,7 @@ async def prepare_suite(dsn: str) -> None:
         await seed_demo_workspace(conn, "org_bench")
         await conn.execute("INSERT INTO isokron.memory_namespaces (name, kind) "
                            "VALUES ('workspace:org_bench', 'workspace') ON CONFLICT DO NOTHING")
+        await apply_quotas(conn, {"quota_memory_rows": BENCH_MEMORY_ROWS}, "org_bench")
     finally:
         await conn.close()
 
@@ -189,6 +191,11 @@ async def add_terminal_delegations(owner: asyncpg.Connection, total: int) -> Non
     await settle(owner, "isokron.delegations")
 
 
+#: the memories a benchmark workspace may hold: the full suite fills 100,000 and commits
+#: more (the default quota_memory_rows is 100,000)
+BENCH_MEMORY_ROWS = 10_000_000
+
+
 #: a Zipf-like text: 12 words drawn from 6,000, the low numbers far more often
 _ZIPF_TEXT = ("(SELECT string_agg('w' || floor(6000 * power(random(), 4))::int, ' ') "
               "FROM generate_series(1, 12) WHERE g > 0)")
@@ -199,6 +206,7 @@ async def fill_recall(owner: asyncpg.Connection, rows: int) -> None:
     texts), settled, with fresh recall statistics."""
     await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ('org_recall') "
                         "ON CONFLICT DO NOTHING")
+    await apply_quotas(owner, {"quota_memory_rows": BENCH_MEMORY_ROWS}, "org_recall")
     await owner.execute("INSERT INTO isokron.memory_namespaces (name, kind) "
                         "VALUES ('workspace:org_recall', 'workspace') ON CONFLICT DO NOTHING")
     await owner.execute(
