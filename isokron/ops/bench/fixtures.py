@@ -62,6 +62,8 @@ async def settle(conn: asyncpg.Connection, *tables: str) -> None:
 async def fill_rls_memory(owner: asyncpg.Connection, records: int) -> None:
     """Seed ``org_bench`` with its three namespaces and ``records`` memories across them."""
     await seed_demo_workspace(owner, "org_bench")
+    await apply_quotas(owner, {"quota_memory_rows": max(BENCH_MEMORY_ROWS, records)},
+                       "org_bench")
     for kind in ("workspace", "team", "org"):
         await owner.execute("INSERT INTO isokron.memory_namespaces (name, kind) "
                             "VALUES ($1, $2)", f"{kind}:org_bench", kind)
