@@ -123,6 +123,16 @@ BEGIN
           JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
     )
     SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+    -- A tenant isokron knows nothing of (a mistyped workspace) gets an error, not a receipt
+    -- that would read as proof: it is a workspace, or it has sessions or quota counters.
+    IF v_root IS NULL
+       AND NOT EXISTS (SELECT 1 FROM isokron.agent_sessions s
+                        WHERE s.tenant_id = p_workspace_id)
+       AND NOT EXISTS (SELECT 1 FROM isokron.quota_usage q
+                        WHERE q.key1 = p_workspace_id AND q.scope IN ('user', 'session')) THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces, and no session has '
+            'it as its tenant)', quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
 
     SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') INTO v_sessions
       FROM isokron.agent_sessions s
@@ -307,8 +317,8 @@ BEGIN
                                   AND q.key2 = ANY (v_users)), 0))) INTO v_remains;
     RETURN json_build_object(
         'id', v_r.id, 'seq', v_r.seq, 'workspace_id', v_r.workspace_id, 'counts', v_r.counts,
-        'operator', v_r.operator, 'erased_at', v_r.erased_at, 'hash', v_r.hash,
-        'chain_intact', v_broken IS NULL, 'broken_at', v_broken, 'remains', v_remains,
+        'operator', v_r.operator, 'erased_at', v_r.erased_at, 'prev_hash', v_r.prev_hash,
+        'hash', v_r.hash, 'chain_intact', v_broken IS NULL, 'broken_at', v_broken, 'remains', v_remains,
         'clean', v_broken IS NULL AND v_remains = '{}'::jsonb);
 END
 $$;

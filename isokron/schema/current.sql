@@ -1181,6 +1181,16 @@ BEGIN
           JOIN up u ON w.workspace_id = u.parent WHERE u.depth < 50
     )
     SELECT u.id INTO v_root FROM up u ORDER BY u.depth DESC LIMIT 1;
+    -- A tenant isokron knows nothing of (a mistyped workspace) gets an error, not a receipt
+    -- that would read as proof: it is a workspace, or it has sessions or quota counters.
+    IF v_root IS NULL
+       AND NOT EXISTS (SELECT 1 FROM isokron.agent_sessions s
+                        WHERE s.tenant_id = p_workspace_id)
+       AND NOT EXISTS (SELECT 1 FROM isokron.quota_usage q
+                        WHERE q.key1 = p_workspace_id AND q.scope IN ('user', 'session')) THEN
+        RAISE EXCEPTION 'unknown workspace % (not in isokron.workspaces, and no session has '
+            'it as its tenant)', quote_literal(p_workspace_id) USING ERRCODE = 'IKN01';
+    END IF;
 
     SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') INTO v_sessions
       FROM isokron.agent_sessions s
@@ -1349,8 +1359,8 @@ BEGIN
                                   AND q.key2 = ANY (v_users)), 0))) INTO v_remains;
     RETURN json_build_object(
         'id', v_r.id, 'seq', v_r.seq, 'workspace_id', v_r.workspace_id, 'counts', v_r.counts,
-        'operator', v_r.operator, 'erased_at', v_r.erased_at, 'hash', v_r.hash,
-        'chain_intact', v_broken IS NULL, 'broken_at', v_broken, 'remains', v_remains,
+        'operator', v_r.operator, 'erased_at', v_r.erased_at, 'prev_hash', v_r.prev_hash,
+        'hash', v_r.hash, 'chain_intact', v_broken IS NULL, 'broken_at', v_broken, 'remains', v_remains,
         'clean', v_broken IS NULL AND v_remains = '{}'::jsonb);
 END
 $$;
@@ -7523,7 +7533,7 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0031_memory_lifecycle', '83d03534809864a90197482189f218401c381168cce5de16c5bb25d5adfd09d0'),
     ('0032_memory_truth', 'd4e12bb5f9f039c26b5faab6825d413a6246bba7f1500eca0e2d164f473b8db7'),
     ('0033_recall_current', '9a3303c59f3e2b708a8670471835a97e8cd71af14712f193e62b2bf36e0b0b7c'),
-    ('0034_erasure', 'b720108c6beef3e9299f9ff65ffab3e1f77b54be0e7dbbaaad7b526c58526d2f'),
+    ('0034_erasure', 'b8e3aa95f8d48d3a3878a45e989e80207e6e21587f39517f22aafbff690b83ee'),
     ('0035_near_duplicates', 'ed5b7287c09baf3dced364c3614951f5a47518a7951fe77d5ea5ac96c0850038'),
     ('0036_memory_attribution', '0764d36ae27a927c5e54156c1818dd404425bfb063afe184207911334aaed61b'),
     ('0037_lean_episodes', '3e28b51bd66cbb6ca30571bf791ed0f0dc7f3b32d9fd23146570d25228031558'),

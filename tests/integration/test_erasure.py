@@ -142,7 +142,8 @@ async def test_an_erasure_leaves_nothing_of_the_user_and_its_receipt_verifies(
     # a second erasure chains to the first
     second = await erase_user(sweeper_pool, "org_a", "bob")
     assert second.seq == 2 and second.prev_hash == receipt.hash
-    assert (await verify_erasure(sweeper_pool, second.id)).clean
+    checked = await verify_erasure(sweeper_pool, second.id)
+    assert checked.clean and checked.receipt == second
 
 
 async def test_verify_finds_a_remnant_and_a_rewritten_receipt(world, owner, sweeper_pool):
@@ -241,6 +242,9 @@ async def test_bad_input_is_refused_and_changes_nothing(world, owner, sweeper_po
         await verify_erasure(sweeper_pool, "not-a-receipt")
     with pytest.raises(NotFoundError):
         await verify_erasure(sweeper_pool, uuid.uuid4())
+    # a workspace isokron knows nothing of (a typo) is an error, not a receipt of nothing
+    with pytest.raises(NotFoundError, match="org_nope"):
+        await erase_user(sweeper_pool, "org_nope", "alice")
     assert await owner.fetchval("SELECT count(*) FROM isokron.erasure_receipts") == 0
     assert await _holdings(owner, "org_a", "alice") == world[("org_a", "alice")]
     # a user with nothing stored still gets a receipt, all zero, that verifies
@@ -273,4 +277,8 @@ async def test_isokron_erase_and_verify_on_the_command_line(db, world, owner, ca
     assert "--user" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         await cli("erase", "--dsn", db.sweeper_dsn, "--verify", "nope")
+    capsys.readouterr()
+    # a receipt that does not exist: status 2, apart from 1 (something remains)
+    assert await cli("erase", "--dsn", db.sweeper_dsn, "--verify", str(uuid.uuid4())) == 2
+    assert "no erasure receipt" in capsys.readouterr().err
     assert await _holdings(owner, "org_a", "bob") == world[("org_a", "bob")]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from ...errors import NotOwnedError
+from ...errors import NotFoundError, NotOwnedError
 from ._args import Refused, dsn
 from ._interrupt import run
 
 __all__ = ["cmd_erase"]
 
-_OPERATOR = ("a login in isokron_sweeper, the operator role (the embedded server's "
-             "sweeper_dsn), not the runtime login")
+_OPERATOR = ("a login in isokron_sweeper, the operator role ($ISOKRON_OPERATOR_DSN from "
+             "isokron up or isokron setup), not the runtime login")
 
 
 async def _erase(args: argparse.Namespace) -> int:
@@ -22,7 +22,10 @@ async def _erase(args: argparse.Namespace) -> int:
     pool = await create_pool(dsn(args), min_size=1, max_size=1)
     try:
         if args.verify is not None:
-            check = await verify_erasure(pool, args.verify)
+            try:
+                check = await verify_erasure(pool, args.verify)
+            except NotFoundError as exc:  # status 2, apart from 1 (something remains)
+                raise Refused(str(exc)) from None
             print(json.dumps(check.as_json(), indent=2))
             return 0 if check.clean else 1
         receipt = await erase_user(pool, args.workspace, args.user)
@@ -34,7 +37,8 @@ async def _erase(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erase (``--workspace W --user U``) and print the receipt, or check one (``--verify
-    RECEIPT``: status 0 when the chain holds and nothing of the user remains, else 1)."""
+    RECEIPT``: status 0 when the chain holds and nothing of the user remains, 1 when not,
+    2 for a receipt that does not exist)."""
     if args.verify is None and (args.workspace is None or args.user is None):
         raise Refused("give --workspace and --user (or --verify RECEIPT)")
     if args.verify is not None and (args.workspace is not None or args.user is not None):
