@@ -147,8 +147,7 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-@asynccontextmanager
-async def translate_errors(what: str) -> AsyncIterator[None]:
+class translate_errors:  # noqa: N801 - used as a function: ``async with translate_errors(…)``
     """Re-raise driver failures inside the block as isokron's typed errors.
 
     Connection failures and timeouts become SubstrateUnavailableError; isokron's own
@@ -157,43 +156,60 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
     naming the quota and its limit); data and constraint errors (classes 22, 23) become
     InvalidInputError, insufficient privilege NotOwnedError, and any other driver or server
     error DatabaseError: a store never raises a raw asyncpg error.
+
+    A class, not a generator-based context manager: every store call enters one, and a
+    generator costs several times as much to enter and leave (issue 27).
     """
-    try:
-        yield
-    except SubstrateUnavailableError:
-        raise
-    except Exception as exc:
-        if getattr(exc, "sqlstate", None) == QUOTA_SQLSTATE:
-            raise quota_error(what, exc) from exc
-        mapped = _ISOKRON_SQLSTATES.get(getattr(exc, "sqlstate", None) or "")
-        if mapped is not None:
-            raise mapped(f"{what}: {exc}") from exc
-        if getattr(exc, "sqlstate", None) == STATEMENT_TIMEOUT_SQLSTATE:
-            raise QueryTimeoutError(
-                f"{what}: the statement ran past statement_timeout (a lock held elsewhere, "
-                f"or a slow query): {exc}") from exc
-        if is_unavailable(exc):
-            raise SubstrateUnavailableError(
-                f"{what}: database unavailable ({type(exc).__name__}: {exc})"
-            ) from exc
-        if isinstance(exc, asyncpg.PostgresError):
-            sqlstate = getattr(exc, "sqlstate", None) or ""
-            if sqlstate[:2] in ("22", "23"):  # data exception, integrity constraint
-                raise InvalidInputError(f"{what}: {exc}") from exc
-            if sqlstate == "42501":
-                raise NotOwnedError(f"{what}: permission denied: {exc}") from exc
-            if sqlstate in _NOT_MIGRATED_SQLSTATES:
-                raise DatabaseError(f"{what}: {type(exc).__name__}: {exc} (the database is "
-                                    "not migrated, or not up to date: run `isokron migrate` "
-                                    "as the schema owner)", sqlstate=sqlstate) from exc
-            raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}",
-                                sqlstate=sqlstate or None) from exc
-        if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
-            # a driver-side refusal that is not a lost connection (those are handled above)
-            raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}") from exc
-        if isinstance(exc, RecursionError):
-            raise InvalidInputError(f"{what}: the value is nested too deeply") from exc
-        raise
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, Exception) or isinstance(exc, SubstrateUnavailableError):
+            return  # nothing to translate: it propagates as it is
+        translated = _translated(self.what, exc)
+        if translated is not None:
+            raise translated from exc
+
+
+def _translated(what: str, exc: Exception) -> Exception | None:
+    """The typed error :class:`translate_errors` raises for ``exc`` (None: ``exc`` itself)."""
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate == QUOTA_SQLSTATE:
+        return quota_error(what, exc)
+    mapped = _ISOKRON_SQLSTATES.get(sqlstate)
+    if mapped is not None:
+        return mapped(f"{what}: {exc}")
+    if sqlstate == STATEMENT_TIMEOUT_SQLSTATE:
+        return QueryTimeoutError(
+            f"{what}: the statement ran past statement_timeout (a lock held elsewhere, "
+            f"or a slow query): {exc}")
+    if is_unavailable(exc):
+        return SubstrateUnavailableError(
+            f"{what}: database unavailable ({type(exc).__name__}: {exc})")
+    if isinstance(exc, asyncpg.PostgresError):
+        if sqlstate[:2] in ("22", "23"):  # data exception, integrity constraint
+            return InvalidInputError(f"{what}: {exc}")
+        if sqlstate == "42501":
+            return NotOwnedError(f"{what}: permission denied: {exc}")
+        if sqlstate in _NOT_MIGRATED_SQLSTATES:
+            return DatabaseError(f"{what}: {type(exc).__name__}: {exc} (the database is "
+                                 "not migrated, or not up to date: run `isokron migrate` "
+                                 "as the schema owner)", sqlstate=sqlstate)
+        return DatabaseError(f"{what}: {type(exc).__name__}: {exc}",
+                             sqlstate=sqlstate or None)
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
+        # a driver-side refusal that is not a lost connection (those are handled above)
+        return DatabaseError(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, RecursionError):
+        return InvalidInputError(f"{what}: the value is nested too deeply")
+    return None
 
 
 def error_for(sqlstate: str, message: str) -> IsoKronError:
@@ -304,14 +320,30 @@ async def create_pool(
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
-@asynccontextmanager
-async def acquire(db: DB | Conn) -> AsyncIterator[Conn]:
-    """Yield a connection: borrowed from ``db`` if it is a pool, else ``db`` itself."""
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn:
-            yield conn
-    else:
-        yield db
+class acquire:  # noqa: N801 - used as a function: ``async with acquire(db) as conn``
+    """Yield a connection: borrowed from ``db`` if it is a pool, else ``db`` itself.
+
+    A class for the same reason as :class:`translate_errors`: every store call enters one.
+    """
+
+    __slots__ = ("_borrowed", "_db")
+
+    def __init__(self, db: DB | Conn) -> None:
+        self._db = db
+        self._borrowed: Any = None
+
+    async def __aenter__(self) -> Conn:
+        if isinstance(self._db, asyncpg.Pool):
+            self._borrowed = self._db.acquire()
+            conn: Conn = await self._borrowed.__aenter__()
+            return conn
+        return self._db
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: object) -> None:
+        if self._borrowed is not None:
+            borrowed, self._borrowed = self._borrowed, None
+            await borrowed.__aexit__(exc_type, exc, tb)
 
 
 @asynccontextmanager

@@ -68,18 +68,22 @@ def check_clean_text(value: str, name: str) -> None:
             f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
 
 
+_CONTAINERS = (dict, list, tuple)  # a tuple, not a union: built once, checked often
+
+
 def check_depth(value: Any, name: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Refuse a JSON value nested deeper than ``max_depth`` (iteratively: no recursion)."""
+    """Refuse a JSON value nested deeper than ``max_depth`` (iteratively: no recursion).
+
+    Only containers are visited: a scalar is never deeper than the container holding it.
+    """
+    if not isinstance(value, _CONTAINERS):
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = list(item.values())
-        elif isinstance(item, list | tuple):
-            children = list(item)
-        else:
-            continue
-        if depth > max_depth:
-            raise InvalidInputError(
-                f"{name} is nested more than {max_depth} levels deep; the limit is {max_depth}")
-        stack.extend((child, depth + 1) for child in children)
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, _CONTAINERS):
+                if depth >= max_depth:
+                    raise InvalidInputError(f"{name} is nested more than {max_depth} levels "
+                                            f"deep; the limit is {max_depth}")
+                stack.append((child, depth + 1))

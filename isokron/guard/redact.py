@@ -151,10 +151,8 @@ def redact_secrets(text: str) -> tuple[str, list[str]]:
     Text without a secret comes back unchanged, character for character.
     """
     short = len(text) <= _CLEAN_MAX_CHARS
-    if short:
-        with _CLEAN_LOCK:
-            if text in _CLEAN:
-                return text, []
+    if short and text in _CLEAN:  # a read needs no lock: membership never reorders the LRU
+        return text, []
     spans = _merge(_find(text))
     if not spans:
         if short:
@@ -168,6 +166,9 @@ def redact_secrets(text: str) -> tuple[str, list[str]]:
         last = end
     parts.append(text[last:])
     return "".join(parts), [label for _, _, label in spans]
+
+
+_SEQUENCES = (list, tuple)  # a tuple, not a union: built once, checked for every value
 
 
 def redact_json(value: Any) -> tuple[Any, list[str]]:
@@ -187,14 +188,14 @@ def redact_json(value: Any) -> tuple[Any, list[str]]:
             out: dict[Any, Any] = {}
             for k, v in item.items():
                 name = k
-                if isinstance(k, str):
+                if isinstance(k, str) and not (len(k) <= _CLEAN_MAX_CHARS and k in _CLEAN):
                     name, labels = redact_secrets(k)
                     found.extend(labels)
                     while name in out:  # two keys redacted alike stay two keys
                         name += "'"
                 out[name] = walk(v, k if isinstance(k, str) else None)
             return out
-        if isinstance(item, list | tuple):
+        if isinstance(item, _SEQUENCES):
             return [walk(v, None) for v in item]
         if (isinstance(item, int) and not isinstance(item, bool)
                 and 10**12 <= item < 10**19 and is_card_number(str(item))):

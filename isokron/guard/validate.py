@@ -168,13 +168,12 @@ def json_object_text(value: Any, name: str, *, max_bytes: int) -> str:
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name} is not JSON-serialisable: {exc}") from None
     try:
-        text.encode("utf-8")
+        size = len(text.encode("utf-8"))
     except UnicodeEncodeError as exc:
         raise InvalidInputError(
             f"{name} is not valid text: a lone surrogate at position {exc.start}") from None
     if "\\u0000" in text or "\x00" in text:
         raise InvalidInputError(f"{name} must not contain NUL characters")
-    size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise InvalidInputError(f"{name} is {size} bytes; the limit is {max_bytes}")
     return text

@@ -958,6 +958,29 @@ END
 $$;
 
 --
+-- Name: episodic_append_one_v1(text, uuid, uuid, text, text, text, text, text, text); Type: FUNCTION; Schema: isokron
+--
+
+CREATE FUNCTION isokron.episodic_append_one_v1(p_workspace_id text, p_agent_id uuid, p_id uuid, p_type text, p_sender text, p_recipient text, p_body text, p_receipt text, p_hash text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_created timestamptz;
+BEGIN
+    PERFORM set_config('app.current_workspace_id', p_workspace_id, true);
+    INSERT INTO isokron.agent_episodic_events
+        (id, workspace_id, agent_id, event_type, sender, recipient, body,
+         inference_receipt_id, audit_event_hash)
+    VALUES (p_id, p_workspace_id, p_agent_id, p_type, p_sender, p_recipient, p_body::jsonb,
+            p_receipt, p_hash)
+    ON CONFLICT (workspace_id, id) DO NOTHING
+    RETURNING created_at INTO v_created;
+    RETURN v_created;
+END
+$$;
+
+--
 -- Name: episodic_append_v1(text, uuid, uuid[], text[], text[], text[], text[], text[], text[]); Type: FUNCTION; Schema: isokron
 --
 
@@ -6710,6 +6733,12 @@ REVOKE ALL ON FUNCTION isokron.delete_namespace_v1(p_workspace_id text, p_name t
 GRANT ALL ON FUNCTION isokron.delete_namespace_v1(p_workspace_id text, p_name text) TO isokron_runtime;
 
 --
+-- Name: FUNCTION episodic_append_one_v1(p_workspace_id text, p_agent_id uuid, p_id uuid, p_type text, p_sender text, p_recipient text, p_body text, p_receipt text, p_hash text); Type: ACL; Schema: isokron
+--
+
+GRANT ALL ON FUNCTION isokron.episodic_append_one_v1(p_workspace_id text, p_agent_id uuid, p_id uuid, p_type text, p_sender text, p_recipient text, p_body text, p_receipt text, p_hash text) TO isokron_runtime;
+
+--
 -- Name: FUNCTION episodic_append_v1(p_workspace_id text, p_agent_id uuid, p_ids uuid[], p_types text[], p_senders text[], p_recipients text[], p_bodies text[], p_receipts text[], p_hashes text[]); Type: ACL; Schema: isokron
 --
 
@@ -7538,4 +7567,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0036_memory_attribution', '0764d36ae27a927c5e54156c1818dd404425bfb063afe184207911334aaed61b'),
     ('0037_lean_episodes', '3e28b51bd66cbb6ca30571bf791ed0f0dc7f3b32d9fd23146570d25228031558'),
     ('0038_quota_static', '548258cc3e1b07b59839deb241e5fc9699c6b72e46c5abad7b67b12d33367244'),
-    ('0039_commit_once', 'fb86f2048b703cb8ea99efe168c4dd364ce11bde9c52a6bd9568608b17338c58');
+    ('0039_commit_once', 'fb86f2048b703cb8ea99efe168c4dd364ce11bde9c52a6bd9568608b17338c58'),
+    ('0040_episode_one', '8427363882c9a15787fbd7d88858b85a4f00b3b5f2d25e3d48b60981c16fda6d');

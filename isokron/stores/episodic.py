@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from .. import telemetry
 from ..db.tenancy import WORKSPACE_SETTING, lean_token, signed_call
 from ..errors import InvalidInputError, NotOwnedError
@@ -36,6 +38,10 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # One round trip each (migration 0007): the tenant setting, the ownership check, the work.
 _APPEND = signed_call(
     "SELECT isokron.episodic_append_v3($1, $2, $3, $4, $5, $6, $7, $8, $9)::text")
+_APPEND_ONE = signed_call(
+    "SELECT isokron.episodic_append_one_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+#: The foreign key that makes an event's agent one of its workspace's (migration 0040).
+_OWNER_KEY = "agent_episodic_events_workspace_agent_fkey"
 _LIST = signed_call("SELECT isokron.episodic_list_v1($1, $2, $3, $4, $5)::text")
 
 
@@ -113,12 +119,29 @@ class EpisodicEventStore:
         id: str | uuid.UUID | None = None,
     ) -> EpisodicEvent:
         """Append one event (``id`` makes a retry idempotent) and return it."""
-        (event,) = await self.append_many(workspace_id, agent_id, [{
-            "event_type": event_type, "body": body, "sender": sender, "recipient": recipient,
-            "inference_receipt_id": inference_receipt_id, "audit_event_hash": audit_event_hash,
-            "id": id,
-        }])
-        return event
+        check_workspace(workspace_id)
+        agent = check_uuid(agent_id, "agent_id")
+        event = {"event_type": event_type, "body": body, "sender": sender,
+                 "recipient": recipient, "inference_receipt_id": inference_receipt_id,
+                 "audit_event_hash": audit_event_hash, "id": id}
+        row = self._row(event)
+        async with translate_errors("appending an episodic event"), \
+                acquire(self.pool) as conn:
+            try:
+                created = await conn.fetchval(
+                    _APPEND_ONE, workspace_id, agent, *row,
+                    lean_token(conn, {WORKSPACE_SETTING: workspace_id}))
+            except asyncpg.ForeignKeyViolationError as exc:
+                if exc.constraint_name != _OWNER_KEY:
+                    raise
+                raise NotOwnedError(
+                    f"agent {agent} is not an agent of workspace {workspace_id!r}") from None
+        if created is None:  # the id was stored before: v3 tells a retry from a taken id
+            (stored,) = await self.append_many(workspace_id, agent, [{**event, "id": row[0]}])
+            return stored
+        return EpisodicEvent(
+            id=row[0], agent_id=agent, created_at=created, event_type=row[1], sender=row[2],
+            recipient=row[3], body=row[4], inference_receipt_id=row[5], audit_event_hash=row[6])
 
     @telemetry.traced("isokron.episodic.append_many")
     async def append_many(
