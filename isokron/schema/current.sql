@@ -3486,6 +3486,16 @@ DECLARE
     v_type text;
     v_per integer;
 BEGIN
+    -- A statement that changed no row: every INSERT … ON CONFLICT DO UPDATE fires the
+    -- UPDATE trigger too (memory commits all are), with empty transition tables when no
+    -- row conflicted, and the INSERT trigger with an empty one when every row did.
+    IF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT 1 FROM removed) THEN
+            RETURN NULL;
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM added) THEN  -- an UPDATE's old rows are its new rows
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         -- the common case, written out: no detour through JSON
         WITH g AS (
@@ -7568,4 +7578,5 @@ INSERT INTO isokron.schema_migrations (name, checksum) VALUES
     ('0037_lean_episodes', '3e28b51bd66cbb6ca30571bf791ed0f0dc7f3b32d9fd23146570d25228031558'),
     ('0038_quota_static', '548258cc3e1b07b59839deb241e5fc9699c6b72e46c5abad7b67b12d33367244'),
     ('0039_commit_once', 'fb86f2048b703cb8ea99efe168c4dd364ce11bde9c52a6bd9568608b17338c58'),
-    ('0040_episode_one', '8427363882c9a15787fbd7d88858b85a4f00b3b5f2d25e3d48b60981c16fda6d');
+    ('0040_episode_one', '8427363882c9a15787fbd7d88858b85a4f00b3b5f2d25e3d48b60981c16fda6d'),
+    ('0041_quota_skip_empty', '59bac7d259d244c0222c349ce32184021de877f9e0ba08dcc2e87119b7137a34');
