@@ -85,7 +85,17 @@ def _has(patterns: tuple[re.Pattern[str], ...], lower: str) -> bool:
     return any(p.search(lower) for p in patterns)
 
 
-def _starts(patterns: tuple[re.Pattern[str], ...], lower: str) -> list[int]:
+# The same prefixes as one alternation, to tell a short text holds none of them: ten times
+# faster than the patterns one by one on a sentence, as slow as they are on prose (measured).
+_ANY_PREFIX = re.compile("|".join(p.pattern for p in _PREFIXES))
+_ANY_REVERSED = re.compile("|".join(p.pattern for p in _REVERSED))
+_SHORT = 512
+
+
+def _starts(patterns: tuple[re.Pattern[str], ...], lower: str,
+            any_of: re.Pattern[str]) -> list[int]:
+    if len(lower) <= _SHORT and not any_of.search(lower):
+        return []
     return sorted(m.start() for p in patterns for m in p.finditer(lower))
 
 
@@ -104,13 +114,13 @@ def _find(text: str) -> list[Span]:
     lower = norm.lower()
     if len(lower) != len(norm):  # "İ".lower() is two characters: keep positions aligned
         lower = "".join(ch.lower()[:1] for ch in norm)
-    starts = _starts(_PREFIXES, lower)
+    starts = _starts(_PREFIXES, lower, _ANY_PREFIX)
     if starts:
         for window, joins in joined_runs(view, iter(starts)):
             for s, e, label in scan_rules(window.text, prefixed_only=True):
                 if any(s < j < e for j in joins) and _LETTER_AND_DIGIT.match(window.text[s:e]):
                     found.append((*window.original(s, e), label))
-    hits = _starts(_REVERSED, lower)
+    hits = _starts(_REVERSED, lower, _ANY_REVERSED)
     if hits:
         for copy in reversed_runs(view, iter(hits)):
             found += _mapped(copy, scan_rules(copy.text, prefixed_only=True))

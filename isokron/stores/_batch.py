@@ -48,15 +48,32 @@ class CommitBatcher:
         self.batches = 0
 
     async def commit(self, workspace_id: str, item: Item) -> dict[str, Any]:
-        """Queue one commit and wait for its stored row."""
+        """Queue one commit and wait for its stored row.
+
+        The first commit of a tick opens the workspace's batch and yields once, so that the
+        tick's other commits join it. Alone (a loop committing one memory at a time) it
+        writes itself, on its own task: no flush task and no future in between.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         batch = self._pending.get(workspace_id)
-        if batch is None:
-            batch = self._pending[workspace_id] = []
-            loop.call_soon(self._start, workspace_id)
-        batch.append((item, future))
-        return await future
+        if batch is not None:
+            batch.append((item, future))
+            return await future
+        batch = self._pending[workspace_id] = [(item, future)]
+        try:
+            await asyncio.sleep(0)  # the tick's other commits join the batch
+        except asyncio.CancelledError:
+            loop.call_soon(self._start, workspace_id)  # the batch is written all the same
+            raise
+        if len(batch) > 1:
+            self._start(workspace_id)
+            return await future
+        del self._pending[workspace_id]
+        (result,) = await self._write(workspace_id, [item])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def _start(self, workspace_id: str) -> None:
         batch = self._pending.pop(workspace_id)

@@ -242,3 +242,65 @@ async def test_the_lean_reply_returns_what_was_stored(runtime_pool, agents, db):
             assert json.loads(row["body"]) == event.body
     finally:
         await owner.close()
+
+
+async def test_one_event_is_one_scalar_statement_returning_what_was_stored(runtime_pool,
+                                                                         agents, owner):
+    """``append`` sends one statement (episodic_append_one_v1, not the batch function) and
+    returns the event as the table holds it."""
+    async with runtime_pool.acquire() as conn:
+        sent = statements_on(conn)
+        event = await EpisodicEventStore(conn).append(
+            "org_a", agents[0], event_type="tool", sender="kora", recipient="user",
+            body={"q": "deploy rota", "n": [1, 2]}, inference_receipt_id="r1",
+            audit_event_hash="h1")
+    await asyncio.sleep(0)  # query loggers run soon after each query
+    assert len(sent) == 1 and "episodic_append_one_v1" in sent[0]
+    row = await owner.fetchrow(
+        "SELECT agent_id, created_at, event_type, sender, recipient, body::text AS body, "
+        "inference_receipt_id, audit_event_hash FROM isokron.agent_episodic_events "
+        "WHERE id = $1", uuid.UUID(event.id))
+    assert (str(row["agent_id"]), row["created_at"], row["event_type"], row["sender"],
+            row["recipient"], json.loads(row["body"]), row["inference_receipt_id"],
+            row["audit_event_hash"]) == (
+        event.agent_id, event.created_at, "tool", "kora", "user", event.body, "r1", "h1")
+
+
+async def test_the_single_form_is_refused_for_another_workspaces_agent_by_raw_sql(
+        runtime_pool, agents, owner):
+    """As the runtime login (what an injection gets), tenant B's scope cannot append to A's
+    agent through episodic_append_one_v1: its foreign key refuses, and the store says
+    NotOwnedError without touching the table; with a context key installed, naming A's
+    workspace without A's signed context is refused too."""
+    from isokron.db.context_keys import install_context_key
+
+    sql = ("SELECT isokron.episodic_append_one_v1($1, $2, gen_random_uuid(), 'turn', NULL, "
+           "NULL, '{}', NULL, NULL)")
+    before = await owner.fetchval("SELECT count(*) FROM isokron.agent_episodic_events")
+    async with runtime_pool.acquire() as conn:
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.fetchval(sql, "org_b", agents[0])
+        with pytest.raises(NotOwnedError, match="is not an agent of workspace 'org_b'"):
+            await EpisodicEventStore(conn).append("org_b", agents[0], event_type="turn")
+    await install_context_key(owner, "k1-" + "x" * 45)
+    async with runtime_pool.acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):  # the INSERT policy
+            await conn.fetchval(sql, "org_a", agents[0])
+    assert await owner.fetchval("SELECT count(*) FROM isokron.agent_episodic_events") == before
+
+
+async def test_a_single_retry_and_a_taken_id_behave_as_the_batch_does(runtime_pool, agents,
+                                                                      owner):
+    """The single form answers NULL for an id stored before; the store then asks the batch
+    function: a retry of the same agent returns the stored event, another agent's id is
+    NotOwnedError, and neither writes a row."""
+    store = EpisodicEventStore(runtime_pool)
+    first = await store.append("org_a", agents[0], event_type="turn", body={"v": 1})
+    count = await owner.fetchval("SELECT count(*) FROM isokron.agent_episodic_events")
+    assert await store.append("org_a", agents[0], event_type="turn", body={"v": 2},
+                              id=first.id) == first
+    sea = await owner.fetchval("SELECT actor_id FROM public.actor_registry "
+                               "WHERE workspace_id = 'org_a' AND actor_kind = 'sea'")
+    with pytest.raises(NotOwnedError, match="already used by another agent"):
+        await store.append("org_a", sea, event_type="turn", id=first.id)
+    assert await owner.fetchval("SELECT count(*) FROM isokron.agent_episodic_events") == count

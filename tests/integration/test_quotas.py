@@ -362,6 +362,39 @@ async def test_counters_match_the_data_after_mixed_writes(owner, runtime_pool):
                                 "AND key1 = $1", A) == 2
 
 
+async def test_memory_counters_match_the_data_after_upserts_that_change_nothing(owner,
+                                                                               runtime_pool):
+    """0041's early return skips only statements that changed no row: after fresh commits,
+    dedup hits (the UPDATE branch of the upsert), a commit by id that grows the content, a
+    raw upsert whose conflict updates nothing (WHERE false) and a forget, the namespace's
+    counter equals a COUNT(*) and the bytes of its rows."""
+    await owner.execute("INSERT INTO isokron.workspaces (workspace_id) VALUES ($1)", A)
+    memory = NamespaceMemory(runtime_pool)
+    first = await memory.commit(A, "a fact about the rota")
+    await memory.commit(A, "another fact")
+    assert (await memory.commit(A, "A fact about the rota.")).deduplicated
+    await memory.commit(A, "a fact about the rota, now longer than before", id=first.id)
+    gone = await memory.commit(A, "a fact to forget")
+    await memory.forget(A, gone.id)
+    async with runtime_pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.current_workspace_id', $1, true)", A)
+            await conn.execute(
+                "INSERT INTO isokron.memory_records (id, namespace, content) VALUES ($1, $2, "
+                "'another fact') ON CONFLICT (root_id, namespace, content_key) WHERE "
+                "retracted_at IS NULL AND superseded_by IS NULL AND unmerged_duplicate_of "
+                "IS NULL DO UPDATE SET pin = true WHERE false", uuid.uuid4(), f"workspace:{A}")
+    usage = await owner.fetchrow(
+        "SELECT items, bytes FROM isokron.quota_usage WHERE scope = 'namespace' "
+        "AND key1 = $1 AND key2 = $2", A, f"workspace:{A}")
+    actual = await owner.fetchrow(
+        "SELECT count(*) AS items, sum(octet_length(content) + octet_length(metadata::text)) "
+        "AS bytes FROM isokron.memory_records WHERE root_id = $1 AND namespace = $2",
+        A, f"workspace:{A}")
+    assert (usage["items"], usage["bytes"]) == (actual["items"], actual["bytes"]) and \
+        actual["items"] == 2
+
+
 async def test_an_upgrade_counts_the_rows_already_stored(empty_db):
     """0028 on a database with data: the counters start at what is stored, so an existing
     tenant over a (small) limit is refused at once, and deleting brings it back under."""

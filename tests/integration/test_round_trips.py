@@ -114,3 +114,28 @@ async def test_a_burst_beyond_max_batch_is_split_by_id_and_keeps_the_last_write(
     assert await owner.fetchval("SELECT content FROM isokron.memory_records WHERE id = $1",
                                 fixed) == "last"
     assert await owner.fetchval("SELECT count(*) FROM isokron.memory_records") == 1201
+
+
+async def test_a_cancelled_first_commit_of_a_tick_still_writes_the_batch(db, seeded, owner):
+    """The first commit of a tick opens the batch and yields; cancelled right then, the
+    commits that joined it are written and answered all the same. A commit alone is
+    written by its own task, as one statement of the single form."""
+    from isokron.pool import create_pool
+
+    pool = await create_pool(db.runtime_dsn, min_size=1, max_size=2)
+    try:
+        memory = NamespaceMemory(pool)
+        leader = asyncio.ensure_future(memory.commit("org_demo", "leader note"))
+        follower = asyncio.ensure_future(memory.commit("org_demo", "follower note"))
+        await asyncio.sleep(0)  # both started: the leader yields, the follower has joined
+        leader.cancel()
+        assert (await follower).content == "follower note"
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        await memory.commit("org_demo", "alone")
+        assert memory._batcher.batches == 1  # the pair; "alone" went by the single form
+    finally:
+        await pool.close()
+    assert sorted(r["content"] for r in await owner.fetch(
+        "SELECT content FROM isokron.memory_records")) == ["alone", "follower note",
+                                                             "leader note"]

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import statistics
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
-
-from ._measure import timed
 
 __all__ = ["langgraph_store", "plain_episodic_append", "plain_episodic_pool",
            "plain_read_context", "plain_upsert_floor", "sqlalchemy_url"]
@@ -46,9 +43,11 @@ def sqlalchemy_url(dsn: str) -> str:
     return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
 
 
-async def plain_upsert_floor(runtime_dsn: str, rounds: int) -> float:
-    """ops/s of a bare INSERT … ON CONFLICT into memory_records by the runtime role (RLS on,
-    no ACL call, no redaction, no result): the floor any memory commit here stands on."""
+@contextlib.asynccontextmanager
+async def plain_upsert_floor(runtime_dsn: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """A bare INSERT … ON CONFLICT into memory_records by the runtime role (RLS on, no ACL
+    call, no redaction, no result), on a connection of its own: the floor any memory commit
+    here stands on. Yields the call, to be interleaved with the commit it is compared to."""
     conn = await asyncpg.connect(runtime_dsn)
     try:
         await conn.execute(
@@ -64,8 +63,7 @@ async def plain_upsert_floor(runtime_dsn: str, rounds: int) -> float:
                 "DO UPDATE SET content = EXCLUDED.content", uuid.uuid4(),
                 f"floor {n} about the deploy rota")
 
-        await timed(upsert, 20)
-        return 1000 / statistics.mean(await timed(upsert, rounds))
+        yield upsert
     finally:
         await conn.close()
 
