@@ -376,14 +376,13 @@ async def test_memory_counters_match_the_data_after_upserts_that_change_nothing(
     await memory.commit(A, "a fact about the rota, now longer than before", id=first.id)
     gone = await memory.commit(A, "a fact to forget")
     await memory.forget(A, gone.id)
-    async with runtime_pool.acquire() as conn:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.current_workspace_id', $1, true)", A)
-            await conn.execute(
-                "INSERT INTO isokron.memory_records (id, namespace, content) VALUES ($1, $2, "
-                "'another fact') ON CONFLICT (root_id, namespace, content_key) WHERE "
-                "retracted_at IS NULL AND superseded_by IS NULL AND unmerged_duplicate_of "
-                "IS NULL DO UPDATE SET pin = true WHERE false", uuid.uuid4(), f"workspace:{A}")
+    async with runtime_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('app.current_workspace_id', $1, true)", A)
+        await conn.execute(
+            "INSERT INTO isokron.memory_records (id, namespace, content) VALUES ($1, $2, "
+            "'another fact') ON CONFLICT (root_id, namespace, content_key) WHERE "
+            "retracted_at IS NULL AND superseded_by IS NULL AND unmerged_duplicate_of "
+            "IS NULL DO UPDATE SET pin = true WHERE false", uuid.uuid4(), f"workspace:{A}")
     usage = await owner.fetchrow(
         "SELECT items, bytes FROM isokron.quota_usage WHERE scope = 'namespace' "
         "AND key1 = $1 AND key2 = $2", A, f"workspace:{A}")
