@@ -198,9 +198,10 @@ def redact_json(value: Any) -> tuple[Any, list[str]]:
             out: dict[Any, Any] = {}
             for k, v in item.items():
                 name = k
-                if isinstance(k, str) and not (len(k) <= _CLEAN_MAX_CHARS and k in _CLEAN):
-                    name, labels = redact_secrets(k)
-                    found.extend(labels)
+                if isinstance(k, str):
+                    if not (len(k) <= _CLEAN_MAX_CHARS and k in _CLEAN):
+                        name, labels = redact_secrets(k)
+                        found.extend(labels)
                     while name in out:  # two keys redacted alike stay two keys
                         name += "'"
                 out[name] = walk(v, k if isinstance(k, str) else None)

@@ -151,3 +151,24 @@ def test_short_clean_texts_are_scanned_once_and_secrets_every_time(monkeypatch):
     assert scanned.count(clean) == 1
     assert scanned.count(secret) == 3 and scanned.count(long) == 3
     assert secret not in redact._CLEAN
+
+
+def test_a_clean_key_cached_earlier_does_not_overwrite_a_redacted_one():
+    """A key found clean before skips the scan, not the collision check: a literal
+    "[REDACTED:…]" key after a secret key redacted to the same text stays a key of its
+    own, whether or not it was seen before (nothing lost)."""
+    token = "ghp_" + "a1B2" * 9
+    literal = "[REDACTED:GITHUB_TOKEN]"
+    for _ in range(2):  # the second time the literal key is in the clean-text cache
+        out, labels = redact_json({token: 1, literal: 2})
+        assert sorted(out.values()) == [1, 2] and labels == ["GITHUB_TOKEN"]
+        assert token not in str(out)
+
+
+def test_a_short_text_with_a_vendor_prefix_is_still_joined_and_reversed():
+    """The one-alternation pre-check for short texts finds the prefixes the per-pattern
+    scan finds: a token broken by a space and a reversed one are still caught."""
+    token = "ghp_" + "a1B2" * 9
+    broken = f"my token is {token[:20]} {token[20:]} ok"
+    assert token[:20] not in redact_secrets(broken)[0]
+    assert token[::-1] not in redact_secrets(f"reversed: {token[::-1]}")[0]
