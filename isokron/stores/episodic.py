@@ -62,6 +62,13 @@ SELECT id, agent_id, created_at, event_type, sender, recipient,
 """
 
 
+def _written(row: tuple[Any, ...], agent: uuid.UUID, created: datetime) -> EpisodicEvent:
+    """The event a validated row (:meth:`EpisodicEventStore._row`) became once stored."""
+    return EpisodicEvent(
+        id=row[0], agent_id=agent, created_at=created, event_type=row[1], sender=row[2],
+        recipient=row[3], body=row[4], inference_receipt_id=row[5], audit_event_hash=row[6])
+
+
 class EpisodicEventStore:
     """Append and list an agent's episodic events (no update, no delete)."""
 
@@ -139,9 +146,7 @@ class EpisodicEventStore:
         if created is None:  # the id was stored before: v3 tells a retry from a taken id
             (stored,) = await self.append_many(workspace_id, agent, [{**event, "id": row[0]}])
             return stored
-        return EpisodicEvent(
-            id=row[0], agent_id=agent, created_at=created, event_type=row[1], sender=row[2],
-            recipient=row[3], body=row[4], inference_receipt_id=row[5], audit_event_hash=row[6])
+        return _written(row, agent, created)
 
     @telemetry.traced("isokron.episodic.append_many")
     async def append_many(
@@ -169,10 +174,7 @@ class EpisodicEventStore:
                  for r in result["replayed"]}
         for row in rows:  # an id given twice in one batch: the first one was stored
             if row[0] in created and row[0] not in by_id:
-                by_id[row[0]] = EpisodicEvent(
-                    id=row[0], agent_id=agent, created_at=created[row[0]], event_type=row[1],
-                    sender=row[2], recipient=row[3], body=row[4], inference_receipt_id=row[5],
-                    audit_event_hash=row[6])
+                by_id[row[0]] = _written(row, agent, created[row[0]])
         taken = [str(row[0]) for row in rows if row[0] not in by_id]
         if taken:  # the id was stored before, for another agent of the workspace
             raise NotOwnedError(f"episodic event id(s) already used by another agent: "
